@@ -1,0 +1,24 @@
+"""Gradient Origin Networks (Bond-Taylor & Willcocks, ICLR 2021) in PyTorch.
+
+    from gon import ModelConfig, TrainConfig, train, load_model
+    run = train(ModelConfig(kind="conv"), TrainConfig(data="mnist5k", steps=300), "runs/conv")
+    model, config, _ = load_model("runs/conv")
+    z = model.encode(images)          # (batch, latent_dim): gradients at the origin
+"""
+
+from .checkpoint import load_model, save_model
+from .data import ImageData, load_data
+from .decoders import ConvDecoder, ImplicitDecoder, VariationalDecoder
+from .errors import GONError
+from .evaluate import encode_dataset, evaluate
+from .models import GON, ImplicitGON, ModelConfig, VariationalGON, build_model
+from .origin import OriginStep, gradient_origin
+from .samplers import GaussianSampler, PriorSampler
+from .train import Run, TrainConfig, fit, train
+
+__version__ = "0.1.0"
+__all__ = [
+    "ConvDecoder", "GON", "GONError", "GaussianSampler", "ImageData", "ImplicitDecoder", "ImplicitGON", "ModelConfig",
+    "OriginStep", "PriorSampler", "Run", "TrainConfig", "VariationalDecoder", "VariationalGON", "build_model",
+    "encode_dataset", "evaluate", "fit", "gradient_origin", "load_data", "load_model", "save_model", "train",
+]

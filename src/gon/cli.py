@@ -1,0 +1,298 @@
+"""The `gon` command line: parse, build a config, call the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import GONError
+
+MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features", "num_layers", "activation", "norm",
+               "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
+               "inner_scale")
+TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data import KNOWN_SPECS
+    from .decoders import ACTIVATIONS, NORMS
+    from .losses import LIKELIHOODS
+    from .models import MODEL_KINDS
+
+    parser = argparse.ArgumentParser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_help = "data spec: " + ", ".join(KNOWN_SPECS)
+
+    p = sub.add_parser("train", help="train a model and write a run directory",
+                       description="Train a GON. Flags override values from --config.")
+    p.add_argument("--config", type=Path, help="JSON file with 'model' and 'train' sections (as a run's config.json)")
+    p.add_argument("--model", dest="kind", choices=MODEL_KINDS, help="model kind (default conv)")
+    p.add_argument("--data", help=data_help + " (default mnist5k)")
+    p.add_argument("--steps", type=_positive_int, help="training steps (default 1000)")
+    p.add_argument("--epochs", type=_number, help="training length in epochs (instead of --steps)")
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--lr", type=_number, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--latent-dim", type=_positive_int)
+    p.add_argument("--hidden-features", type=_positive_int, help="base filters (conv) or SIREN width (implicit)")
+    p.add_argument("--num-layers", type=_positive_int, help="SIREN hidden layers (implicit)")
+    p.add_argument("--image-size", type=_positive_int)
+    p.add_argument("--channels", type=_positive_int)
+    p.add_argument("--activation", choices=ACTIVATIONS)
+    p.add_argument("--norm", choices=NORMS)
+    p.add_argument("--w0", type=_number, help="SIREN frequency (implicit, default 30)")
+    p.add_argument("--likelihood", choices=LIKELIHOODS, help="variational decoder likelihood")
+    p.add_argument("--inner-steps", type=_positive_int, help="gradient steps from the origin (default 1)")
+    p.add_argument("--inner-step-size", type=_number)
+    p.add_argument("--detach", action="store_true", default=None, help="detach the latent (ablation)")
+    p.add_argument("--origin-std", type=_number, help="noisy origin z0 ~ N(0, sigma^2) (Appendix C)")
+    p.add_argument("--latent-form", choices=("negative_gradient", "descent"))
+    p.add_argument("--inner-scale", type=_number, help="inner-loss scale (default: the paper's at batch 64)")
+    p.add_argument("--fit", choices=("resize", "pad"), help="how images are fitted to the model's size")
+    p.add_argument("--limit", type=_positive_int, help="use only the first N training images")
+    p.add_argument("--eval-limit", type=_positive_int, help="evaluate on only the first N test images")
+    p.add_argument("--log-every", type=_positive_int)
+    p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    def run_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=help_text, description=help_text)
+        q.add_argument("run", type=Path, help="run directory written by `gon train`")
+        return q
+
+    def with_data(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--data", help=data_help + " (default: the run's training data)")
+        q.add_argument("--split", choices=("train", "test"), default="test")
+
+    q = run_command("eval", "evaluate a trained model on held-out data")
+    with_data(q)
+    q.add_argument("--batch-size", type=_positive_int, default=256)
+    q.add_argument("--limit", type=_positive_int, help="evaluate on the first N images only")
+    q.add_argument("--seed", type=int, default=0, help="seed of the posterior samples (variational ELBO)")
+    q.add_argument("--batch-statistics", action="store_true",
+                   help="normalise BatchNorm with batch statistics, as the paper's scripts (use --batch-size 64)")
+    q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+
+    q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)")
+    with_data(q)
+    q.add_argument("-n", type=_positive_int, default=32, help="number of images")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/reconstructions.png)")
+
+    q = run_command("sample", "write a grid of samples")
+    q.add_argument("-n", type=_positive_int, default=64, help="number of samples")
+    q.add_argument("--sampler", choices=("auto", "prior", "gaussian"), default="auto",
+                   help="prior N(0, I) (variational), gaussian fitted to training latents; auto picks")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--resolution", type=_positive_int, help="render resolution (implicit models)")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
+
+    q = run_command("interpolate", "write spherical interpolations between encoded images")
+    with_data(q)
+    q.add_argument("--pairs", type=_positive_int, default=8)
+    q.add_argument("--steps", type=_positive_int, default=10)
+    q.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
+    q.add_argument("--resolution", type=_positive_int, help="render resolution (implicit models)")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
+
+    q = run_command("render", "render reconstructions of an implicit GON at any resolution")
+    with_data(q)
+    q.add_argument("--resolution", type=_positive_int, default=256)
+    q.add_argument("-n", type=_positive_int, default=16, help="number of images")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png)")
+    return parser
+
+
+def _load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GONError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GONError(f"{path}: not a readable JSON file ({error})") from None
+    if not isinstance(document, dict):
+        raise GONError(f"{path}: a config must be a JSON object")
+    if "model" in document or "train" in document:
+        model, train = document.get("model", {}), document.get("train", {})
+        if not isinstance(model, dict) or not isinstance(train, dict):
+            raise GONError(f"{path}: 'model' and 'train' must be JSON objects")
+        return dict(model), dict(train)
+    unknown = sorted(set(document) - set(MODEL_FLAGS) - set(TRAIN_FLAGS))
+    if unknown:
+        raise GONError(f"{path}: unknown config key(s): {', '.join(unknown)}")
+    return ({k: v for k, v in document.items() if k in MODEL_FLAGS},
+            {k: v for k, v in document.items() if k in TRAIN_FLAGS})
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .models import ModelConfig
+    from .train import TrainConfig, train
+
+    model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
+    model_values.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
+    train_values.update({k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None})
+    model_config = ModelConfig.from_dict(model_values)
+    train_config = TrainConfig.from_dict(train_values)
+    out = args.out or Path("runs") / model_config.kind
+    run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite)
+    print(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    if run.metrics:
+        print(_describe(run.metrics))
+    return 0
+
+
+def _describe(metrics: dict[str, Any]) -> str:
+    lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} images".strip()]
+    lines.append(f"  summed squared error per image: {metrics['sse_per_image']:.4f}")
+    lines.append(f"  mean squared error per pixel:   {metrics['mse_per_pixel']:.6f}")
+    if "elbo_bits_per_dim" in metrics:
+        lines.append(f"  negative ELBO (bits/dim):       {metrics['elbo_bits_per_dim']:.4f}")
+    return "\n".join(lines)
+
+
+def _load(args: argparse.Namespace):
+    from .checkpoint import load_model
+
+    return load_model(args.run)
+
+
+def _data_for(args: argparse.Namespace, config, document: dict[str, Any], limit: int | None = None):
+    from .train import load_for_model
+
+    train = document.get("train", {}) if isinstance(document.get("train"), dict) else {}
+    spec = args.data or train.get("data") or "mnist5k"
+    return load_for_model(spec, args.split, config, train.get("fit", "resize"), limit)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, args.limit)
+    metrics = evaluate(model, data, args.batch_size, args.seed, args.batch_statistics)
+    metrics = {**metrics, "data": args.data or document.get("train", {}).get("data"), "split": args.split,
+               "model": config.kind, "run": str(args.run)}
+    print(_describe(metrics))
+    if args.json:
+        print(json.dumps(metrics))
+    return 0
+
+
+def _write_png(images, path: Path, columns: int | None = None) -> None:
+    """Written to a temporary file then renamed, so a failure never leaves half a PNG."""
+    from .viz import image_grid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent, prefix=f".{path.name}.")
+    os.close(fd)
+    try:
+        image_grid(images, columns).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    print(f"wrote {path}")
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    from .figures import reconstruction_pairs
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, args.n)
+    _write_png(reconstruction_pairs(model, data.batch(slice(0, args.n))), args.out or args.run / "reconstructions.png", 8)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .checkpoint import load_sampler
+    from .figures import samples
+    from .models import ImplicitGON, VariationalGON
+    from .samplers import PriorSampler
+
+    model, config, _ = _load(args)
+    kind = args.sampler if args.sampler != "auto" else ("prior" if isinstance(model, VariationalGON) else "gaussian")
+    if kind == "prior" and not isinstance(model, VariationalGON):
+        raise GONError("the prior sampler needs a variational model; use --sampler gaussian")
+    sampler = PriorSampler(config.latent_dim) if kind == "prior" else load_sampler(args.run)
+    if args.resolution and not isinstance(model, ImplicitGON):
+        raise GONError("--resolution needs an implicit model")
+    images = samples(model, sampler, args.n, args.seed, args.resolution)
+    _write_png(images, args.out or args.run / "samples.png")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .figures import interpolations
+    from .models import ImplicitGON
+
+    model, config, document = _load(args)
+    if args.resolution and not isinstance(model, ImplicitGON):
+        raise GONError("--resolution needs an implicit model")
+    data = _data_for(args, config, document, 2 * args.pairs)
+    if len(data) < 2 * args.pairs:
+        raise GONError(f"{data.name}: {len(data)} images, need {2 * args.pairs} for {args.pairs} pairs")
+    z = model.encode(data.batch(slice(0, 2 * args.pairs)))
+    images = interpolations(model, z[: args.pairs], z[args.pairs:], args.steps, not args.linear, args.resolution)
+    _write_png(images, args.out or args.run / "interpolations.png", args.steps)
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .models import ImplicitGON
+
+    model, config, document = _load(args)
+    if not isinstance(model, ImplicitGON):
+        raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
+    data = _data_for(args, config, document, args.n)
+    z = model.encode(data.batch(slice(0, args.n)))
+    _write_png(model.render(z, args.resolution), args.out or args.run / f"render-{args.resolution}.png")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct, "sample": cmd_sample,
+            "interpolate": cmd_interpolate, "render": cmd_render}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except GONError as error:
+        print(f"gon: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gon: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug, not bad input: say so in one line; GON_DEBUG=1 shows the traceback
+        if os.environ.get("GON_DEBUG"):
+            raise
+        print(f"gon: internal error: {type(error).__name__}: {error} (rerun with GON_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""Decoders: the only networks a GON has. Each maps a latent of shape (batch, latent_dim) to data.
+
+- ConvDecoder: the paper's transposed-convolution decoder (Section 4: four layers,
+  normalisation, ELU) at 28 or 32 px, with one extra up-sampling block per doubling to
+  64 and 128 px.
+- VariationalDecoder: linear mean and log-variance heads and a reparameterised Gaussian
+  layer in front of a decoder (Section 3.3, Fig. 1d).
+- ImplicitDecoder: a SIREN on pixel coordinates concatenated with the latent
+  (Section 3.4, Eq. 12); it renders at any resolution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .errors import GONError
+
+# activations
+
+ACTIVATIONS = ("sine", "relu", "leaky_relu", "tanh", "elu", "softplus", "swish")
+NORMS = ("none", "batch", "group")
+
+
+class Sine(nn.Module):
+    """sin(w0 * x); w0 = 1 inside convolutional decoders, 30 in a SIREN (Sitzmann et al.)."""
+
+    def __init__(self, w0: float = 1.0) -> None:
+        super().__init__()
+        self.w0 = w0
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.sin(self.w0 * x)
+
+
+def make_activation(name: str, w0: float = 1.0) -> nn.Module:
+    # GONs back-propagate through a gradient, so the activation's second derivative
+    # matters (Section 4.1, Fig. 3): ReLU's is zero almost everywhere.
+    if name == "sine":
+        return Sine(w0)
+    table = {
+        "relu": nn.ReLU,
+        "leaky_relu": lambda: nn.LeakyReLU(0.2),
+        "tanh": nn.Tanh,
+        "elu": nn.ELU,
+        "softplus": nn.Softplus,
+        "swish": nn.SiLU,
+    }
+    if name not in table:
+        raise GONError(f"unknown activation {name!r}: choose one of {', '.join(ACTIVATIONS)}")
+    return table[name]()
+
+
+def make_norm(name: str, channels: int) -> nn.Module:
+    if name == "none":
+        return nn.Identity()
+    if name == "batch":
+        return nn.BatchNorm2d(channels)
+    if name == "group":
+        # Per-sample normalisation: no coupling between the samples of a batch.
+        return nn.GroupNorm(min(8, channels), channels)
+    raise GONError(f"unknown normalisation {name!r}: choose one of {', '.join(NORMS)}")
+
+
+# convolutional decoder
+
+CONV_SIZES = (28, 32, 64, 128)
+
+
+class ConvDecoder(nn.Module):
+    """Transposed-convolution decoder: latent (B, k) -> image (B, C, S, S).
+
+    At 32 px this is the paper's network: 4x4 from the latent, then three stride-2
+    up-samplings to 8, 16, 32 with 4f, 2f, f, C channels. At 28 px the second layer uses a
+    3x3 kernel (4 -> 7) so the other layers go 7 -> 14 -> 28 with the same depth. Each
+    doubling beyond 32 px adds one block and doubles the widest layer.
+    `output` is "sigmoid" (intensities in [0, 1], the paper) or "logits" (for a Bernoulli
+    likelihood evaluated stably with logits).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        image_size: int = 32,
+        hidden_features: int = 16,
+        activation: str = "elu",
+        norm: str = "none",
+        output: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        if image_size not in CONV_SIZES:
+            raise GONError(f"convolutional decoders support image sizes {CONV_SIZES}, got {image_size}")
+        if output not in ("sigmoid", "logits"):
+            raise GONError(f"decoder output must be 'sigmoid' or 'logits', got {output!r}")
+        self.latent_dim = latent_dim
+        self.image_size = image_size
+        upsamplings = 3 if image_size in (28, 32) else int(math.log2(image_size // 4))
+        widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0)]
+        for i, (w_in, w_out) in enumerate(zip(widths, widths[1:] + [channels])):
+            layers += [make_norm(norm, w_in), make_activation(activation)]
+            kernel = 3 if (image_size == 28 and i == 0) else 4
+            layers.append(nn.ConvTranspose2d(w_in, w_out, kernel, 2, 1))
+        if output == "sigmoid":
+            layers.append(nn.Sigmoid())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+# variational decoder
+
+class VariationalDecoder(nn.Module):
+    """Stochastic layer then decoder (Section 3.3): z -> (mu, logvar) -> mu + sigma * eps -> F.
+
+    Returns (decoder output, mu, logvar). The reparameterisation samples eps ~ N(0, I)
+    in training mode (as the paper), and uses the mean in eval mode so that encodings
+    and reconstructions are deterministic; `sample=True` forces sampling (for the ELBO).
+    """
+
+    def __init__(self, latent_dim: int, decoder: nn.Module) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.mean = nn.Linear(latent_dim, latent_dim)
+        self.log_variance = nn.Linear(latent_dim, latent_dim)
+        self.decoder = decoder
+
+    def forward(
+        self, z: Tensor, sample: bool | None = None, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        mu, logvar = self.mean(z), self.log_variance(z)
+        if self.training if sample is None else sample:
+            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+            h = mu + eps * torch.exp(0.5 * logvar)
+        else:
+            h = mu
+        return self.decoder(h), mu, logvar
+
+
+# implicit decoder (SIREN)
+
+def coordinate_grid(size: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+    """(size*size, 2) pixel-centre coordinates in [-1, 1], row-major ('ij'), as the paper's get_mgrid."""
+    axis = torch.linspace(-1, 1, size, device=device, dtype=dtype)
+    return torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
+
+
+class SirenLayer(nn.Module):
+    """Linear layer followed by sin(w0 x), with SIREN's initialisation."""
+
+    def __init__(self, in_features: int, out_features: int, w0: float = 30.0, first: bool = False,
+                 activation: str = "sine") -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.activation = make_activation(activation, w0)
+        self.w0, self.first = w0, first
+        if activation == "sine":
+            self.init_weights()
+
+    def init_weights(self) -> None:
+        # Sitzmann et al. 2020: U(-1/n, 1/n) for the first layer, U(-sqrt(6/n)/w0, ...) after,
+        # so that pre-activations stay distributed as arcsine through depth.
+        n = self.linear.in_features
+        bound = 1 / n if self.first else math.sqrt(6 / n) / self.w0
+        with torch.no_grad():
+            self.linear.weight.uniform_(-bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.activation(self.linear(x))
+
+
+class ImplicitDecoder(nn.Module):
+    """SIREN F(c (+) z): coordinates c concatenated with the latent z -> pixel value.
+
+    `forward(z)` renders the (B, C, S, S) image on the training grid; `render(z, size)`
+    at any resolution. The first layer's weight is split into its coordinate and latent
+    columns: W [c; z] = W_c c + W_z z, so the latent is projected once per image instead of
+    being repeated at every coordinate (same maths, same parameters as the paper's
+    concatenation).
+    """
+
+    coordinate_dim = 2
+
+    def __init__(self, latent_dim: int, channels: int = 1, image_size: int = 28, hidden_features: int = 256,
+                 num_layers: int = 4, w0: float = 30.0, activation: str = "sine") -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise GONError(f"an implicit decoder needs at least one hidden layer, got {num_layers}")
+        self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
+        self.first = SirenLayer(self.coordinate_dim + latent_dim, hidden_features, w0, first=True, activation=activation)
+        self.hidden = nn.Sequential(*[SirenLayer(hidden_features, hidden_features, w0, activation=activation)
+                                      for _ in range(num_layers - 1)])
+        self.last = nn.Linear(hidden_features, channels)
+        if activation == "sine":
+            bound = math.sqrt(6 / hidden_features) / w0
+            with torch.no_grad():
+                self.last.weight.uniform_(-bound, bound)
+        self.register_buffer("grid", coordinate_grid(image_size), persistent=False)
+
+    def forward_points(self, z: Tensor, coords: Tensor) -> Tensor:
+        """Values at coordinates: z (B, k), coords (P, 2) -> (B, P, C)."""
+        weight, bias = self.first.linear.weight, self.first.linear.bias
+        at_coords = coords @ weight[:, : self.coordinate_dim].T + bias      # (P, H)
+        from_latent = z @ weight[:, self.coordinate_dim:].T                  # (B, H)
+        h = self.first.activation(at_coords[None] + from_latent[:, None])
+        return self.last(self.hidden(h))
+
+    def render(self, z: Tensor, size: int) -> Tensor:
+        grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
+        values = self.forward_points(z, grid)
+        return values.transpose(1, 2).reshape(z.shape[0], self.channels, size, size)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.render(z, self.image_size)

@@ -1,0 +1,236 @@
+"""GON models: a decoder plus the gradient-origin step, behind one interface.
+
+    model = build_model(ModelConfig(kind="conv"))
+    z = model.encode(x)                # latents from gradients at the origin
+    images = model.reconstruct(x)      # F(z) as images in [0, 1]
+    loss = model.loss(x)               # the training objective (mean over the batch)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .decoders import ACTIVATIONS, CONV_SIZES, NORMS, ConvDecoder, ImplicitDecoder, VariationalDecoder
+from .errors import GONError
+from .losses import LIKELIHOODS, bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
+from .origin import LATENT_FORMS, OriginStep, gradient_origin
+
+MODEL_KINDS = ("conv", "variational", "implicit")
+PAPER_BATCH_SIZE = 64
+
+# The paper's hyper-parameters per kind (its released scripts), used where the user gives none.
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "conv": dict(image_size=32, latent_dim=32, hidden_features=16, activation="elu"),
+    "variational": dict(image_size=32, latent_dim=48, hidden_features=32, activation="elu"),
+    "implicit": dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
+}
+
+
+@dataclass
+class ModelConfig:
+    """Every knob of a model. Names map to the paper's symbols: latent_dim is k (nz in
+    its code), hidden_features is f (ngf) for convolutional decoders and the SIREN width
+    for implicit ones, w0 the SIREN frequency, inner_* the gradient-origin step."""
+
+    kind: str = "conv"
+    image_size: int | None = None
+    channels: int = 1
+    latent_dim: int | None = None
+    hidden_features: int | None = None
+    num_layers: int = 4
+    activation: str | None = None
+    # GroupNorm by default: per-sample, so a latent never depends on its batch. "batch" is
+    # the paper's train-mode BatchNorm, which couples samples (measured in docs/design.md).
+    norm: str = "group"
+    w0: float = 30.0
+    likelihood: str = "bernoulli"
+    inner_steps: int = 1
+    inner_step_size: float = 1.0
+    detach: bool = False
+    origin_std: float = 0.0
+    latent_form: str = "negative_gradient"
+    inner_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in MODEL_KINDS:
+            raise GONError(f"unknown model kind {self.kind!r}: choose one of {', '.join(MODEL_KINDS)}")
+        for key, value in KIND_DEFAULTS[self.kind].items():
+            if getattr(self, key) is None:
+                setattr(self, key, value)
+        for key in ("image_size", "channels", "latent_dim", "hidden_features", "num_layers", "inner_steps"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GONError(f"{key} must be a positive integer, got {value!r}")
+        if self.channels not in (1, 3):
+            raise GONError(f"channels must be 1 or 3, got {self.channels}")
+        if self.kind != "implicit" and self.image_size not in CONV_SIZES:
+            raise GONError(f"a {self.kind} model needs image_size in {CONV_SIZES}, got {self.image_size}")
+        if self.activation not in ACTIVATIONS:
+            raise GONError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
+        if self.norm not in NORMS:
+            raise GONError(f"unknown norm {self.norm!r}: choose one of {', '.join(NORMS)}")
+        if self.likelihood not in LIKELIHOODS:
+            raise GONError(f"unknown likelihood {self.likelihood!r}: choose one of {', '.join(LIKELIHOODS)}")
+        if self.latent_form not in LATENT_FORMS:
+            raise GONError(f"unknown latent form {self.latent_form!r}: choose one of {', '.join(LATENT_FORMS)}")
+        if not (isinstance(self.w0, (int, float)) and self.w0 > 0):
+            raise GONError(f"w0 must be a positive number, got {self.w0!r}")
+        if self.inner_scale is None:
+            self.inner_scale = paper_inner_scale(self.kind, self.image_size, self.channels)
+        self.origin_step()  # validates the step's values
+
+    def origin_step(self) -> OriginStep:
+        return OriginStep(self.inner_steps, float(self.inner_step_size), bool(self.detach),
+                          float(self.origin_std), self.latent_form, float(self.inner_scale))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise GONError(f"unknown model config key(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
+    """The fixed inner-loss scale that reproduces the paper's gradients at batch size 64.
+
+    The paper's inner losses, divided by the batch size B, per sample:
+      conv:        ((g - x)**2).sum(1).mean()   -> SSE_i / (B * H * W)   (mean over batch and pixels)
+      implicit:    ((g - x)**2).sum(1).mean()   -> SSE_i / (B * C)       (sum over coordinates)
+      variational: (BCE.sum(1) + KL).mean()     -> ELBO_i / B
+    We sum per-sample losses instead and fix B = 64, so latents never depend on the batch.
+    """
+    if kind == "conv":
+        return 1.0 / (PAPER_BATCH_SIZE * image_size * image_size)
+    if kind == "implicit":
+        return 1.0 / (PAPER_BATCH_SIZE * channels)
+    return 1.0 / PAPER_BATCH_SIZE
+
+
+class GON(nn.Module):
+    """An encoder-free autoencoder: a decoder and the gradient-origin step (Eq. 8).
+
+    Works with any decoder mapping (batch, latent_dim) to an output the two losses accept.
+    The inner loss encodes, the outer loss trains; both are per-sample (Section 3.5 allows
+    them to differ, e.g. for translation).
+    """
+
+    def __init__(self, decoder: nn.Module, latent_dim: int, step: OriginStep = OriginStep(),
+                 inner_loss=squared_error, outer_loss=None) -> None:
+        super().__init__()
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self.step = step
+        self._inner_loss = inner_loss
+        self._outer_loss = outer_loss or inner_loss
+
+    def inner_loss(self, output: Any, x: Tensor) -> Tensor:
+        return self._inner_loss(output, x)
+
+    def outer_loss(self, output: Any, x: Tensor) -> Tensor:
+        return self._outer_loss(output, x)
+
+    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        """Latents of x. Keeps the second-order graph in training mode unless told otherwise."""
+        create_graph = self.training if create_graph is None else create_graph
+        return gradient_origin(self.decode, x, self.inner_loss, (self.latent_dim,), self.step,
+                               create_graph=create_graph)
+
+    def decode(self, z: Tensor) -> Any:
+        return self.decoder(z)
+
+    def to_images(self, output: Any) -> Tensor:
+        """Decoder output as images in [0, 1]."""
+        return output.clamp(0, 1)
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        z = self.encode(x)
+        with torch.no_grad():
+            return self.to_images(self.decode(z))
+
+    def generate(self, z: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.to_images(self.decode(z))
+
+    def loss(self, x: Tensor) -> Tensor:
+        """The training objective: mean over the batch of the per-sample outer loss at F(z)."""
+        return self.outer_loss(self.decode(self.encode(x)), x).mean()
+
+    @torch.no_grad()
+    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """Per-sample metrics of a batch: the summed squared error of the reconstruction."""
+        return {"sse": squared_error(self.reconstruct(x), x)}
+
+
+class VariationalGON(GON):
+    """Variational GON (Section 3.3): ELBO as inner and outer loss, samples from N(0, I)."""
+
+    def __init__(self, decoder: VariationalDecoder, latent_dim: int, step: OriginStep = OriginStep(),
+                 likelihood: str = "bernoulli") -> None:
+        super().__init__(decoder, latent_dim, step)
+        self.likelihood = likelihood
+        if likelihood == "gaussian":
+            # one learned noise scale for all pixels: the Gaussian decoder's variance
+            self.log_std = nn.Parameter(torch.tensor(-2.0))
+
+    def nll(self, output: tuple[Tensor, Tensor, Tensor], x: Tensor) -> Tensor:
+        decoded = output[0]
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll(decoded, x)
+        return gaussian_nll(torch.sigmoid(decoded), self.log_std, x)
+
+    def inner_loss(self, output: tuple[Tensor, Tensor, Tensor], x: Tensor) -> Tensor:
+        return self.nll(output, x) + gaussian_kl(output[1], output[2])
+
+    outer_loss = inner_loss
+
+    def to_images(self, output: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        return torch.sigmoid(output[0])
+
+    @torch.no_grad()
+    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """SSE of the mean reconstruction, and the negative ELBO with one posterior sample."""
+        z = self.encode(x)
+        sse = squared_error(self.to_images(self.decode(z)), x)
+        sampled = self.decoder(z, sample=True, generator=generator)
+        nats = self.nll(sampled, x) + gaussian_kl(sampled[1], sampled[2])
+        return {"sse": sse, "elbo_nats": nats, "elbo_bits_per_dim": bits_per_dim(nats, x[0].numel(), self.likelihood)}
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Images decoded from N(0, I) at the decoder's input (after the stochastic layer)."""
+        device = next(self.parameters()).device
+        h = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        with torch.no_grad():
+            return torch.sigmoid(self.decoder.decoder(h))
+
+
+class ImplicitGON(GON):
+    """Implicit GON (Section 3.4): a SIREN on coordinates (+) latent; losses summed over coordinates (Eq. 12)."""
+
+    def render(self, z: Tensor, size: int) -> Tensor:
+        with torch.no_grad():
+            return self.decoder.render(z, size).clamp(0, 1)
+
+
+def build_model(config: ModelConfig) -> GON:
+    """A fresh model for `config`, initialised as the paper's."""
+    c = config
+    step = c.origin_step()
+    if c.kind == "implicit":
+        decoder = ImplicitDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers,
+                                  c.w0, c.activation)
+        return ImplicitGON(decoder, c.latent_dim, step)
+    output = "logits" if c.kind == "variational" else "sigmoid"
+    conv = ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm, output)
+    if c.kind == "variational":
+        return VariationalGON(VariationalDecoder(c.latent_dim, conv), c.latent_dim, step, c.likelihood)
+    return GON(conv, c.latent_dim, step)

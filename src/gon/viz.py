@@ -1,0 +1,64 @@
+"""Pictures: image grids, loss curves, and latent interpolation paths."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+
+def image_grid(images: Tensor, columns: int | None = None, padding: int = 1) -> Image.Image:
+    """(N, C, H, W) images in [0, 1] -> one PIL image, row-major, with `padding` px gaps."""
+    n, c, h, w = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    canvas = torch.ones(c, rows * (h + padding) + padding, columns * (w + padding) + padding)
+    for i, image in enumerate(images.detach().float().clamp(0, 1).cpu()):
+        top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
+        canvas[:, top:top + h, left:left + w] = image
+    array = (canvas.numpy() * 255).round().astype(np.uint8)
+    return Image.fromarray(array[0] if c == 1 else array.transpose(1, 2, 0))
+
+
+def save_grid(images: Tensor, path: str | Path, columns: int | None = None) -> Path:
+    path = Path(path)
+    image_grid(images, columns).save(path)
+    return path
+
+
+def save_loss_plot(steps: list[int], losses: list[float], path: str | Path, ylabel: str = "training loss") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.plot(steps, losses)
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    """Spherical interpolation between rows of a and b at fractions t (Fig. 6); linear when nearly parallel."""
+    t = t.reshape(-1, *([1] * a.dim()))
+    a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.arccos((a_n * b_n).sum(-1, keepdim=True).clamp(-1, 1))
+    so = torch.sin(omega)
+    linear = (1 - t) * a + t * b
+    spherical = torch.sin((1 - t) * omega) / so * a + torch.sin(t * omega) / so * b
+    return torch.where(so.abs() < 1e-6, linear, spherical)
+
+
+def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
+    t = t.reshape(-1, *([1] * a.dim()))
+    return (1 - t) * a + t * b

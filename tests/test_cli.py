@@ -1,0 +1,196 @@
+"""The command line end to end on real data, and its answers to bad input."""
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gon.cli import main
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+QUICK = ["--steps", "20", "--batch-size", "16", "--limit", "200", "--eval-limit", "64", "--quiet"]
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def conv_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "conv"
+    assert run_cli("train", "--model", "conv", "--data", "mnist5k", "--hidden-features", "8", "--out", out, *QUICK) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def implicit_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "implicit"
+    assert run_cli("train", "--model", "implicit", "--hidden-features", "32", "--num-layers", "2",
+                   "--out", out, *QUICK) == 0
+    return out
+
+
+def last_json_line(text):
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def test_train_writes_the_run_directory(conv_run):
+    names = {p.name for p in conv_run.iterdir()}
+    assert {"config.json", "model.safetensors", "metrics.jsonl", "loss.png", "reconstructions.png",
+            "samples.png", "interpolations.png", "sampler.safetensors"} <= names
+    config = json.loads((conv_run / "config.json").read_text())
+    assert config["model"]["kind"] == "conv" and config["train"]["steps"] == 20
+    records = [json.loads(line) for line in (conv_run / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["split"] == "test" and records[-1]["images"] == 64
+    assert all(r["loss"] > 0 and r["steps_per_s"] > 0 for r in records[:-1])
+    assert Image.open(conv_run / "reconstructions.png").size[0] > 8 * 32
+
+
+def test_eval_json_on_idx_test_files(conv_run, tmp_path, capsys):
+    # A directory holding only the t10k files must work with --split test.
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(FASHION / name, tmp_path / name)
+    assert run_cli("eval", conv_run, "--data", f"idx:{tmp_path}", "--split", "test", "--limit", "500", "--json") == 0
+    metrics = last_json_line(capsys.readouterr().out)
+    assert metrics["images"] == 500 and metrics["split"] == "test"
+    assert 0 < metrics["sse_per_image"] < 32 * 32
+    assert metrics["mse_per_pixel"] == pytest.approx(metrics["sse_per_image"] / 1024)
+
+
+def test_eval_reports_elbo_for_variational(tmp_path, capsys):
+    out = tmp_path / "vgon"
+    assert run_cli("train", "--model", "variational", "--hidden-features", "8", "--out", out, *QUICK) == 0
+    capsys.readouterr()
+    assert run_cli("eval", out, "--limit", "100", "--json") == 0
+    metrics = last_json_line(capsys.readouterr().out)
+    assert metrics["elbo_bits_per_dim"] > 0 and metrics["sse_per_image"] > 0
+    assert run_cli("sample", out, "--sampler", "prior", "-n", "16") == 0
+    assert Image.open(out / "samples.png").size == (4 * 33 + 1, 4 * 33 + 1)
+
+
+def test_picture_commands(conv_run, tmp_path):
+    assert run_cli("reconstruct", conv_run, "-n", "16", "--out", tmp_path / "r.png") == 0
+    assert Image.open(tmp_path / "r.png").size == (8 * 33 + 1, 4 * 33 + 1)  # 2 originals + 2 recon rows
+    assert run_cli("sample", conv_run, "-n", "9", "--out", tmp_path / "s.png") == 0
+    assert Image.open(tmp_path / "s.png").size == (3 * 33 + 1, 3 * 33 + 1)
+    assert run_cli("interpolate", conv_run, "--pairs", "3", "--steps", "5", "--out", tmp_path / "i.png") == 0
+    assert Image.open(tmp_path / "i.png").size == (5 * 33 + 1, 3 * 33 + 1)
+    assert run_cli("reconstruct", conv_run, "-n", "8") == 0  # default: into the run directory
+    assert Image.open(conv_run / "reconstructions.png").size == (8 * 33 + 1, 2 * 33 + 1)
+
+
+def test_render_implicit_at_256(implicit_run):
+    assert run_cli("render", implicit_run, "--resolution", "256", "-n", "4") == 0
+    assert Image.open(implicit_run / "render-256.png").size == (2 * 257 + 1, 2 * 257 + 1)
+    assert run_cli("interpolate", implicit_run, "--pairs", "2", "--steps", "3", "--resolution", "64",
+                   "--out", implicit_run / "i64.png") == 0
+
+
+def test_python_dash_m_and_console_script(conv_run):
+    for command in ([sys.executable, "-m", "gon"], [shutil.which("gon") or "gon"]):
+        result = subprocess.run([*command, "eval", str(conv_run), "--limit", "64", "--json"],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert last_json_line(result.stdout)["images"] == 64
+
+
+def test_config_file_then_flags_override(tmp_path):
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"model": {"kind": "conv", "hidden_features": 4, "latent_dim": 8},
+                                  "train": {"steps": 5, "batch_size": 8, "limit": 64, "eval_limit": 16}}))
+    out = tmp_path / "run"
+    assert run_cli("train", "--config", config, "--latent-dim", "12", "--out", out, "--quiet") == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["model"]["latent_dim"] == 12 and saved["model"]["hidden_features"] == 4
+    # a run's own config.json is a valid --config
+    assert run_cli("train", "--config", out / "config.json", "--out", tmp_path / "again", "--quiet") == 0
+
+
+# bad input: one clear line on stderr, exit code 2, no traceback, nothing half-written
+
+def expect_error(capsys, args, *words, out=None):
+    code = run_cli(*args)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("gon: error:"), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, err
+    if out is not None:
+        assert not out.exists()
+        assert not list(out.parent.glob(f".{out.name}.partial*"))
+
+
+def test_missing_and_truncated_idx(tmp_path, capsys):
+    out = tmp_path / "run"
+    expect_error(capsys, ["train", "--data", f"idx:{tmp_path / 'nowhere'}", "--out", out, *QUICK], "nowhere", out=out)
+    data = tmp_path / "idx"
+    data.mkdir()
+    raw = gzip.decompress((FASHION / "t10k-images-idx3-ubyte.gz").read_bytes())
+    (data / "train-images-idx3-ubyte").write_bytes(raw[: len(raw) // 2])
+    expect_error(capsys, ["train", "--data", f"idx:{data}", "--out", out, *QUICK], "train-images-idx3-ubyte", out=out)
+
+
+def test_empty_folder_and_non_image(tmp_path, capsys):
+    out = tmp_path / "run"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    expect_error(capsys, ["train", "--data", f"folder:{empty}", "--out", out, *QUICK], str(empty), out=out)
+    from gon.data import load_data
+
+    for i, digit in enumerate(load_data("mnist5k", "test", limit=20).images[:, 0].numpy()):
+        Image.fromarray(digit).save(empty / f"digit_{i:02d}.png")
+    (empty / "digit_05.png").write_bytes(b"this is not a PNG file")
+    expect_error(capsys, ["train", "--data", f"folder:{empty}", "--out", out, *QUICK], "digit_05.png", out=out)
+
+
+def test_wrong_spec_and_bad_config_values(tmp_path, capsys):
+    out = tmp_path / "run"
+    expect_error(capsys, ["train", "--data", "mnist6k", "--out", out, *QUICK], "mnist6k", out=out)
+    expect_error(capsys, ["train", "--lr", "-1", "--out", out, *QUICK], "lr", out=out)
+    expect_error(capsys, ["train", "--model", "conv", "--image-size", "48", "--out", out, *QUICK], "image_size", out=out)
+    config = tmp_path / "c.json"
+    config.write_text(json.dumps({"model": {"kind": "conv", "latent_size": 3}}))
+    expect_error(capsys, ["train", "--config", config, "--out", out, *QUICK], "latent_size", out=out)
+    config.write_text("{not json")
+    expect_error(capsys, ["train", "--config", config, "--out", out, *QUICK], "c.json", out=out)
+
+
+def test_checkpoint_from_another_model_kind(conv_run, implicit_run, tmp_path, capsys):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(implicit_run, mixed)
+    shutil.copy(conv_run / "model.safetensors", mixed / "model.safetensors")
+    expect_error(capsys, ["eval", mixed, "--limit", "8"], "conv", "implicit")
+    (mixed / "model.safetensors").write_bytes((conv_run / "model.safetensors").read_bytes()[:100])
+    expect_error(capsys, ["eval", mixed, "--limit", "8"], "safetensors")
+    expect_error(capsys, ["eval", tmp_path / "absent"], "absent")
+    expect_error(capsys, ["render", conv_run], "implicit")
+
+
+def test_diverging_loss_stops_with_the_step(tmp_path, capsys):
+    # An absurd learning rate sends the implicit decoder's linear output to infinity.
+    out = tmp_path / "run"
+    expect_error(capsys, ["train", "--model", "implicit", "--hidden-features", "16", "--num-layers", "2",
+                          "--lr", "1e30", "--out", out, *QUICK], "diverged", "step", out=out)
+
+
+def test_existing_output_is_kept(conv_run, capsys):
+    before = (conv_run / "model.safetensors").read_bytes()
+    expect_error(capsys, ["train", "--out", conv_run, *QUICK], "exists")
+    assert (conv_run / "model.safetensors").read_bytes() == before
+
+
+def test_npz_source_trains(tmp_path):
+    # real digits through the npz loader
+    from gon.data import load_data
+
+    digits = load_data("mnist5k", "train", limit=300)
+    np.savez(tmp_path / "d.npz", images=digits.images.numpy()[:, 0])
+    assert run_cli("train", "--data", f"npz:{tmp_path / 'd.npz'}", "--hidden-features", "4",
+                   "--out", tmp_path / "run", *QUICK) == 0

@@ -1,0 +1,148 @@
+"""The gradient-origin step against the paper's hand-written double backward, and its options."""
+
+import pytest
+import torch
+
+from gon.errors import GONError
+from gon.models import ModelConfig, build_model
+from gon.origin import OriginStep, gradient_origin
+
+
+def relative_error(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+def paper_step(decoder_fn, x, latent_dim, per_sample_reduce):
+    """The paper's scripts: z = -d/dz0 mean_batch(L), then the outer loss, with create_graph=True."""
+    z = torch.zeros(x.shape[0], latent_dim).requires_grad_()
+    inner = per_sample_reduce(decoder_fn(z), x).mean()
+    grad = torch.autograd.grad(inner, [z], create_graph=True, retain_graph=True)[0]
+    z = -grad
+    return z, decoder_fn(z)
+
+
+def parameter_grads(model):
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+def conv_reduce(g, x):  # ((g - x)**2).sum(1).mean() of GON.py, written per sample
+    return ((g - x) ** 2).sum(1).flatten(1).mean(1)
+
+
+def implicit_reduce(g, x):  # ((g - x)**2).sum(1).mean() over (B, H*W, C): sum over coordinates
+    return ((g - x) ** 2).flatten(2).sum(2).mean(1)
+
+
+@pytest.mark.parametrize("kind,images,reduce", [("conv", "digits32", conv_reduce),
+                                                 ("implicit", "digits28", implicit_reduce)])
+def test_step_matches_paper_double_backward(kind, images, reduce, request):
+    # At the paper's batch size of 64 the library's fixed inner scale equals the paper's
+    # batch mean, so latents and parameter gradients must agree to float precision.
+    x = request.getfixturevalue(images)
+    assert x.shape[0] == 64
+    config = ModelConfig(kind=kind, hidden_features=16 if kind == "conv" else 64, num_layers=3)
+    model = build_model(config).train()
+
+    z_ref, out_ref = paper_step(model.decoder, x, config.latent_dim, reduce)
+    reduce(out_ref, x).mean().backward()
+    grads_ref = parameter_grads(model)
+    model.zero_grad()
+
+    z = model.encode(x)
+    reduce(model.decode(z), x).mean().backward()
+    grads = parameter_grads(model)
+
+    assert relative_error(z, z_ref) < 1e-5
+    assert len(grads) == len(grads_ref) == len(list(model.parameters()))
+    for g, g_ref in zip(grads, grads_ref):
+        assert relative_error(g, g_ref) < 1e-5
+    assert z.abs().mean() > 0  # a real, non-trivial latent
+
+
+def test_variational_step_matches_paper(digits32):
+    # Variational-GON.py: vae_loss(...).mean() over the batch, reparameterised in both passes.
+    config = ModelConfig(kind="variational", hidden_features=8)
+    model = build_model(config).train()
+    x = digits32
+
+    def elbo(output, x):
+        logits, mu, logvar = output
+        bce = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
+        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+
+    torch.manual_seed(1)
+    z_ref, out_ref = paper_step(model.decoder, x, config.latent_dim, elbo)
+    elbo(out_ref, x).mean().backward()
+    grads_ref = parameter_grads(model)
+    model.zero_grad()
+
+    torch.manual_seed(1)
+    loss = model.loss(x)
+    loss.backward()
+    assert relative_error(torch.stack([g.norm() for g in parameter_grads(model)]),
+                          torch.stack([g.norm() for g in grads_ref])) < 1e-4
+    for g, g_ref in zip(parameter_grads(model), grads_ref):
+        assert relative_error(g, g_ref) < 1e-4
+
+
+def test_detach_cuts_second_order_terms(digits32):
+    # Detached (the paper's ablation): parameter gradients are those of decoding a constant
+    # latent; attached, the gradient also flows back through the encoding.
+    def grads(detach):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind="conv", detach=detach)).train()
+        model.loss(digits32).backward()
+        z = model.encode(digits32).detach()
+        model.zero_grad()
+        return model, parameter_grads_of(model, lambda: model.loss(digits32)), parameter_grads_of(
+            model, lambda: model.outer_loss(model.decode(z), digits32).mean())
+
+    def parameter_grads_of(model, loss_fn):
+        model.zero_grad()
+        loss_fn().backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    def largest_difference(a, b):
+        return max(relative_error(x, y) for x, y in zip(a, b))
+
+    _, detached, constant = grads(True)
+    _, attached, constant_attached = grads(False)
+    assert largest_difference(detached, constant) < 1e-6
+    assert largest_difference(attached, constant_attached) > 0.1
+
+
+def test_multistep_descends_the_inner_loss(digits32):
+    # Several inner steps from the origin (the paper's multi-step baseline) keep lowering
+    # the inner loss of a real batch.
+    model = build_model(ModelConfig(kind="conv")).eval()
+    losses = []
+    for steps in (1, 2, 5):
+        step = OriginStep(steps=steps, step_size=0.1, inner_scale=1.0)
+        z = gradient_origin(model.decode, digits32, model.inner_loss, (model.latent_dim,), step, create_graph=False)
+        losses.append(model.inner_loss(model.decode(z), digits32).mean().item())
+    assert losses[2] < losses[1] < losses[0]
+
+
+def test_origin_noise_and_descent_form(digits32):
+    model = build_model(ModelConfig(kind="conv")).eval()
+    base = model.step
+
+    def encode(**kw):
+        step = OriginStep(**{**base.__dict__, **kw})
+        g = torch.Generator().manual_seed(3)
+        return gradient_origin(model.decode, digits32, model.inner_loss, (32,), step, create_graph=False, generator=g)
+
+    plain = encode()
+    # without noise the two forms coincide (z0 = 0)
+    assert torch.allclose(encode(latent_form="descent"), plain)
+    noisy_neg, noisy_descent = encode(origin_std=0.5), encode(origin_std=0.5, latent_form="descent")
+    z0 = 0.5 * torch.randn((64, 32), generator=torch.Generator().manual_seed(3))
+    assert torch.allclose(noisy_descent - noisy_neg, z0, atol=1e-6)
+    assert not torch.allclose(noisy_neg, plain)
+
+
+@pytest.mark.parametrize("bad", [dict(steps=0), dict(step_size=0.0), dict(origin_std=-1.0),
+                                 dict(latent_form="sideways"), dict(inner_scale=0.0)])
+def test_bad_step_values_are_rejected(bad):
+    with pytest.raises(GONError):
+        OriginStep(**bad)
