@@ -79,10 +79,12 @@ def test_variational_step_matches_paper(digits32):
     torch.manual_seed(1)
     loss = model.loss(x)
     loss.backward()
-    assert relative_error(torch.stack([g.norm() for g in parameter_grads(model)]),
-                          torch.stack([g.norm() for g in grads_ref])) < 1e-4
-    for g, g_ref in zip(parameter_grads(model), grads_ref):
-        assert relative_error(g, g_ref) < 1e-4
+    grads = parameter_grads(model)
+    assert relative_error(torch.cat([g.flatten() for g in grads]), torch.cat([g.flatten() for g in grads_ref])) < 1e-5
+    total = torch.cat([g.flatten() for g in grads_ref]).norm()
+    for g, g_ref in zip(grads, grads_ref):
+        # biases in front of GroupNorm get gradients at float noise level (~1e-7 of the total)
+        assert (g - g_ref).norm() <= 1e-4 * max(g_ref.norm(), 1e-4 * total)
 
 
 def test_detach_cuts_second_order_terms(digits32):
@@ -146,3 +148,37 @@ def test_origin_noise_and_descent_form(digits32):
 def test_bad_step_values_are_rejected(bad):
     with pytest.raises(GONError):
         OriginStep(**bad)
+
+
+def test_shared_origin_is_used_only_where_exact():
+    def path(**kw):
+        return build_model(ModelConfig(**kw)).train().origin_path()
+
+    assert path(kind="conv").startswith("shared")
+    assert path(kind="implicit", hidden_features=16).startswith("shared")
+    assert "BatchNorm" in path(kind="conv", norm="batch")
+    assert build_model(ModelConfig(kind="conv", norm="batch")).eval().origin_path().startswith("shared")
+    assert path(kind="conv", inner_steps=2).startswith("general")
+    assert path(kind="conv", origin_std=0.1).startswith("general")
+    assert path(kind="variational").startswith("general")
+
+
+@pytest.mark.parametrize("kind,images", [("conv", "digits32"), ("implicit", "digits28")])
+@pytest.mark.parametrize("detach", [False, True])
+def test_shared_origin_equals_general_path(kind, images, detach, request):
+    x = request.getfixturevalue(images)[:24]
+    model = build_model(ModelConfig(kind=kind, hidden_features=16, num_layers=2, detach=detach)).train()
+    general_decoder = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
+
+    def latent_and_grads(decoder):
+        model.zero_grad()
+        z = gradient_origin(decoder, x, model.inner_loss, (model.latent_dim,), model.step, create_graph=True)
+        model.outer_loss(model.decoder(z), x).mean().backward()
+        return z.detach(), [p.grad.clone() for p in model.parameters()]
+
+    z_fast, grads_fast = latent_and_grads(model.decoder)
+    z_ref, grads_ref = latent_and_grads(general_decoder)
+    assert relative_error(z_fast, z_ref) < 1e-5
+    total = torch.cat([g.flatten() for g in grads_ref]).norm()
+    for g, g_ref in zip(grads_fast, grads_ref):
+        assert (g - g_ref).norm() <= 1e-5 * max(g_ref.norm(), 1e-3 * total)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, help="training steps (default 1000)")
     p.add_argument("--epochs", type=_number, help="training length in epochs (instead of --steps)")
     p.add_argument("--batch-size", type=_positive_int)
-    p.add_argument("--lr", type=_number, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--lr", type=_number, help="Adam learning rate (default 1e-3; 1e-4 for implicit)")
     p.add_argument("--seed", type=int)
     p.add_argument("--latent-dim", type=_positive_int)
     p.add_argument("--hidden-features", type=_positive_int, help="base filters (conv) or SIREN width (implicit)")
@@ -217,11 +218,11 @@ def _write_png(images, path: Path, columns: int | None = None) -> None:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    from .figures import reconstruction_pairs
+    from .figures import reconstruction_pairs, spread
 
     model, config, document = _load(args)
-    data = _data_for(args, config, document, args.n)
-    _write_png(reconstruction_pairs(model, data.batch(slice(0, args.n))), args.out or args.run / "reconstructions.png", 8)
+    x = spread(_data_for(args, config, document), args.n)
+    _write_png(reconstruction_pairs(model, x), args.out or args.run / "reconstructions.png", 8)
     return 0
 
 
@@ -244,29 +245,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .figures import interpolations
+    from .figures import interpolations, spread
     from .models import ImplicitGON
 
     model, config, document = _load(args)
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
-    data = _data_for(args, config, document, 2 * args.pairs)
-    if len(data) < 2 * args.pairs:
-        raise GONError(f"{data.name}: {len(data)} images, need {2 * args.pairs} for {args.pairs} pairs")
-    z = model.encode(data.batch(slice(0, 2 * args.pairs)))
-    images = interpolations(model, z[: args.pairs], z[args.pairs:], args.steps, not args.linear, args.resolution)
+    z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
+    images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
     _write_png(images, args.out or args.run / "interpolations.png", args.steps)
     return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from .figures import spread
     from .models import ImplicitGON
 
     model, config, document = _load(args)
     if not isinstance(model, ImplicitGON):
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
-    data = _data_for(args, config, document, args.n)
-    z = model.encode(data.batch(slice(0, args.n)))
+    z = model.encode(spread(_data_for(args, config, document), args.n))
     _write_png(model.render(z, args.resolution), args.out or args.run / f"render-{args.resolution}.png")
     return 0
 
@@ -278,6 +276,7 @@ COMMANDS = {"train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
     try:
         return COMMANDS[args.command](args)
     except GONError as error:

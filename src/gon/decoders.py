@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.autograd.forward_ad as forward_ad
 from torch import Tensor, nn
 
 from .errors import GONError
@@ -110,6 +111,22 @@ class ConvDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z[:, :, None, None])
+
+    @property
+    def independent_samples(self) -> bool:
+        """False while train-mode BatchNorm mixes the samples of a batch."""
+        return not (self.training and any(isinstance(m, nn.BatchNorm2d) for m in self.modules()))
+
+    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        """F(z0), (1, C, S, S), and dF/dz at z0 = 0, (C*S*S, k), by forward-mode AD: one
+        batch of k origin copies whose tangents are the latent's unit directions."""
+        weight = self.net[0].weight
+        k = self.latent_dim
+        with torch.set_grad_enabled(create_graph), forward_ad.dual_level():
+            origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
+                                          torch.eye(k, dtype=weight.dtype, device=weight.device))
+            output, tangent = forward_ad.unpack_dual(self(origin))
+        return output[:1], tangent.reshape(k, -1).T
 
 
 # variational decoder
@@ -208,6 +225,25 @@ class ImplicitDecoder(nn.Module):
         from_latent = z @ weight[:, self.coordinate_dim:].T                  # (B, H)
         h = self.first.activation(at_coords[None] + from_latent[:, None])
         return self.last(self.hidden(h))
+
+    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        """F(z0) on the training grid, (1, C, S, S), and its Jacobian in z at z0 = 0, (C*S*S, k).
+
+        Each coordinate's output depends on z only through the first layer's pre-activation
+        a_p = W_c c_p + b + W_z z, so dF_p/dz = (dF_p/da_p) W_z, and one backward pass over the
+        grid (per channel) gives dF/da at every coordinate at once.
+        """
+        weight, bias = self.first.linear.weight, self.first.linear.bias
+        pre = self.grid @ weight[:, : self.coordinate_dim].T + bias                 # (P, H)
+        if not pre.requires_grad:  # no parameter needs a gradient
+            pre = pre.detach().requires_grad_()
+        values = self.last(self.hidden(self.first.activation(pre)))                 # (P, C)
+        rows = []
+        for c in range(self.channels):
+            (d_pre,) = torch.autograd.grad(values[:, c].sum(), pre, create_graph=create_graph, retain_graph=True)
+            rows.append(d_pre @ weight[:, self.coordinate_dim:])                       # (P, k)
+        size = self.image_size
+        return values.T.reshape(1, self.channels, size, size), torch.cat(rows)
 
     def render(self, z: Tensor, size: int) -> Tensor:
         grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)

@@ -5,9 +5,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .data import ImageData
+from .errors import GONError
 from .models import GON, ImplicitGON, VariationalGON
 from .samplers import GaussianSampler, PriorSampler
 from .viz import lerp, slerp
+
+
+def spread(data: ImageData, n: int) -> Tensor:
+    """n images evenly spaced through `data` (data sets are often sorted by class)."""
+    if n > len(data):
+        raise GONError(f"{data.name}: {len(data)} images, {n} needed")
+    return data.batch(torch.linspace(0, len(data) - 1, n).round().long())
 
 
 def reconstruction_pairs(model: GON, x: Tensor, columns: int = 8) -> Tensor:

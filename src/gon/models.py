@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from .decoders import ACTIVATIONS, CONV_SIZES, NORMS, ConvDecoder, ImplicitDecoder, VariationalDecoder
 from .errors import GONError
 from .losses import LIKELIHOODS, bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
-from .origin import LATENT_FORMS, OriginStep, gradient_origin
+from .origin import LATENT_FORMS, OriginStep, gradient_origin, shares_origin
 
 MODEL_KINDS = ("conv", "variational", "implicit")
 PAPER_BATCH_SIZE = 64
@@ -142,11 +142,25 @@ class GON(nn.Module):
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """Latents of x. Keeps the second-order graph in training mode unless told otherwise."""
         create_graph = self.training if create_graph is None else create_graph
-        return gradient_origin(self.decode, x, self.inner_loss, (self.latent_dim,), self.step,
+        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
                                create_graph=create_graph)
 
     def decode(self, z: Tensor) -> Any:
         return self.decoder(z)
+
+    def origin_path(self) -> str:
+        """Which gradient-origin computation `encode` uses now, and why (for logs)."""
+        if shares_origin(self._origin_decoder(), self.step):
+            return "shared origin: one Jacobian at z0 for the whole batch"
+        if not hasattr(self._origin_decoder(), "origin_jacobian"):
+            return "general: this decoder offers no origin Jacobian"
+        if not getattr(self._origin_decoder(), "independent_samples", True):
+            return "general: train-mode BatchNorm couples the samples of a batch"
+        return "general: several inner steps or a noisy origin give each sample its own point"
+
+    def _origin_decoder(self) -> Any:
+        # the decoder module itself when decode is plain, so the step can use its origin Jacobian
+        return self.decoder if type(self).decode is GON.decode else self.decode
 
     def to_images(self, output: Any) -> Tensor:
         """Decoder output as images in [0, 1]."""

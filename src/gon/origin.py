@@ -8,6 +8,18 @@ Paper symbols: the decoder is F, the origin z0 = 0, and the latent is
 Every model kind (convolutional, variational, implicit, any user decoder) and every
 ablation (detached gradient, several inner steps, noisy origin) calls `gradient_origin`.
 
+Shared origin. At z0 = 0 every sample has the same input, so F(z0) and the Jacobian
+J = dF/dz at z0 are the same for the whole batch, and for a decoder without coupling
+between samples the chain rule gives every latent at once:
+
+    z_i = -inner_scale * J^T dL_i/dg (x_i, F(z0))
+
+A decoder that can produce (F(z0), J) cheaply offers `origin_jacobian`; the implicit
+decoder does it with one backward pass over its coordinate grid instead of one per
+sample. The result is the same latent with the same second-order graph (tested to 1e-5
+against the general path). Several steps, a noisy origin, or a decoder without
+`origin_jacobian` take the general path.
+
 Batch independence. The paper's scripts average the inner loss over the batch, so the
 gradient reaching one sample's z0 is scaled by 1/batch_size and a latent depends on the
 size of the batch it was computed in. Here the inner loss is a *sum* of per-sample losses
@@ -85,6 +97,8 @@ def gradient_origin(
     use it while training. With create_graph=False the returned latent is detached.
     Works under torch.no_grad(): the inner gradient is always taken.
     """
+    if shares_origin(decoder, step):
+        return _shared_origin(decoder, x, inner_loss, step, create_graph)
     batch = x.shape[0]
     z0 = torch.zeros((batch, *latent_shape), dtype=x.dtype, device=x.device)
     if step.origin_std > 0:
@@ -102,3 +116,25 @@ def gradient_origin(
             if not keep_graph:
                 z = z.detach()
     return z
+
+
+def shares_origin(decoder: Decoder, step: OriginStep) -> bool:
+    """Whether the shared-origin path applies: one step from the exact origin, and a
+    decoder that offers `origin_jacobian` (which it does only when its samples are independent)."""
+    jacobian = getattr(decoder, "origin_jacobian", None)
+    return jacobian is not None and step.steps == 1 and step.origin_std == 0 and getattr(
+        decoder, "independent_samples", True)
+
+
+def _shared_origin(decoder: Decoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep, create_graph: bool) -> Tensor:
+    keep_graph = create_graph and not step.detach
+    with torch.enable_grad():
+        origin_output, jacobian = decoder.origin_jacobian(create_graph=keep_graph)  # (1, *out), (D, k)
+        if keep_graph:
+            output = origin_output.expand(x.shape[0], *origin_output.shape[1:])
+        else:
+            output = origin_output.detach().expand(x.shape[0], *origin_output.shape[1:]).clone().requires_grad_()
+        loss = inner_loss(output, x).sum() * step.inner_scale
+        (cotangent,) = torch.autograd.grad(loss, output, create_graph=keep_graph)
+        z = -step.step_size * (cotangent.reshape(x.shape[0], -1) @ jacobian)
+    return z if keep_graph else z.detach()
