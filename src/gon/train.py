@@ -212,13 +212,13 @@ def _write_run(directory: Path, model: GON, model_config: ModelConfig, config: T
     save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], directory / "loss.png",
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
-    save_grid(figures.reconstruction_pairs(model, figures.spread(shown, 32)), directory / "reconstructions.png",
-              columns=8)
+    save_grid(figures.reconstruction_pairs(model, figures.spread(shown, min(32, len(shown)))),
+              directory / "reconstructions.png", columns=8)
     sampler = default_sampler(model, data)
     if isinstance(sampler, GaussianSampler):
         save_sampler(directory, sampler)
     save_grid(figures.samples(model, sampler, 64, seed=config.seed), directory / "samples.png", columns=8)
-    z = model.encode(figures.spread(shown, 16))
+    z = model.encode(figures.spread(shown, 2 * min(8, len(shown) // 2)))
     save_grid(figures.interpolations(model, z[0::2], z[1::2], steps=10), directory / "interpolations.png", columns=10)
 
 
