@@ -194,3 +194,15 @@ def test_npz_source_trains(tmp_path):
     np.savez(tmp_path / "d.npz", images=digits.images.numpy()[:, 0])
     assert run_cli("train", "--data", f"npz:{tmp_path / 'd.npz'}", "--hidden-features", "4",
                    "--out", tmp_path / "run", *QUICK) == 0
+
+
+def test_export_encoder_command(conv_run):
+    from gon.checkpoint import load_model
+    from gon.data import load_data
+    from gon.encoder import AffineEncoder
+
+    assert run_cli("export-encoder", conv_run) == 0
+    encoder = AffineEncoder.load(conv_run / "encoder.safetensors")
+    model, _, _ = load_model(conv_run)
+    x = load_data("mnist5k", "test", image_size=32).batch(slice(500, 564))
+    assert ((encoder(x) - model.encode(x)).norm() / model.encode(x).norm()) < 1e-4

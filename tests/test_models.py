@@ -113,3 +113,23 @@ def test_every_activation_trains_a_step(digits32):
         loss.backward()
         assert torch.isfinite(loss)
         assert all(p.grad is not None for p in model.parameters())
+
+
+def test_monte_carlo_coordinates(digits28):
+    # coordinate_samples >= grid size is the full-grid loss; fewer coordinates train too
+    config = ModelConfig(**SMALL["implicit"], coordinate_samples=28 * 28)
+    model = build_model(config).train()
+    full = build_model(ModelConfig(**SMALL["implicit"]))
+    full.load_state_dict(model.state_dict())
+    full.train()
+    assert model.loss(digits28).item() == pytest.approx(full.loss(digits28).item(), rel=1e-6)
+
+    config = ModelConfig(**SMALL["implicit"], coordinate_samples=196)
+    data = load_for_model("mnist5k", "train", config)
+    test = load_for_model("mnist5k", "test", config, limit=200)
+    torch.manual_seed(0)
+    model = build_model(config)
+    before = evaluate(model, test)["sse_per_image"]
+    fit(model, data, TrainConfig(steps=200, batch_size=32, log_every=50), progress=False)
+    after = evaluate(model, test)["sse_per_image"]  # evaluated on the whole grid
+    assert after < 0.5 * before, (before, after)

@@ -182,3 +182,15 @@ def test_shared_origin_equals_general_path(kind, images, detach, request):
     total = torch.cat([g.flatten() for g in grads_ref]).norm()
     for g, g_ref in zip(grads_fast, grads_ref):
         assert (g - g_ref).norm() <= 1e-5 * max(g_ref.norm(), 1e-3 * total)
+
+
+def test_shared_origin_on_a_coordinate_subset(digits28):
+    from gon.decoders import CoordinateSubset
+
+    model = build_model(ModelConfig(kind="implicit", hidden_features=16, num_layers=2)).train()
+    index = torch.randperm(28 * 28)[:100]
+    subset = CoordinateSubset(model.decoder, model.decoder.grid[index])
+    target = digits28[:16].flatten(2)[:, :, index]
+    fast = gradient_origin(subset, target, model.inner_loss, (32,), model.step, create_graph=False)
+    general = gradient_origin(lambda z: subset(z), target, model.inner_loss, (32,), model.step, create_graph=False)
+    assert relative_error(fast, general) < 1e-5

@@ -15,7 +15,7 @@ from .errors import GONError
 
 MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features", "num_layers", "activation", "norm",
                "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
-               "inner_scale")
+               "inner_scale", "coordinate_samples")
 TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every")
 
 
@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--origin-std", type=_number, help="noisy origin z0 ~ N(0, sigma^2) (Appendix C)")
     p.add_argument("--latent-form", choices=("negative_gradient", "descent"))
     p.add_argument("--inner-scale", type=_number, help="inner-loss scale (default: the paper's at batch 64)")
+    p.add_argument("--coordinate-samples", type=_positive_int,
+                   help="implicit: train on N random coordinates per step (Monte Carlo), not the whole grid")
     p.add_argument("--fit", choices=("resize", "pad"), help="how images are fitted to the model's size")
     p.add_argument("--limit", type=_positive_int, help="use only the first N training images")
     p.add_argument("--eval-limit", type=_positive_int, help="evaluate on only the first N test images")
@@ -123,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--resolution", type=_positive_int, default=256)
     q.add_argument("-n", type=_positive_int, default=16, help="number of images")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png)")
+    q = run_command("export-encoder", "write the affine encoder of a trained model as a matrix and offset")
+    with_data(q)
+    q.add_argument("--out", type=Path, help="safetensors file (default RUN/encoder.safetensors)")
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
+        dest="bench", required=True, metavar="BENCHMARK")
+    q = bench.add_parser("speed", help="seconds per training step: paper's formulation, library, plain decoder")
+    q.add_argument("--model", dest="kind", choices=MODEL_KINDS, default="conv")
+    q.add_argument("--batch-size", type=_positive_int, default=64)
+    q.add_argument("--repeats", type=_positive_int, default=10)
+    q.add_argument("--threads", type=_positive_int, default=2)
+    q.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
     return parser
 
 
@@ -269,8 +284,38 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_encoder(args: argparse.Namespace) -> int:
+    from .encoder import export_affine_encoder
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, 256)
+    encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
+    out = args.out or args.run / "encoder.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.partial")
+    try:
+        encoder.save(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import SpeedConfig, format_speed, speed
+
+    result = speed(SpeedConfig(kind=args.kind, batch_size=args.batch_size, repeats=args.repeats,
+                               threads=args.threads), memory=not args.no_memory)
+    print(format_speed(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct, "sample": cmd_sample,
-            "interpolate": cmd_interpolate, "render": cmd_render}
+            "interpolate": cmd_interpolate, "render": cmd_render, "export-encoder": cmd_export_encoder,
+            "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

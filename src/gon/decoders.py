@@ -227,14 +227,20 @@ class ImplicitDecoder(nn.Module):
         return self.last(self.hidden(h))
 
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """F(z0) on the training grid, (1, C, S, S), and its Jacobian in z at z0 = 0, (C*S*S, k).
+        """F(z0) on the training grid, (1, C, S, S), and its Jacobian in z at z0 = 0, (C*S*S, k)."""
+        values, jacobian = self.points_origin_jacobian(self.grid, create_graph)
+        size = self.image_size
+        return values.T.reshape(1, self.channels, size, size), jacobian
+
+    def points_origin_jacobian(self, coords: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        """F(c (+) z0) at coordinates (P, 2) -> values (P, C), and d vec(F^T) / dz at z0, (C*P, k).
 
         Each coordinate's output depends on z only through the first layer's pre-activation
-        a_p = W_c c_p + b + W_z z, so dF_p/dz = (dF_p/da_p) W_z, and one backward pass over the
-        grid (per channel) gives dF/da at every coordinate at once.
+        a_p = W_c c_p + b + W_z z, so dF_p/dz = (dF_p/da_p) W_z, and one backward pass over all
+        coordinates (per channel) gives dF/da everywhere at once.
         """
         weight, bias = self.first.linear.weight, self.first.linear.bias
-        pre = self.grid @ weight[:, : self.coordinate_dim].T + bias                 # (P, H)
+        pre = coords @ weight[:, : self.coordinate_dim].T + bias                    # (P, H)
         if not pre.requires_grad:  # no parameter needs a gradient
             pre = pre.detach().requires_grad_()
         values = self.last(self.hidden(self.first.activation(pre)))                 # (P, C)
@@ -242,8 +248,7 @@ class ImplicitDecoder(nn.Module):
         for c in range(self.channels):
             (d_pre,) = torch.autograd.grad(values[:, c].sum(), pre, create_graph=create_graph, retain_graph=True)
             rows.append(d_pre @ weight[:, self.coordinate_dim:])                       # (P, k)
-        size = self.image_size
-        return values.T.reshape(1, self.channels, size, size), torch.cat(rows)
+        return values, torch.cat(rows)
 
     def render(self, z: Tensor, size: int) -> Tensor:
         grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
@@ -252,3 +257,23 @@ class ImplicitDecoder(nn.Module):
 
     def forward(self, z: Tensor) -> Tensor:
         return self.render(z, self.image_size)
+
+
+class CoordinateSubset:
+    """An implicit decoder restricted to some coordinates: z (B, k) -> values (B, C, P).
+
+    Used for Monte Carlo integration of Eq. 12 over a random subset of the grid; it offers
+    the shared-origin Jacobian on those coordinates only.
+    """
+
+    independent_samples = True
+
+    def __init__(self, decoder: ImplicitDecoder, coords: Tensor) -> None:
+        self.decoder, self.coords = decoder, coords
+
+    def __call__(self, z: Tensor) -> Tensor:
+        return self.decoder.forward_points(z, self.coords).transpose(1, 2)
+
+    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        values, jacobian = self.decoder.points_origin_jacobian(self.coords, create_graph)
+        return values.T[None], jacobian

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .decoders import ACTIVATIONS, CONV_SIZES, NORMS, ConvDecoder, ImplicitDecoder, VariationalDecoder
+from .decoders import (ACTIVATIONS, CONV_SIZES, NORMS, ConvDecoder, CoordinateSubset, ImplicitDecoder,
+                       VariationalDecoder)
 from .errors import GONError
 from .losses import LIKELIHOODS, bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
 from .origin import LATENT_FORMS, OriginStep, gradient_origin, shares_origin
@@ -55,6 +56,9 @@ class ModelConfig:
     origin_std: float = 0.0
     latent_form: str = "negative_gradient"
     inner_scale: float | None = None
+    # implicit only: train on this many random coordinates per step (Monte Carlo estimate
+    # of the integrals of Eq. 12); None uses the whole grid
+    coordinate_samples: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -80,6 +84,12 @@ class ModelConfig:
             raise GONError(f"unknown latent form {self.latent_form!r}: choose one of {', '.join(LATENT_FORMS)}")
         if not (isinstance(self.w0, (int, float)) and self.w0 > 0):
             raise GONError(f"w0 must be a positive number, got {self.w0!r}")
+        if self.coordinate_samples is not None:
+            value = self.coordinate_samples
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise GONError(f"coordinate_samples must be a positive integer, got {value!r}")
+            if self.kind != "implicit":
+                raise GONError("coordinate_samples applies to implicit models only")
         if self.inner_scale is None:
             self.inner_scale = paper_inner_scale(self.kind, self.image_size, self.channels)
         self.origin_step()  # validates the step's values
@@ -228,7 +238,31 @@ class VariationalGON(GON):
 
 
 class ImplicitGON(GON):
-    """Implicit GON (Section 3.4): a SIREN on coordinates (+) latent; losses summed over coordinates (Eq. 12)."""
+    """Implicit GON (Section 3.4): a SIREN on coordinates (+) latent; losses summed over coordinates (Eq. 12).
+
+    With `coordinate_samples` set, each training step integrates Eq. 12 by Monte Carlo over
+    that many random coordinates (shared by the batch, so the shared origin still applies),
+    scaled by P / n so that both integrals are unbiased estimates of the full-grid sums.
+    A step then costs about the same at any image size.
+    """
+
+    def __init__(self, decoder: ImplicitDecoder, latent_dim: int, step: OriginStep = OriginStep(),
+                 coordinate_samples: int | None = None) -> None:
+        super().__init__(decoder, latent_dim, step)
+        self.coordinate_samples = coordinate_samples
+
+    def loss(self, x: Tensor) -> Tensor:
+        points = self.decoder.grid.shape[0]
+        n = self.coordinate_samples
+        if not self.training or n is None or n >= points:
+            return super().loss(x)
+        index = torch.randperm(points, device=x.device)[:n]
+        subset = CoordinateSubset(self.decoder, self.decoder.grid[index])
+        target = x.flatten(2)[:, :, index]                                   # (B, C, n)
+        scale = points / n
+        step = dataclasses.replace(self.step, inner_scale=self.step.inner_scale * scale)
+        z = gradient_origin(subset, target, self.inner_loss, (self.latent_dim,), step, create_graph=True)
+        return scale * self.outer_loss(subset(z), target).mean()
 
     def render(self, z: Tensor, size: int) -> Tensor:
         with torch.no_grad():
@@ -242,7 +276,7 @@ def build_model(config: ModelConfig) -> GON:
     if c.kind == "implicit":
         decoder = ImplicitDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers,
                                   c.w0, c.activation)
-        return ImplicitGON(decoder, c.latent_dim, step)
+        return ImplicitGON(decoder, c.latent_dim, step, c.coordinate_samples)
     output = "logits" if c.kind == "variational" else "sigmoid"
     conv = ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm, output)
     if c.kind == "variational":
