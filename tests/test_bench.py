@@ -28,5 +28,5 @@ def test_bench_speed_prints_json(capsys):
     assert main(["bench", "speed", "--model", "conv", "--repeats", "2", "--no-memory", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["reference"] > 0 and result["gon"] > 0 and result["plain"] > 0
-    assert result["config"]["batch_size"] == 64 and result["config"]["origin_path"].startswith("shared")
+    assert result["config"]["batch_size"] == 64 and result["config"]["origin_path"].startswith("general")
     assert result["encode_exported_images_per_s"] > 0

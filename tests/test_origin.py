@@ -150,14 +150,17 @@ def test_bad_step_values_are_rejected(bad):
         OriginStep(**bad)
 
 
-def test_shared_origin_is_used_only_where_exact():
-    def path(**kw):
-        return build_model(ModelConfig(**kw)).train().origin_path()
+def test_shared_origin_is_used_only_where_exact_and_cheaper():
+    def path(batch=256, **kw):
+        return build_model(ModelConfig(**kw)).train().origin_path(batch)
 
     assert path(kind="conv").startswith("shared")
     assert path(kind="implicit", hidden_features=16).startswith("shared")
+    assert path(2, kind="implicit", hidden_features=16).startswith("shared")
+    # the conv Jacobian costs about 2k samples of work: not worth it for small batches
+    assert "cost" in path(64, kind="conv") and path(65, kind="conv").startswith("shared")
     assert "BatchNorm" in path(kind="conv", norm="batch")
-    assert build_model(ModelConfig(kind="conv", norm="batch")).eval().origin_path().startswith("shared")
+    assert build_model(ModelConfig(kind="conv", norm="batch")).eval().origin_path(256).startswith("shared")
     assert path(kind="conv", inner_steps=2).startswith("general")
     assert path(kind="conv", origin_std=0.1).startswith("general")
     assert path(kind="variational").startswith("general")
@@ -167,7 +170,9 @@ def test_shared_origin_is_used_only_where_exact():
 @pytest.mark.parametrize("detach", [False, True])
 def test_shared_origin_equals_general_path(kind, images, detach, request):
     x = request.getfixturevalue(images)[:24]
-    model = build_model(ModelConfig(kind=kind, hidden_features=16, num_layers=2, detach=detach)).train()
+    # latent_dim 8: the conv Jacobian (cost 2k = 16 samples) is used for this batch of 24
+    model = build_model(ModelConfig(kind=kind, hidden_features=16, num_layers=2, latent_dim=8, detach=detach)).train()
+    assert model.origin_path(len(x)).startswith("shared")
     general_decoder = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
 
     def latent_and_grads(decoder):

@@ -9,14 +9,15 @@ All three run in one process on the same batch of real digits and the same weigh
   plain      a decoder step from a given latent: forward, loss, backward (the floor)
 
 Each step includes zero_grad and an Adam update. Peak memory is measured in a fresh
-process per formulation as the growth of the resident set over its size before the step.
+process per formulation: the peak resident size (VmHWM, reset after set-up) during two
+steps, less the resident size before them (Linux only).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
-import resource
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -98,18 +99,39 @@ def _setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Calla
     return model, config, x, steps
 
 
-def _resident_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+def time_steps(steps: dict[str, Callable[[], None]], warmup: int, repeats: int) -> dict[str, float]:
+    """Median seconds of each step function, run interleaved so that drifts in machine
+    load hit all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(warmup):
+        for step in steps.values():
+            step()
+    for _ in range(repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise OSError(f"no {field} in /proc/self/status")
 
 
 def _peak_memory_child(spec_dict: dict, formulation: str, queue) -> None:  # noqa: ANN001 - a multiprocessing queue
     _, _, _, steps = _setup(SpeedConfig(**spec_dict))
-    before = _resident_mb()
+    gc.collect()
+    # reset the process's peak resident size (VmHWM), so that set-up peaks do not count
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_mb("VmRSS")
     steps[formulation]()
     steps[formulation]()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    queue.put(max(0.0, peak - before))
+    queue.put(max(0.0, _status_mb("VmHWM") - before))
 
 
 def peak_memory_mb(spec: SpeedConfig, formulation: str) -> float | None:
@@ -129,17 +151,8 @@ def peak_memory_mb(spec: SpeedConfig, formulation: str) -> float | None:
 def speed(spec: SpeedConfig, memory: bool = True) -> dict:
     """Median seconds per training step of each formulation, encoding throughput, peak memory."""
     model, config, x, steps = _setup(spec)
-    times: dict[str, list[float]] = {name: [] for name in FORMULATIONS}
-    for _ in range(spec.warmup):
-        for name in FORMULATIONS:
-            steps[name]()
-    for _ in range(spec.repeats):
-        for name in FORMULATIONS:  # interleaved, so drifts in machine load hit all three alike
-            start = time.perf_counter()
-            steps[name]()
-            times[name].append(time.perf_counter() - start)
-    result: dict = {name: statistics.median(values) for name, values in times.items()}
-    result["config"] = {**asdict(spec), "model": config.to_dict(), "origin_path": model.origin_path(),
+    result: dict = time_steps(steps, spec.warmup, spec.repeats)
+    result["config"] = {**asdict(spec), "model": config.to_dict(), "origin_path": model.origin_path(spec.batch_size),
                         "torch": torch.__version__}
     result.update(_encoding_throughput(model, config, spec))
     if memory:

@@ -117,6 +117,12 @@ class ConvDecoder(nn.Module):
         """False while train-mode BatchNorm mixes the samples of a batch."""
         return not (self.training and any(isinstance(m, nn.BatchNorm2d) for m in self.modules()))
 
+    @property
+    def origin_jacobian_cost(self) -> int:
+        # measured (docs/design.md): the forward-mode Jacobian costs about as much as the
+        # general step on 2k samples, for training and for encoding alike
+        return 2 * self.latent_dim
+
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
         """F(z0), (1, C, S, S), and dF/dz at z0 = 0, (C*S*S, k), by forward-mode AD: one
         batch of k origin copies whose tangents are the latent's unit directions."""
@@ -226,6 +232,8 @@ class ImplicitDecoder(nn.Module):
         h = self.first.activation(at_coords[None] + from_latent[:, None])
         return self.last(self.hidden(h))
 
+    origin_jacobian_cost = 1  # one pass over the grid: one sample's worth of work
+
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
         """F(z0) on the training grid, (1, C, S, S), and its Jacobian in z at z0 = 0, (C*S*S, k)."""
         values, jacobian = self.points_origin_jacobian(self.grid, create_graph)
@@ -267,6 +275,7 @@ class CoordinateSubset:
     """
 
     independent_samples = True
+    origin_jacobian_cost = 1
 
     def __init__(self, decoder: ImplicitDecoder, coords: Tensor) -> None:
         self.decoder, self.coords = decoder, coords

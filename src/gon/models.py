@@ -158,15 +158,19 @@ class GON(nn.Module):
     def decode(self, z: Tensor) -> Any:
         return self.decoder(z)
 
-    def origin_path(self) -> str:
-        """Which gradient-origin computation `encode` uses now, and why (for logs)."""
-        if shares_origin(self._origin_decoder(), self.step):
+    def origin_path(self, batch_size: int) -> str:
+        """Which gradient-origin computation `encode` uses now for a batch, and why (for logs)."""
+        decoder = self._origin_decoder()
+        if shares_origin(decoder, self.step, batch_size):
             return "shared origin: one Jacobian at z0 for the whole batch"
-        if not hasattr(self._origin_decoder(), "origin_jacobian"):
+        if not hasattr(decoder, "origin_jacobian"):
             return "general: this decoder offers no origin Jacobian"
-        if not getattr(self._origin_decoder(), "independent_samples", True):
+        if not getattr(decoder, "independent_samples", True):
             return "general: train-mode BatchNorm couples the samples of a batch"
-        return "general: several inner steps or a noisy origin give each sample its own point"
+        if self.step.steps != 1 or self.step.origin_std != 0:
+            return "general: several inner steps or a noisy origin give each sample its own point"
+        return (f"general: at batch {batch_size} the origin Jacobian would cost more than it saves "
+                f"(shared from batch {getattr(decoder, 'origin_jacobian_cost', 0) + 1})")
 
     def _origin_decoder(self) -> Any:
         # the decoder module itself when decode is plain, so the step can use its origin Jacobian

@@ -16,7 +16,8 @@ between samples the chain rule gives every latent at once:
 
 A decoder that can produce (F(z0), J) cheaply offers `origin_jacobian`; the implicit
 decoder does it with one backward pass over its coordinate grid instead of one per
-sample. The result is the same latent with the same second-order graph (tested to 1e-5
+sample, the convolutional one with forward-mode AD over the latent directions, which
+costs about 2k samples' worth of work and so is used only for larger batches. The result is the same latent with the same second-order graph (tested to 1e-5
 against the general path). Several steps, a noisy origin, or a decoder without
 `origin_jacobian` take the general path.
 
@@ -97,7 +98,7 @@ def gradient_origin(
     use it while training. With create_graph=False the returned latent is detached.
     Works under torch.no_grad(): the inner gradient is always taken.
     """
-    if shares_origin(decoder, step):
+    if shares_origin(decoder, step, x.shape[0]):
         return _shared_origin(decoder, x, inner_loss, step, create_graph)
     batch = x.shape[0]
     z0 = torch.zeros((batch, *latent_shape), dtype=x.dtype, device=x.device)
@@ -118,12 +119,13 @@ def gradient_origin(
     return z
 
 
-def shares_origin(decoder: Decoder, step: OriginStep) -> bool:
-    """Whether the shared-origin path applies: one step from the exact origin, and a
-    decoder that offers `origin_jacobian` (which it does only when its samples are independent)."""
-    jacobian = getattr(decoder, "origin_jacobian", None)
-    return jacobian is not None and step.steps == 1 and step.origin_std == 0 and getattr(
-        decoder, "independent_samples", True)
+def shares_origin(decoder: Decoder, step: OriginStep, batch_size: int) -> bool:
+    """Whether the shared-origin path applies and pays: one step from the exact origin, a
+    decoder that offers `origin_jacobian` and whose samples are independent, and a batch
+    larger than the Jacobian's cost counted in samples (`origin_jacobian_cost`)."""
+    return (getattr(decoder, "origin_jacobian", None) is not None and step.steps == 1 and step.origin_std == 0
+            and getattr(decoder, "independent_samples", True)
+            and batch_size > getattr(decoder, "origin_jacobian_cost", 0))
 
 
 def _shared_origin(decoder: Decoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep, create_graph: bool) -> Tensor:

@@ -127,7 +127,7 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True)
     history: list[dict[str, float]] = []
     order = torch.randperm(len(data))
     model.train()
-    logger.info("gradient-origin path: %s", model.origin_path())
+    logger.info("gradient-origin path: %s", model.origin_path(config.batch_size))
     start = last_time = time.perf_counter()
     running, count, last_step = 0.0, 0, 0
     # redirected to a file, the bar updates every 10 s instead of filling the log
