@@ -55,7 +55,7 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, kind in zip(axes[0], kinds):
         mine = [r for r in rows if r["kind"] == kind]
         sizes = [r["batch_size"] for r in mine]
-        for key, label in (("reference", "paper's formulation"), ("gon", "library (shared origin)"),
+        for key, label in (("reference", "paper's formulation"), ("gon", "library default step"),
                            ("plain", "plain decoder step")):
             ax.plot(sizes, [r[key] for r in mine], marker="o", label=label)
         ax.set_xscale("log", base=2)

@@ -133,3 +133,12 @@ def test_monte_carlo_coordinates(digits28):
     fit(model, data, TrainConfig(steps=200, batch_size=32, log_every=50), progress=False)
     after = evaluate(model, test)["sse_per_image"]  # evaluated on the whole grid
     assert after < 0.5 * before, (before, after)
+
+
+def test_time_limit_stops_training_early():
+    config = ModelConfig(**SMALL["conv"])
+    data = load_for_model("mnist5k", "train", config, limit=256)
+    model = build_model(config)
+    # any real step takes longer than a microsecond, so training stops after the first
+    history = fit(model, data, TrainConfig(steps=1000, batch_size=16, time_limit=1e-6), progress=False)
+    assert history[-1]["step"] == 1

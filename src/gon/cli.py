@@ -16,7 +16,8 @@ from .errors import GONError
 MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features", "num_layers", "activation", "norm",
                "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
                "inner_scale", "coordinate_samples")
-TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every")
+TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every",
+               "time_limit")
 
 
 def _positive_int(text: str) -> int:
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive_int, help="use only the first N training images")
     p.add_argument("--eval-limit", type=_positive_int, help="evaluate on only the first N test images")
     p.add_argument("--log-every", type=_positive_int)
+    p.add_argument("--time-limit", type=_number, help="stop training after this many seconds")
     p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -59,6 +59,8 @@ class TrainConfig:
     limit: int | None = None
     eval_limit: int | None = None
     log_every: int = 25
+    # stop after this many seconds of training even if steps remain (equal-time comparisons)
+    time_limit: float | None = None
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "limit", "eval_limit", "log_every"):
@@ -71,6 +73,8 @@ class TrainConfig:
             raise GONError(f"lr must be a positive number, got {self.lr!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise GONError(f"seed must be an integer, got {self.seed!r}")
+        if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
+            raise GONError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
         if self.fit not in ("resize", "pad"):
             raise GONError(f"fit must be 'resize' or 'pad', got {self.fit!r}")
         if not isinstance(self.data, str) or not self.data:
@@ -147,14 +151,17 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True)
         loss.backward()
         optimiser.step()
         running, count = running + loss.item(), count + 1
-        if step % config.log_every == 0 or step == total:
-            now = time.perf_counter()
+        now = time.perf_counter()
+        out_of_time = config.time_limit is not None and now - start >= config.time_limit
+        if step % config.log_every == 0 or step == total or out_of_time:
             record = {"step": step, "loss": running / count, "steps_per_s": (step - last_step) / (now - last_time),
                       "elapsed_s": now - start}
             history.append(record)
             bar.set_postfix(loss=f"{record['loss']:.3f}")
             running, count, last_step, last_time = 0.0, 0, step, now
         bar.update(1)
+        if out_of_time:
+            break
     bar.close()
     model.eval()
     return history
