@@ -27,16 +27,21 @@ def save_model(directory: str | Path, model: GON, config: ModelConfig, extra: di
     (directory / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
 
 
+def read_json(path: Path, missing: str) -> Any:
+    """The JSON document in `path`; GONError ("PATH: missing") if absent or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GONError(f"{path}: {missing}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GONError(f"{path}: not a readable JSON file ({error})") from None
+
+
 def read_config(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / CONFIG_FILE
     if not Path(directory).is_dir():
         raise GONError(f"{directory}: no such run directory")
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GONError(f"{path}: missing; is {directory} a directory written by `gon train`?") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GONError(f"{path}: not a readable JSON config ({error})") from None
+    document = read_json(path, f"missing; is {directory} a directory written by `gon train`?")
     if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("model"), dict):
         raise GONError(f"{path}: not a config of this library (expected format {FORMAT!r})")
     return document

@@ -144,12 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GONError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GONError(f"{path}: not a readable JSON file ({error})") from None
+    from .checkpoint import read_json
+
+    document = read_json(path, "no such config file")
     if not isinstance(document, dict):
         raise GONError(f"{path}: a config must be a JSON object")
     if "model" in document or "train" in document:

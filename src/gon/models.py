@@ -100,14 +100,18 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise GONError(f"unknown model config key(s): {', '.join(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values, "model")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def config_from_dict(cls: type, values: dict[str, Any], what: str) -> Any:
+    """A config dataclass from a dict, refusing keys it does not know (typos must not pass silently)."""
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise GONError(f"unknown {what} config key(s): {', '.join(unknown)}")
+    return cls(**values)
 
 
 def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:

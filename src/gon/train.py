@@ -29,7 +29,7 @@ from .checkpoint import save_model, save_sampler
 from .data import ImageData, load_data
 from .errors import GONError
 from .evaluate import encode_dataset, evaluate
-from .models import GON, ModelConfig, VariationalGON, build_model
+from .models import GON, ModelConfig, VariationalGON, build_model, config_from_dict
 from .samplers import GaussianSampler, PriorSampler
 from .viz import save_grid, save_loss_plot
 
@@ -92,11 +92,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise GONError(f"unknown training config key(s): {', '.join(unknown)}")
-        return cls(**values)
+        return config_from_dict(cls, values, "training")
 
 
 @dataclass
