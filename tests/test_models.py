@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from gon.checkpoint import load_model, save_model
-from gon.data import load_data
 from gon.evaluate import evaluate
 from gon.models import ModelConfig, build_model
 from gon.train import TrainConfig, fit, load_for_model
