@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
@@ -13,6 +19,8 @@ from safetensors.torch import save_file
 from .errors import GONError
 from .models import GON, ModelConfig, build_model
 from .samplers import GaussianSampler
+
+logger = logging.getLogger("gon")
 
 FORMAT = "gradient-origin-networks/v1"
 CONFIG_FILE, WEIGHTS_FILE, SAMPLER_FILE = "config.json", "model.safetensors", "sampler.safetensors"
@@ -91,3 +99,109 @@ def load_sampler(directory: str | Path) -> GaussianSampler:
     if metadata.get("sampler") != GaussianSampler.name or set(state) != {"mean", "covariance"}:
         raise GONError(f"{Path(directory) / SAMPLER_FILE}: not a Gaussian latent sampler of this library")
     return GaussianSampler(state["mean"], state["covariance"])
+
+
+# training checkpoints: everything needed to continue a run exactly (weights, optimiser,
+# step, data order, the RNG states of torch, numpy and Python), as safetensors + JSON
+
+@dataclass
+class TrainingState:
+    step: int                                  # steps completed
+    order: torch.Tensor                        # the current epoch's permutation of the data
+    optimizer: dict[str, Any]                  # torch.optim state_dict
+    rng: dict[str, Any]                        # see capture_rng
+    history: list[dict[str, float]] = field(default_factory=list)
+    running: tuple[float, int, int] = (0.0, 0, 0)  # loss sum, count and step since the last log line
+
+
+def capture_rng() -> dict[str, Any]:
+    kind, keys, position, has_gauss, cached = np.random.get_state()
+    version, python_state, gauss_next = random.getstate()
+    return {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+            "numpy": [kind, int(position), int(has_gauss), float(cached)],
+            "python": [version, list(python_state), gauss_next]}
+
+
+def restore_rng(rng: dict[str, Any]) -> None:
+    torch.set_rng_state(rng["torch"])
+    kind, position, has_gauss, cached = rng["numpy"]
+    np.random.set_state((kind, rng["numpy_keys"].numpy().astype(np.uint32), position, has_gauss, cached))
+    version, python_state, gauss_next = rng["python"]
+    random.setstate((version, tuple(python_state), gauss_next))
+
+
+def _fsync_write(path: Path, write) -> None:  # noqa: ANN001 - write(path) saves the file
+    write(path)
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def save_training_state(directory: Path, model: GON, state: TrainingState, keep: int) -> Path:
+    """Write checkpoints/step-NNNNNNNN atomically (temporary folder, fsync, rename), then
+    delete all but the newest `keep` checkpoints."""
+    root = directory / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step-{state.step:08d}"
+    tmp = root / f".step-{state.step:08d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    optimizer_tensors = {f"state.{index}.{name}": value.detach().contiguous().cpu()
+                         for index, entry in state.optimizer["state"].items() for name, value in entry.items()}
+    rng_tensors = {"rng.torch": state.rng["torch"], "rng.numpy_keys": state.rng["numpy_keys"], "order": state.order}
+    document = {"format": FORMAT, "step": state.step, "rng": {"numpy": state.rng["numpy"], "python": state.rng["python"]},
+                "param_groups": state.optimizer["param_groups"], "history": state.history,
+                "running": list(state.running)}
+    _fsync_write(tmp / WEIGHTS_FILE, lambda p: save_file(weights, p, metadata={"format": FORMAT}))
+    _fsync_write(tmp / "optimizer.safetensors",
+                 lambda p: save_file({**optimizer_tensors, **rng_tensors}, p, metadata={"format": FORMAT}))
+    _fsync_write(tmp / "state.json", lambda p: p.write_text(json.dumps(document)))
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    descriptor = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    for old in sorted(root.glob("step-*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_training_state(path: Path, model: GON) -> TrainingState:
+    """Load one checkpoint folder into `model` and return the rest; GONError if it is incomplete or foreign."""
+    document = read_json(path / "state.json", "missing: the checkpoint is incomplete")
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise GONError(f"{path / 'state.json'}: not a checkpoint of this library")
+    weights, _ = _read_safetensors(path / WEIGHTS_FILE)
+    tensors, _ = _read_safetensors(path / "optimizer.safetensors")
+    try:
+        model.load_state_dict(weights)
+        optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("state."):
+                _, index, name = key.split(".", 2)
+                optimizer_state.setdefault(int(index), {})[name] = value
+        groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in document["param_groups"]]
+        rng = {"torch": tensors["rng.torch"], "numpy_keys": tensors["rng.numpy_keys"],
+               "numpy": document["rng"]["numpy"], "python": document["rng"]["python"]}
+        return TrainingState(int(document["step"]), tensors["order"], {"state": optimizer_state, "param_groups": groups},
+                             rng, list(document["history"]), tuple(document["running"]))  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError, RuntimeError) as error:
+        raise GONError(f"{path}: checkpoint does not fit this run ({str(error).splitlines()[0]})") from None
+
+
+def latest_training_state(directory: Path, model: GON) -> tuple[TrainingState, Path]:
+    """The newest checkpoint under directory/checkpoints that loads; older ones stand in
+    for a newest one that is damaged."""
+    candidates = sorted((directory / "checkpoints").glob("step-*"), reverse=True)
+    problems = []
+    for path in candidates:
+        try:
+            return load_training_state(path, model), path
+        except GONError as error:
+            problems.append(str(error))
+            logger.warning("skipping checkpoint %s: %s", path.name, error)
+    detail = f" ({problems[0]})" if problems else ""
+    raise GONError(f"{directory}: no usable checkpoint to resume from{detail}")

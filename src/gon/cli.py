@@ -17,7 +17,7 @@ MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features"
                "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
                "inner_scale", "coordinate_samples")
 TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every",
-               "time_limit")
+               "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite")
 
 
 def _positive_int(text: str) -> int:
@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-limit", type=_positive_int, help="evaluate on only the first N test images")
     p.add_argument("--log-every", type=_positive_int)
     p.add_argument("--time-limit", type=_number, help="stop training after this many seconds")
+    p.add_argument("--checkpoint-every", type=_positive_int, help="write a resumable checkpoint every N steps")
+    p.add_argument("--keep-checkpoints", type=_positive_int, help="how many checkpoints to keep (default 2)")
+    p.add_argument("--skip-nonfinite", action="store_true", default=None,
+                   help="skip batches with a NaN or infinite loss instead of stopping")
+    p.add_argument("--resume", type=Path, metavar="DIR",
+                   help="continue the interrupted run that was to be written to DIR, from its newest checkpoint")
     p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -163,7 +169,17 @@ def _load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .models import ModelConfig
-    from .train import TrainConfig, train
+    from .train import TrainConfig, resume, train
+
+    if args.resume is not None:
+        given = [k for k in (*MODEL_FLAGS, *TRAIN_FLAGS, "config", "out") if getattr(args, k, None) is not None]
+        if given:
+            raise GONError(f"--resume continues a run with its saved configuration; drop --{given[0].replace('_', '-')}")
+        run = resume(args.resume, progress=not args.quiet)
+        print(f"wrote {args.resume}/ (resumed)")
+        if run.metrics:
+            print(_describe(run.metrics))
+        return 0
 
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
     model_values.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})

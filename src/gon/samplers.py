@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .errors import GONError
+
 
 class PriorSampler:
     name = "prior"
@@ -33,6 +35,8 @@ class GaussianSampler:
 
     @classmethod
     def fit(cls, latents: Tensor) -> "GaussianSampler":
+        if not torch.isfinite(latents).all():
+            raise GONError("cannot fit a latent sampler: the model's latents are not finite")
         latents = latents.double()
         return cls(latents.mean(0).float(), torch.cov(latents.T).float())
 

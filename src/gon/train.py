@@ -11,21 +11,21 @@ import dataclasses
 import json
 import logging
 import math
-import os
 import random
 import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from . import figures
-from .checkpoint import save_model, save_sampler
+from .checkpoint import (FORMAT, TrainingState, capture_rng, latest_training_state, read_json, restore_rng,
+                         save_model, save_sampler, save_training_state)
 from .data import ImageData, load_data
 from .errors import GONError
 from .evaluate import encode_dataset, evaluate
@@ -35,6 +35,10 @@ from .viz import save_grid, save_loss_plot
 
 
 logger = logging.getLogger("gon")
+
+# with skip_nonfinite, this many non-finite losses in a row still stop training: the
+# weights themselves have diverged, and skipping more batches cannot bring them back
+MAX_CONSECUTIVE_SKIPS = 10
 
 DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4}
 
@@ -61,9 +65,14 @@ class TrainConfig:
     log_every: int = 25
     # stop after this many seconds of training even if steps remain (equal-time comparisons)
     time_limit: float | None = None
+    # write a resumable checkpoint every N steps, keeping the newest `keep_checkpoints`
+    checkpoint_every: int | None = None
+    keep_checkpoints: int = 2
+    # skip a batch whose loss is NaN or infinite instead of stopping
+    skip_nonfinite: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "limit", "eval_limit", "log_every"):
+        for key in ("steps", "batch_size", "limit", "eval_limit", "log_every", "checkpoint_every", "keep_checkpoints"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise GONError(f"{key} must be a positive integer, got {value!r}")
@@ -75,6 +84,8 @@ class TrainConfig:
             raise GONError(f"seed must be an integer, got {self.seed!r}")
         if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
             raise GONError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
+        if not isinstance(self.skip_nonfinite, bool):
+            raise GONError(f"skip_nonfinite must be true or false, got {self.skip_nonfinite!r}")
         if self.fit not in ("resize", "pad"):
             raise GONError(f"fit must be 'resize' or 'pad', got {self.fit!r}")
         if not isinstance(self.data, str) or not self.data:
@@ -115,47 +126,73 @@ def load_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resiz
     return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit)
 
 
-def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True) -> list[dict[str, float]]:
-    """Train `model` in place on `data`; returns the logged history. Raises GONError on a
-    non-finite loss. An unset config.lr means 1e-3 (`train` resolves it per model kind)."""
+def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
+        resume: TrainingState | None = None,
+        on_checkpoint: Callable[[TrainingState], None] | None = None) -> list[dict[str, float]]:
+    """Train `model` in place on `data`; returns the logged history.
+
+    A non-finite loss raises GONError naming the step (or, with config.skip_nonfinite,
+    skips that batch). Every config.checkpoint_every steps `on_checkpoint` receives the
+    full training state; `resume` continues from such a state exactly (same weights, bit
+    for bit on CPU, as an uninterrupted run). An unset config.lr means 1e-3 (`train`
+    resolves it per model kind).
+    """
     if len(data) < config.batch_size:
         raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
-    seed_everything(config.seed)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr if config.lr is not None else 1e-3)
     batches_per_epoch = len(data) // config.batch_size
     total = config.total_steps(len(data))
-    history: list[dict[str, float]] = []
-    order = torch.randperm(len(data))
+    if resume is None:
+        seed_everything(config.seed)
+        order, first, history = torch.randperm(len(data)), 1, []
+        running, count, last_step = 0.0, 0, 0
+    else:
+        optimiser.load_state_dict(resume.optimizer)
+        restore_rng(resume.rng)
+        order, first, history = resume.order, resume.step + 1, list(resume.history)
+        running, count, last_step = resume.running
+    skipped = 0
     model.train()
     logger.info("gradient-origin path: %s", model.origin_path(config.batch_size))
     start = last_time = time.perf_counter()
-    running, count, last_step = 0.0, 0, 0
+    elapsed_before = history[-1]["elapsed_s"] if history else 0.0
     # redirected to a file, the bar updates every 10 s instead of filling the log
     interactive = getattr(sys.stderr, "isatty", lambda: False)()
-    bar = tqdm(total=total, disable=not progress, unit="step", dynamic_ncols=True,
+    bar = tqdm(total=total, initial=first - 1, disable=not progress, unit="step", dynamic_ncols=True,
                mininterval=0.1 if interactive else 10.0)
-    for step in range(1, total + 1):
+    for step in range(first, total + 1):
         position = (step - 1) % batches_per_epoch
         if position == 0 and step > 1:
             order = torch.randperm(len(data))
         x = data.batch(order[position * config.batch_size:(position + 1) * config.batch_size])
         loss = model.loss(x)
-        if not torch.isfinite(loss):
-            bar.close()
-            raise GONError(f"training diverged: the loss is {loss.item()} at step {step}; try a lower --lr")
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        running, count = running + loss.item(), count + 1
+        skipped = skipped + 1 if not torch.isfinite(loss) else 0
+        if skipped:
+            if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:
+                bar.close()
+                raise GONError(f"training diverged: the loss is {loss.item()} at step {step}"
+                               + (f" ({skipped} steps in a row)" if skipped > 1 else "") + "; try a lower --lr"
+                               + (" (the last checkpoint is kept: --resume continues from it)"
+                                  if config.checkpoint_every and step > config.checkpoint_every else ""))
+            logger.warning("skipping batch at step %d: the loss is %s", step, loss.item())
+        else:
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            running, count = running + loss.item(), count + 1
         now = time.perf_counter()
         out_of_time = config.time_limit is not None and now - start >= config.time_limit
-        if step % config.log_every == 0 or step == total or out_of_time:
+        if (step % config.log_every == 0 or step == total or out_of_time) and count:
             record = {"step": step, "loss": running / count, "steps_per_s": (step - last_step) / (now - last_time),
-                      "elapsed_s": now - start}
+                      "elapsed_s": elapsed_before + now - start}
             history.append(record)
             bar.set_postfix(loss=f"{record['loss']:.3f}")
             running, count, last_step, last_time = 0.0, 0, step, now
         bar.update(1)
+        if on_checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0 \
+                and step < total:
+            on_checkpoint(TrainingState(step, order, optimiser.state_dict(), capture_rng(), list(history),
+                                        (running, count, last_step)))
         if out_of_time:
             break
     bar.close()
@@ -163,34 +200,83 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True)
     return history
 
 
+def _work_directory(out: Path) -> Path:
+    """Where a run is built before it is renamed to `out`; also where its checkpoints live."""
+    return out.parent / f".{out.name}.partial"
+
+
 def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None = None,
           progress: bool = True, overwrite: bool = False) -> Run:
     """Train a fresh model and, if `out` is given, write the run directory:
     config.json, model.safetensors, metrics.jsonl, loss.png, reconstructions.png,
     samples.png, interpolations.png (and sampler.safetensors for non-variational models).
-    The directory appears whole at the end or not at all."""
+    The directory appears whole at the end or not at all; with config.checkpoint_every,
+    checkpoints accumulate beside it (in .OUT.partial) until then, and `resume(out)`
+    continues an interrupted run."""
     out = Path(out) if out is not None else None
     if out is not None and out.exists() and not overwrite:
         raise GONError(f"{out} already exists: choose another --out or pass --overwrite")
     config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
+    if out is not None:
+        work = _work_directory(out)
+        if (work / "checkpoints").is_dir() and any((work / "checkpoints").glob("step-*")) and not overwrite:
+            raise GONError(f"an interrupted run of {out} has checkpoints: continue it with `gon train --resume "
+                           f"{out}`, or pass --overwrite to start again")
+        shutil.rmtree(work, ignore_errors=True)
+    elif config.checkpoint_every:
+        raise GONError("checkpoints need a run directory (--out)")
     data = load_for_model(config.data, "train", model_config, config.fit, config.limit)
     test = _test_split(config, model_config)
     seed_everything(config.seed)
     model = build_model(model_config)
-    history = fit(model, data, config, progress)
-    metrics = {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data} if test else {}
-    if out is None:
-        return Run(model, model_config, config, metrics, None)
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
+    return _train_and_write(model, model_config, config, data, test, out, progress, resume=None)
+
+
+def resume(out: str | Path, progress: bool = True) -> Run:
+    """Continue the interrupted run that was to be written to `out`, from its newest usable checkpoint."""
+    out = Path(out)
+    work = _work_directory(out)
+    if out.exists() and not work.exists():
+        raise GONError(f"{out} is a finished run: nothing to resume")
+    document = read_json(work / "run.json", f"missing: no interrupted run of {out} to resume")
+    model_config = ModelConfig.from_dict(document["model"])
+    config = TrainConfig.from_dict(document["train"])
+    model = build_model(model_config)
+    state, path = latest_training_state(work, model)
+    logger.info("resuming %s from %s", out, path.name)
+    data = load_for_model(config.data, "train", model_config, config.fit, config.limit)
+    test = _test_split(config, model_config)
+    return _train_and_write(model, model_config, config, data, test, out, progress, resume=state)
+
+
+def _train_and_write(model: GON, model_config: ModelConfig, config: TrainConfig, data: ImageData,
+                     test: ImageData | None, out: Path | None, progress: bool,
+                     resume: TrainingState | None) -> Run:
+    work = _work_directory(out) if out is not None else None
+    on_checkpoint = None
+    if work is not None and config.checkpoint_every:
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "run.json").write_text(json.dumps({"format": FORMAT, "model": model_config.to_dict(),
+                                                   "train": dataclasses.asdict(config)}, indent=2) + "\n")
+
+        def on_checkpoint(state: TrainingState) -> None:
+            save_training_state(work, model, state, config.keep_checkpoints)
     try:
-        partial.mkdir(parents=True)
-        _write_run(partial, model, model_config, config, data, test, history, metrics)
+        history = fit(model, data, config, progress, resume=resume, on_checkpoint=on_checkpoint)
+        metrics = {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data} if test else {}
+        if work is None:
+            return Run(model, model_config, config, metrics, None)
+        work.mkdir(parents=True, exist_ok=True)
+        _write_run(work, model, model_config, config, data, test, history, metrics)
+        shutil.rmtree(work / "checkpoints", ignore_errors=True)
+        (work / "run.json").unlink(missing_ok=True)
         if out.exists():
             shutil.rmtree(out)
-        partial.rename(out)
+        work.rename(out)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        # keep what can be resumed; anything else is a half-written run
+        if work is not None and not any((work / "checkpoints").glob("step-*")):
+            shutil.rmtree(work, ignore_errors=True)
         raise
     return Run(model, model_config, config, metrics, out)
 

@@ -17,7 +17,7 @@ def image_grid(images: Tensor, columns: int | None = None, padding: int = 1) -> 
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
     canvas = torch.ones(c, rows * (h + padding) + padding, columns * (w + padding) + padding)
-    for i, image in enumerate(images.detach().float().clamp(0, 1).cpu()):
+    for i, image in enumerate(images.detach().float().nan_to_num(0.0).clamp(0, 1).cpu()):
         top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
         canvas[:, top:top + h, left:left + w] = image
     array = (canvas.numpy() * 255).round().astype(np.uint8)
