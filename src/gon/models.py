@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,14 @@ class ModelConfig:
             raise GONError(f"channels must be 1 or 3, got {self.channels}")
         if self.kind != "implicit" and self.image_size not in CONV_SIZES:
             raise GONError(f"a {self.kind} model needs image_size in {CONV_SIZES}, got {self.image_size}")
+        for key in ("w0", "inner_step_size", "origin_std", "inner_scale"):
+            value = getattr(self, key)
+            if value is None and key == "inner_scale":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise GONError(f"{key} must be a finite number, got {value!r}")
+        if not isinstance(self.detach, bool):
+            raise GONError(f"detach must be true or false, got {self.detach!r}")
         if self.activation not in ACTIVATIONS:
             raise GONError(f"unknown activation {self.activation!r}: choose one of {', '.join(ACTIVATIONS)}")
         if self.norm not in NORMS:

@@ -72,9 +72,12 @@ class TrainConfig:
     skip_nonfinite: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "limit", "eval_limit", "log_every", "checkpoint_every", "keep_checkpoints"):
+        optional = ("steps", "limit", "eval_limit", "checkpoint_every")
+        for key in (*optional, "batch_size", "log_every", "keep_checkpoints"):
             value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            if value is None and key in optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GONError(f"{key} must be a positive integer, got {value!r}")
         if self.epochs is not None and not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
             raise GONError(f"epochs must be a positive number, got {self.epochs!r}")
