@@ -120,3 +120,31 @@ def test_skip_nonfinite_skips_an_isolated_bad_batch():
     with pytest.raises(Exception, match="step 3"):
         OneBadBatch.calls = 0
         fit(model, data, TrainConfig(steps=10, batch_size=16), progress=False)
+
+
+def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import gon.checkpoint
+
+    real_save = gon.checkpoint.save_file
+    calls = {"n": 0}
+
+    def save_until_full(tensors, path, metadata=None):
+        calls["n"] += 1
+        if calls["n"] > 2:  # the first checkpoint (weights + optimiser) fits, the second does not
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(tensors, path, metadata=metadata)
+
+    monkeypatch.setattr(gon.checkpoint, "save_file", save_until_full)
+    out = tmp_path / "run"
+    args = ["train", "--model", "conv", "--hidden-features", "4", "--limit", "256", "--eval-limit", "16",
+            "--batch-size", "16", "--steps", "30", "--checkpoint-every", "10", "--quiet", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "step-00000010 is kept" in err
+    checkpoints = tmp_path / ".run.partial" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-00000010"]  # no half-written folder
+    monkeypatch.setattr(gon.checkpoint, "save_file", real_save)
+    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+    assert (out / "model.safetensors").exists()

@@ -152,18 +152,25 @@ def save_training_state(directory: Path, model: GON, state: TrainingState, keep:
     document = {"format": FORMAT, "step": state.step, "rng": {"numpy": state.rng["numpy"], "python": state.rng["python"]},
                 "param_groups": state.optimizer["param_groups"], "history": state.history,
                 "running": list(state.running)}
-    _fsync_write(tmp / WEIGHTS_FILE, lambda p: save_file(weights, p, metadata={"format": FORMAT}))
-    _fsync_write(tmp / "optimizer.safetensors",
-                 lambda p: save_file({**optimizer_tensors, **rng_tensors}, p, metadata={"format": FORMAT}))
-    _fsync_write(tmp / "state.json", lambda p: p.write_text(json.dumps(document)))
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)
-    descriptor = os.open(root, os.O_RDONLY)
     try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        _fsync_write(tmp / WEIGHTS_FILE, lambda p: save_file(weights, p, metadata={"format": FORMAT}))
+        _fsync_write(tmp / "optimizer.safetensors",
+                     lambda p: save_file({**optimizer_tensors, **rng_tensors}, p, metadata={"format": FORMAT}))
+        _fsync_write(tmp / "state.json", lambda p: p.write_text(json.dumps(document)))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        descriptor = os.open(root, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+    except (OSError, SafetensorError) as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        kept = sorted(p.name for p in root.glob("step-*"))
+        reason = str(error).splitlines()[0]
+        fallback = f"{kept[-1]} is kept: --resume continues from it" if kept else "no checkpoint was kept"
+        raise GONError(f"could not write the checkpoint of step {state.step} ({reason}); {fallback}") from None
     for old in sorted(root.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
 from . import figures
@@ -269,8 +270,11 @@ def _train_and_write(model: GON, model_config: ModelConfig, config: TrainConfig,
         metrics = {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data} if test else {}
         if work is None:
             return Run(model, model_config, config, metrics, None)
-        work.mkdir(parents=True, exist_ok=True)
-        _write_run(work, model, model_config, config, data, test, history, metrics)
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+            _write_run(work, model, model_config, config, data, test, history, metrics)
+        except (OSError, SafetensorError) as error:
+            raise GONError(f"could not write the run directory {out} ({str(error).splitlines()[0]})") from None
         shutil.rmtree(work / "checkpoints", ignore_errors=True)
         (work / "run.json").unlink(missing_ok=True)
         if out.exists():
