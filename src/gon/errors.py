@@ -2,4 +2,10 @@
 
 
 class GONError(Exception):
-    """A problem with the user's input, reported as one clear line by the command line (exit code 2)."""
+    """A problem with the user's input, reported as one clear line by the command line (exit code 2).
+
+    The message is kept to one line even when it quotes user text with line breaks in it.
+    """
+
+    def __init__(self, message: object) -> None:
+        super().__init__(" ".join(str(message).splitlines()))

@@ -119,7 +119,7 @@ def config_from_dict(cls: type, values: dict[str, Any], what: str) -> Any:
     """A config dataclass from a dict, refusing keys it does not know (typos must not pass silently)."""
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
     if unknown:
-        raise GONError(f"unknown {what} config key(s): {', '.join(unknown)}")
+        raise GONError(f"unknown {what} config key(s): {', '.join(map(repr, unknown))}")
     return cls(**values)
 
 
