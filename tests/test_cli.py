@@ -206,3 +206,11 @@ def test_export_encoder_command(conv_run):
     model, _, _ = load_model(conv_run)
     x = load_data("mnist5k", "test", image_size=32).batch(slice(500, 564))
     assert ((encoder(x) - model.encode(x)).norm() / model.encode(x).norm()) < 1e-4
+
+
+def test_interpolation_gif(conv_run, tmp_path):
+    assert run_cli("interpolate", conv_run, "--pairs", "3", "--steps", "6", "--out", tmp_path / "i.png",
+                   "--gif", tmp_path / "i.gif") == 0
+    gif = Image.open(tmp_path / "i.gif")
+    assert gif.n_frames == 6 + 4  # forwards, then back without repeating the ends
+    assert gif.size == (3 * 33 + 1, 33 + 1)

@@ -18,7 +18,7 @@ from safetensors.torch import save_file
 
 from .errors import GONError
 from .models import GON, ModelConfig, build_model
-from .samplers import GaussianSampler
+from .samplers import GaussianSampler, MixtureSampler
 
 logger = logging.getLogger("gon")
 
@@ -90,15 +90,32 @@ def load_model(directory: str | Path) -> tuple[GON, ModelConfig, dict[str, Any]]
     return model, config, document
 
 
-def save_sampler(directory: str | Path, sampler: GaussianSampler) -> None:
-    save_file(sampler.state_dict(), Path(directory) / SAMPLER_FILE, metadata={"format": FORMAT, "sampler": sampler.name})
+# name -> (class, its tensors in constructor order)
+SAMPLERS = {GaussianSampler.name: (GaussianSampler, ("mean", "covariance")),
+            MixtureSampler.name: (MixtureSampler, ("weights", "means", "covariances"))}
 
 
-def load_sampler(directory: str | Path) -> GaussianSampler:
-    state, metadata = _read_safetensors(Path(directory) / SAMPLER_FILE)
-    if metadata.get("sampler") != GaussianSampler.name or set(state) != {"mean", "covariance"}:
-        raise GONError(f"{Path(directory) / SAMPLER_FILE}: not a Gaussian latent sampler of this library")
-    return GaussianSampler(state["mean"], state["covariance"])
+def sampler_file(directory: str | Path, name: str) -> Path:
+    """sampler.safetensors for the Gaussian (the default written by `gon train`), sampler-NAME.safetensors otherwise."""
+    return Path(directory) / (SAMPLER_FILE if name == GaussianSampler.name else f"sampler-{name}.safetensors")
+
+
+def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSampler) -> Path:
+    path = sampler_file(directory, sampler.name)
+    save_file(sampler.state_dict(), path, metadata={"format": FORMAT, "sampler": sampler.name})
+    return path
+
+
+def load_sampler(directory: str | Path, name: str = GaussianSampler.name) -> GaussianSampler | MixtureSampler:
+    path = sampler_file(directory, name)
+    state, metadata = _read_safetensors(path)
+    cls, keys = SAMPLERS[name]
+    if metadata.get("sampler") != name or set(state) != set(keys):
+        raise GONError(f"{path}: not a {name} latent sampler of this library")
+    try:
+        return cls(*(state[k] for k in keys))
+    except RuntimeError as error:  # e.g. a covariance that is not positive definite
+        raise GONError(f"{path}: unusable sampler ({str(error).splitlines()[0]})") from None
 
 
 # training checkpoints: everything needed to continue a run exactly (weights, optimiser,

@@ -114,8 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = run_command("sample", "write a grid of samples")
     q.add_argument("-n", type=_positive_int, default=64, help="number of samples")
-    q.add_argument("--sampler", choices=("auto", "prior", "gaussian"), default="auto",
-                   help="prior N(0, I) (variational), gaussian fitted to training latents; auto picks")
+    q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
+                   help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
+                        "held-out likelihood) fitted to training latents; auto: prior or gaussian")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--resolution", type=_positive_int, help="render resolution (implicit models)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
@@ -127,12 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
     q.add_argument("--resolution", type=_positive_int, help="render resolution (implicit models)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
+    q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
     q = run_command("render", "render reconstructions of an implicit GON at any resolution")
     with_data(q)
     q.add_argument("--resolution", type=_positive_int, default=256)
     q.add_argument("-n", type=_positive_int, default=16, help="number of images")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png)")
+    q = run_command("inspect", "latent statistics: how normal a model's latents are, with a histogram (Figs. 13-14)")
+    with_data(q)
+    q.add_argument("--limit", type=_positive_int, default=5000, help="encode at most N images")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/latents.png)")
+    q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+
     q = run_command("export-encoder", "write the affine encoder of a trained model as a matrix and offset")
     with_data(q)
     q.add_argument("--out", type=Path, help="safetensors file (default RUN/encoder.safetensors)")
@@ -257,16 +265,30 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .checkpoint import load_sampler
+    from .checkpoint import load_sampler, sampler_file, save_sampler
+    from .evaluate import encode_dataset
     from .figures import samples
     from .models import ImplicitGON, VariationalGON
-    from .samplers import PriorSampler
+    from .samplers import GaussianSampler, MixtureSampler, PriorSampler
 
-    model, config, _ = _load(args)
+    model, config, document = _load(args)
     kind = args.sampler if args.sampler != "auto" else ("prior" if isinstance(model, VariationalGON) else "gaussian")
     if kind == "prior" and not isinstance(model, VariationalGON):
-        raise GONError("the prior sampler needs a variational model; use --sampler gaussian")
-    sampler = PriorSampler(config.latent_dim) if kind == "prior" else load_sampler(args.run)
+        raise GONError("the prior sampler needs a variational model; use --sampler gaussian or gmm")
+    if kind == "prior":
+        sampler = PriorSampler(config.latent_dim)
+    elif sampler_file(args.run, kind).exists():
+        sampler = load_sampler(args.run, kind)
+    else:  # fitted once on the training latents, then saved next to the model
+        args.split, args.data = "train", None
+        latents = encode_dataset(model, _data_for(args, config, document, 5000))
+        if kind == "gmm":
+            sampler, scores = MixtureSampler.fit(latents)
+            print("held-out log-likelihood per latent by components: "
+                  + ", ".join(f"{k}: {v:.2f}" for k, v in scores.items()) + f" -> {len(sampler.weights)}")
+        else:
+            sampler = GaussianSampler.fit(latents)
+        print(f"wrote {save_sampler(args.run, sampler)} (fitted to {len(latents)} training latents)")
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     images = samples(model, sampler, args.n, args.seed, args.resolution)
@@ -284,6 +306,18 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
     _write_png(images, args.out or args.run / "interpolations.png", args.steps)
+    if args.gif:
+        from .viz import save_gif
+
+        by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
+        args.gif.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.gif.with_name(f".{args.gif.name}.partial")
+        try:
+            save_gif([by_pair[:, t] for t in range(args.steps)], tmp, columns=args.pairs)
+            os.replace(tmp, args.gif)
+        finally:
+            tmp.unlink(missing_ok=True)
+        print(f"wrote {args.gif}")
     return 0
 
 
@@ -296,6 +330,27 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
     z = model.encode(spread(_data_for(args, config, document), args.n))
     _write_png(model.render(z, args.resolution), args.out or args.run / f"render-{args.resolution}.png")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .evaluate import encode_dataset, latent_statistics
+    from .viz import save_latent_histogram
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, args.limit)
+    latents = encode_dataset(model, data)
+    stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
+    out = args.out or args.run / "latents.png"
+    save_latent_histogram(latents, out, f"{config.kind} GON latents, {data.name}")
+    print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
+    print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
+          f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}")
+    print(f"  standardised and pooled: skewness {stats['skewness']:.3f}, excess kurtosis "
+          f"{stats['excess_kurtosis']:.3f}, KS distance to N(0, 1) {stats['ks_distance_to_normal']:.4f}")
+    print(f"wrote {out}")
+    if args.json:
+        print(json.dumps(stats))
     return 0
 
 
@@ -330,6 +385,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct, "sample": cmd_sample,
             "interpolate": cmd_interpolate, "render": cmd_render, "export-encoder": cmd_export_encoder,
+            "inspect": cmd_inspect,
             "bench": cmd_bench}
 
 

@@ -55,3 +55,26 @@ def evaluate(model: GON, data: ImageData, batch_size: int = 256, seed: int = 0,
     result["mse_per_pixel"] = result["sse_per_image"] / (c * h * w)
     result["images"] = n
     return result
+
+
+def latent_statistics(latents: Tensor) -> dict[str, float]:
+    """How normal the latents are (Figs. 13-14): each dimension standardised, then pooled.
+
+    Returns the mean and spread of the per-dimension means and standard deviations, the
+    pooled skewness and excess kurtosis (both 0 for a normal), and the Kolmogorov-Smirnov
+    distance between the pooled standardised values and N(0, 1).
+    """
+    latents = latents.double()
+    mean, std = latents.mean(0), latents.std(0).clamp_min(1e-12)
+    z = ((latents - mean) / std).flatten()
+    values, _ = z.sort()
+    normal_cdf = 0.5 * (1 + torch.erf(values / 2 ** 0.5))
+    n = len(values)
+    empirical_hi = torch.arange(1, n + 1, dtype=torch.float64) / n
+    empirical_lo = torch.arange(0, n, dtype=torch.float64) / n
+    ks = torch.maximum((empirical_hi - normal_cdf).abs(), (normal_cdf - empirical_lo).abs()).max()
+    return {"images": latents.shape[0], "latent_dim": latents.shape[1],
+            "mean_of_means": float(mean.mean()), "std_of_means": float(mean.std()),
+            "mean_of_stds": float(std.mean()), "std_of_stds": float(std.std()),
+            "skewness": float(z.pow(3).mean()), "excess_kurtosis": float(z.pow(4).mean() - 3),
+            "ks_distance_to_normal": float(ks)}

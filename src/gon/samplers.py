@@ -3,6 +3,8 @@
 - PriorSampler: N(0, I) at the variational decoder's input (variational GONs).
 - GaussianSampler: a full-covariance Gaussian fitted to the latents of the training set
   (Appendix D: how the paper samples GONs trained without a prior).
+- MixtureSampler: a full-covariance Gaussian mixture fitted to the same latents, its
+  number of components chosen by the likelihood of held-out latents.
 """
 
 from __future__ import annotations
@@ -46,3 +48,49 @@ class GaussianSampler:
 
     def state_dict(self) -> dict[str, Tensor]:
         return {"mean": self.mean.contiguous(), "covariance": self.covariance.contiguous()}
+
+
+class MixtureSampler:
+    """A Gaussian mixture over latents: weights (K,), means (K, k), covariances (K, k, k)."""
+
+    name = "gmm"
+
+    def __init__(self, weights: Tensor, means: Tensor, covariances: Tensor) -> None:
+        self.weights, self.means, self.covariances = weights, means, covariances
+        jitter = 1e-6 * covariances.diagonal(dim1=1, dim2=2).mean().clamp_min(1e-12)
+        self._scales = torch.linalg.cholesky(covariances + jitter * torch.eye(means.shape[1]))
+
+    @classmethod
+    def fit(cls, latents: Tensor, components: tuple[int, ...] = (1, 2, 4, 8, 16), held_out: float = 0.2,
+            seed: int = 0) -> tuple["MixtureSampler", dict[int, float]]:
+        """Fit mixtures of each size on (1 - held_out) of the latents, keep the size whose
+        mean held-out log-likelihood is highest, refit it on all latents. Returns the sampler
+        and the held-out log-likelihood per component count."""
+        # scikit-learn's EM with k-means initialisation and covariance regularisation:
+        # better tested than an EM written here
+        from sklearn.mixture import GaussianMixture
+
+        if not torch.isfinite(latents).all():
+            raise GONError("cannot fit a latent sampler: the model's latents are not finite")
+        data = latents.double().numpy()
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed)).numpy()
+        cut = int(len(data) * (1 - held_out))
+        train, test = data[order[:cut]], data[order[cut:]]
+        scores = {}
+        for k in components:
+            if k > len(train):
+                continue
+            mixture = GaussianMixture(k, covariance_type="full", reg_covar=1e-6, random_state=seed).fit(train)
+            scores[k] = float(mixture.score(test))
+        best = max(scores, key=scores.get)
+        mixture = GaussianMixture(best, covariance_type="full", reg_covar=1e-6, random_state=seed).fit(data)
+        return cls(*(torch.from_numpy(a).float() for a in (mixture.weights_, mixture.means_, mixture.covariances_))), scores
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        eps = torch.randn(n, self.means.shape[1], generator=generator)
+        return self.means[component] + torch.einsum("nij,nj->ni", self._scales[component], eps)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"weights": self.weights.contiguous(), "means": self.means.contiguous(),
+                "covariances": self.covariances.contiguous()}

@@ -30,6 +30,14 @@ def save_grid(images: Tensor, path: str | Path, columns: int | None = None) -> P
     return path
 
 
+def save_gif(frames: list[Tensor], path: str | Path, columns: int | None = None, frame_ms: int = 120) -> Path:
+    """An animated GIF, one grid per frame, played forwards then backwards, looping."""
+    images = [image_grid(frame, columns) for frame in frames]
+    images = images + images[-2:0:-1]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return Path(path)
+
+
 def save_loss_plot(steps: list[int], losses: list[float], path: str | Path, ylabel: str = "training loss") -> Path:
     import matplotlib
 
@@ -62,3 +70,27 @@ def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     t = t.reshape(-1, *([1] * a.dim()))
     return (1 - t) * a + t * b
+
+
+def save_latent_histogram(latents: Tensor, path: str | Path, title: str = "") -> Path:
+    """Histogram of all latent values against the normal with their mean and variance (Figs. 13-14)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = latents.double().flatten().numpy()
+    mean, std = values.mean(), values.std()
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    ax.hist(values, bins=100, density=True, alpha=0.7, label="latent values")
+    grid = np.linspace(values.min(), values.max(), 400)
+    ax.plot(grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)),
+            label=f"N({mean:.2f}, {std:.2f}²)")
+    ax.set_xlabel("latent value")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
