@@ -15,7 +15,7 @@ from .errors import GONError
 
 MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features", "num_layers", "activation", "norm",
                "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
-               "inner_scale", "coordinate_samples")
+               "inner_scale", "coordinate_samples", "classes", "reconstruction_weight")
 TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every",
                "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite")
 
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inner-scale", type=_number, help="inner-loss scale (default: the paper's at batch 64)")
     p.add_argument("--coordinate-samples", type=_positive_int,
                    help="implicit: train on N random coordinates per step (Monte Carlo), not the whole grid")
+    p.add_argument("--classes", type=_positive_int, help="train a GON classifier (Eq. 13) with this many classes")
+    p.add_argument("--reconstruction-weight", type=_number,
+                   help="classifier: weight of the reconstruction loss trained with it (default 0.01; 0: classifier alone)")
     p.add_argument("--fit", choices=("resize", "pad"), help="how images are fitted to the model's size")
     p.add_argument("--limit", type=_positive_int, help="use only the first N training images")
     p.add_argument("--eval-limit", type=_positive_int, help="evaluate on only the first N test images")
@@ -206,6 +209,8 @@ def _describe(metrics: dict[str, Any]) -> str:
     lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} images".strip()]
     lines.append(f"  summed squared error per image: {metrics['sse_per_image']:.4f}")
     lines.append(f"  mean squared error per pixel:   {metrics['mse_per_pixel']:.6f}")
+    if "accuracy" in metrics:
+        lines.append(f"  classification accuracy:        {metrics['accuracy']:.4f}")
     if "elbo_bits_per_dim" in metrics:
         lines.append(f"  negative ELBO (bits/dim):       {metrics['elbo_bits_per_dim']:.4f}")
     return "\n".join(lines)
@@ -349,6 +354,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"  standardised and pooled: skewness {stats['skewness']:.3f}, excess kurtosis "
           f"{stats['excess_kurtosis']:.3f}, KS distance to N(0, 1) {stats['ks_distance_to_normal']:.4f}")
     print(f"wrote {out}")
+    if config.latent_dim == 2 and data.labels is not None:
+        from .viz import save_latent_scatter
+
+        scatter = out.with_name(out.stem + "-2d.png")
+        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} GON latents by class")
+        print(f"wrote {scatter}")
     if args.json:
         print(json.dumps(stats))
     return 0

@@ -37,6 +37,7 @@ def evaluate(model: GON, data: ImageData, batch_size: int = 256, seed: int = 0,
     [0, 1] (the paper's Table 1 metric); mse_per_pixel: the same per dimension. Variational
     models add elbo_bits_per_dim (Table 2) from one posterior sample per image, drawn from
     a generator seeded with `seed` so that the number is reproducible.
+    Classifiers on labelled data add accuracy (fraction of correct predictions).
     batch_statistics=True evaluates the paper's train-mode BatchNorm formulation (latents
     then depend on the batch; use the paper's batch size of 64).
     """
@@ -46,7 +47,8 @@ def evaluate(model: GON, data: ImageData, batch_size: int = 256, seed: int = 0,
     sums: dict[str, float] = {}
     for i in range(0, len(data), batch_size):
         x = data.batch(slice(i, i + batch_size))
-        metrics = runner.evaluate_batch(x, generator=generator)
+        labels = data.labels[i:i + batch_size] if data.labels is not None else None
+        metrics = runner.evaluate_batch(x, generator=generator, labels=labels)
         for key, values in metrics.items():
             sums[key] = sums.get(key, 0.0) + float(values.double().sum())
     n = len(data)

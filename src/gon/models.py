@@ -60,6 +60,13 @@ class ModelConfig:
     # implicit only: train on this many random coordinates per step (Monte Carlo estimate
     # of the integrals of Eq. 12); None uses the whole grid
     coordinate_samples: int | None = None
+    # GON classifier (Eq. 13): number of classes of a linear softmax head on the latent, and
+    # the weight of the reconstruction loss (summed squared error per image) trained with it;
+    # 0 is a classifier alone. The default 0.01 brings the per-image error (~10-100) to the
+    # scale of the cross-entropy: measured on mnist5k (400 steps) it keeps 82% accuracy with
+    # SSE 27.6, where a weight of 0.1 gives 28% and 12.8, and 0 gives 82.5% with no images.
+    classes: int | None = None
+    reconstruction_weight: float = 0.01
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
@@ -99,6 +106,14 @@ class ModelConfig:
                 raise GONError(f"coordinate_samples must be a positive integer, got {value!r}")
             if self.kind != "implicit":
                 raise GONError("coordinate_samples applies to implicit models only")
+        if self.classes is not None:
+            if isinstance(self.classes, bool) or not isinstance(self.classes, int) or self.classes < 2:
+                raise GONError(f"classes must be an integer >= 2, got {self.classes!r}")
+            if self.kind == "variational":
+                raise GONError("GON classifiers are built on conv or implicit models, not variational ones")
+        if isinstance(self.reconstruction_weight, bool) or not isinstance(self.reconstruction_weight, (int, float)) \
+                or not math.isfinite(self.reconstruction_weight) or self.reconstruction_weight < 0:
+            raise GONError(f"reconstruction_weight must be a number >= 0, got {self.reconstruction_weight!r}")
         if self.inner_scale is None:
             self.inner_scale = paper_inner_scale(self.kind, self.image_size, self.channels)
         self.origin_step()  # validates the step's values
@@ -155,6 +170,16 @@ class GON(nn.Module):
         self.step = step
         self._inner_loss = inner_loss
         self._outer_loss = outer_loss or inner_loss
+        self.classifier: nn.Linear | None = None
+        self.reconstruction_weight = 1.0
+
+    def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> "GON":
+        """Make this a GON classifier (Eq. 13): softmax(W z + b) on the gradient-origin latent,
+        trained with cross-entropy plus `reconstruction_weight` times the reconstruction
+        loss (0: a classifier alone, as Eq. 13; > 0: jointly with reconstruction)."""
+        self.classifier = nn.Linear(self.latent_dim, classes)
+        self.reconstruction_weight = reconstruction_weight
+        return self
 
     def inner_loss(self, output: Any, x: Tensor) -> Tensor:
         return self._inner_loss(output, x)
@@ -202,14 +227,29 @@ class GON(nn.Module):
         with torch.no_grad():
             return self.to_images(self.decode(z))
 
-    def loss(self, x: Tensor) -> Tensor:
-        """The training objective: mean over the batch of the per-sample outer loss at F(z)."""
-        return self.outer_loss(self.decode(self.encode(x)), x).mean()
+    def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The training objective: mean over the batch of the per-sample outer loss at F(z);
+        for a classifier, cross-entropy on the latent plus the weighted reconstruction loss."""
+        z = self.encode(x)
+        if self.classifier is None:
+            return self.outer_loss(self.decode(z), x).mean()
+        if labels is None:
+            raise GONError("a GON classifier needs labels to train: use a data set with labels")
+        loss = torch.nn.functional.cross_entropy(self.classifier(z), labels)
+        if self.reconstruction_weight:
+            loss = loss + self.reconstruction_weight * self.outer_loss(self.decode(z), x).mean()
+        return loss
 
     @torch.no_grad()
-    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """Per-sample metrics of a batch: the summed squared error of the reconstruction."""
-        return {"sse": squared_error(self.reconstruct(x), x)}
+    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
+                       labels: Tensor | None = None) -> dict[str, Tensor]:
+        """Per-sample metrics of a batch: the summed squared error of the reconstruction, and
+        for a classifier with labels whether each prediction is correct."""
+        z = self.encode(x)
+        metrics = {"sse": squared_error(self.to_images(self.decode(z)), x)}
+        if self.classifier is not None and labels is not None:
+            metrics["accuracy"] = (self.classifier(z).argmax(1) == labels).double()
+        return metrics
 
 
 class VariationalGON(GON):
@@ -238,7 +278,8 @@ class VariationalGON(GON):
         return torch.sigmoid(output[0])
 
     @torch.no_grad()
-    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
+                       labels: Tensor | None = None) -> dict[str, Tensor]:
         """SSE of the mean reconstruction, and the negative ELBO with one posterior sample."""
         z = self.encode(x)
         sse = squared_error(self.to_images(self.decode(z)), x)
@@ -268,11 +309,11 @@ class ImplicitGON(GON):
         super().__init__(decoder, latent_dim, step)
         self.coordinate_samples = coordinate_samples
 
-    def loss(self, x: Tensor) -> Tensor:
+    def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         points = self.decoder.grid.shape[0]
         n = self.coordinate_samples
-        if not self.training or n is None or n >= points:
-            return super().loss(x)
+        if not self.training or n is None or n >= points or self.classifier is not None:
+            return super().loss(x, labels)
         index = torch.randperm(points, device=x.device)[:n]
         subset = CoordinateSubset(self.decoder, self.decoder.grid[index])
         target = x.flatten(2)[:, :, index]                                   # (B, C, n)
@@ -288,6 +329,13 @@ class ImplicitGON(GON):
 
 def build_model(config: ModelConfig) -> GON:
     """A fresh model for `config`, initialised as the paper's."""
+    model = _build_gon(config)
+    if config.classes is not None:
+        model.add_classifier(config.classes, float(config.reconstruction_weight))
+    return model
+
+
+def _build_gon(config: ModelConfig) -> GON:
     c = config
     step = c.origin_step()
     if c.kind == "implicit":

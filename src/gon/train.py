@@ -143,6 +143,8 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
     """
     if len(data) < config.batch_size:
         raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
+    if model.classifier is not None and data.labels is None:
+        raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr if config.lr is not None else 1e-3)
     batches_per_epoch = len(data) // config.batch_size
     total = config.total_steps(len(data))
@@ -168,8 +170,9 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
         position = (step - 1) % batches_per_epoch
         if position == 0 and step > 1:
             order = torch.randperm(len(data))
-        x = data.batch(order[position * config.batch_size:(position + 1) * config.batch_size])
-        loss = model.loss(x)
+        index = order[position * config.batch_size:(position + 1) * config.batch_size]
+        x = data.batch(index)
+        loss = model.loss(x, data.labels[index]) if model.classifier is not None else model.loss(x)
         skipped = skipped + 1 if not torch.isfinite(loss) else 0
         if skipped:
             if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:

@@ -94,3 +94,22 @@ def save_latent_histogram(latents: Tensor, path: str | Path, title: str = "") ->
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def save_latent_scatter(latents: Tensor, labels: Tensor, path: str | Path, title: str = "") -> Path:
+    """Two-dimensional latents coloured by class (the paper's Fig. 12)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
+    points = ax.scatter(latents[:, 0].numpy(), latents[:, 1].numpy(), c=labels.numpy(), cmap="tab10", s=4)
+    ax.legend(*points.legend_elements(), title="class", loc="best", fontsize=7)
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
