@@ -43,3 +43,14 @@ def bits_per_dim(nats_per_sample: Tensor, dims: int, likelihood: str) -> Tensor:
     """
     correction = dims * math.log(256) if likelihood == "gaussian" else 0.0
     return (nats_per_sample + correction) / (dims * math.log(2))
+
+
+def masked_squared_error(mask: Tensor):
+    """Summed squared error over the pixels where `mask` is 1: an inner loss that sees only
+    part of the signal (Section 3.5: translation, here inpainting). `mask` broadcasts
+    against the images, e.g. (1, 1, H, W)."""
+
+    def loss(output: Tensor, x: Tensor) -> Tensor:
+        return ((output - x).pow(2) * mask).flatten(1).sum(1)
+
+    return loss

@@ -130,7 +130,7 @@ def load_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resiz
     return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit)
 
 
-def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
+def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, progress: bool = True,
         resume: TrainingState | None = None,
         on_checkpoint: Callable[[TrainingState], None] | None = None) -> list[dict[str, float]]:
     """Train `model` in place on `data`; returns the logged history.
@@ -143,7 +143,8 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
     """
     if len(data) < config.batch_size:
         raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
-    if model.classifier is not None and data.labels is None:
+    classifier = getattr(model, "classifier", None)
+    if classifier is not None and data.labels is None:
         raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr if config.lr is not None else 1e-3)
     batches_per_epoch = len(data) // config.batch_size
@@ -159,7 +160,8 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
         running, count, last_step = resume.running
     skipped = 0
     model.train()
-    logger.info("gradient-origin path: %s", model.origin_path(config.batch_size))
+    if hasattr(model, "origin_path"):  # baselines without a gradient-origin step train here too
+        logger.info("gradient-origin path: %s", model.origin_path(config.batch_size))
     start = last_time = time.perf_counter()
     elapsed_before = history[-1]["elapsed_s"] if history else 0.0
     # redirected to a file, the bar updates every 10 s instead of filling the log
@@ -172,7 +174,7 @@ def fit(model: GON, data: ImageData, config: TrainConfig, progress: bool = True,
             order = torch.randperm(len(data))
         index = order[position * config.batch_size:(position + 1) * config.batch_size]
         x = data.batch(index)
-        loss = model.loss(x, data.labels[index]) if model.classifier is not None else model.loss(x)
+        loss = model.loss(x, data.labels[index]) if classifier is not None else model.loss(x)
         skipped = skipped + 1 if not torch.isfinite(loss) else 0
         if skipped:
             if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:
