@@ -17,7 +17,7 @@ MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features"
                "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
                "inner_scale", "coordinate_samples", "classes", "reconstruction_weight")
 TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every",
-               "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite")
+               "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite", "stream")
 
 
 def _positive_int(text: str) -> int:
@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-checkpoints", type=_positive_int, help="how many checkpoints to keep (default 2)")
     p.add_argument("--skip-nonfinite", action="store_true", default=None,
                    help="skip batches with a NaN or infinite loss instead of stopping")
+    p.add_argument("--stream", action="store_true", default=None,
+                   help="keep IDX and folder data out of memory (memory-mapped, decoded per batch)")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the interrupted run that was to be written to DIR, from its newest checkpoint")
     p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>)")

@@ -17,10 +17,11 @@ import gzip
 import importlib.util
 import inspect
 import os
+import shutil
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,15 +56,35 @@ IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "f
 _CHUNK_VALUES = 1 << 24
 
 
+class LazyImages:
+    """uint8 images (N, C, H, W) read on demand: ``fetch(indices)`` returns the fitted images at
+    those indices. Used for streamed data sets (memory-mapped IDX files, image folders)."""
+
+    def __init__(self, shape: tuple[int, int, int, int], fetch: Callable[[np.ndarray], torch.Tensor]) -> None:
+        self.shape = torch.Size(shape)
+        self.fetch = fetch
+
+    def __len__(self) -> int:
+        return int(self.shape[0])
+
+    def __getitem__(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
+        indices = np.arange(len(self))[index.numpy() if isinstance(index, torch.Tensor) else index]
+        return self.fetch(np.atleast_1d(indices)) if np.ndim(indices) else self.fetch(indices[None])[0]
+
+
 @dataclass
 class ImageData:
-    """A split of an image data set: uint8 images (N, C, H, W), optional int64 labels (N,)."""
+    """A split of an image data set: uint8 images (N, C, H, W), optional int64 labels (N,).
 
-    images: torch.Tensor
+    ``images`` is a tensor in memory, or a LazyImages for streamed data sets."""
+
+    images: torch.Tensor | LazyImages
     labels: torch.Tensor | None
     name: str
 
     def __post_init__(self) -> None:
+        if isinstance(self.images, LazyImages):
+            return
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
             shape = tuple(self.images.shape)
             raise ValueError(f"images must be a uint8 (N, C, H, W) tensor, got {self.images.dtype} {shape}")
@@ -91,8 +112,14 @@ def load_data(
     channels: int | None = None,
     fit: str = "resize",
     limit: int | None = None,
+    stream: bool = False,
 ) -> ImageData:
     """Load split ``split`` of the data set named by ``spec``.
+
+    ``stream=True`` keeps IDX and folder data sets out of memory: IDX files are
+    memory-mapped (gzip files are first decompressed once into a cache file next to
+    ~/.cache/gon/idx), folder images are decoded when a batch asks for them, and fitting to
+    size and channels happens per batch. Other sources load into memory either way.
 
     ``image_size`` fits every image to image_size x image_size (``fit="resize"``: bilinear with antialiasing,
     non-square images are stretched; ``fit="pad"``: centred zero padding). ``channels`` (1 or 3) converts grey to
@@ -126,10 +153,12 @@ def load_data(
             images, labels = _load_npz(Path(arg).expanduser(), split, spec, limit)
         else:
             directory = _fashion_dir(arg, spec) if scheme == "fashion-mnist" else _existing_dir(arg, spec)
+            if stream:
+                return _stream_idx_dir(directory, split, spec, limit, image_size, channels, fit, name)
             images, labels = _load_idx_dir(directory, split, spec, limit)
         return ImageData(_fit_images(images, image_size, channels, fit, spec), labels, name)
     if scheme == "folder":
-        images, labels = _load_folder(_existing_dir(arg, spec), split, spec, image_size, channels, fit, limit)
+        images, labels = _load_folder(_existing_dir(arg, spec), split, spec, image_size, channels, fit, limit, stream)
         return ImageData(images, labels, name)
     if scheme == "torchvision":
         images, labels = _load_torchvision(arg, split, spec, image_size, channels, fit, limit)
@@ -344,6 +373,80 @@ def _load_idx_dir(
     return torch.from_numpy(images[:limit].copy()).unsqueeze(1), labels
 
 
+def _stream_idx_dir(directory: Path, split: str, where: str, limit: int | None, image_size: int | None,
+                    channels: int | None, fit: str, name: str) -> ImageData:
+    """One split of an IDX directory, its images memory-mapped and fitted per batch."""
+    prefixes = ("train",) if split == "train" else ("t10k", "test")
+    for prefix in prefixes:
+        images_path = _first_file(directory, _idx_candidates(prefix, "images", 3))
+        if images_path is not None:
+            break
+    else:
+        raise GONError(f"{where}: no {split} images in {directory} (expected {prefixes[0]}-images-idx3-ubyte[.gz])")
+    mapped = _idx_memmap(images_path, 3, where)
+    labels = None
+    labels_path = _first_file(directory, _idx_candidates(prefix, "labels", 1))
+    if labels_path is not None:
+        labels_array = _read_idx(labels_path, 1, where)  # small: kept in memory
+        if len(labels_array) != len(mapped):
+            raise GONError(f"{where}: {labels_path} holds {len(labels_array)} labels but {images_path} holds "
+                           f"{len(mapped)} images")
+        labels = torch.from_numpy(labels_array[:limit].astype(np.int64))
+    count = len(mapped) if limit is None else min(limit, len(mapped))
+
+    def fetch(indices: np.ndarray) -> torch.Tensor:
+        raw = torch.from_numpy(np.ascontiguousarray(mapped[indices])).unsqueeze(1)
+        return _fit_chunk(raw, image_size, channels, fit, where)
+
+    shape = fetch(np.array([0])).shape[1:]
+    return ImageData(LazyImages((count, *shape), fetch), labels, name)
+
+
+IDX_CACHE = Path("~/.cache/gon/idx")
+
+
+def _idx_memmap(path: Path, ndim: int, where: str) -> np.ndarray:
+    """A read-only memory map of a uint8 IDX file's data, validated like _read_idx. A gzip
+    file is decompressed once, in chunks, into a cache file that is then mapped."""
+    try:
+        with open(path, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+        if compressed:
+            stat = path.stat()
+            cache = IDX_CACHE.expanduser() / f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}.raw"
+            if not cache.exists():
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                partial = cache.with_name(cache.name + f".partial-{os.getpid()}")
+                try:
+                    with gzip.open(path, "rb") as source, open(partial, "wb") as target:
+                        shutil.copyfileobj(source, target, 1 << 20)
+                    os.replace(partial, cache)
+                finally:
+                    partial.unlink(missing_ok=True)
+            path_to_map = cache
+        else:
+            path_to_map = path
+        with open(path_to_map, "rb") as f:
+            head = f.read(4 + 4 * ndim)
+        total = path_to_map.stat().st_size
+    except (OSError, EOFError, zlib.error) as exc:
+        raise GONError(f"{where}: cannot read {path}: {exc}") from exc
+    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08 or head[3] != ndim:
+        # the full parser gives the precise message for every header problem
+        _read_idx(path, ndim, where)
+        raise GONError(f"{where}: {path} has an unusable IDX header")
+    header = 4 + 4 * ndim
+    if len(head) < header:
+        raise GONError(f"{where}: {path} is truncated: shorter than its {header}-byte header")
+    dims = struct.unpack(f">{ndim}I", head[4:header])
+    expected = int(np.prod(dims, dtype=np.int64))
+    if total - header != expected or dims[0] == 0:
+        problem = "holds no items" if dims[0] == 0 else ("truncated" if total - header < expected else "too long")
+        raise GONError(f"{where}: {path} is {problem}: {'x'.join(map(str, dims))} needs {expected} data bytes, "
+                       f"found {total - header}")
+    return np.memmap(path_to_map, dtype=np.uint8, mode="r", offset=header, shape=dims)
+
+
 def _first_file(directory: Path, names: list[str]) -> Path | None:
     for name in names:
         if (directory / name).is_file():
@@ -410,7 +513,8 @@ def _load_folder(
     channels: int | None,
     fit: str,
     limit: int | None,
-) -> tuple[torch.Tensor, torch.Tensor | None]:
+    stream: bool = False,
+) -> tuple[torch.Tensor | LazyImages, torch.Tensor | None]:
     if (directory / "train").is_dir() and (directory / "test").is_dir():
         roots = {name: directory / name for name in SPLITS}
         by_split = {name: _image_files(root) for name, root in roots.items()}
@@ -454,6 +558,14 @@ def _load_folder(
             f"{where}: images differ in size ({files[0].name} is {h0}x{w0}, {files[other].name} is {h1}x{w1}, "
             "height x width); pass an image size (--image-size) to resize them all"
         )
+    if stream:
+        first = _stack(_decode_all(files[:1], where), 1, image_size, channels, fit, where)
+
+        def fetch(indices: np.ndarray) -> torch.Tensor:
+            chosen = [files[i] for i in indices]
+            return _stack(_decode_all(chosen, where), len(chosen), image_size, channels, fit, where)
+
+        return LazyImages((len(files), *first.shape[1:]), fetch), labels
     return _stack(_decode_all(files, where), len(files), image_size, channels, fit, where), labels
 
 

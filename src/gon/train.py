@@ -71,6 +71,8 @@ class TrainConfig:
     keep_checkpoints: int = 2
     # skip a batch whose loss is NaN or infinite instead of stopping
     skip_nonfinite: bool = False
+    # keep IDX and folder data out of memory (memory-mapped / decoded per batch)
+    stream: bool = False
 
     def __post_init__(self) -> None:
         optional = ("steps", "limit", "eval_limit", "checkpoint_every")
@@ -88,8 +90,9 @@ class TrainConfig:
             raise GONError(f"seed must be an integer, got {self.seed!r}")
         if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
             raise GONError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
-        if not isinstance(self.skip_nonfinite, bool):
-            raise GONError(f"skip_nonfinite must be true or false, got {self.skip_nonfinite!r}")
+        for key in ("skip_nonfinite", "stream"):
+            if not isinstance(getattr(self, key), bool):
+                raise GONError(f"{key} must be true or false, got {getattr(self, key)!r}")
         if self.fit not in ("resize", "pad"):
             raise GONError(f"fit must be 'resize' or 'pad', got {self.fit!r}")
         if not isinstance(self.data, str) or not self.data:
@@ -125,9 +128,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None) -> ImageData:
+def load_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None,
+                   stream: bool = False) -> ImageData:
     """Data fitted to a model's image size and channels."""
-    return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit)
+    return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit,
+                     stream=stream)
 
 
 def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, progress: bool = True,
@@ -234,7 +239,7 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
         shutil.rmtree(work, ignore_errors=True)
     elif config.checkpoint_every:
         raise GONError("checkpoints need a run directory (--out)")
-    data = load_for_model(config.data, "train", model_config, config.fit, config.limit)
+    data = load_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
     seed_everything(config.seed)
     model = build_model(model_config)
@@ -253,7 +258,7 @@ def resume(out: str | Path, progress: bool = True) -> Run:
     model = build_model(model_config)
     state, path = latest_training_state(work, model)
     logger.info("resuming %s from %s", out, path.name)
-    data = load_for_model(config.data, "train", model_config, config.fit, config.limit)
+    data = load_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=state)
 
@@ -295,7 +300,7 @@ def _train_and_write(model: GON, model_config: ModelConfig, config: TrainConfig,
 
 def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | None:
     try:
-        return load_for_model(config.data, "test", model_config, config.fit, config.eval_limit)
+        return load_for_model(config.data, "test", model_config, config.fit, config.eval_limit, config.stream)
     except GONError:
         return None  # a data set without a test split trains all the same
 
