@@ -345,30 +345,37 @@ def _idx_candidates(prefix: str, kind: str, ndim: int) -> list[str]:
     return [name + ext for name in names for ext in ("", ".gz")]
 
 
-def _load_idx_dir(
-    directory: Path, split: str, where: str, limit: int | None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The images (N, 1, H, W) and labels (if present) of one split of an IDX directory."""
+def _idx_split_files(directory: Path, split: str, where: str) -> tuple[Path, Path | None]:
+    """The images file and the labels file (if present) of one split of an IDX directory."""
     prefixes = ("train",) if split == "train" else ("t10k", "test")
     for prefix in prefixes:
         images_path = _first_file(directory, _idx_candidates(prefix, "images", 3))
         if images_path is not None:
-            break
-    else:
-        raise GONError(
-            f"{where}: no {split} images in {directory} (expected {prefixes[0]}-images-idx3-ubyte or "
-            f"{prefixes[0]}-images-idx3-ubyte.gz)"
-        )
+            return images_path, _first_file(directory, _idx_candidates(prefix, "labels", 1))
+    raise GONError(
+        f"{where}: no {split} images in {directory} (expected {prefixes[0]}-images-idx3-ubyte or "
+        f"{prefixes[0]}-images-idx3-ubyte.gz)"
+    )
+
+
+def _idx_labels(labels_path: Path | None, images_path: Path, count: int, limit: int | None,
+                where: str) -> torch.Tensor | None:
+    """The first `limit` labels, checked to match the `count` images."""
+    if labels_path is None:
+        return None
+    labels_array = _read_idx(labels_path, 1, where)
+    if len(labels_array) != count:
+        raise GONError(f"{where}: {labels_path} holds {len(labels_array)} labels but {images_path} holds {count} images")
+    return torch.from_numpy(labels_array[:limit].astype(np.int64))
+
+
+def _load_idx_dir(
+    directory: Path, split: str, where: str, limit: int | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The images (N, 1, H, W) and labels (if present) of one split of an IDX directory."""
+    images_path, labels_path = _idx_split_files(directory, split, where)
     images = _read_idx(images_path, 3, where)
-    labels_path = _first_file(directory, _idx_candidates(prefix, "labels", 1))
-    labels = None
-    if labels_path is not None:
-        labels_array = _read_idx(labels_path, 1, where)
-        if len(labels_array) != len(images):
-            raise GONError(
-                f"{where}: {labels_path} holds {len(labels_array)} labels but {images_path} holds {len(images)} images"
-            )
-        labels = torch.from_numpy(labels_array[:limit].astype(np.int64))
+    labels = _idx_labels(labels_path, images_path, len(images), limit, where)
     # frombuffer gives a read-only view of the file bytes; torch wants writable memory.
     return torch.from_numpy(images[:limit].copy()).unsqueeze(1), labels
 
@@ -376,22 +383,9 @@ def _load_idx_dir(
 def _stream_idx_dir(directory: Path, split: str, where: str, limit: int | None, image_size: int | None,
                     channels: int | None, fit: str, name: str) -> ImageData:
     """One split of an IDX directory, its images memory-mapped and fitted per batch."""
-    prefixes = ("train",) if split == "train" else ("t10k", "test")
-    for prefix in prefixes:
-        images_path = _first_file(directory, _idx_candidates(prefix, "images", 3))
-        if images_path is not None:
-            break
-    else:
-        raise GONError(f"{where}: no {split} images in {directory} (expected {prefixes[0]}-images-idx3-ubyte[.gz])")
+    images_path, labels_path = _idx_split_files(directory, split, where)
     mapped = _idx_memmap(images_path, 3, where)
-    labels = None
-    labels_path = _first_file(directory, _idx_candidates(prefix, "labels", 1))
-    if labels_path is not None:
-        labels_array = _read_idx(labels_path, 1, where)  # small: kept in memory
-        if len(labels_array) != len(mapped):
-            raise GONError(f"{where}: {labels_path} holds {len(labels_array)} labels but {images_path} holds "
-                           f"{len(mapped)} images")
-        labels = torch.from_numpy(labels_array[:limit].astype(np.int64))
+    labels = _idx_labels(labels_path, images_path, len(mapped), limit, where)  # small: kept in memory
     count = len(mapped) if limit is None else min(limit, len(mapped))
 
     def fetch(indices: np.ndarray) -> torch.Tensor:
@@ -431,19 +425,7 @@ def _idx_memmap(path: Path, ndim: int, where: str) -> np.ndarray:
         total = path_to_map.stat().st_size
     except (OSError, EOFError, zlib.error) as exc:
         raise GONError(f"{where}: cannot read {path}: {exc}") from exc
-    if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08 or head[3] != ndim:
-        # the full parser gives the precise message for every header problem
-        _read_idx(path, ndim, where)
-        raise GONError(f"{where}: {path} has an unusable IDX header")
-    header = 4 + 4 * ndim
-    if len(head) < header:
-        raise GONError(f"{where}: {path} is truncated: shorter than its {header}-byte header")
-    dims = struct.unpack(f">{ndim}I", head[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    if total - header != expected or dims[0] == 0:
-        problem = "holds no items" if dims[0] == 0 else ("truncated" if total - header < expected else "too long")
-        raise GONError(f"{where}: {path} is {problem}: {'x'.join(map(str, dims))} needs {expected} data bytes, "
-                       f"found {total - header}")
+    dims, header = _idx_header(head, total, path, ndim, where)
     return np.memmap(path_to_map, dtype=np.uint8, mode="r", offset=header, shape=dims)
 
 
@@ -454,6 +436,34 @@ def _first_file(directory: Path, names: list[str]) -> Path | None:
     return None
 
 
+def _idx_header(head: bytes, size: int, path: Path, ndim: int, where: str) -> tuple[tuple[int, ...], int]:
+    """The dimensions and header length of a uint8 IDX file whose first bytes are `head` and
+    whose whole (decompressed) size is `size`; GONError on any mismatch."""
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
+        raise GONError(f"{where}: {path} is not an IDX file (bad magic {head[:4].hex() or 'empty'})")
+    dtype, file_ndim = head[2], head[3]
+    if dtype != 0x08:
+        kind = IDX_TYPES.get(dtype)
+        if kind is None:
+            raise GONError(f"{where}: {path} is not an IDX file (bad magic {head[:4].hex()}: unknown data type)")
+        raise GONError(f"{where}: {path} holds {kind} IDX data; only unsigned-byte (uint8) IDX files are supported")
+    if file_ndim != ndim:
+        raise GONError(f"{where}: {path} has {file_ndim} dimensions, expected {ndim}")
+    header = 4 + 4 * ndim
+    if size < header:
+        raise GONError(f"{where}: {path} is truncated: {size} bytes, shorter than its {header}-byte header")
+    dims = struct.unpack(f">{ndim}I", head[4:header])
+    expected = int(np.prod(dims, dtype=np.int64))
+    actual = size - header
+    if actual != expected:
+        problem = "truncated" if actual < expected else "too long"
+        shape = "x".join(map(str, dims))
+        raise GONError(f"{where}: {path} is {problem}: {shape} needs {expected} data bytes, found {actual}")
+    if dims[0] == 0:
+        raise GONError(f"{where}: {path} holds no items")
+    return dims, header
+
+
 def _read_idx(path: Path, ndim: int, where: str) -> np.ndarray:
     """Parse a uint8 IDX file (gzip or raw, detected by content) into an array of ``ndim`` dimensions."""
     try:
@@ -462,28 +472,7 @@ def _read_idx(path: Path, ndim: int, where: str) -> np.ndarray:
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as exc:
         raise GONError(f"{where}: cannot read {path}: {exc}") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise GONError(f"{where}: {path} is not an IDX file (bad magic {raw[:4].hex() or 'empty'})")
-    dtype, file_ndim = raw[2], raw[3]
-    if dtype != 0x08:
-        kind = IDX_TYPES.get(dtype)
-        if kind is None:
-            raise GONError(f"{where}: {path} is not an IDX file (bad magic {raw[:4].hex()}: unknown data type)")
-        raise GONError(f"{where}: {path} holds {kind} IDX data; only unsigned-byte (uint8) IDX files are supported")
-    if file_ndim != ndim:
-        raise GONError(f"{where}: {path} has {file_ndim} dimensions, expected {ndim}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise GONError(f"{where}: {path} is truncated: {len(raw)} bytes, shorter than its {header}-byte header")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    actual = len(raw) - header
-    if actual != expected:
-        problem = "truncated" if actual < expected else "too long"
-        shape = "x".join(map(str, dims))
-        raise GONError(f"{where}: {path} is {problem}: {shape} needs {expected} data bytes, found {actual}")
-    if dims[0] == 0:
-        raise GONError(f"{where}: {path} holds no items")
+    dims, header = _idx_header(raw[: 4 + 4 * ndim], len(raw), path, ndim, where)
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
