@@ -5,7 +5,6 @@ import gzip
 import io
 import json
 import shutil
-import zipfile
 from pathlib import Path
 
 import numpy as np

@@ -11,7 +11,7 @@ from gon.cli import main
 from gon.evaluate import encode_dataset, latent_statistics
 from gon.models import ModelConfig, build_model
 from gon.samplers import GaussianSampler, MixtureSampler
-from gon.train import TrainConfig, fit, load_for_model, train
+from gon.train import TrainConfig, fit, load_for_model
 
 
 @pytest.fixture(scope="module")
