@@ -88,12 +88,19 @@ def test_mnist5k_labels_are_stratified(mnist_train: ImageData, mnist_test: Image
     assert mnist_test.labels.bincount().tolist() == [100] * 10
 
 
-def test_mnist5k_test_is_every_fifth_csv_row(mnist_csv, mnist_train: ImageData, mnist_test: ImageData) -> None:
+def test_mnist5k_test_is_every_fifth_csv_row_in_a_fixed_shuffle(mnist_csv, mnist_train: ImageData,
+                                                                  mnist_test: ImageData) -> None:
     pixels, labels = mnist_csv
     is_test = np.arange(5000) % 5 == 0
-    assert np.array_equal(mnist_test.images.reshape(1000, 784).numpy(), pixels[is_test])
-    assert np.array_equal(mnist_train.images.reshape(4000, 784).numpy(), pixels[~is_test])
-    assert np.array_equal(mnist_test.labels.numpy(), labels[is_test])
+    test_order, train_order = np.random.default_rng(0).permutation(1000), np.random.default_rng(0).permutation(4000)
+    assert np.array_equal(mnist_test.images.reshape(1000, 784).numpy(), pixels[is_test][test_order])
+    assert np.array_equal(mnist_train.images.reshape(4000, 784).numpy(), pixels[~is_test][train_order])
+    assert np.array_equal(mnist_test.labels.numpy(), labels[is_test][test_order])
+
+
+def test_mnist5k_limit_keeps_every_class(mnist_test: ImageData) -> None:
+    # the CSV is sorted by class; a limited split must not be all zeros
+    assert len(load_data("mnist5k", "test", limit=100).labels.unique()) == 10
 
 
 def test_mnist5k_splits_are_disjoint(mnist_train: ImageData, mnist_test: ImageData) -> None:

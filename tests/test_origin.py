@@ -83,8 +83,9 @@ def test_variational_step_matches_paper(digits32):
     assert relative_error(torch.cat([g.flatten() for g in grads]), torch.cat([g.flatten() for g in grads_ref])) < 1e-5
     total = torch.cat([g.flatten() for g in grads_ref]).norm()
     for g, g_ref in zip(grads, grads_ref):
-        # biases in front of GroupNorm get gradients at float noise level (~1e-7 of the total)
-        assert (g - g_ref).norm() <= 1e-4 * max(g_ref.norm(), 1e-4 * total)
+        # biases in front of GroupNorm have an exactly-zero gradient, computed as float
+        # noise (~1e-8 of the total) that differs between the two formulations
+        assert (g - g_ref).norm() <= 1e-4 * max(g_ref.norm(), 1e-3 * total)
 
 
 def test_detach_cuts_second_order_terms(digits32):

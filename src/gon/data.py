@@ -321,7 +321,9 @@ def _load_mnist5k(split: str, limit: int | None) -> tuple[torch.Tensor, torch.Te
     pixels, labels = _mnist5k_rows()
     # Rows are sorted by class, so every 5th row gives a stratified, deterministic 20% test split.
     is_test = np.arange(len(labels)) % 5 == 0
-    rows = np.flatnonzero(is_test if split == "test" else ~is_test)[:limit]
+    rows = np.flatnonzero(is_test if split == "test" else ~is_test)
+    # then a fixed shuffle, so that the first N images (limit, eval_limit) hold every class
+    rows = rows[np.random.default_rng(0).permutation(len(rows))][:limit]
     images = torch.from_numpy(pixels[rows].reshape(-1, 1, 28, 28))
     return images, torch.from_numpy(labels[rows])
 
