@@ -1,17 +1,31 @@
-"""Baselines that share a GON's decoder, so comparisons are fair by construction.
+"""The paper's baselines (Table 1, Table 2), each built around the very decoder a GON of
+the same config would use, so that comparisons are fair by construction.
 
-- ConvEncoder: mirrors ConvDecoder layer for layer (the paper's autoencoder baseline).
-- Autoencoder: ConvEncoder + the same ConvDecoder a GON would use.
+- Autoencoder (`ae`): an encoder that mirrors the decoder layer for layer.
+- Tied autoencoder (`tied-ae`, Gedeon 1998): the encoder runs the decoder's own
+  transposed-convolution weights backwards (its biases and norms are its own).
+- GLO (`glo`, Bojanowski et al. 2018): a latent per training image, optimised jointly
+  with the decoder; a new image is encoded by optimising a latent for it.
+- VAE (`vae`): a mirrored encoder in front of the variational GON's decoder (its
+  stochastic layer included), trained on the same ELBO.
+
+Each is a GON subclass whose `encode` replaces the gradient-origin step, so training,
+evaluation, sampling and the command line treat them like any other model.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
+import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .decoders import ConvDecoder, make_activation, make_norm
+from .decoders import ConvDecoder, VariationalDecoder, make_activation, make_norm
+from .errors import GONError
 from .losses import squared_error
+from .models import GON, VariationalGON
 
 
 class ConvEncoder(nn.Module):
@@ -33,7 +47,29 @@ class ConvEncoder(nn.Module):
         return self.net(x).flatten(1)
 
 
-class Autoencoder(nn.Module):
+class TiedConvEncoder(nn.Module):
+    """The mirrored encoder whose convolutions are the decoder's transposed convolutions
+    transposed: conv2d with a ConvTranspose2d's weight is that layer's adjoint."""
+
+    def __init__(self, decoder: ConvDecoder, activation: str = "elu", norm: str = "group") -> None:
+        super().__init__()
+        convs = [m for m in decoder.net if isinstance(m, nn.ConvTranspose2d)]
+        # a plain list: the weights belong to the decoder and must not be saved twice
+        self._convs = list(reversed(convs))
+        self.biases = nn.ParameterList([nn.Parameter(torch.zeros(c.in_channels)) for c in self._convs])
+        self.norms = nn.ModuleList([make_norm(norm, c.in_channels) for c in self._convs[:-1]])
+        self.activations = nn.ModuleList([make_activation(activation) for _ in self._convs[:-1]])
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x
+        for i, conv in enumerate(self._convs):
+            h = F.conv2d(h, conv.weight, self.biases[i], conv.stride, conv.padding)
+            if i < len(self.norms):
+                h = self.activations[i](self.norms[i](h))
+        return h.flatten(1)
+
+
+class Autoencoder(GON):
     """An encoder and a decoder trained on the same per-sample loss as a GON.
 
     `corrupt` (optional) maps the clean images to what the encoder sees, e.g. a masked
@@ -42,18 +78,94 @@ class Autoencoder(nn.Module):
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int,
                  corrupt: Callable[[Tensor], Tensor] | None = None) -> None:
-        super().__init__()
-        self.encoder, self.decoder, self.latent_dim = encoder, decoder, latent_dim
+        super().__init__(decoder, latent_dim)
+        self.encoder = encoder
         self.corrupt = corrupt
 
-    def encode(self, x: Tensor) -> Tensor:
+    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         return self.encoder(self.corrupt(x) if self.corrupt is not None else x)
 
-    def decode(self, z: Tensor) -> Tensor:
-        return self.decoder(z)
+    def origin_path(self, batch_size: int) -> str:
+        return "none: an autoencoder encodes with its encoder network"
 
-    def reconstruct(self, x: Tensor) -> Tensor:
-        return self.decode(self.encode(x)).clamp(0, 1)
 
-    def loss(self, x: Tensor) -> Tensor:
-        return squared_error(self.decode(self.encode(x)), x).mean()
+class VAE(VariationalGON):
+    """A VAE whose decoder is the variational GON's, stochastic layer included: the
+    encoder's output plays the part of the gradient-origin latent."""
+
+    def __init__(self, encoder: nn.Module, decoder: VariationalDecoder, latent_dim: int,
+                 likelihood: str = "bernoulli") -> None:
+        super().__init__(decoder, latent_dim, likelihood=likelihood)
+        self.encoder = encoder
+
+    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        return self.encoder(x)
+
+    def origin_path(self, batch_size: int) -> str:
+        return "none: a VAE encodes with its encoder network"
+
+
+class GLO(GON):
+    """Generative Latent Optimisation without the sphere projection (as the paper's Table 1):
+    `latents[i]` is image i's code, trained with the decoder on the squared error.
+
+    Held-out images have no code: `encode` finds one by `inference_steps` Adam steps of
+    rate `latent_lr` on each image's squared error, from the mean training code. That is
+    the "orders of magnitude slower" encoding the paper mentions; `gon bench table1`
+    reports its cost.
+    """
+
+    indexed = True  # the training loop passes each batch's image indices to `loss`
+
+    def __init__(self, decoder: nn.Module, latent_dim: int, images: int, latent_lr: float = 0.1,
+                 inference_steps: int = 200) -> None:
+        super().__init__(decoder, latent_dim)
+        self.latents = nn.Embedding(images, latent_dim)
+        # small random codes: distinct from the start, and near the origin like a GON's
+        nn.init.normal_(self.latents.weight, std=1 / math.sqrt(latent_dim))
+        self.latent_lr, self.inference_steps = latent_lr, inference_steps
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        decoder = [p for name, p in self.named_parameters() if not name.startswith("latents.")]
+        return [{"params": decoder, "lr": lr}, {"params": self.latents.parameters(), "lr": self.latent_lr}]
+
+    def loss(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
+        if index is None:
+            raise GONError("a GLO model trains on image indices: train it with gon.train or fit")
+        return self.outer_loss(self.decode(self.latents(index.to(x.device))), x).mean()
+
+    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        # Adam is per coordinate, so each image's code depends on that image alone
+        start = self.latents.weight.detach().mean(0)
+        z = start.expand(x.shape[0], -1).clone().requires_grad_(True)
+        optimiser = torch.optim.Adam([z], lr=self.latent_lr)
+        with torch.enable_grad():
+            for _ in range(self.inference_steps):
+                error = self.outer_loss(self.decode(z), x).sum()
+                (grad,) = torch.autograd.grad(error, z)
+                z.grad = grad
+                optimiser.step()
+        return z.detach()
+
+    def origin_path(self, batch_size: int) -> str:
+        return f"none: GLO looks up a code per training image ({self.inference_steps} optimisation steps to encode)"
+
+
+def build_baseline(config) -> GON:
+    """The baseline of `config.kind` around the decoder a GON of the same config gets."""
+    c = config
+    if c.kind == "vae":
+        conv = ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm, "logits")
+        encoder = ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
+        return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.likelihood)
+    decoder = ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
+    if c.kind == "ae":
+        encoder = ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
+        return Autoencoder(encoder, decoder, c.latent_dim)
+    if c.kind == "tied-ae":
+        return Autoencoder(TiedConvEncoder(decoder, c.activation, c.norm), decoder, c.latent_dim)
+    if c.kind == "glo":
+        if c.train_images is None:
+            raise GONError("a glo model needs train_images (the number of training images; gon train sets it)")
+        return GLO(decoder, c.latent_dim, c.train_images, float(c.latent_lr), c.inference_steps)
+    raise GONError(f"{c.kind!r} is not a baseline kind")

@@ -113,3 +113,34 @@ def save_latent_scatter(latents: Tensor, labels: Tensor, path: str | Path, title
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def save_curves(rows: list[dict], path: str | Path, title: str, train: bool = False) -> Path:
+    """Ablation curves: a panel per rows' "panel", a line per "label" (mean over seeds) of
+    held-out "test_sse" against "step"; with `train`, "train_sse" dashed in the same colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys(r["panel"] for r in rows))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), dpi=100, squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        mine = [r for r in rows if r["panel"] == panel]
+        for i, label in enumerate(dict.fromkeys(r["label"] for r in mine)):
+            steps = sorted({r["step"] for r in mine if r["label"] == label})
+            for key, style in (("test_sse", "-"), ("train_sse", "--")) if train else (("test_sse", "-"),):
+                mean = [np.mean([r[key] for r in mine if r["label"] == label and r["step"] == s]) for s in steps]
+                name = f"{label} ({'test' if key == 'test_sse' else 'train'})" if train else label
+                ax.plot(steps, mean, style, color=f"C{i % 10}", label=name)
+        ax.set_title(panel)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("summed squared error per image")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
