@@ -17,7 +17,8 @@ MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features"
                "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
                "inner_scale", "coordinate_samples", "classes", "reconstruction_weight")
 TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every",
-               "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite", "stream")
+               "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite", "stream", "device", "precision",
+               "compile", "sync_batchnorm", "tensorboard")
 
 
 def _positive_int(text: str) -> int:
@@ -40,8 +41,9 @@ def _number(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from .data import KNOWN_SPECS
     from .decoders import ACTIVATIONS, NORMS
+    from .distributed import DEVICES, PRECISIONS
     from .losses import LIKELIHOODS
-    from .models import MODEL_KINDS
+    from .models import GON_KINDS, MODEL_KINDS
 
     parser = argparse.ArgumentParser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -88,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip batches with a NaN or infinite loss instead of stopping")
     p.add_argument("--stream", action="store_true", default=None,
                    help="keep IDX and folder data out of memory (memory-mapped, decoded per batch)")
+    p.add_argument("--device", choices=DEVICES, help="auto (default): cuda if available, else mps, else cpu")
+    p.add_argument("--precision", choices=PRECISIONS,
+                   help="fp32 (default); bf16 or fp16 autocast (fp16 on CUDA only, with gradient scaling)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the decoder (baseline models; GONs need a double backward it cannot do)")
+    p.add_argument("--sync-batchnorm", action="store_true", default=None,
+                   help="under torchrun: BatchNorm statistics over the global batch (--norm batch, CUDA)")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="TensorBoard scalars and images in OUT/tensorboard (pip install '.[tensorboard]')")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the interrupted run that was to be written to DIR, from its newest checkpoint")
     p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>)")
@@ -150,15 +161,47 @@ def build_parser() -> argparse.ArgumentParser:
     with_data(q)
     q.add_argument("--out", type=Path, help="safetensors file (default RUN/encoder.safetensors)")
 
+    q = run_command("report", "write a run's config, loss curve, figures and evaluation as one self-contained HTML page")
+    q.add_argument("--out", type=Path, help="HTML file (default RUN/report.html)")
+
+    q = run_command("export-onnx", "export a trained model's decoder, and its affine encoder, to ONNX "
+                                   "(checked in onnxruntime against PyTorch on real images)")
+    with_data(q)
+    q.add_argument("--out", type=Path, help="ONNX file of the decoder (default RUN/decoder.onnx)")
+    q.add_argument("--encoder", action="store_true", help="also export the affine encoder z = W x + b")
+    q.add_argument("--encoder-out", type=Path,
+                   help="ONNX file of the encoder (default encoder.onnx beside the decoder; implies --encoder)")
+
     bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
         dest="bench", required=True, metavar="BENCHMARK")
     q = bench.add_parser("speed", help="seconds per training step: paper's formulation, library, plain decoder")
-    q.add_argument("--model", dest="kind", choices=MODEL_KINDS, default="conv")
+    q.add_argument("--model", dest="kind", choices=GON_KINDS, default="conv")
     q.add_argument("--batch-size", type=_positive_int, default=64)
     q.add_argument("--repeats", type=_positive_int, default=10)
     q.add_argument("--threads", type=_positive_int, default=2)
     q.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+
+    from .experiments import ABLATION_NAMES, QUICK_DATA
+    for name, what in (("table1", "Table 1: held-out summed squared error of GONs, autoencoders, detached and "
+                                  "multi-step GONs, and GLO"),
+                       ("table2", "Table 2: held-out negative ELBO (bits/dim) of a variational GON and a VAE")):
+        q = bench.add_parser(name, help=what, description=what + ". Writes NAME.md, NAME.csv and runs.jsonl.")
+        q.add_argument("--quick", action="store_true",
+                       help="the CPU preset (minutes; docs/results.md) instead of the paper's epoch counts")
+        q.add_argument("--data", nargs="+", default=list(QUICK_DATA), help="data specs (default: %(default)s)")
+        q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        q.add_argument("--steps", type=_positive_int, help="training steps per run (overrides the preset)")
+        q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
+    q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
+                         description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")
+    q.add_argument("name", choices=ABLATION_NAMES)
+    q.add_argument("--quick", action="store_true", help="the CPU preset (short runs)")
+    q.add_argument("--data", default="mnist5k", help="data spec (default mnist5k)")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0])
+    q.add_argument("--steps", type=_positive_int, help="training steps per curve (overrides the preset)")
+    q.add_argument("--eval-images", type=_positive_int, default=500, help="held-out images evaluated (default 500)")
+    q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")
     return parser
 
 
@@ -189,6 +232,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if given:
             raise GONError(f"--resume continues a run with its saved configuration; drop --{given[0].replace('_', '-')}")
         run = resume(args.resume, progress=not args.quiet)
+        if run.directory is None:  # another rank under torchrun: rank 0 wrote the run
+            return 0
         print(f"wrote {args.resume}/ (resumed)")
         if run.metrics:
             print(_describe(run.metrics))
@@ -201,6 +246,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_config = TrainConfig.from_dict(train_values)
     out = args.out or Path("runs") / model_config.kind
     run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite)
+    if run.directory is None:  # another rank under torchrun: rank 0 wrote the run
+        return 0
     print(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
     if run.metrics:
         print(_describe(run.metrics))
@@ -387,7 +434,21 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import SpeedConfig, format_speed, speed
+    from . import experiments
 
+    if args.bench in ("table1", "table2"):
+        run = experiments.table1 if args.bench == "table1" else experiments.table2
+        result = run(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
+                     seeds=tuple(args.seeds), steps=args.steps)
+        print(result.markdown)
+        print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
+        return 0
+    if args.bench == "ablation":
+        out = experiments.ablation(args.name, args.out or Path("runs/bench/ablations"), quick=args.quick,
+                                   data=args.data, seeds=tuple(args.seeds), steps=args.steps,
+                                   eval_images=args.eval_images)
+        print(f"wrote {out}/{args.name}.png and {args.name}.csv")
+        return 0
     result = speed(SpeedConfig(kind=args.kind, batch_size=args.batch_size, repeats=args.repeats,
                                threads=args.threads), memory=not args.no_memory)
     print(format_speed(result))
@@ -396,9 +457,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    print(f"wrote {write_report(args.run, args.out)}")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from .export import export_run
+
+    result = export_run(args.run, args.out, args.encoder_out or args.encoder, args.data, args.split)
+    shape = ", ".join(map(str, result.image_shape))
+    print(f"wrote {result.decoder}: latent (batch, {result.latent_dim}) -> images (batch, {shape})")
+    print(f"  onnxruntime vs PyTorch on the latents of {result.images} images of {result.data}: "
+          f"max abs difference {result.decoder_error:.2e}")
+    if result.encoder is not None:
+        print(f"wrote {result.encoder}: images (batch, {shape}) -> latent (batch, {result.latent_dim})")
+        print(f"  onnxruntime vs model.encode on the same images: max abs difference {result.encoder_error:.2e}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "reconstruct": cmd_reconstruct, "sample": cmd_sample,
             "interpolate": cmd_interpolate, "render": cmd_render, "export-encoder": cmd_export_encoder,
-            "inspect": cmd_inspect,
+            "inspect": cmd_inspect, "report": cmd_report, "export-onnx": cmd_export_onnx,
             "bench": cmd_bench}
 
 
@@ -406,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 speaks for all; the others only warn
+        logging.getLogger("gon").setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
     except GONError as error:

@@ -110,15 +110,18 @@ class ConvDecoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
+        """F(z): latents (B, k) -> images (B, C, S, S), in [0, 1] or as logits (see `output`)."""
         return self.net(z[:, :, None, None])
 
     @property
     def independent_samples(self) -> bool:
-        """False while train-mode BatchNorm mixes the samples of a batch."""
-        return not (self.training and any(isinstance(m, nn.BatchNorm2d) for m in self.modules()))
+        """False while train-mode BatchNorm (or SyncBatchNorm) mixes the samples of a batch."""
+        return not (self.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()))
 
     @property
     def origin_jacobian_cost(self) -> int:
+        """The cost of `origin_jacobian` counted in samples (2k): the shared-origin path is
+        used only for batches larger than this."""
         # measured (docs/design.md): the forward-mode Jacobian costs about as much as the
         # general step on 2k samples, for training and for encoding alike
         return 2 * self.latent_dim
@@ -128,7 +131,10 @@ class ConvDecoder(nn.Module):
         batch of k origin copies whose tangents are the latent's unit directions."""
         weight = self.net[0].weight
         k = self.latent_dim
-        with torch.set_grad_enabled(create_graph), forward_ad.dual_level():
+        # in fp32 under autocast: forward-mode AD through autocast's casts fails (CPU, torch
+        # 2.13: conv_transpose meets a bf16 weight and an fp32 dual input), and k samples are cheap
+        with torch.set_grad_enabled(create_graph), forward_ad.dual_level(), \
+                torch.autocast(weight.device.type, enabled=False):
             origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
                                           torch.eye(k, dtype=weight.dtype, device=weight.device))
             output, tangent = forward_ad.unpack_dual(self(origin))
@@ -155,6 +161,8 @@ class VariationalDecoder(nn.Module):
     def forward(
         self, z: Tensor, sample: bool | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
+        """z (B, k) -> (F(h), mu(z), log sigma^2(z)), each mu and logvar (B, k), with h = mu + sigma * eps
+        when sampling (`sample`, default: in training mode; eps drawn from `generator`) and h = mu otherwise."""
         mu, logvar = self.mean(z), self.log_variance(z)
         if self.training if sample is None else sample:
             eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
@@ -259,11 +267,14 @@ class ImplicitDecoder(nn.Module):
         return values, torch.cat(rows)
 
     def render(self, z: Tensor, size: int) -> Tensor:
+        """F(c (+) z) on a size x size grid of coordinates c: z (B, k) -> raw values (B, C, size, size),
+        unclamped; any resolution, whatever the training grid."""
         grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
         values = self.forward_points(z, grid)
         return values.transpose(1, 2).reshape(z.shape[0], self.channels, size, size)
 
     def forward(self, z: Tensor) -> Tensor:
+        """F(c (+) z) on the training grid: z (B, k) -> (B, C, image_size, image_size)."""
         return self.render(z, self.image_size)
 
 

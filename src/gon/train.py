@@ -24,10 +24,11 @@ import torch
 from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
-from . import figures
+from . import distributed, figures, tensorboard
 from .checkpoint import (FORMAT, TrainingState, capture_rng, latest_training_state, read_json, restore_rng,
                          save_model, save_sampler, save_training_state)
 from .data import ImageData, load_data
+from .distributed import DEVICES, PRECISIONS
 from .errors import GONError
 from .evaluate import encode_dataset, evaluate
 from .models import GON, ModelConfig, VariationalGON, build_model, config_from_dict
@@ -41,7 +42,8 @@ logger = logging.getLogger("gon")
 # weights themselves have diverged, and skipping more batches cannot bring them back
 MAX_CONSECUTIVE_SKIPS = 10
 
-DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4}
+DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4, "ae": 1e-3, "tied-ae": 1e-3, "glo": 1e-3,
+              "vae": 1e-3}
 
 
 @dataclass
@@ -73,6 +75,16 @@ class TrainConfig:
     skip_nonfinite: bool = False
     # keep IDX and folder data out of memory (memory-mapped / decoded per batch)
     stream: bool = False
+    # auto: cuda if available, else mps, else cpu (gon.distributed); the saved model is on CPU
+    device: str = "auto"
+    # fp32, or bf16 / fp16 autocast of the forward pass (fp16 with a GradScaler, CUDA only)
+    precision: str = "fp32"
+    # torch.compile the decoder (baselines only: it cannot differentiate the gradient-origin step twice)
+    compile: bool = False
+    # under torchrun, BatchNorm statistics over the global batch (norm=batch, CUDA)
+    sync_batchnorm: bool = False
+    # TensorBoard scalars and image grids in RUN/tensorboard (needs the [tensorboard] extra)
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         optional = ("steps", "limit", "eval_limit", "checkpoint_every")
@@ -90,18 +102,24 @@ class TrainConfig:
             raise GONError(f"seed must be an integer, got {self.seed!r}")
         if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
             raise GONError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
-        for key in ("skip_nonfinite", "stream"):
+        for key in ("skip_nonfinite", "stream", "compile", "sync_batchnorm", "tensorboard"):
             if not isinstance(getattr(self, key), bool):
                 raise GONError(f"{key} must be true or false, got {getattr(self, key)!r}")
         if self.fit not in ("resize", "pad"):
             raise GONError(f"fit must be 'resize' or 'pad', got {self.fit!r}")
         if not isinstance(self.data, str) or not self.data:
             raise GONError(f"data must be a data spec string, got {self.data!r}")
+        if self.device not in DEVICES:
+            raise GONError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise GONError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def learning_rate(self, kind: str) -> float:
+        """`lr`, or when unset the default Adam rate of the model kind `kind`."""
         return self.lr if self.lr is not None else DEFAULT_LR[kind]
 
     def total_steps(self, train_size: int) -> int:
+        """Training steps on `train_size` images: `steps`, else `epochs` full batches per epoch, else 1000."""
         if self.steps is not None:
             return self.steps
         if self.epochs is not None:
@@ -110,11 +128,17 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """A config from a dict such as config.json's "train"; unknown keys raise GONError."""
         return config_from_dict(cls, values, "training")
 
 
 @dataclass
 class Run:
+    """What `train` returns: the trained model (in eval mode), its ModelConfig, the
+    TrainConfig with `lr` resolved, the held-out metrics of `evaluate` on the test split
+    (plus "split" and "data"; empty without a test split), and the run directory written
+    (None when `train` got no `out`)."""
+
     model: GON
     model_config: ModelConfig
     train_config: TrainConfig
@@ -137,21 +161,50 @@ def load_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resiz
 
 def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, progress: bool = True,
         resume: TrainingState | None = None,
-        on_checkpoint: Callable[[TrainingState], None] | None = None) -> list[dict[str, float]]:
+        on_checkpoint: Callable[[TrainingState], None] | None = None,
+        on_step: Callable[[int], bool | None] | None = None,
+        on_log: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
     """Train `model` in place on `data`; returns the logged history.
 
     A non-finite loss raises GONError naming the step (or, with config.skip_nonfinite,
     skips that batch). Every config.checkpoint_every steps `on_checkpoint` receives the
     full training state; `resume` continues from such a state exactly (same weights, bit
-    for bit on CPU, as an uninterrupted run). An unset config.lr means 1e-3 (`train`
-    resolves it per model kind).
+    for bit on CPU, as an uninterrupted run). `on_step(step)`, if given, runs after every
+    optimiser step (e.g. to evaluate along the way); returning True stops training.
+    `on_log(record)` receives each record of the history as it is logged. An unset
+    config.lr means 1e-3 (`train` resolves it per model kind).
+
+    Trains on config.device and leaves the model where it found it. Inside a torch.distributed
+    process group (torchrun; see gon.distributed) each rank trains on its share of every
+    global batch of config.batch_size, through DistributedDataParallel; only rank 0 shows
+    progress, logs and checkpoints.
     """
     if len(data) < config.batch_size:
         raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
     classifier = getattr(model, "classifier", None)
     if classifier is not None and data.labels is None:
         raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr if config.lr is not None else 1e-3)
+    ranks = distributed.current()
+    device = distributed.resolve_device(config.device, ranks.local_rank)
+    distributed.check_precision(device, config.precision)
+    local_batch = distributed.local_batch_size(config.batch_size, ranks)
+    home = next(model.parameters()).device
+    model.to(device)
+    if config.compile:
+        distributed.compile_decoder(model)
+    objective = model.loss
+    if ranks.world_size > 1:
+        sync = config.sync_batchnorm and distributed.check_sync_batchnorm(model, ranks, device)
+        objective = distributed.data_parallel(model, ranks, device, sync)
+    elif config.sync_batchnorm:
+        distributed.check_sync_batchnorm(model, ranks, device)
+    # disabled (a pass-through) unless fp16, whose small gradients would underflow unscaled
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+    lr = config.lr if config.lr is not None else 1e-3
+    # a model may ask for its own parameter groups (GLO: its latent table has its own rate)
+    groups = model.parameter_groups(lr) if hasattr(model, "parameter_groups") else model.parameters()
+    optimiser = torch.optim.Adam(groups, lr=lr)
+    indexed = getattr(model, "indexed", False)  # GLO: a latent per training image, looked up by index
     batches_per_epoch = len(data) // config.batch_size
     total = config.total_steps(len(data))
     if resume is None:
@@ -165,52 +218,65 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
         running, count, last_step = resume.running
     skipped = 0
     model.train()
-    if hasattr(model, "origin_path"):  # baselines without a gradient-origin step train here too
-        logger.info("gradient-origin path: %s", model.origin_path(config.batch_size))
+    if hasattr(model, "origin_path") and ranks.main:  # baselines without a gradient-origin step train here too
+        logger.info("gradient-origin path: %s", model.origin_path(local_batch))
     start = last_time = time.perf_counter()
     elapsed_before = history[-1]["elapsed_s"] if history else 0.0
     # redirected to a file, the bar updates every 10 s instead of filling the log
     interactive = getattr(sys.stderr, "isatty", lambda: False)()
-    bar = tqdm(total=total, initial=first - 1, disable=not progress, unit="step", dynamic_ncols=True,
-               mininterval=0.1 if interactive else 10.0)
+    bar = tqdm(total=total, initial=first - 1, disable=not progress or not ranks.main, unit="step",
+               dynamic_ncols=True, mininterval=0.1 if interactive else 10.0)
     for step in range(first, total + 1):
         position = (step - 1) % batches_per_epoch
         if position == 0 and step > 1:
             order = torch.randperm(len(data))
-        index = order[position * config.batch_size:(position + 1) * config.batch_size]
-        x = data.batch(index)
-        loss = model.loss(x, data.labels[index]) if classifier is not None else model.loss(x)
-        skipped = skipped + 1 if not torch.isfinite(loss) else 0
+        index = distributed.shard(order[position * config.batch_size:(position + 1) * config.batch_size], ranks)
+        x = data.batch(index).to(device, non_blocking=True)
+        with distributed.autocast(device, config.precision):
+            if indexed:
+                loss = objective(x, index=index)
+            else:
+                loss = objective(x, data.labels[index].to(device)) if classifier is not None else objective(x)
+        # the global batch's loss (this rank's, in one process): all ranks skip or stop alike
+        reported = distributed.mean_over_ranks(loss.detach(), ranks)
+        skipped = skipped + 1 if not torch.isfinite(reported) else 0
         if skipped:
             if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:
                 bar.close()
-                raise GONError(f"training diverged: the loss is {loss.item()} at step {step}"
+                raise GONError(f"training diverged: the loss is {reported.item()} at step {step}"
                                + (f" ({skipped} steps in a row)" if skipped > 1 else "") + "; try a lower --lr"
                                + (" (the last checkpoint is kept: --resume continues from it)"
                                   if config.checkpoint_every and step > config.checkpoint_every else ""))
-            logger.warning("skipping batch at step %d: the loss is %s", step, loss.item())
+            logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
         else:
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            running, count = running + loss.item(), count + 1
+            scaler.scale(loss).backward()
+            scaler.step(optimiser)
+            scaler.update()
+            running, count = running + reported.item(), count + 1
+            bar.set_postfix(loss=f"{running / count:.3f}", refresh=False)
         now = time.perf_counter()
         out_of_time = config.time_limit is not None and now - start >= config.time_limit
         if (step % config.log_every == 0 or step == total or out_of_time) and count:
             record = {"step": step, "loss": running / count, "steps_per_s": (step - last_step) / (now - last_time),
                       "elapsed_s": elapsed_before + now - start}
             history.append(record)
-            bar.set_postfix(loss=f"{record['loss']:.3f}")
+            if on_log is not None and ranks.main:
+                on_log(record)
             running, count, last_step, last_time = 0.0, 0, step, now
         bar.update(1)
-        if on_checkpoint is not None and config.checkpoint_every and step % config.checkpoint_every == 0 \
-                and step < total:
+        if on_checkpoint is not None and ranks.main and config.checkpoint_every \
+                and step % config.checkpoint_every == 0 and step < total:
             on_checkpoint(TrainingState(step, order, optimiser.state_dict(), capture_rng(), list(history),
                                         (running, count, last_step)))
-        if out_of_time:
+        stop = (on_step is not None and bool(on_step(step))) or out_of_time
+        if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
+            stop = distributed.agree(stop, ranks, device)  # rank 0's clock decides for all
+        if stop:
             break
     bar.close()
     model.eval()
+    model.to(home)
     return history
 
 
@@ -236,11 +302,21 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
         if (work / "checkpoints").is_dir() and any((work / "checkpoints").glob("step-*")) and not overwrite:
             raise GONError(f"an interrupted run of {out} has checkpoints: continue it with `gon train --resume "
                            f"{out}`, or pass --overwrite to start again")
-        shutil.rmtree(work, ignore_errors=True)
+        if distributed.environment().main:  # under torchrun, rank 0 alone touches the run's files
+            shutil.rmtree(work, ignore_errors=True)
     elif config.checkpoint_every:
         raise GONError("checkpoints need a run directory (--out)")
+    elif config.tensorboard:
+        raise GONError("TensorBoard logs are written into the run directory: give --out")
+    if config.tensorboard:
+        tensorboard.require()
     data = load_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
+    if model_config.kind == "glo":  # one latent per training image
+        if model_config.train_images not in (None, len(data)):
+            raise GONError(f"train_images is {model_config.train_images}, but {data.name} has {len(data)} "
+                           f"training images")
+        model_config = dataclasses.replace(model_config, train_images=len(data))
     seed_everything(config.seed)
     model = build_model(model_config)
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=None)
@@ -255,6 +331,8 @@ def resume(out: str | Path, progress: bool = True) -> Run:
     document = read_json(work / "run.json", f"missing: no interrupted run of {out} to resume")
     model_config = ModelConfig.from_dict(document["model"])
     config = TrainConfig.from_dict(document["train"])
+    if config.tensorboard:
+        tensorboard.require()
     model = build_model(model_config)
     state, path = latest_training_state(work, model)
     logger.info("resuming %s from %s", out, path.name)
@@ -266,6 +344,19 @@ def resume(out: str | Path, progress: bool = True) -> Run:
 def _train_and_write(model: GON, model_config: ModelConfig, config: TrainConfig, data: ImageData,
                      test: ImageData | None, out: Path | None, progress: bool,
                      resume: TrainingState | None) -> Run:
+    with distributed.process_group(config.device) as ranks:
+        if not ranks.main:  # under torchrun the other ranks train, then wait while rank 0 writes
+            fit(model, data, config, progress, resume=resume)
+            distributed.barrier(ranks)
+            return Run(model, model_config, config, {}, None)
+        run = _train_and_write_main(model, model_config, config, data, test, out, progress, resume)
+        distributed.barrier(ranks)
+        return run
+
+
+def _train_and_write_main(model: GON, model_config: ModelConfig, config: TrainConfig, data: ImageData,
+                          test: ImageData | None, out: Path | None, progress: bool,
+                          resume: TrainingState | None) -> Run:
     work = _work_directory(out) if out is not None else None
     on_checkpoint = None
     if work is not None and config.checkpoint_every:
@@ -275,14 +366,20 @@ def _train_and_write(model: GON, model_config: ModelConfig, config: TrainConfig,
 
         def on_checkpoint(state: TrainingState) -> None:
             save_training_state(work, model, state, config.keep_checkpoints)
+    board = None
+    if work is not None and config.tensorboard:
+        board = tensorboard.TensorBoardLog(work / "tensorboard", purge_step=resume.step + 1 if resume else None)
     try:
-        history = fit(model, data, config, progress, resume=resume, on_checkpoint=on_checkpoint)
+        history = fit(model, data, config, progress, resume=resume, on_checkpoint=on_checkpoint,
+                      on_log=board.log if board is not None else None)
         metrics = {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data} if test else {}
         if work is None:
             return Run(model, model_config, config, metrics, None)
         try:
             work.mkdir(parents=True, exist_ok=True)
             _write_run(work, model, model_config, config, data, test, history, metrics)
+            if board is not None:
+                board.finish(history[-1]["step"], metrics, work)
         except (OSError, SafetensorError) as error:
             raise GONError(f"could not write the run directory {out} ({str(error).splitlines()[0]})") from None
         shutil.rmtree(work / "checkpoints", ignore_errors=True)
@@ -291,6 +388,8 @@ def _train_and_write(model: GON, model_config: ModelConfig, config: TrainConfig,
             shutil.rmtree(out)
         work.rename(out)
     except BaseException:
+        if board is not None:
+            board.close()
         # keep what can be resumed; anything else is a half-written run
         if work is not None and not any((work / "checkpoints").glob("step-*")):
             shutil.rmtree(work, ignore_errors=True)
@@ -332,4 +431,6 @@ def default_sampler(model: GON, data: ImageData, max_images: int = 5000) -> Gaus
     """N(0, I) for variational GONs; otherwise a Gaussian fitted to training latents (Appendix D)."""
     if isinstance(model, VariationalGON):
         return PriorSampler(model.latent_dim)
+    if hasattr(model, "latents"):  # GLO: the training codes themselves, no optimisation needed
+        return GaussianSampler.fit(model.latents.weight.detach()[:max_images])
     return GaussianSampler.fit(encode_dataset(model, data, limit=max_images))
