@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs: a virtual environment with a CPU build of PyTorch,
-# this package with its test extra, and Debian's Fashion-MNIST for the tests.
+# this package with its test extra, and the Debian packages the tests use (Fashion-MNIST, Chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -12,9 +12,13 @@ fi
 # package itself asks only for torch>=2.1, so users keep their own build.
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+# Debian packages the tests use: Fashion-MNIST, and Chromium to render `gon report` pages
+PACKAGES=()
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then PACKAGES+=(dataset-fashion-mnist); fi
+if ! command -v chromium >/dev/null; then PACKAGES+=(chromium); fi
+if [ ${#PACKAGES[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    $SUDO apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi

@@ -1,0 +1,67 @@
+"""save_pretrained / from_pretrained: a model and its config in one directory, and back."""
+
+import json
+
+import pytest
+import torch
+
+from gon.errors import GONError
+from gon.models import GON, ImplicitGON, ModelConfig, VariationalGON, build_model
+from gon.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def trained():
+    run = train(ModelConfig(kind="conv", hidden_features=8), TrainConfig(data="mnist5k", steps=5, batch_size=16,
+                                                                       limit=128, eval_limit=32), progress=False)
+    return run.model.eval()
+
+
+def test_round_trip_gives_identical_encodings_of_real_digits(trained, digits32, tmp_path):
+    saved = trained.save_pretrained(tmp_path / "conv")
+    loaded = GON.from_pretrained(saved)
+    assert type(loaded) is GON and not loaded.training
+    assert torch.equal(loaded.encode(digits32), trained.encode(digits32))
+    assert torch.equal(loaded.generate(trained.encode(digits32)), trained.generate(trained.encode(digits32)))
+    assert loaded.config == trained.config
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["conv"]  # no staging folder left behind
+
+
+def test_from_pretrained_returns_the_subclass_the_config_names(digits28, tmp_path):
+    model = build_model(ModelConfig(kind="implicit", hidden_features=32, num_layers=2))
+    model.save_pretrained(tmp_path / "siren")
+    loaded = GON.from_pretrained(tmp_path / "siren")
+    assert isinstance(loaded, ImplicitGON)
+    assert torch.allclose(loaded.encode(digits28), model.eval().encode(digits28))
+    with pytest.raises(GONError, match="not a VariationalGON"):
+        VariationalGON.from_pretrained(tmp_path / "siren")
+
+
+def test_saving_into_a_run_directory_keeps_its_other_files(trained, tmp_path):
+    directory = tmp_path / "run"
+    directory.mkdir()
+    (directory / "metrics.jsonl").write_text("{}\n")
+    trained.save_pretrained(directory)
+    assert sorted(p.name for p in directory.iterdir()) == ["config.json", "metrics.jsonl", "model.safetensors"]
+    assert json.loads((directory / "config.json").read_text())["model"]["hidden_features"] == 8
+
+
+def test_a_model_without_a_config_cannot_be_saved(trained, tmp_path):
+    bare = GON(trained.decoder, trained.latent_dim)
+    with pytest.raises(GONError, match="no config to save"):
+        bare.save_pretrained(tmp_path / "bare")
+    assert not (tmp_path / "bare").exists()
+
+
+def test_foreign_or_truncated_directories_are_refused(trained, tmp_path):
+    with pytest.raises(GONError, match="no such run directory"):
+        GON.from_pretrained(tmp_path / "missing")
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "config.json").write_text('{"name": "bert"}')
+    with pytest.raises(GONError, match="not a config of this library"):
+        GON.from_pretrained(tmp_path / "foreign")
+    saved = trained.save_pretrained(tmp_path / "truncated")
+    weights = (saved / "model.safetensors").read_bytes()
+    (saved / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    with pytest.raises(GONError, match="not a valid safetensors file"):
+        GON.from_pretrained(saved)
