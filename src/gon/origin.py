@@ -93,6 +93,9 @@ def gradient_origin(
 ) -> Tensor:
     """Encode `x` with the gradient of `inner_loss` at the origin of the decoder's latent space.
 
+    decoder: F, latents (B, *latent_shape) -> output; inner_loss: (output, x) -> loss per
+    sample (B,); step: the OriginStep. Returns z (B, *latent_shape): -grad at z0 = 0 (Eq. 8),
+    or the result of step.steps inner steps.
     create_graph=True keeps the graph of the gradient, so an outer loss on F(z) trains
     the decoder through the encoder too (the second-order terms the method relies on);
     use it while training. With create_graph=False the returned latent is detached.

@@ -16,16 +16,31 @@ from .errors import GONError
 
 
 class PriorSampler:
+    """The prior N(0, I_k) of a variational GON, k = latent_dim (Section 3.3).
+
+    Its draws belong at the variational decoder's input, after the stochastic layer
+    (`VariationalGON.sample_prior` decodes them there); `model.generate` would instead pass
+    them through the stochastic layer's mean, as if they were gradient-origin latents.
+    """
+
     name = "prior"
 
     def __init__(self, latent_dim: int) -> None:
         self.latent_dim = latent_dim
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n draws from N(0, I): (n, latent_dim), on the CPU."""
         return torch.randn(n, self.latent_dim, generator=generator)
 
 
 class GaussianSampler:
+    """N(mean, covariance) over gradient-origin latents: mean (k,), covariance (k, k).
+
+    How GONs trained without a prior are sampled (Appendix D): fit it to the latents of the
+    training set (`GaussianSampler.fit(encode_dataset(model, data))`), then decode its draws
+    with `model.generate`.
+    """
+
     name = "gaussian"
 
     def __init__(self, mean: Tensor, covariance: Tensor) -> None:
@@ -37,16 +52,19 @@ class GaussianSampler:
 
     @classmethod
     def fit(cls, latents: Tensor) -> "GaussianSampler":
+        """The Gaussian with the sample mean and covariance of latents (N, k); GONError if any is not finite."""
         if not torch.isfinite(latents).all():
             raise GONError("cannot fit a latent sampler: the model's latents are not finite")
         latents = latents.double()
         return cls(latents.mean(0).float(), torch.cov(latents.T).float())
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n latents (n, k) drawn from the Gaussian."""
         eps = torch.randn(n, len(self.mean), generator=generator)
         return self.mean + eps @ self._scale.T
 
     def state_dict(self) -> dict[str, Tensor]:
+        """{"mean", "covariance"}: the tensors `GaussianSampler(**state)` is rebuilt from (sampler.safetensors)."""
         return {"mean": self.mean.contiguous(), "covariance": self.covariance.contiguous()}
 
 
