@@ -83,7 +83,7 @@ def test_an_older_run_without_figures_still_reports(run, tmp_path):
 def test_a_failed_write_leaves_the_previous_report(run, tmp_path, monkeypatch):
     out = tmp_path / "report.html"
     out.write_text("previous")
-    monkeypatch.setattr("gon.report.os.replace", lambda *_: (_ for _ in ()).throw(OSError(28, "No space left")))
+    monkeypatch.setattr("gon.files.os.replace", lambda *_: (_ for _ in ()).throw(OSError(28, "No space left")))
     with pytest.raises(GONError, match="No space left"):
         write_report(run, out)
     assert out.read_text() == "previous" and [p.name for p in tmp_path.iterdir()] == ["report.html"]

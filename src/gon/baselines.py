@@ -24,7 +24,6 @@ from torch import Tensor, nn
 
 from .decoders import ConvDecoder, VariationalDecoder, make_activation, make_norm
 from .errors import GONError
-from .losses import squared_error
 from .models import GON, VariationalGON
 
 

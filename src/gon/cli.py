@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -232,12 +231,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if given:
             raise GONError(f"--resume continues a run with its saved configuration; drop --{given[0].replace('_', '-')}")
         run = resume(args.resume, progress=not args.quiet)
-        if run.directory is None:  # another rank under torchrun: rank 0 wrote the run
-            return 0
-        print(f"wrote {args.resume}/ (resumed)")
-        if run.metrics:
-            print(_describe(run.metrics))
-        return 0
+        return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
 
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
     model_values.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
@@ -246,9 +240,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_config = TrainConfig.from_dict(train_values)
     out = args.out or Path("runs") / model_config.kind
     run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite)
-    if run.directory is None:  # another rank under torchrun: rank 0 wrote the run
+    return _report_written(run, lambda: f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+
+
+def _report_written(run, wrote) -> int:
+    """Say what a training command wrote, and its held-out metrics; under torchrun only
+    rank 0 has written the run (the others get no directory) and only it speaks."""
+    if run.directory is None:
         return 0
-    print(f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    print(wrote())
     if run.metrics:
         print(_describe(run.metrics))
     return 0
@@ -272,11 +272,9 @@ def _load(args: argparse.Namespace):
 
 
 def _data_for(args: argparse.Namespace, config, document: dict[str, Any], limit: int | None = None):
-    from .train import load_for_model
+    from .train import load_for_run
 
-    train = document.get("train", {}) if isinstance(document.get("train"), dict) else {}
-    spec = args.data or train.get("data") or "mnist5k"
-    return load_for_model(spec, args.split, config, train.get("fit", "resize"), limit)
+    return load_for_run(document, config, args.data, args.split, limit)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -295,17 +293,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _write_png(images, path: Path, columns: int | None = None) -> None:
     """Written to a temporary file then renamed, so a failure never leaves half a PNG."""
+    from .files import write_atomically
     from .viz import image_grid
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent, prefix=f".{path.name}.")
-    os.close(fd)
-    try:
-        image_grid(images, columns).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda tmp: image_grid(images, columns).save(tmp, format="PNG"))
     print(f"wrote {path}")
 
 
@@ -361,16 +352,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
     _write_png(images, args.out or args.run / "interpolations.png", args.steps)
     if args.gif:
+        from .files import write_atomically
         from .viz import save_gif
 
         by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
-        args.gif.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.gif.with_name(f".{args.gif.name}.partial")
-        try:
-            save_gif([by_pair[:, t] for t in range(args.steps)], tmp, columns=args.pairs)
-            os.replace(tmp, args.gif)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_atomically(args.gif, lambda tmp: save_gif([by_pair[:, t] for t in range(args.steps)], tmp,
+                                                        columns=args.pairs))
         print(f"wrote {args.gif}")
     return 0
 
@@ -416,18 +403,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_export_encoder(args: argparse.Namespace) -> int:
     from .encoder import export_affine_encoder
+    from .files import write_atomically
 
     model, config, document = _load(args)
     data = _data_for(args, config, document, 256)
     encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
-    out = args.out or args.run / "encoder.safetensors"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    try:
-        encoder.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    out = write_atomically(args.out or args.run / "encoder.safetensors", encoder.save)
     print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
     return 0
 

@@ -14,10 +14,10 @@ figures are measured in this process; run one benchmark at a time.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -28,9 +28,10 @@ import torch
 
 from .data import ImageData
 from .errors import GONError
+from .files import write_atomically
 from .evaluate import evaluate
 from .models import GON, ModelConfig, build_model
-from .train import DEFAULT_LR, TrainConfig, fit, load_for_model, seed_everything
+from .train import TrainConfig, fit, load_for_model, seed_everything, sized_for
 
 logger = logging.getLogger("gon")
 
@@ -99,14 +100,11 @@ def run_method(method: Method, train_data: ImageData, test: ImageData, config: T
                on_step: Callable[[GON, int], bool | None] | None = None) -> tuple[GON, dict[str, Any]]:
     """Train `method` from scratch on `train_data` and evaluate it on `test`; returns the
     model and a record with the metrics, parameter count and seconds spent."""
-    values = dict(method.model)
-    if values.get("kind") == "glo":
-        values["train_images"] = len(train_data)
-    model_config = ModelConfig.from_dict({**values, "image_size": values.get("image_size", train_data.shape[-1]),
-                                          "channels": train_data.shape[0]})
+    values = {"image_size": train_data.shape[-1], **method.model, "channels": train_data.shape[0]}
+    model_config = sized_for(ModelConfig.from_dict(values), train_data)
     seed_everything(config.seed)
     model = build_model(model_config)
-    config = TrainConfig(**{**config.__dict__, "lr": config.learning_rate(model_config.kind)})
+    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
     start = time.perf_counter()
     history = fit(model, train_data, config, progress=False,
                   on_step=None if on_step is None else (lambda step: on_step(model, step)))
@@ -208,18 +206,7 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _save_atomic(path: Path, save: Callable[[Path], Any]) -> None:
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def table1(out: str | Path, quick: bool = True, data: tuple[str, ...] = QUICK_DATA,
@@ -355,7 +342,7 @@ def ablation(name: str, out: str | Path, quick: bool = True, data: str = "mnist5
     _write_atomic(out / f"{name}.csv", _csv(rows))
     from .viz import save_curves
 
-    _save_atomic(out / f"{name}.png", lambda tmp: save_curves(rows, tmp, f"{name} ({spec.figure}), {data}",
+    write_atomically(out / f"{name}.png", lambda tmp: save_curves(rows, tmp, f"{name} ({spec.figure}), {data}",
                                                               train=spec.train_error))
     return out
 
@@ -393,7 +380,7 @@ def convergence(out: str | Path, data: str = "mnist5k", seed: int = 0, eval_imag
     run_method(Method("GON", {"kind": "conv"}), train_data, test, TrainConfig(data=data, steps=10 ** 9, seed=seed),
                on_step=on_step)
     _write_atomic(out / "convergence.csv", _csv(rows))
-    _save_atomic(out / "convergence.png", lambda tmp: save_grid(torch.cat(pictures), tmp, columns=shown))
+    write_atomically(out / "convergence.png", lambda tmp: save_grid(torch.cat(pictures), tmp, columns=shown))
     for row in rows:
         logger.info("convergence | %.0f s (%d steps): test SSE %.3f", row["target_seconds"], row["step"],
                     row["test_sse"])

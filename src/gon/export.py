@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch import Tensor, nn
 
 from .encoder import AffineEncoder, export_affine_encoder
 from .errors import GONError
+from .files import write_atomically
 from .models import GON
 
 ONNX_FORMAT = "gradient-origin-networks/onnx-v1"
@@ -87,13 +87,12 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, encoder: bool
     `encoder`, its affine encoder (to that path, or encoder.onnx beside the decoder). Both are
     checked on up to `limit` real images of `data` (default: the run's own data set)."""
     from .checkpoint import load_model
-    from .train import load_for_model
+    from .train import load_for_run
 
     _require_onnx()
     run_dir = Path(run_dir)
     model, config, document = load_model(run_dir)
-    train = document.get("train") if isinstance(document.get("train"), dict) else {}
-    images = load_for_model(data or train.get("data") or "mnist5k", split, config, train.get("fit", "resize"), limit)
+    images = load_for_run(document, config, data, split, limit)
     x = images.batch(slice(0, len(images)))
     out = Path(out) if out is not None else run_dir / "decoder.onnx"
     encoder_out = None
@@ -147,9 +146,9 @@ def _export_checked(module: nn.Module, example: Tensor, reference: Tensor, path:
 
     if path.is_dir():
         raise GONError(f"{path} is a directory: give a file name for the ONNX model")
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    measured: list[float] = []
+
+    def export_and_check(tmp: Path) -> None:
         _onnx_export(module, example[:2], tmp, names)
         model_proto = onnx.load(str(tmp))
         onnx.checker.check_model(model_proto)
@@ -161,12 +160,13 @@ def _export_checked(module: nn.Module, example: Tensor, reference: Tensor, path:
         if not error <= tolerance:  # also refuses NaN
             raise GONError(f"the ONNX export of {path.name} differs from PyTorch by up to {error:.3g} on "
                            f"{len(example)} real inputs (tolerance {tolerance:.3g}); nothing was written")
-        os.replace(tmp, path)
-        return error
+        measured.append(error)
+
+    try:
+        write_atomically(path, export_and_check)
     except OSError as error:
         raise GONError(f"cannot write {path} ({error.strerror or error})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    return measured[0]
 
 
 def _onnx_export(module: nn.Module, example: Tensor, path: Path, names: tuple[str, str]) -> None:

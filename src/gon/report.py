@@ -13,7 +13,6 @@ import base64
 import html
 import json
 import math
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from .checkpoint import read_config
+from .files import write_atomically
 from .errors import GONError
 
 # (file in the run directory, heading, what the figure shows)
@@ -59,16 +59,10 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     page = render_report(run_dir, document)
     if out.is_dir():
         raise GONError(f"{out} is a directory: give a file name for the report")
-    tmp = out.with_name(f".{out.name}.partial")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, out)
+        return write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     except OSError as error:
         raise GONError(f"cannot write {out} ({error.strerror or error})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out
 
 
 def render_report(run_dir: Path, document: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from .data import ImageData, load_data
 from .distributed import DEVICES, PRECISIONS
 from .errors import GONError
 from .evaluate import encode_dataset, evaluate
-from .models import GON, ModelConfig, VariationalGON, build_model, config_from_dict
+from .models import BASELINE_KINDS, GON, ModelConfig, VariationalGON, build_model, config_from_dict
 from .samplers import GaussianSampler, PriorSampler
 from .viz import save_grid, save_loss_plot
 
@@ -42,8 +42,9 @@ logger = logging.getLogger("gon")
 # weights themselves have diverged, and skipping more batches cannot bring them back
 MAX_CONSECUTIVE_SKIPS = 10
 
-DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4, "ae": 1e-3, "tied-ae": 1e-3, "glo": 1e-3,
-              "vae": 1e-3}
+DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4}
+# a baseline trains at the rate of the GON kind whose decoder it shares
+DEFAULT_LR.update({kind: DEFAULT_LR[base] for kind, base in BASELINE_KINDS.items()})
 
 
 @dataclass
@@ -150,6 +151,25 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def sized_for(model_config: ModelConfig, data: ImageData) -> ModelConfig:
+    """`model_config` with what only the training data can tell: a GLO model's latent table
+    has a row per training image (GONError if the config names another count)."""
+    if model_config.kind != "glo":
+        return model_config
+    if model_config.train_images not in (None, len(data)):
+        raise GONError(f"train_images is {model_config.train_images}, but {data.name} has {len(data)} "
+                       f"training images")
+    return dataclasses.replace(model_config, train_images=len(data))
+
+
+def load_for_run(document: dict[str, Any], config: ModelConfig, spec: str | None = None, split: str = "test",
+                 limit: int | None = None) -> ImageData:
+    """Data for a saved run (its config document): `spec`, or the data set it was trained on,
+    fitted to the model as its training was."""
+    train = document.get("train") if isinstance(document.get("train"), dict) else {}
+    return load_for_model(spec or train.get("data") or "mnist5k", split, config, train.get("fit", "resize"), limit)
 
 
 def load_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None,
@@ -312,11 +332,7 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
         tensorboard.require()
     data = load_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
-    if model_config.kind == "glo":  # one latent per training image
-        if model_config.train_images not in (None, len(data)):
-            raise GONError(f"train_images is {model_config.train_images}, but {data.name} has {len(data)} "
-                           f"training images")
-        model_config = dataclasses.replace(model_config, train_images=len(data))
+    model_config = sized_for(model_config, data)
     seed_everything(config.seed)
     model = build_model(model_config)
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=None)
