@@ -192,6 +192,25 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
         q.add_argument("--steps", type=_positive_int, help="training steps per run (overrides the preset)")
         q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
+    from .comparison import METHODS, describe_presets
+    what = ("When a GON beats an autoencoder with the same decoder: held-out error over latent size, budget and "
+            "normalisation, each method at its best learning rate (chosen on a validation split)")
+    q = bench.add_parser("map", help="the map: GON against autoencoder (and variational GON against VAE)",
+                         description=what + ". Writes runs.jsonl, runs.csv, selection.csv, curves.csv, map.md, "
+                         "ratio.png and curves.png; a rerun into the same --out continues it. Presets: "
+                         + describe_presets() + ".")
+    q.add_argument("--quick", action="store_true", help="the CPU preset (minutes) instead of the full map")
+    q.add_argument("--data", nargs="+", help="data specs (default: the preset's)")
+    q.add_argument("--methods", nargs="+", choices=list(METHODS), help="default: gon ae")
+    q.add_argument("--latent-dims", type=_positive_int, nargs="+", help="restrict the preset's latent sizes")
+    q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
+    q.add_argument("--budgets", type=_positive_int, nargs="+", help="restrict the preset's budgets (steps)")
+    q.add_argument("--seeds", type=int, nargs="+", help="override the preset's seeds")
+    q.add_argument("--stages", nargs="+", choices=["selection", "grid"], default=["selection", "grid"])
+    q.add_argument("--workers", type=_positive_int, default=2,
+                   help="runs trained side by side, each in its own process (default %(default)s)")
+    q.add_argument("--threads", type=_positive_int, default=1, help="threads per run (default %(default)s)")
+    q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-quick)")
     q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
                          description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")
     q.add_argument("name", choices=ABLATION_NAMES)
@@ -424,6 +443,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(result.markdown)
         print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
         return 0
+    if args.bench == "map":
+        from .comparison import gon_vs_ae
+
+        out = args.out or Path("runs/bench") / ("map-quick" if args.quick else "map")
+        result = gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
+                           latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
+                           budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
+                           threads=args.threads, stages=tuple(args.stages))
+        print(result.markdown)
+        print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
+        return 0
     if args.bench == "ablation":
         out = experiments.ablation(args.name, args.out or Path("runs/bench/ablations"), quick=args.quick,
                                    data=args.data, seeds=tuple(args.seeds), steps=args.steps,
@@ -436,6 +466,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     return 0
+
+
+def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -144,3 +144,75 @@ def save_curves(rows: list[dict], path: str | Path, title: str, train: bool = Fa
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
+    """The map: a heat map per (data, pair, norm) of the baseline's held-out error over the
+    GON's, latent size across, budget down; above 1 (blue) the GON is better."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import TwoSlopeNorm
+
+    panels = list(dict.fromkeys((r["data"], r["gon"], r["baseline"], r["norm"]) for r in rows))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), dpi=110, squeeze=False)
+    spread = max([abs(math.log(r["ratio"])) for r in rows if r["ratio"] > 0 and math.isfinite(r["ratio"])] + [0.1])
+    scale = TwoSlopeNorm(vcenter=1.0, vmin=math.exp(-spread), vmax=math.exp(spread))
+    for ax, (data, gon, baseline, norm) in zip(axes[0], panels):
+        mine = [r for r in rows if (r["data"], r["gon"], r["baseline"], r["norm"]) == (data, gon, baseline, norm)]
+        ks = sorted({r["latent_dim"] for r in mine})
+        budgets = sorted({r["steps"] for r in mine})
+        grid = np.full((len(budgets), len(ks)), np.nan)
+        for r in mine:
+            grid[budgets.index(r["steps"]), ks.index(r["latent_dim"])] = r["ratio"]
+        image = ax.imshow(grid, cmap="RdBu", norm=scale, aspect="auto")
+        for (i, j), value in np.ndenumerate(grid):
+            if np.isfinite(value):
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9)
+        ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+        ax.set_yticks(range(len(budgets)), [f"{b:,}" for b in budgets])
+        ax.set_xlabel("latent size k")
+        ax.set_ylabel("training steps")
+        ax.set_title(f"{data}: {baseline}/{gon}, {norm} norm", fontsize=9)
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="baseline error / GON error")
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def save_map_curves(rows: list[dict], path: str | Path) -> Path:
+    """Held-out error along training, a panel per (data, latent size, norm) at its longest
+    budget, a line per method (mean over seeds), against steps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    longest: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["data"], r["latent_dim"], r["norm"])
+        longest[key] = max(longest.get(key, 0), r["steps"])
+    panels = sorted(longest)
+    columns = min(4, len(panels))
+    fig, axes = plt.subplots(math.ceil(len(panels) / columns), columns, figsize=(4 * columns,
+                             3.2 * math.ceil(len(panels) / columns)), dpi=100, squeeze=False)
+    for ax, key in zip(axes.flat, panels):
+        mine = [r for r in rows if (r["data"], r["latent_dim"], r["norm"]) == key and r["steps"] == longest[key]]
+        for i, method in enumerate(dict.fromkeys(r["method"] for r in mine)):
+            metric = "heldout_bits_per_dim" if method in ("vgon", "vae") else "heldout_sse"
+            steps = sorted({r["step"] for r in mine if r["method"] == method})
+            mean = [np.mean([r[metric] for r in mine if r["method"] == method and r["step"] == s]) for s in steps]
+            ax.plot(steps, mean, color=f"C{i}", label=method)
+        ax.set_title(f"{key[0]}, k={key[1]}, {key[2]} norm", fontsize=9)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("held-out error")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,549 @@
+"""When does a GON beat an autoencoder with the same decoder? The map.
+
+    from gon.comparison import gon_vs_ae
+    result = gon_vs_ae("runs/bench/map", quick=True)
+    print(result.markdown)
+
+The GON and the autoencoder (and the variational GON and the VAE) are compared over
+latent size, training budget and normalisation, each at its own best learning rate:
+
+1. selection: for every (method, latent size, normalisation), one run per rate of
+   `LEARNING_RATES` for `SELECTION_STEPS` steps on the training split less a validation
+   part carved from its end; the rate with the lowest validation error wins. The test
+   split is never looked at here.
+2. grid: every budget and seed at the selected rate, on the whole training split,
+   evaluated on the held-out test split and on training images (the generalisation gap),
+   with held-out curves along training (which method reaches an error first, in steps
+   and in seconds).
+
+BatchNorm models are evaluated as the paper's scripts do, with the statistics of each
+test batch of 64 (`heldout_sse`), and also with their running statistics
+(`heldout_sse_running`), which does not look at other test images.
+
+Runs are independent, so `workers` processes train them side by side, one thread each
+(measured in docs/results.md: two single-threaded runs on 2 cores each keep their solo
+speed). Every finished run is appended to runs.jsonl at once, and a rerun into the same
+directory skips the runs it already holds, so a long map can be stopped and continued.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import torch
+
+from .data import ImageData
+from .errors import GONError
+from .evaluate import evaluate
+from .files import write_atomically
+from .models import ModelConfig, build_model
+from .train import TrainConfig, fit, load_for_model, seed_everything
+
+logger = logging.getLogger("gon")
+
+# method -> model kind; the two methods of a pair share their decoder (gon/baselines.py)
+METHODS = {"gon": "conv", "ae": "ae", "vgon": "variational", "vae": "vae"}
+PAIRS = {"gon": "ae", "vgon": "vae"}          # GON method -> its baseline
+METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim"}
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
+SELECTION_STEPS = 3000
+SELECTION_DATA = "mnist5k"                    # rates are chosen here and used for every data set
+VALIDATION_FRACTION = 0.125                  # of the training split: 500 of mnist5k's 4,000
+TRAIN_EVAL_IMAGES = 1000                     # training images evaluated for the generalisation gap
+CURVE_POINTS = 20                            # held-out evaluations along each grid run
+CURVE_IMAGES = 500                           # test images evaluated at each of them
+PAPER_BATCH = 64
+# the CSV columns the map promises, in this order; every other field of a record follows them
+RUN_COLUMNS = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse", "train_sse", "seconds")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the map."""
+
+    stage: str            # "selection" or "grid"
+    data: str
+    method: str
+    latent_dim: int
+    norm: str
+    lr: float
+    steps: int
+    seed: int
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
+                self.seed)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Training budgets of one data set, and the latent sizes and seeds each is run with."""
+
+    steps: int
+    latent_dims: tuple[int, ...]
+    seeds: tuple[int, ...] = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class MapPreset:
+    latent_dims: tuple[int, ...]
+    norms: tuple[str, ...]
+    budgets: dict[str, tuple[Budget, ...]]           # per data set
+    methods: tuple[str, ...] = ("gon", "ae")
+    # mnist5k budgets of the variational pair (vgon against vae)
+    variational: tuple[Budget, ...] = ()
+    select_rates: bool = True
+    fixed_lr: float = 1e-3                            # when select_rates is False
+
+
+PAPER_STEPS = 31250      # 500 epochs of mnist5k's 4,000 training images at batch 64
+FASHION_STEPS = 18740    # 20 epochs of Fashion-MNIST's 60,000 at batch 64
+MAP_PRESETS = {
+    # the paper's question at full scale; a GPU or a long CPU night (docs/results.md says which rows ran where)
+    "full": MapPreset(
+        latent_dims=(32, 128, 256, 512), norms=("group", "batch"),
+        budgets={"mnist5k": (Budget(500, (32, 128, 256, 512)), Budget(3000, (32, 128, 256, 512)),
+                             Budget(PAPER_STEPS, (32, 256))),
+                 "fashion-mnist": (Budget(500, (32, 256)), Budget(3000, (32, 256)),
+                                   Budget(FASHION_STEPS, (32, 256), seeds=(0,)))},
+        variational=(Budget(PAPER_STEPS, (32, 256)),)),
+    # minutes on 2 cores: both normalisations at latent 32 and 256, 1,000 steps, the
+    # library's default rate (no selection), 3 seeds; holds the issue's check cell
+    # mnist5k / 256 / 1,000 steps / group / 1e-3
+    "quick": MapPreset(latent_dims=(32, 256), norms=("group", "batch"),
+                       budgets={"mnist5k": (Budget(1000, (32, 256)),)}, select_rates=False),
+}
+
+
+@dataclass
+class MapResult:
+    records: list[dict[str, Any]]
+    markdown: str
+    directory: Path
+
+
+# one run
+
+_DATA: dict[tuple[str, str, str], ImageData] = {}
+
+
+def _data(spec: str, split: str, kind: str) -> ImageData:
+    """A split fitted to `kind`'s default size, cached per process (workers load each once)."""
+    key = (spec, split, kind)
+    if key not in _DATA:
+        _DATA[key] = load_for_model(spec, split, ModelConfig(kind=kind))
+    return _DATA[key]
+
+
+def _part(data: ImageData, rows: slice, name: str) -> ImageData:
+    labels = data.labels[rows] if data.labels is not None else None
+    return ImageData(data.images[rows], labels, f"{data.name} ({name})")
+
+
+def split_for_selection(train: ImageData) -> tuple[ImageData, ImageData]:
+    """The training split less its last VALIDATION_FRACTION, and that last part (the
+    splits are in a fixed shuffled order, so the part is a random sample of the split)."""
+    held = max(PAPER_BATCH, round(len(train) * VALIDATION_FRACTION))
+    return _part(train, slice(0, len(train) - held), "selection"), _part(train, slice(len(train) - held, None),
+                                                                          "validation")
+
+
+def _scores(model: torch.nn.Module, data: ImageData, norm: str, seed: int, prefix: str) -> dict[str, float]:
+    """Held-out metrics the way each normalisation is evaluated (module docstring)."""
+    if norm == "batch":
+        metrics = evaluate(model, data, batch_size=PAPER_BATCH, seed=seed, batch_statistics=True)
+        running = evaluate(model, data, seed=seed)
+        out = {f"{prefix}_sse_running": running["sse_per_image"]}
+        if "elbo_bits_per_dim" in running:
+            out[f"{prefix}_bits_per_dim_running"] = running["elbo_bits_per_dim"]
+    else:
+        metrics, out = evaluate(model, data, seed=seed), {}
+    out[f"{prefix}_sse"] = metrics["sse_per_image"]
+    if "elbo_bits_per_dim" in metrics:
+        out[f"{prefix}_bits_per_dim"] = metrics["elbo_bits_per_dim"]
+    return out
+
+
+def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Train and evaluate one cell; returns its record and its curve (grid runs only).
+
+    A run whose loss diverges is a result, not an error: it is recorded with
+    `diverged` true and infinite errors (a rate that diverges is never selected).
+    """
+    kind = METHODS[cell.method]
+    train, test = _data(cell.data, "train", kind), _data(cell.data, "test", kind)
+    if cell.stage == "selection":
+        train, test = split_for_selection(train)
+    model_config = ModelConfig(kind=kind, latent_dim=cell.latent_dim, norm=cell.norm)
+    seed_everything(cell.seed)
+    model = build_model(model_config)
+    config = TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, log_every=max(1, cell.steps))
+    curve: list[dict[str, Any]] = []
+    every = max(1, cell.steps // CURVE_POINTS)
+    probe = _part(test, slice(0, min(CURVE_IMAGES, len(test))), "curve")
+    clock = {"paused": 0.0, "start": time.perf_counter()}
+
+    def on_step(step: int) -> None:
+        if cell.stage != "grid" or (step % every and step != cell.steps):
+            return
+        paused = time.perf_counter()
+        scores = _scores(model, probe, cell.norm, cell.seed, "heldout")
+        curve.append({**_identity(cell), "step": step, "train_seconds": paused - clock["start"] - clock["paused"],
+                      **scores})
+        model.train()
+        clock["paused"] += time.perf_counter() - paused
+
+    load = os.getloadavg()[0]
+    diverged = False
+    try:
+        fit(model, train, config, progress=False, on_step=on_step)
+    except GONError as error:
+        if "diverged" not in str(error):
+            raise
+        diverged = True
+    seconds = time.perf_counter() - clock["start"] - clock["paused"]
+    record: dict[str, Any] = {**_identity(cell), "stage": cell.stage, "kind": kind, "diverged": diverged,
+                              "seconds": seconds, "threads": torch.get_num_threads(),
+                              "load_at_start": round(load, 2), "test_images": len(test),
+                              "parameters": sum(p.numel() for p in model.parameters())}
+    if diverged:
+        metric = METRICS[cell.method]
+        record.update({"heldout_sse": math.inf, "train_sse": math.inf,
+                       **({"heldout_bits_per_dim": math.inf} if metric == "bits_per_dim" else {})})
+        return record, curve
+    record.update(_scores(model, test, cell.norm, cell.seed, "heldout"))
+    if cell.stage == "grid":
+        record.update(_scores(model, _part(train, slice(0, min(TRAIN_EVAL_IMAGES, len(train))), "seen"),
+                              cell.norm, cell.seed, "train"))
+    return record, curve
+
+
+def _identity(cell: Cell) -> dict[str, Any]:
+    return {"data": cell.data, "method": cell.method, "latent_dim": cell.latent_dim, "norm": cell.norm,
+            "lr": cell.lr, "steps": cell.steps, "seed": cell.seed}
+
+
+def _worker_init(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _run_all(cells: list[Cell], workers: int, threads: int) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each cell's result as it finishes: in this process with one worker, else in a pool."""
+    if workers == 1 or len(cells) <= 1:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            for cell in cells:
+                yield run_cell(cell)
+        finally:
+            torch.set_num_threads(previous)
+        return
+    import multiprocessing
+
+    # spawn: a fresh interpreter per worker, never a fork of a process holding torch's thread pools
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(cells)), initializer=_worker_init,
+                                                   initargs=(threads,)) as pool:
+        yield from pool.imap_unordered(run_cell, cells)
+
+
+# planning
+
+def selection_cells(preset: MapPreset, methods: Iterable[str], latent_dims: Iterable[int],
+                    norms: Iterable[str]) -> list[Cell]:
+    return [Cell("selection", SELECTION_DATA, method, k, norm, lr, SELECTION_STEPS, 0)
+            for k in latent_dims for norm in norms for method in methods for lr in LEARNING_RATES]
+
+
+def best_rates(records: list[dict[str, Any]]) -> dict[tuple[str, int, str], float]:
+    """(method, latent_dim, norm) -> the rate with the lowest validation error (ties: the lower rate)."""
+    best: dict[tuple[str, int, str], tuple[float, float]] = {}
+    for r in records:
+        if r["stage"] != "selection":
+            continue
+        metric = r["heldout_bits_per_dim"] if METRICS[r["method"]] == "bits_per_dim" else r["heldout_sse"]
+        key = (r["method"], r["latent_dim"], r["norm"])
+        if key not in best or (metric, r["lr"]) < best[key]:
+            best[key] = (metric, r["lr"])
+    return {key: lr for key, (metric, lr) in best.items() if math.isfinite(metric)}
+
+
+def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data: Iterable[str],
+               methods: Iterable[str], latent_dims: Iterable[int], norms: Iterable[str],
+               budgets: Iterable[int] | None, seeds: Iterable[int] | None) -> list[Cell]:
+    """The grid runs of `preset`, restricted to what the caller names; runs whose rate is not
+    yet selected are left out (and reported by the caller)."""
+    cells = []
+    wanted_budgets = None if budgets is None else set(budgets)
+    reconstruction = tuple(m for m in methods if METRICS[m] == "sse")
+    variational = tuple(m for m in methods if METRICS[m] == "bits_per_dim")
+    plan = [(spec, b, reconstruction) for spec in data for b in preset.budgets.get(spec, ())]
+    plan += [(SELECTION_DATA, b, variational) for b in preset.variational if SELECTION_DATA in data]
+    for spec, budget, budget_methods in plan:
+        if wanted_budgets is not None and budget.steps not in wanted_budgets:
+            continue
+        for k in (k for k in budget.latent_dims if k in set(latent_dims)):
+            for norm in norms:
+                for method in budget_methods:
+                    lr = rates.get((method, k, norm)) if preset.select_rates else preset.fixed_lr
+                    if lr is None:
+                        continue
+                    for seed in (budget.seeds if seeds is None else tuple(seeds)):
+                        cells.append(Cell("grid", spec, method, k, norm, lr, budget.steps, seed))
+    return cells
+
+
+# the whole map
+
+def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None = None,
+              methods: tuple[str, ...] | None = None, latent_dims: tuple[int, ...] | None = None,
+              norms: tuple[str, ...] | None = None, budgets: tuple[int, ...] | None = None,
+              seeds: tuple[int, ...] | None = None, workers: int = 2, threads: int = 1,
+              stages: tuple[str, ...] = ("selection", "grid")) -> MapResult:
+    """Run (or continue) the map in `out`; write runs.jsonl, runs.csv, selection.csv,
+    curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
+    values; given ones restrict it (a long map can be run a slice at a time)."""
+    preset = MAP_PRESETS["quick" if quick else "full"]
+    methods = tuple(methods or preset.methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise GONError(f"unknown method {unknown[0]!r}: choose from {', '.join(METHODS)}")
+    data = tuple(data or preset.budgets)
+    latent_dims = tuple(latent_dims or preset.latent_dims)
+    norms = tuple(norms or preset.norms)
+    if workers < 1 or threads < 1:
+        raise GONError("workers and threads must be positive integers")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log, curves_log = out / "runs.jsonl", out / "curves.jsonl"
+    records = _read_jsonl(log)
+    curves = _read_jsonl(curves_log)
+    done = {_key(r) for r in records}
+    started = time.perf_counter()
+
+    def run(cells: list[Cell]) -> None:
+        todo = [c for c in cells if c.key() not in done]
+        logger.info("%d runs to do (%d already in %s)", len(todo), len(cells) - len(todo), log)
+        for record, curve in _run_all(todo, workers, threads):
+            _append_jsonl(log, [record])
+            _append_jsonl(curves_log, curve)
+            records.append(record)
+            curves.extend(curve)
+            done.add(_key(record))
+            logger.info("%s | %s k=%d %s lr=%g %d steps seed %d: held-out SSE %.4f (%.0f s)", record["stage"],
+                        record["method"], record["latent_dim"], record["norm"], record["lr"], record["steps"],
+                        record["seed"], record["heldout_sse"], record["seconds"])
+
+    if preset.select_rates and "selection" in stages:
+        run(selection_cells(preset, methods, latent_dims, norms))
+    rates = best_rates(records)
+    if "grid" in stages:
+        cells = grid_cells(preset, rates, data, methods, latent_dims, norms, budgets, seeds)
+        missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
+                          if preset.select_rates and (m, k, n) not in rates})
+        if missing:
+            logger.warning("no selected rate yet for %s: their grid runs wait for the selection stage",
+                           ", ".join(f"{m} k={k} {n}" for m, k, n in missing))
+        run(cells)
+    markdown = summarise(records, curves, rates, preset)
+    write_atomically(out / "map.md", lambda tmp: tmp.write_text(markdown))
+    grid = [r for r in records if r["stage"] == "grid"]
+    write_atomically(out / "runs.csv", lambda tmp: tmp.write_text(_csv(grid, RUN_COLUMNS)))
+    write_atomically(out / "selection.csv", lambda tmp: tmp.write_text(
+        _csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",))))
+    write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(_csv(curves, ("data", "method", "latent_dim",
+                                                                                 "norm", "lr", "steps", "seed",
+                                                                                 "step", "train_seconds"))))
+    if grid:
+        from .viz import save_map_curves, save_ratio_map
+
+        write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
+        write_atomically(out / "curves.png", lambda tmp: save_map_curves(curves, tmp))
+    logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)
+    return MapResult(records, markdown, out)
+
+
+def _key(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (record["stage"], record["data"], record["method"], record["latent_dim"], record["norm"],
+            float(record["lr"]), record["steps"], record["seed"])
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    rows = []
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                # a run killed mid-line loses only that line; any other damage is refused
+                if f.read().strip():
+                    raise GONError(f"{path}: line {number} is not JSON; move the file aside to start again") from None
+    return rows
+
+
+def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    with open(path, "a") as f:
+        f.write("".join(json.dumps(r) + "\n" for r in rows))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _csv(rows: list[dict[str, Any]], first: tuple[str, ...]) -> str:
+    keys = list(first)
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n", restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+# summaries
+
+def _mean(values: list[float]) -> float:
+    return statistics.mean(values) if values else math.nan
+
+
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def ratio_table(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A row per (data, pair, latent_dim, norm, steps) holding both methods: the baseline's
+    error over the GON's (above 1: the GON is better), from the means over seeds."""
+    rows = []
+    groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
+    for r in grid:
+        gon = r["method"] if r["method"] in PAIRS else next(g for g, b in PAIRS.items() if b == r["method"])
+        groups.setdefault((r["data"], gon, r["latent_dim"], r["norm"], r["steps"]), {}).setdefault(
+            r["method"], []).append(r)
+    for (spec, gon, k, norm, steps), by_method in sorted(groups.items()):
+        base = PAIRS[gon]
+        if gon not in by_method or base not in by_method:
+            continue
+        metric = "heldout_bits_per_dim" if METRICS[gon] == "bits_per_dim" else "heldout_sse"
+        g, b = _mean([r[metric] for r in by_method[gon]]), _mean([r[metric] for r in by_method[base]])
+        rows.append({"data": spec, "gon": gon, "baseline": base, "latent_dim": k, "norm": norm, "steps": steps,
+                     "metric": metric, "gon_value": g, "baseline_value": b, "ratio": b / g})
+    return rows
+
+
+def _curve_mean(curves: list[dict[str, Any]], match: dict[str, Any], key: str) -> list[tuple[int, float, float]]:
+    """(step, mean train seconds, mean `key`) over seeds of the matching curve points."""
+    mine = [c for c in curves if all(c.get(k) == v for k, v in match.items()) and key in c]
+    out = []
+    for step in sorted({c["step"] for c in mine}):
+        at = [c for c in mine if c["step"] == step]
+        out.append((step, _mean([c["train_seconds"] for c in at]), _mean([c[key] for c in at])))
+    return out
+
+
+def first_reaching(curve: list[tuple[int, float, float]], target: float) -> tuple[int, float] | None:
+    """(step, seconds) of the first curve point at or below `target`."""
+    return next(((step, seconds) for step, seconds, value in curve if value <= target), None)
+
+
+def summarise(records: list[dict[str, Any]], curves: list[dict[str, Any]],
+              rates: dict[tuple[str, int, str], float], preset: MapPreset) -> str:
+    grid = [r for r in records if r["stage"] == "grid"]
+    lines = ["# GON against the autoencoder with the same decoder", ""]
+    if preset.select_rates:
+        lines += ["## Learning rates selected on the validation split", "",
+                  f"{SELECTION_STEPS} steps on {SELECTION_DATA}'s training split less its last "
+                  f"{VALIDATION_FRACTION:.1%}, evaluated on that part; rates {', '.join(map(str, LEARNING_RATES))}.",
+                  "", "| method | latent | norm | validation error per rate | selected |", "|---|---|---|---|---|"]
+        for (method, k, norm), lr in sorted(rates.items()):
+            tried = sorted((r["lr"], r["heldout_bits_per_dim"] if METRICS[method] == "bits_per_dim"
+                            else r["heldout_sse"]) for r in records
+                           if r["stage"] == "selection" and (r["method"], r["latent_dim"], r["norm"]) == (method, k,
+                                                                                                         norm))
+            lines.append(f"| {method} | {k} | {norm} | " + ", ".join(f"{a:g}: {v:.3f}" for a, v in tried)
+                         + f" | {lr:g} |")
+        lines.append("")
+    lines += ["## Held-out error at equal steps", "",
+              "Mean ± std over seeds; ratio = baseline / GON (above 1: the GON is better). Training error on the "
+              "first 1,000 training images; BatchNorm rows give the paper's test-batch statistics and, in "
+              "brackets, running statistics. Equal time: the baseline's held-out error on its curve when it has "
+              "trained as long as the GON did (blank when its runs are shorter than that).", "",
+              "| data | pair | latent | norm | steps | GON lr | GON held-out | GON train | baseline lr | "
+              "baseline held-out | baseline train | ratio | baseline at GON's time | GON s | baseline s |",
+              "|" + "---|" * 15]
+    for row in ratio_table(grid):
+        spec, gon, base, k, norm, steps = (row[key] for key in ("data", "gon", "baseline", "latent_dim", "norm",
+                                                                 "steps"))
+        metric = row["metric"]
+        mine = {m: [r for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"])
+                    == (spec, m, k, norm, steps)] for m in (gon, base)}
+
+        def held(rs: list[dict[str, Any]]) -> str:
+            text = _mean_std([r[metric] for r in rs])
+            running = metric + "_running"
+            if norm == "batch" and all(running in r for r in rs):
+                text += f" ({_mean([r[running] for r in rs]):.3f})"
+            return text
+
+        trained = metric.replace("heldout", "train")
+        gon_seconds = _mean([r["seconds"] for r in mine[gon]])
+        longest = max((r["steps"] for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"])
+                       == (spec, base, k, norm)), default=steps)
+        curve = _curve_mean(curves, {"data": spec, "method": base, "latent_dim": k, "norm": norm, "steps": longest},
+                            metric)
+        at_time = next((value for _, seconds, value in curve if seconds >= gon_seconds), None)
+        lines.append(f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {mine[gon][0]['lr']:g} | "
+                     f"{held(mine[gon])} | {_mean_std([r[trained] for r in mine[gon] if trained in r])} | "
+                     f"{mine[base][0]['lr']:g} | {held(mine[base])} | "
+                     f"{_mean_std([r[trained] for r in mine[base] if trained in r])} | {row['ratio']:.2f} | "
+                     f"{'' if at_time is None else f'{at_time:.3f}'} | {gon_seconds:.0f} | "
+                     f"{_mean([r['seconds'] for r in mine[base]]):.0f} |")
+    lines += ["", "## Which reaches an error first", "",
+              f"On the curves (first {CURVE_IMAGES} test images, {CURVE_POINTS} points a run, mean over seeds): the "
+              "worse of the two final errors is the target, and each method's first step (and training seconds) "
+              "at or below it.", "", "| data | pair | latent | norm | steps | target | GON reaches it | "
+              "baseline reaches it |", "|---|---|---|---|---|---|---|---|"]
+    for row in ratio_table(grid):
+        spec, gon, base, k, norm, steps = (row[key] for key in ("data", "gon", "baseline", "latent_dim", "norm",
+                                                                 "steps"))
+        match = {"data": spec, "latent_dim": k, "norm": norm, "steps": steps}
+        g = _curve_mean(curves, {**match, "method": gon}, row["metric"])
+        b = _curve_mean(curves, {**match, "method": base}, row["metric"])
+        if not g or not b:
+            continue
+        target = max(g[-1][2], b[-1][2])
+        cells = [first_reaching(c, target) for c in (g, b)]
+        lines.append(f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {target:.3f} | "
+                     + " | ".join("-" if c is None else f"step {c[0]} ({c[1]:.0f} s)" for c in cells) + " |")
+    runs = len(grid) + sum(r["stage"] == "selection" for r in records)
+    seconds = sum(r["seconds"] for r in records)
+    threads = sorted({r.get("threads") for r in records})
+    lines += ["", f"{runs} runs, {seconds / 3600:.1f} hours of training in all, threads per run: "
+              f"{', '.join(map(str, threads))}; diverged: {sum(bool(r['diverged']) for r in records)}.", ""]
+    return "\n".join(lines)
+
+
+def describe_presets() -> str:
+    """The presets in a sentence each (for --help)."""
+    return "; ".join(f"{name}: latent {list(p.latent_dims)}, norms {list(p.norms)}, "
+                     + ", ".join(f"{spec} budgets {[b.steps for b in bs]}" for spec, bs in p.budgets.items())
+                     for name, p in MAP_PRESETS.items())
+
+
