@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="TensorBoard scalars and images in OUT/tensorboard (pip install '.[tensorboard]')")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the interrupted run that was to be written to DIR, from its newest checkpoint")
-    p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>, or runs/<model>-2, ... if taken)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory (only a gon run or an empty folder), once the new run is complete")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -257,9 +257,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_values.update({k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None})
     model_config = ModelConfig.from_dict(model_values)
     train_config = TrainConfig.from_dict(train_values)
-    out = args.out or Path("runs") / model_config.kind
-    run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite)
-    return _report_written(run, lambda: f"wrote {out}/ ({', '.join(sorted(p.name for p in out.iterdir()))})")
+    # without --out, a new versioned folder (runs/conv, runs/conv-2, ...): nothing is ever replaced
+    out = args.out if args.out is not None else Path("runs") / model_config.kind
+    run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite,
+                version=args.out is None)
+    return _report_written(run, lambda: f"wrote {run.directory}/ "
+                           f"({', '.join(sorted(p.name for p in run.directory.iterdir()))})")
 
 
 def _report_written(run, wrote) -> int:

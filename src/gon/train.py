@@ -300,27 +300,75 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
     return history
 
 
+def run_directory(out: Path, overwrite: bool = False, version: bool = False) -> Path:
+    """Where a new run asked to go to `out` is written (see `train`); GONError where it may not.
+
+    A folder that is not a run is never replaced: --overwrite has emptied working directories
+    and home folders in other tools, so `.`, `/`, the home directory and every parent of the
+    working directory are refused outright, and any other existing folder must be a run
+    (config.json and model.safetensors) or empty."""
+    if str(out) in ("", "."):
+        raise GONError(f"--out {str(out)!r} is the working directory: name a new folder for the run")
+    resolved = out.expanduser().resolve()
+    here = Path.cwd().resolve()
+    if resolved in (Path(resolved.anchor), Path.home().resolve(), here) or resolved in here.parents:
+        raise GONError(f"refusing to write a run over {out} (the root, home or working directory, or a parent of it)")
+    if version:
+        candidate, number = out, 1
+        while candidate.exists() or _work_directory(candidate).exists():
+            number += 1
+            candidate = out.with_name(f"{out.name}-{number}")
+        return candidate
+    if not out.exists():
+        return out
+    if not overwrite:
+        raise GONError(f"{out} already exists: choose another output folder, or replace it with --overwrite "
+                       f"(overwrite=True in Python)")
+    if not out.is_dir():
+        raise GONError(f"{out} is a file, not a run directory: refusing to replace it")
+    if any(out.iterdir()) and not ((out / "config.json").is_file() and (out / "model.safetensors").is_file()):
+        raise GONError(f"{out} is not a gon run (no config.json and model.safetensors): refusing to replace it")
+    return out
+
+
+def _replace_directory(new: Path, out: Path) -> None:
+    """Rename the finished `new` onto `out`, moving an old `out` aside first and deleting it
+    last, so that a crash at any point leaves one of the two runs whole."""
+    aside = out.parent / f".{out.name}.old"
+    if out.exists():
+        shutil.rmtree(aside, ignore_errors=True)
+        out.rename(aside)
+    new.rename(out)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _work_directory(out: Path) -> Path:
     """Where a run is built before it is renamed to `out`; also where its checkpoints live."""
     return out.parent / f".{out.name}.partial"
 
 
 def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None = None,
-          progress: bool = True, overwrite: bool = False) -> Run:
+          progress: bool = True, overwrite: bool = False, version: bool = False) -> Run:
     """Train a fresh model and, if `out` is given, write the run directory:
     config.json, model.safetensors, metrics.jsonl, loss.png, reconstructions.png,
     samples.png, interpolations.png (and sampler.safetensors for non-variational models).
     The directory appears whole at the end or not at all; with config.checkpoint_every,
     checkpoints accumulate beside it (in .OUT.partial) until then, and `resume(out)`
-    continues an interrupted run."""
+    continues an interrupted run.
+
+    An existing `out` is an error, unless `version` (write to OUT-2, OUT-3, ... instead,
+    as the command line does when it is given no --out) or `overwrite` (replace it, once
+    the new run is complete; only a directory that is a run, or an empty one, is replaced).
+    `Run.directory` says where the run went."""
     out = Path(out) if out is not None else None
-    if out is not None and out.exists() and not overwrite:
-        raise GONError(f"{out} already exists: choose another --out or pass --overwrite")
+    if out is not None:
+        out = run_directory(out, overwrite, version)
     config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
     if out is not None:
         work = _work_directory(out)
-        if (work / "checkpoints").is_dir() and any((work / "checkpoints").glob("step-*")) and not overwrite:
-            raise GONError(f"an interrupted run of {out} has checkpoints: continue it with `gon train --resume "
+        kept = "a trained model" if (work / "model.safetensors").is_file() else "checkpoints"
+        if (kept != "checkpoints" or any((work / "checkpoints").glob("step-*"))) and not overwrite:
+            raise GONError(f"an interrupted run of {out} has {kept} in {work}: continue it with `gon train --resume "
                            f"{out}`, or pass --overwrite to start again")
         if distributed.environment().main:  # under torchrun, rank 0 alone touches the run's files
             shutil.rmtree(work, ignore_errors=True)
@@ -400,9 +448,7 @@ def _train_and_write_main(model: GON, model_config: ModelConfig, config: TrainCo
             raise GONError(f"could not write the run directory {out} ({str(error).splitlines()[0]})") from None
         shutil.rmtree(work / "checkpoints", ignore_errors=True)
         (work / "run.json").unlink(missing_ok=True)
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
+        _replace_directory(work, out)
     except BaseException:
         if board is not None:
             board.close()

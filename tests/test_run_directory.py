@@ -1,0 +1,66 @@
+"""Where a run is written: nothing that is not a run is ever replaced, and a run is
+replaced only once the new one is complete."""
+
+import json
+
+import pytest
+
+from gon import ModelConfig, TrainConfig, train
+from gon.cli import main
+from gon.errors import GONError
+
+TINY = ["--hidden-features", "4", "--latent-dim", "8", "--steps", "3", "--batch-size", "16", "--limit", "64",
+        "--eval-limit", "16", "--quiet"]
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_overwrite_never_replaces_a_folder_that_is_not_a_run(tmp_path, capsys):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("four years")
+    assert run_cli("train", *TINY, "--out", precious, "--overwrite") == 2
+    assert "not a gon run" in capsys.readouterr().err
+    assert (precious / "thesis.txt").read_text() == "four years"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["precious"]  # no half-written run beside it
+
+
+@pytest.mark.parametrize("out", [".", "", "..", "~", "/"])
+def test_the_working_directory_home_root_and_parents_are_refused(tmp_path, monkeypatch, capsys, out):
+    work = tmp_path / "scratch"
+    (work / "code").mkdir(parents=True)
+    (work / "notes.txt").write_text("keep me")
+    (work / "code" / "a.py").write_text("print(1)")
+    monkeypatch.chdir(work)
+    assert run_cli("train", *TINY, "--out", out, "--overwrite") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "gon: error:" in error
+    assert (work / "notes.txt").read_text() == "keep me" and (work / "code" / "a.py").is_file()
+
+
+def test_without_out_each_run_gets_a_new_versioned_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("train", *TINY) == 0
+    assert run_cli("train", *TINY) == 0
+    assert "wrote runs/conv-2/" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["conv", "conv-2"]
+
+
+def test_python_names_overwrite_true_and_can_version(tmp_path):
+    model, config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8), TrainConfig(
+        steps=3, batch_size=16, limit=64, eval_limit=16)
+    first = train(model, config, tmp_path / "conv", progress=False)
+    with pytest.raises(GONError, match="overwrite=True"):
+        train(model, config, tmp_path / "conv", progress=False)
+    again = train(model, config, tmp_path / "conv", progress=False, version=True)
+    assert (first.directory.name, again.directory.name) == ("conv", "conv-2")
+
+
+def test_overwrite_replaces_a_run_whole(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", *TINY, "--out", out) == 0
+    assert run_cli("train", *TINY, "--seed", "7", "--out", out, "--overwrite") == 0
+    assert json.loads((out / "config.json").read_text())["train"]["seed"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the old run was moved aside, then deleted
