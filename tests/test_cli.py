@@ -93,7 +93,10 @@ def test_render_implicit_at_256(implicit_run):
 
 
 def test_python_dash_m_and_console_script(conv_run):
-    for command in ([sys.executable, "-m", "gon"], [shutil.which("gon") or "gon"]):
+    # the console script installed beside this interpreter, never one that happens to be on PATH
+    script = Path(sys.executable).with_name("gon")
+    assert script.is_file(), f"no console script beside {sys.executable}"
+    for command in ([sys.executable, "-m", "gon"], [str(script)]):
         result = subprocess.run([*command, "eval", str(conv_run), "--limit", "64", "--json"],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
@@ -214,3 +217,37 @@ def test_interpolation_gif(conv_run, tmp_path):
     gif = Image.open(tmp_path / "i.gif")
     assert gif.n_frames == 6 + 4  # forwards, then back without repeating the ends
     assert gif.size == (3 * 33 + 1, 33 + 1)
+
+
+def test_pictures_take_the_format_their_suffix_names(conv_run, tmp_path, capsys):
+    assert run_cli("sample", conv_run, "-n", "4", "--out", tmp_path / "s.jpg") == 0
+    assert Image.open(tmp_path / "s.jpg").format == "JPEG"
+    assert run_cli("sample", conv_run, "-n", "4", "--out", tmp_path / "s.xyz") == 2
+    assert run_cli("reconstruct", conv_run, "-n", "4", "--out", tmp_path / "new" / "r.png") == 0  # its own folder
+    assert run_cli("reconstruct", conv_run, "-n", "4", "--out", tmp_path / "a" / "b" / "r.png") == 2  # not a tree
+    assert not (tmp_path / "a").exists() and not (tmp_path / "s.xyz").exists()
+    assert "cannot write images as .xyz" in capsys.readouterr().err
+
+
+def test_pictures_too_large_are_refused_before_allocating(conv_run, implicit_run, capsys):
+    assert run_cli("sample", conv_run, "-n", "1000000000") == 2
+    assert run_cli("render", implicit_run, "--resolution", "100000") == 2
+    assert run_cli("interpolate", implicit_run, "--pairs", "4", "--steps", "10", "--resolution", "20000") == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and all("the limit is 1 GiB" in line for line in errors)
+
+
+def test_weights_are_readable_like_every_other_output(conv_run):
+    modes = {p.name: p.stat().st_mode & 0o777 for p in conv_run.iterdir() if p.is_file()}
+    assert modes["model.safetensors"] == modes["config.json"] == modes["sampler.safetensors"]
+
+
+def test_argument_errors_are_one_line_with_a_hint(capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_cli("train", "--steps", "0")
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == ("gon train: error: argument --steps: expected a positive integer, got '0' "
+                                       "(see `gon train --help`)\n")
+    with pytest.raises(SystemExit) as stop:
+        run_cli("--version")
+    assert stop.value.code == 0 and capsys.readouterr().out.startswith("gon ")

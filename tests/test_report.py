@@ -64,6 +64,8 @@ def test_report_shows_the_config_and_the_evaluation(run):
     assert f"{final['sse_per_image']:.6g}" in html and f"{final['mse_per_pixel']:.6g}" in html
     for key, value in (("kind", "conv"), ("hidden_features", "8"), ("data", "mnist5k"), ("batch_size", "16")):
         assert re.search(rf"<td>{key}</td><td[^>]*>{value}</td>", html), key
+    for key in ("w0", "latent_lr", "inference_steps", "coordinate_samples", "likelihood", "reconstruction_weight"):
+        assert f"<td>{key}</td>" not in html, f"{key} does not apply to a conv GON"
 
 
 def test_an_older_run_without_figures_still_reports(run, tmp_path):

@@ -64,3 +64,55 @@ def test_overwrite_replaces_a_run_whole(tmp_path):
     assert run_cli("train", *TINY, "--seed", "7", "--out", out, "--overwrite") == 0
     assert json.loads((out / "config.json").read_text())["train"]["seed"] == 7
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # the old run was moved aside, then deleted
+
+
+def test_ctrl_c_writes_a_checkpoint_and_names_the_resume_command(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    gon = Path(sys.executable).with_name("gon")
+    out = tmp_path / "run"
+    args = [str(gon), "train", "--hidden-features", "4", "--latent-dim", "8", "--steps", "4000", "--batch-size", "16",
+            "--limit", "64", "--eval-limit", "16", "--quiet", "--out", str(out)]
+    process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:  # the start-of-run summary: training has begun
+        if line.startswith("gon: training"):
+            assert "1 thread(s)" in line  # the default
+            break
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    error = process.stderr.read()
+    assert process.wait(timeout=60) == 130
+    assert f"continue with `gon train --resume {out}`" in error
+    work = tmp_path / ".run.partial"
+    steps = sorted(p.name for p in (work / "checkpoints").iterdir())
+    assert len(steps) == 1 and (work / "run.json").is_file() and not out.exists()
+    assert subprocess.run([str(gon), "train", "--resume", str(out), "--quiet"], capture_output=True).returncode == 0
+    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 4000
+    assert not work.exists()
+
+
+def test_models_refuse_images_of_another_shape(digits32):
+    from gon import build_model
+
+    model = build_model(ModelConfig(kind="conv", hidden_features=4, latent_dim=8))
+    with pytest.raises(GONError, match="1 channel"):
+        model.loss(digits32[:4].repeat(1, 3, 1, 1))
+    with pytest.raises(GONError, match="32x32"):
+        model.encode(digits32[:4, :, :28, :28])
+    ae = build_model(ModelConfig(kind="ae", hidden_features=4, latent_dim=8))
+    with pytest.raises(GONError, match="got \\(4, 1, 28, 28\\)"):
+        ae.reconstruct(digits32[:4, :, :28, :28])
+
+
+def test_data_fitted_to_the_model_is_announced(caplog):
+    import logging
+
+    from gon import load_data
+
+    with caplog.at_level(logging.INFO, logger="gon"):
+        load_data("mnist5k", "test", image_size=32, channels=3, limit=8)
+    assert "mnist5k: 8 images resized from 28x28 to 32x32 and grey repeated to RGB to fit the model" in caplog.text

@@ -82,6 +82,7 @@ class Autoencoder(GON):
         self.corrupt = corrupt
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        self.check_images(x)
         return self.encoder(self.corrupt(x) if self.corrupt is not None else x)
 
     def origin_path(self, batch_size: int) -> str:
@@ -98,6 +99,7 @@ class VAE(VariationalGON):
         self.encoder = encoder
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        self.check_images(x)
         return self.encoder(x)
 
     def origin_path(self, batch_size: int) -> str:
@@ -131,9 +133,11 @@ class GLO(GON):
     def loss(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         if index is None:
             raise GONError("a GLO model trains on image indices: train it with gon.train or fit")
+        self.check_images(x)
         return self.outer_loss(self.decode(self.latents(index.to(x.device))), x).mean()
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        self.check_images(x)
         # Adam is per coordinate, so each image's code depends on that image alone
         start = self.latents.weight.detach().mean(0)
         z = start.expand(x.shape[0], -1).clone().requires_grad_(True)

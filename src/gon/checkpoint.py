@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from .errors import GONError
+from .files import save_tensors
 from .models import GON, ModelConfig, build_model
 from .samplers import GaussianSampler, MixtureSampler
 
@@ -30,7 +30,7 @@ def save_model(directory: str | Path, model: GON, config: ModelConfig, extra: di
     """Write config.json and model.safetensors into `directory` (which must exist)."""
     directory = Path(directory)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(state, directory / WEIGHTS_FILE, metadata={"format": FORMAT, "kind": config.kind})
+    save_tensors(state, directory / WEIGHTS_FILE, metadata={"format": FORMAT, "kind": config.kind})
     document = {"format": FORMAT, "model": config.to_dict(), **(extra or {})}
     (directory / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
 
@@ -102,7 +102,7 @@ def sampler_file(directory: str | Path, name: str) -> Path:
 
 def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSampler) -> Path:
     path = sampler_file(directory, sampler.name)
-    save_file(sampler.state_dict(), path, metadata={"format": FORMAT, "sampler": sampler.name})
+    save_tensors(sampler.state_dict(), path, metadata={"format": FORMAT, "sampler": sampler.name})
     return path
 
 
@@ -170,9 +170,9 @@ def save_training_state(directory: Path, model: GON, state: TrainingState, keep:
                 "param_groups": state.optimizer["param_groups"], "history": state.history,
                 "running": list(state.running)}
     try:
-        _fsync_write(tmp / WEIGHTS_FILE, lambda p: save_file(weights, p, metadata={"format": FORMAT}))
+        _fsync_write(tmp / WEIGHTS_FILE, lambda p: save_tensors(weights, p, metadata={"format": FORMAT}))
         _fsync_write(tmp / "optimizer.safetensors",
-                     lambda p: save_file({**optimizer_tensors, **rng_tensors}, p, metadata={"format": FORMAT}))
+                     lambda p: save_tensors({**optimizer_tensors, **rng_tensors}, p, metadata={"format": FORMAT}))
         _fsync_write(tmp / "state.json", lambda p: p.write_text(json.dumps(document)))
         if final.exists():
             shutil.rmtree(final)

@@ -37,6 +37,27 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with one line and a hint for a bad argument instead of the whole usage (exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+# CPU threads of every computing command: one, unless told. Measured on 2 cores
+# (docs/design.md, "Threads"): an idle machine runs the default GON step 1.45x faster on
+# two threads, but beside one busy process two threads are 2.7x slower than one, and the
+# weights also depend on the thread count, so a fixed default gives the same numbers anywhere.
+DEFAULT_THREADS = 1
+
+
+def _common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
+    if threads:
+        q.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                       help="CPU threads (default %(default)s; more is faster only on an idle machine)")
+    q.add_argument("--verbose", action="store_true", help="also log details (which gradient-origin path runs)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .data import KNOWN_SPECS
     from .decoders import ACTIVATIONS, NORMS
@@ -44,7 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .losses import LIKELIHOODS
     from .models import GON_KINDS, MODEL_KINDS
 
-    parser = argparse.ArgumentParser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
+    from . import __version__
+    from .train import TrainConfig
+
+    parser = Parser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
+    parser.add_argument("--version", action="version", version=f"gon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_help = "data spec: " + ", ".join(KNOWN_SPECS)
 
@@ -55,14 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help=data_help + " (default mnist5k)")
     p.add_argument("--steps", type=_positive_int, help="training steps (default 1000)")
     p.add_argument("--epochs", type=_number, help="training length in epochs (instead of --steps)")
-    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int, help=f"images per step (default {TrainConfig.batch_size})")
     p.add_argument("--lr", type=_number, help="Adam learning rate (default 1e-3; 1e-4 for implicit)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--latent-dim", type=_positive_int)
+    p.add_argument("--seed", type=int, help=f"seed of the weights and the batch order (default {TrainConfig.seed})")
+    p.add_argument("--latent-dim", type=_positive_int, help="latent size k (default 32; 48 for variational)")
     p.add_argument("--hidden-features", type=_positive_int, help="base filters (conv) or SIREN width (implicit)")
     p.add_argument("--num-layers", type=_positive_int, help="SIREN hidden layers (implicit)")
-    p.add_argument("--image-size", type=_positive_int)
-    p.add_argument("--channels", type=_positive_int)
+    p.add_argument("--image-size", type=_positive_int, help="image side in pixels (default 32; 28 for implicit)")
+    p.add_argument("--channels", type=_positive_int, help="1 (grey) or 3 (RGB) (default 1)")
     p.add_argument("--activation", choices=ACTIVATIONS)
     p.add_argument("--norm", choices=NORMS)
     p.add_argument("--w0", type=_number, help="SIREN frequency (implicit, default 30)")
@@ -100,8 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="TensorBoard scalars and images in OUT/tensorboard (pip install '.[tensorboard]')")
     p.add_argument("--resume", type=Path, metavar="DIR",
                    help="continue the interrupted run that was to be written to DIR, from its newest checkpoint")
-    p.add_argument("--out", type=Path, help="run directory to create (default runs/<model>, or runs/<model>-2, ... if taken)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory (only a gon run or an empty folder), once the new run is complete")
+    p.add_argument("--out", type=Path,
+                   help="run directory to create (default runs/<model>, or runs/<model>-2, ... if taken)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing run directory (a gon run or an empty folder) once the new run is complete")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     def run_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -124,11 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)")
     with_data(q)
-    q.add_argument("-n", type=_positive_int, default=32, help="number of images")
+    q.add_argument("-n", type=_positive_int, default=32, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/reconstructions.png)")
 
     q = run_command("sample", "write a grid of samples")
-    q.add_argument("-n", type=_positive_int, default=64, help="number of samples")
+    q.add_argument("-n", type=_positive_int, default=64, help="number of samples (default %(default)s)")
     q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
                    help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
                         "held-out likelihood) fitted to training latents; auto: prior or gaussian")
@@ -138,8 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = run_command("interpolate", "write spherical interpolations between encoded images")
     with_data(q)
-    q.add_argument("--pairs", type=_positive_int, default=8)
-    q.add_argument("--steps", type=_positive_int, default=10)
+    q.add_argument("--pairs", type=_positive_int, default=8, help="image pairs (default %(default)s)")
+    q.add_argument("--steps", type=_positive_int, default=10, help="images per interpolation (default %(default)s)")
     q.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
     q.add_argument("--resolution", type=_positive_int, help="render resolution (implicit models)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
@@ -147,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = run_command("render", "render reconstructions of an implicit GON at any resolution")
     with_data(q)
-    q.add_argument("--resolution", type=_positive_int, default=256)
-    q.add_argument("-n", type=_positive_int, default=16, help="number of images")
+    q.add_argument("--resolution", type=_positive_int, default=256, help="pixels per side (default %(default)s)")
+    q.add_argument("-n", type=_positive_int, default=16, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png)")
     q = run_command("inspect", "latent statistics: how normal a model's latents are, with a histogram (Figs. 13-14)")
     with_data(q)
@@ -220,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--steps", type=_positive_int, help="training steps per curve (overrides the preset)")
     q.add_argument("--eval-images", type=_positive_int, default=500, help="held-out images evaluated (default 500)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")
+    for name, command in sub.choices.items():
+        if name != "bench":
+            _common_flags(command)
+    for name, command in bench.choices.items():  # speed and map set threads per measurement or per worker
+        _common_flags(command, threads=name not in ("speed", "map"))
     return parser
 
 
@@ -313,12 +345,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# the largest set of pictures a command draws: 2^28 values (1 GiB as float32)
+MAX_PICTURE_VALUES = 1 << 28
+
+
+def _check_picture_size(count: int, channels: int, size: int) -> None:
+    """GONError before allocating `count` images of `size` x `size` beyond MAX_PICTURE_VALUES."""
+    values = count * channels * size * size
+    if values > MAX_PICTURE_VALUES:
+        raise GONError(f"{count} images of {channels}x{size}x{size} would take {values * 4 / 2 ** 30:.1f} GiB; "
+                       f"the limit is {MAX_PICTURE_VALUES * 4 / 2 ** 30:.0f} GiB: ask for fewer or smaller images")
+
+
 def _write_png(images, path: Path, columns: int | None = None) -> None:
-    """Written to a temporary file then renamed, so a failure never leaves half a PNG."""
+    """In the format the suffix names, written to a temporary file then renamed, so a failure
+    never leaves half an image."""
     from .files import write_atomically
     from .viz import image_grid
 
-    write_atomically(path, lambda tmp: image_grid(images, columns).save(tmp, format="PNG"))
+    from PIL import Image
+
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format not in Image.SAVE:
+        raise GONError(f"{path}: cannot write images as {path.suffix or 'a file without a suffix'}: "
+                       f"name a .png, .jpg, .webp, .bmp or .tif file")
+    write_atomically(path, lambda tmp: image_grid(images, columns).save(tmp, format=image_format))
     print(f"wrote {path}")
 
 
@@ -339,6 +390,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from .samplers import GaussianSampler, MixtureSampler, PriorSampler
 
     model, config, document = _load(args)
+    _check_picture_size(args.n, config.channels, args.resolution or config.image_size)
     kind = args.sampler if args.sampler != "auto" else ("prior" if isinstance(model, VariationalGON) else "gaussian")
     if kind == "prior" and not isinstance(model, VariationalGON):
         raise GONError("the prior sampler needs a variational model; use --sampler gaussian or gmm")
@@ -370,6 +422,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
+    _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
     z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
     _write_png(images, args.out or args.run / "interpolations.png", args.steps)
@@ -391,6 +444,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     if not isinstance(model, ImplicitGON):
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
+    _check_picture_size(args.n, config.channels, args.resolution)
     z = model.encode(spread(_data_for(args, config, document), args.n))
     _write_png(model.render(z, args.resolution), args.out or args.run / f"render-{args.resolution}.png")
     return 0
@@ -506,6 +560,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
+    logging.getLogger("gon").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    if getattr(args, "threads", None) is not None and not (args.command == "bench" and args.bench in ("speed", "map")):
+        import torch
+
+        torch.set_num_threads(args.threads)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 speaks for all; the others only warn
         logging.getLogger("gon").setLevel(logging.WARNING)
     try:
@@ -513,8 +572,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GONError as error:
         print(f"gon: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("gon: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        command = getattr(interrupt, "resume_command", None)
+        print(f"gon: interrupted after step {interrupt.step}; checkpoint written: continue with `{command}`"
+              if command else "gon: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # a bug, not bad input: say so in one line; GON_DEBUG=1 shows the traceback
         if os.environ.get("GON_DEBUG"):

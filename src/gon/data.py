@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import inspect
+import logging
 import os
 import shutil
 import struct
@@ -54,6 +55,8 @@ GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B"
 IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
 # Bound the float32 working set of resizing to about 64 MiB per chunk.
 _CHUNK_VALUES = 1 << 24
+
+logger = logging.getLogger("gon")
 
 
 class LazyImages:
@@ -189,6 +192,7 @@ def _fit_images(
     n, c, h, w = images.shape
     if (image_size is None or (h, w) == (image_size, image_size)) and channels in (None, c):
         return images
+    _notice_fitted(where, n, (c, h, w), image_size, channels, fit)
     out_c = c if channels is None else channels
     out_h, out_w = (h, w) if image_size is None else (image_size, image_size)
     out = torch.empty((n, out_c, out_h, out_w), dtype=torch.uint8)
@@ -196,6 +200,19 @@ def _fit_images(
     for start in range(0, n, step):
         out[start : start + step] = _fit_chunk(images[start : start + step], image_size, channels, fit, where)
     return out
+
+
+def _notice_fitted(where: str, count: int | str, shape: tuple[int, int, int], image_size: int | None,
+                   channels: int | None, fit: str) -> None:
+    """Say in one line how data are changed to fit a model: silent conversions hid mistakes."""
+    c, h, w = shape
+    changes = []
+    if image_size is not None and (h, w) != (image_size, image_size):
+        changes.append(f"{'resized' if fit == 'resize' else 'padded'} from {h}x{w} to {image_size}x{image_size}")
+    if channels is not None and channels != c:
+        changes.append("RGB converted to grey" if channels == 1 else "grey repeated to RGB")
+    if changes:
+        logger.info("%s: %s images %s to fit the model", where, count, " and ".join(changes))
 
 
 def _fit_chunk(x: torch.Tensor, image_size: int | None, channels: int | None, fit: str, where: str) -> torch.Tensor:
@@ -248,9 +265,13 @@ def _stack(
     """
     out: torch.Tensor | None = None
     first = ""
+    changed: dict[tuple[int, int, int], int] = {}
     for i, (label, image) in enumerate(items):
         if channels is None:
             channels = int(image.shape[0])
+        native = tuple(int(d) for d in image.shape)
+        if (image_size is not None and native[1:] != (image_size, image_size)) or native[0] != channels:
+            changed[native] = changed.get(native, 0) + 1
         fitted = _fit_chunk(image.unsqueeze(0), image_size, channels, fit, where)[0]
         if out is None:
             out, first = torch.empty((count, *fitted.shape), dtype=torch.uint8), label
@@ -262,6 +283,8 @@ def _stack(
         out[i] = fitted
     if out is None:
         raise GONError(f"{where}: no images")
+    for native, number in changed.items():
+        _notice_fitted(where, number, native, image_size, channels, fit)
     return out
 
 
@@ -395,6 +418,7 @@ def _stream_idx_dir(directory: Path, split: str, where: str, limit: int | None, 
         return _fit_chunk(raw, image_size, channels, fit, where)
 
     shape = fetch(np.array([0])).shape[1:]
+    _notice_fitted(where, count, (1, *mapped.shape[1:]), image_size, channels, fit)
     return ImageData(LazyImages((count, *shape), fetch), labels, name)
 
 

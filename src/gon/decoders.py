@@ -68,6 +68,8 @@ def make_norm(name: str, channels: int) -> nn.Module:
 # convolutional decoder
 
 CONV_SIZES = (28, 32, 64, 128)
+# hidden values of one rendering chunk (64 MiB of float32); see ImplicitDecoder.render
+RENDER_CHUNK_VALUES = 1 << 24
 
 
 class ConvDecoder(nn.Module):
@@ -222,6 +224,7 @@ class ImplicitDecoder(nn.Module):
         if num_layers < 1:
             raise GONError(f"an implicit decoder needs at least one hidden layer, got {num_layers}")
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
+        self.hidden_features = hidden_features
         self.first = SirenLayer(self.coordinate_dim + latent_dim, hidden_features, w0, first=True, activation=activation)
         self.hidden = nn.Sequential(*[SirenLayer(hidden_features, hidden_features, w0, activation=activation)
                                       for _ in range(num_layers - 1)])
@@ -270,7 +273,11 @@ class ImplicitDecoder(nn.Module):
         """F(c (+) z) on a size x size grid of coordinates c: z (B, k) -> raw values (B, C, size, size),
         unclamped; any resolution, whatever the training grid."""
         grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
-        values = self.forward_points(z, grid)
+        if torch.is_grad_enabled():
+            values = self.forward_points(z, grid)
+        else:  # coordinates in chunks: the hidden layers then take bounded memory at any resolution
+            chunk = max(1, RENDER_CHUNK_VALUES // max(1, z.shape[0] * self.hidden_features))
+            values = torch.cat([self.forward_points(z, grid[i:i + chunk]) for i in range(0, len(grid), chunk)], 1)
         return values.transpose(1, 2).reshape(z.shape[0], self.channels, size, size)
 
     def forward(self, z: Tensor) -> Tensor:

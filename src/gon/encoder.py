@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_file
 from torch import Tensor
 
 from .errors import GONError
+from .files import save_tensors
 from .models import GON
 
 ENCODER_FORMAT = "gradient-origin-networks/affine-encoder-v1"
@@ -39,7 +39,7 @@ class AffineEncoder:
         return torch.addmm(self.offset, x.reshape(x.shape[0], -1), self.weight.T)
 
     def save(self, path: str | Path) -> None:
-        save_file({"weight": self.weight.contiguous(), "offset": self.offset.contiguous()}, str(path),
+        save_tensors({"weight": self.weight.contiguous(), "offset": self.offset.contiguous()}, str(path),
                   metadata={"format": ENCODER_FORMAT, "input_shape": json.dumps(list(self.input_shape))})
 
     @classmethod

@@ -125,8 +125,7 @@ class ModelConfig:
             if self.kind not in ("conv", "implicit"):
                 raise GONError(f"GON classifiers are built on conv or implicit models, not {self.kind} ones")
         if self.kind in BASELINE_KINDS:
-            changed = [key for key in ("inner_steps", "inner_step_size", "detach", "origin_std", "latent_form")
-                       if getattr(self, key) != _FIELD_DEFAULTS[key]]
+            changed = [key for key in _STEP_FIELDS[:-1] if getattr(self, key) != _FIELD_DEFAULTS[key]]
             if changed:
                 raise GONError(f"{changed[0]} is an option of the gradient-origin step, which a {self.kind} model "
                                f"does not have")
@@ -158,6 +157,24 @@ class ModelConfig:
 
 
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig)}
+_STEP_FIELDS = ("inner_steps", "inner_step_size", "detach", "origin_std", "latent_form", "inner_scale")
+# the kinds a field means something for; a field not named here applies to every kind
+FIELD_KINDS: dict[str, tuple[str, ...]] = {
+    **{key: GON_KINDS for key in _STEP_FIELDS},
+    "norm": tuple(kind for kind in MODEL_KINDS if kind != "implicit"),
+    "num_layers": ("implicit",), "w0": ("implicit",), "coordinate_samples": ("implicit",),
+    "likelihood": ("variational", "vae"),
+    "train_images": ("glo",), "latent_lr": ("glo",), "inference_steps": ("glo",),
+}
+
+
+def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a ModelConfig dict that mean something for its kind (and, for the
+    classifier weight, for a classifier): what a report should show."""
+    kind = values.get("kind")
+    return {key: value for key, value in values.items()
+            if kind in FIELD_KINDS.get(key, (kind,))
+            and not (key == "reconstruction_weight" and values.get("classes") is None)}
 
 
 def config_from_dict(cls: type, values: dict[str, Any], what: str) -> Any:
@@ -207,6 +224,17 @@ class GON(nn.Module):
         self._outer_loss = outer_loss or inner_loss
         self.classifier: nn.Linear | None = None
         self.reconstruction_weight = 1.0
+        # (C, H, W) the model takes, where known (build_model sets it); None accepts any shape
+        self.image_shape: tuple[int, int, int] | None = None
+
+    def check_images(self, x: Tensor) -> None:
+        """GONError unless x is a batch (B, C, H, W) of the images this model takes."""
+        if self.image_shape is None:
+            return
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+            c, h, w = self.image_shape
+            raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
+                           f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
 
     def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> "GON":
         """Make this a GON classifier (Eq. 13): softmax(W z + b) on the gradient-origin latent,
@@ -227,6 +255,7 @@ class GON(nn.Module):
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """Latents z = -grad_z0 L(x, F(z0)) at z0 = 0 (Eq. 8): images x (B, C, H, W) in [0, 1]
         -> z (B, latent_dim). Keeps the second-order graph in training mode unless told otherwise."""
+        self.check_images(x)
         create_graph = self.training if create_graph is None else create_graph
         return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
                                create_graph=create_graph)
@@ -405,6 +434,7 @@ class ImplicitGON(GON):
     def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """GON.loss, with I_x of Eq. 12 estimated on `coordinate_samples` random coordinates in
         training mode (the whole grid otherwise, and always for a classifier)."""
+        self.check_images(x)
         points = self.decoder.grid.shape[0]
         n = self.coordinate_samples
         if not self.training or n is None or n >= points or self.classifier is not None:
@@ -431,6 +461,7 @@ def build_model(config: ModelConfig) -> GON:
     if config.classes is not None:
         model.add_classifier(config.classes, float(config.reconstruction_weight))
     model.config = config  # what save_pretrained writes
+    model.image_shape = (config.channels, config.image_size, config.image_size)
     return model
 
 

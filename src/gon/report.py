@@ -20,6 +20,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from .checkpoint import read_config
+from .models import applicable_fields
 from .files import write_atomically
 from .errors import GONError
 
@@ -81,7 +82,7 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
         body.append(_missing("no evaluation record in metrics.jsonl (a run without test data, or an older run)"))
 
     body.append("<h2>Configuration</h2>")
-    body.append(_table(model, ("model", "value")))
+    body.append(_table(applicable_fields(model), ("model", "value")))
     if train:
         body.append(_table(train, ("training", "value")))
     extra = {k: v for k, v in document.items() if k not in ("format", "model", "train")}

@@ -7,13 +7,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import math
 import random
 import shutil
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from .checkpoint import (FORMAT, TrainingState, capture_rng, latest_training_sta
 from .data import ImageData, load_data
 from .distributed import DEVICES, PRECISIONS
 from .errors import GONError
+from .files import write_atomically
 from .evaluate import encode_dataset, evaluate
 from .models import BASELINE_KINDS, GON, ModelConfig, VariationalGON, build_model, config_from_dict
 from .samplers import GaussianSampler, PriorSampler
@@ -183,7 +187,8 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
         resume: TrainingState | None = None,
         on_checkpoint: Callable[[TrainingState], None] | None = None,
         on_step: Callable[[int], bool | None] | None = None,
-        on_log: Callable[[dict[str, float]], None] | None = None) -> list[dict[str, float]]:
+        on_log: Callable[[dict[str, float]], None] | None = None,
+        on_interrupt: Callable[[TrainingState], None] | None = None) -> list[dict[str, float]]:
     """Train `model` in place on `data`; returns the logged history.
 
     A non-finite loss raises GONError naming the step (or, with config.skip_nonfinite,
@@ -191,7 +196,9 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
     full training state; `resume` continues from such a state exactly (same weights, bit
     for bit on CPU, as an uninterrupted run). `on_step(step)`, if given, runs after every
     optimiser step (e.g. to evaluate along the way); returning True stops training.
-    `on_log(record)` receives each record of the history as it is logged. An unset
+    `on_log(record)` receives each record of the history as it is logged. With
+    `on_interrupt`, a first Ctrl-C (SIGINT, in the main thread) finishes the current step,
+    hands the training state to `on_interrupt` and raises Interrupted; a second stops at once. An unset
     config.lr means 1e-3 (`train` resolves it per model kind).
 
     Trains on config.device and leaves the model where it found it. Inside a torch.distributed
@@ -238,62 +245,75 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
         running, count, last_step = resume.running
     skipped = 0
     model.train()
-    if hasattr(model, "origin_path") and ranks.main:  # baselines without a gradient-origin step train here too
-        logger.info("gradient-origin path: %s", model.origin_path(local_batch))
+    if ranks.main:
+        c, h, w = data.shape
+        logger.info("training %s (%s parameters) on %s: %s images of %dx%dx%d; %s, %d thread(s); steps %d to %d of "
+                    "batch %d at lr %g", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}",
+                    data.name, f"{len(data):,}", c, h, w, device, torch.get_num_threads(), first, total,
+                    config.batch_size, lr)
+        if hasattr(model, "origin_path"):  # baselines without a gradient-origin step train here too
+            logger.debug("gradient-origin path: %s", model.origin_path(local_batch))
     start = last_time = time.perf_counter()
     elapsed_before = history[-1]["elapsed_s"] if history else 0.0
     # redirected to a file, the bar updates every 10 s instead of filling the log
     interactive = getattr(sys.stderr, "isatty", lambda: False)()
     bar = tqdm(total=total, initial=first - 1, disable=not progress or not ranks.main, unit="step",
                dynamic_ncols=True, mininterval=0.1 if interactive else 10.0)
-    for step in range(first, total + 1):
-        position = (step - 1) % batches_per_epoch
-        if position == 0 and step > 1:
-            order = torch.randperm(len(data))
-        index = distributed.shard(order[position * config.batch_size:(position + 1) * config.batch_size], ranks)
-        x = data.batch(index).to(device, non_blocking=True)
-        with distributed.autocast(device, config.precision):
-            if indexed:
-                loss = objective(x, index=index)
-            else:
-                loss = objective(x, data.labels[index].to(device)) if classifier is not None else objective(x)
-        # the global batch's loss (this rank's, in one process): all ranks skip or stop alike
-        reported = distributed.mean_over_ranks(loss.detach(), ranks)
-        skipped = skipped + 1 if not torch.isfinite(reported) else 0
-        if skipped:
-            if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:
+    interrupt = _InterruptAfterStep() if on_interrupt is not None and ranks.world_size == 1 else None
+    with interrupt or contextlib.nullcontext():
+        for step in range(first, total + 1):
+            if interrupt is not None and interrupt.requested:
                 bar.close()
-                raise GONError(f"training diverged: the loss is {reported.item()} at step {step}"
-                               + (f" ({skipped} steps in a row)" if skipped > 1 else "") + "; try a lower --lr"
-                               + (" (the last checkpoint is kept: --resume continues from it)"
-                                  if config.checkpoint_every and step > config.checkpoint_every else ""))
-            logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
-        else:
-            optimiser.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimiser)
-            scaler.update()
-            running, count = running + reported.item(), count + 1
-            bar.set_postfix(loss=f"{running / count:.3f}", refresh=False)
-        now = time.perf_counter()
-        out_of_time = config.time_limit is not None and now - start >= config.time_limit
-        if (step % config.log_every == 0 or step == total or out_of_time) and count:
-            record = {"step": step, "loss": running / count, "steps_per_s": (step - last_step) / (now - last_time),
-                      "elapsed_s": elapsed_before + now - start}
-            history.append(record)
-            if on_log is not None and ranks.main:
-                on_log(record)
-            running, count, last_step, last_time = 0.0, 0, step, now
-        bar.update(1)
-        if on_checkpoint is not None and ranks.main and config.checkpoint_every \
-                and step % config.checkpoint_every == 0 and step < total:
-            on_checkpoint(TrainingState(step, order, optimiser.state_dict(), capture_rng(), list(history),
-                                        (running, count, last_step)))
-        stop = (on_step is not None and bool(on_step(step))) or out_of_time
-        if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
-            stop = distributed.agree(stop, ranks, device)  # rank 0's clock decides for all
-        if stop:
-            break
+                on_interrupt(TrainingState(step - 1, order, optimiser.state_dict(), capture_rng(), list(history),
+                                           (running, count, last_step)))
+                raise Interrupted(step - 1)
+            position = (step - 1) % batches_per_epoch
+            if position == 0 and step > 1:
+                order = torch.randperm(len(data))
+            index = distributed.shard(order[position * config.batch_size:(position + 1) * config.batch_size], ranks)
+            x = data.batch(index).to(device, non_blocking=True)
+            with distributed.autocast(device, config.precision):
+                if indexed:
+                    loss = objective(x, index=index)
+                else:
+                    loss = objective(x, data.labels[index].to(device)) if classifier is not None else objective(x)
+            # the global batch's loss (this rank's, in one process): all ranks skip or stop alike
+            reported = distributed.mean_over_ranks(loss.detach(), ranks)
+            skipped = skipped + 1 if not torch.isfinite(reported) else 0
+            if skipped:
+                if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:
+                    bar.close()
+                    raise GONError(f"training diverged: the loss is {reported.item()} at step {step}"
+                                   + (f" ({skipped} steps in a row)" if skipped > 1 else "") + "; try a lower --lr"
+                                   + (" (the last checkpoint is kept: --resume continues from it)"
+                                      if config.checkpoint_every and step > config.checkpoint_every else ""))
+                logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
+            else:
+                optimiser.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimiser)
+                scaler.update()
+                running, count = running + reported.item(), count + 1
+                bar.set_postfix(loss=f"{running / count:.3f}", refresh=False)
+            now = time.perf_counter()
+            out_of_time = config.time_limit is not None and now - start >= config.time_limit
+            if (step % config.log_every == 0 or step == total or out_of_time) and count:
+                record = {"step": step, "loss": running / count, "steps_per_s": (step - last_step) / (now - last_time),
+                          "elapsed_s": elapsed_before + now - start}
+                history.append(record)
+                if on_log is not None and ranks.main:
+                    on_log(record)
+                running, count, last_step, last_time = 0.0, 0, step, now
+            bar.update(1)
+            if on_checkpoint is not None and ranks.main and config.checkpoint_every \
+                    and step % config.checkpoint_every == 0 and step < total:
+                on_checkpoint(TrainingState(step, order, optimiser.state_dict(), capture_rng(), list(history),
+                                            (running, count, last_step)))
+            stop = (on_step is not None and bool(on_step(step))) or out_of_time
+            if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
+                stop = distributed.agree(stop, ranks, device)  # rank 0's clock decides for all
+            if stop:
+                break
     bar.close()
     model.eval()
     model.to(home)
@@ -340,6 +360,37 @@ def _replace_directory(new: Path, out: Path) -> None:
         out.rename(aside)
     new.rename(out)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C after `step` steps, its state handed to fit's `on_interrupt`;
+    `resume_command` says how to continue (set by `train` once a checkpoint is written)."""
+
+    def __init__(self, step: int, resume_command: str | None = None) -> None:
+        super().__init__(step)
+        self.step, self.resume_command = step, resume_command
+
+
+class _InterruptAfterStep:
+    """While active in the main thread: a first SIGINT asks the loop to stop after its step
+    (`requested`); a second raises KeyboardInterrupt at once, as Ctrl-C normally does."""
+
+    def __enter__(self) -> "_InterruptAfterStep":
+        self.requested = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("gon: finishing this step and writing a checkpoint (Ctrl-C again stops at once)", file=sys.stderr)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _work_directory(out: Path) -> Path:
@@ -422,20 +473,24 @@ def _train_and_write_main(model: GON, model_config: ModelConfig, config: TrainCo
                           test: ImageData | None, out: Path | None, progress: bool,
                           resume: TrainingState | None) -> Run:
     work = _work_directory(out) if out is not None else None
-    on_checkpoint = None
-    if work is not None and config.checkpoint_every:
-        work.mkdir(parents=True, exist_ok=True)
-        (work / "run.json").write_text(json.dumps({"format": FORMAT, "model": model_config.to_dict(),
-                                                   "train": dataclasses.asdict(config)}, indent=2) + "\n")
-
+    on_checkpoint = on_interrupt = None
+    if work is not None:
         def on_checkpoint(state: TrainingState) -> None:
+            if not (work / "run.json").is_file():  # what --resume rebuilds the run from
+                document = {"format": FORMAT, "model": model_config.to_dict(), "train": dataclasses.asdict(config)}
+                write_atomically(work / "run.json", lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
             save_training_state(work, model, state, config.keep_checkpoints)
+
+        def on_interrupt(state: TrainingState) -> None:
+            on_checkpoint(state)
+            raise Interrupted(state.step, f"gon train --resume {out}")
     board = None
     if work is not None and config.tensorboard:
         board = tensorboard.TensorBoardLog(work / "tensorboard", purge_step=resume.step + 1 if resume else None)
     try:
-        history = fit(model, data, config, progress, resume=resume, on_checkpoint=on_checkpoint,
-                      on_log=board.log if board is not None else None)
+        history = fit(model, data, config, progress, resume=resume,
+                      on_checkpoint=on_checkpoint if config.checkpoint_every else None,
+                      on_log=board.log if board is not None else None, on_interrupt=on_interrupt)
         metrics = {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data} if test else {}
         if work is None:
             return Run(model, model_config, config, metrics, None)
