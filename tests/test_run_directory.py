@@ -116,3 +116,66 @@ def test_data_fitted_to_the_model_is_announced(caplog):
     with caplog.at_level(logging.INFO, logger="gon"):
         load_data("mnist5k", "test", image_size=32, channels=3, limit=8)
     assert "mnist5k: 8 images resized from 28x28 to 32x32 and grey repeated to RGB to fit the model" in caplog.text
+
+
+def test_a_second_writer_is_refused_and_named(tmp_path, capsys):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gon = Path(sys.executable).with_name("gon")
+    out = tmp_path / "run"
+    first = subprocess.Popen([str(gon), "train", *TINY[:-3], "--steps", "3000", "--quiet", "--out", str(out)],
+                             stderr=subprocess.PIPE, text=True)
+    for line in first.stderr:
+        if line.startswith("gon: training"):
+            break
+    assert run_cli("train", *TINY, "--out", out) == 2
+    assert run_cli("train", *TINY, "--out", out, "--overwrite") == 2
+    assert run_cli("train", "--resume", out) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 3 and all(f"being written by another gon process (pid {first.pid})" in e for e in errors)
+    first.kill()  # a writer that dies holding the lock leaves its file behind, but not the lock
+    first.wait(timeout=60)
+    assert run_cli("train", *TINY, "--out", out) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # and a finished run leaves no lock file
+
+
+def test_config_files_that_are_not_configs_are_one_line_errors(tmp_path, capsys):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"train": {"steps": ' + "9" * 5000 + "}}")
+    listed = tmp_path / "listed.json"
+    listed.write_text('{"model": {"kind": "conv"}, "train": [1, 2]}')
+    for config in ("/dev/zero", deep, huge, listed):
+        assert run_cli("train", "--config", config, "--out", tmp_path / "x") == 2
+    for seed in ("-1", "4294967296"):
+        assert run_cli("train", *TINY, "--seed", seed, "--out", tmp_path / "x") == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 6 and all(e.startswith("gon: error: ") for e in errors), errors
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("flags", [["--latent-dim", "1000000000"], ["--hidden-features", "1000000000"],
+                                   ["--classes", "1000000000"], ["--model", "implicit", "--image-size", "1000000"],
+                                   ["--model", "implicit", "--num-layers", "1000000"]])
+def test_huge_models_are_refused_before_allocating(tmp_path, capsys, flags):
+    assert run_cli("train", *flags, "--steps", "2", "--out", tmp_path / "x", "--quiet") == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and ("the limit is" in error or "at most" in error), error
+
+
+def test_a_sampler_that_cannot_be_fitted_falls_back_and_keeps_the_run(tmp_path):
+    from PIL import Image
+
+    from gon.data import load_data
+
+    digits = load_data("mnist5k", "test", limit=2)
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for i in range(2):  # every tenth file is a test image: one training image
+        Image.fromarray(digits.images[i, 0].numpy()).save(folder / f"{i}.png")
+    assert run_cli("train", "--data", f"folder:{folder}", "--batch-size", "1", "--steps", "3", "--hidden-features", "4",
+                   "--out", tmp_path / "run", "--quiet") == 0
+    assert (tmp_path / "run" / "model.safetensors").is_file() and (tmp_path / "run" / "samples.png").is_file()

@@ -7,6 +7,7 @@ import logging
 import os
 import random
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,28 @@ def save_model(directory: str | Path, model: GON, config: ModelConfig, extra: di
     (directory / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
 
 
+# config.json, state.json and run.json are a few kB; anything far larger is not ours
+MAX_JSON_BYTES = 16 << 20
+
+
 def read_json(path: Path, missing: str) -> Any:
-    """The JSON document in `path`; GONError ("PATH: missing") if absent or unreadable."""
+    """The JSON document in `path`; GONError ("PATH: missing") if absent, and one line for
+    anything else: not a regular file (/dev/zero), over MAX_JSON_BYTES, not JSON, nested too
+    deeply or holding an integer too long to convert."""
     try:
-        return json.loads(path.read_text())
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: a FIFO would block, /dev/zero never ends
+            raise GONError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            text = f.read(MAX_JSON_BYTES + 1)
+        if len(text) > MAX_JSON_BYTES:
+            raise GONError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, not a config or state file of this library")
+        return json.loads(text)
     except FileNotFoundError:
         raise GONError(f"{path}: {missing}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise GONError(f"{path}: not a readable JSON file ({error})") from None
+    except RecursionError:
+        raise GONError(f"{path}: not a readable JSON file (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and over-long integers
+        raise GONError(f"{path}: not a readable JSON file ({str(error).splitlines()[0]})") from None
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:

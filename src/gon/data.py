@@ -53,6 +53,8 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", 
 # Pillow modes holding one intensity channel; everything else is read as RGB.
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+# the largest data set held in memory as uint8 (Fashion-MNIST at 64 px in colour is 0.7 GiB)
+MAX_IN_MEMORY_BYTES = 8 << 30
 # Bound the float32 working set of resizing to about 64 MiB per chunk.
 _CHUNK_VALUES = 1 << 24
 
@@ -195,11 +197,20 @@ def _fit_images(
     _notice_fitted(where, n, (c, h, w), image_size, channels, fit)
     out_c = c if channels is None else channels
     out_h, out_w = (h, w) if image_size is None else (image_size, image_size)
+    _check_in_memory(where, n, out_c, out_h, out_w)
     out = torch.empty((n, out_c, out_h, out_w), dtype=torch.uint8)
     step = max(1, _CHUNK_VALUES // max(c * h * w, out_c * out_h * out_w))
     for start in range(0, n, step):
         out[start : start + step] = _fit_chunk(images[start : start + step], image_size, channels, fit, where)
     return out
+
+
+def _check_in_memory(where: str, count: int, channels: int, height: int, width: int) -> None:
+    """GONError before allocating a data set over MAX_IN_MEMORY_BYTES."""
+    size = count * channels * height * width
+    if size > MAX_IN_MEMORY_BYTES:
+        raise GONError(f"{where}: {count:,} images of {channels}x{height}x{width} would take {size / 2 ** 30:.1f} GiB "
+                       f"in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use a smaller image size or --stream")
 
 
 def _notice_fitted(where: str, count: int | str, shape: tuple[int, int, int], image_size: int | None,
@@ -274,6 +285,7 @@ def _stack(
             changed[native] = changed.get(native, 0) + 1
         fitted = _fit_chunk(image.unsqueeze(0), image_size, channels, fit, where)[0]
         if out is None:
+            _check_in_memory(where, count, *fitted.shape)
             out, first = torch.empty((count, *fitted.shape), dtype=torch.uint8), label
         elif fitted.shape[1:] != out.shape[2:]:
             raise GONError(

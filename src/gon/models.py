@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ GON_KINDS = ("conv", "variational", "implicit")
 BASELINE_KINDS = {"ae": "conv", "tied-ae": "conv", "glo": "conv", "vae": "variational"}
 MODEL_KINDS = GON_KINDS + tuple(BASELINE_KINDS)
 PAPER_BATCH_SIZE = 64
+MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 
 # The paper's hyper-parameters per kind (its released scripts), used where the user gives none.
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -91,6 +93,8 @@ class ModelConfig:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise GONError(f"{key} must be a positive integer, got {value!r}")
+        if self.num_layers > MAX_LAYERS:
+            raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
         if self.channels not in (1, 3):
             raise GONError(f"channels must be 1 or 3, got {self.channels}")
         if self.kind != "implicit" and self.image_size not in CONV_SIZES:
@@ -179,6 +183,8 @@ def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 def config_from_dict(cls: type, values: dict[str, Any], what: str) -> Any:
     """A config dataclass from a dict, refusing keys it does not know (typos must not pass silently)."""
+    if not isinstance(values, dict):
+        raise GONError(f"the {what} config must be a JSON object (key: value pairs), got {type(values).__name__}")
     unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
     if unknown:
         raise GONError(f"unknown {what} config key(s): {', '.join(map(repr, unknown))}")
@@ -453,10 +459,32 @@ class ImplicitGON(GON):
             return self.decoder.render(z, size).clamp(0, 1)
 
 
+# the largest model build_model allocates: 2^28 values of weights and buffers (1 GiB as float32)
+MAX_MODEL_VALUES = 1 << 28
+
+
+def check_model_size(config: ModelConfig) -> int:
+    """The number of values (weights and buffers) of `config`'s model, counted on the meta
+    device without allocating them; GONError over MAX_MODEL_VALUES."""
+    try:
+        with torch.device("meta"):
+            shapes = _build_gon(config)
+        values = sum(t.numel() for t in itertools.chain(shapes.parameters(), shapes.buffers()))
+    except RuntimeError:  # a size that overflows even torch's own count
+        values = math.inf
+    values += (config.classes or 0) * (config.latent_dim + 1)
+    if values > MAX_MODEL_VALUES:
+        raise GONError(f"this {config.kind} model would hold {values:,} values ({values * 4 / 2 ** 30:.1f} GiB); "
+                       f"the limit is {MAX_MODEL_VALUES:,}: lower latent_dim, hidden_features, classes or image_size")
+    return int(values)
+
+
 def build_model(config: ModelConfig) -> GON:
     """A fresh model for `config`, initialised as the paper's: a GON (kind "conv"),
     VariationalGON ("variational") or ImplicitGON ("implicit"), with a classifier head when
-    config.classes is set, or the baseline of the other kinds; in training mode."""
+    config.classes is set, or the baseline of the other kinds; in training mode.
+    GONError, before anything is allocated, for a model over MAX_MODEL_VALUES."""
+    check_model_size(config)
     model = _build_gon(config)
     if config.classes is not None:
         model.add_classifier(config.classes, float(config.reconstruction_weight))

@@ -9,10 +9,15 @@
 
 from __future__ import annotations
 
+import logging
+import math
+
 import torch
 from torch import Tensor
 
 from .errors import GONError
+
+logger = logging.getLogger("gon")
 
 
 class PriorSampler:
@@ -56,7 +61,11 @@ class GaussianSampler:
         if not torch.isfinite(latents).all():
             raise GONError("cannot fit a latent sampler: the model's latents are not finite")
         latents = latents.double()
-        return cls(latents.mean(0).float(), torch.cov(latents.T).float())
+        covariance = torch.cov(latents.T) if len(latents) > 1 else torch.full((latents.shape[1],) * 2, math.nan)
+        if not torch.isfinite(covariance).all():  # one latent has no spread: the prior's covariance stands in
+            logger.warning("one latent cannot give a covariance: sampling N(mean, I) instead")
+            covariance = torch.eye(latents.shape[1], dtype=torch.float64)
+        return cls(latents.mean(0).float(), covariance.float())
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n latents (n, k) drawn from the Gaussian."""

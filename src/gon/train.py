@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 import math
+import os
 import random
 import shutil
 import signal
@@ -20,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -35,7 +37,8 @@ from .distributed import DEVICES, PRECISIONS
 from .errors import GONError
 from .files import write_atomically
 from .evaluate import encode_dataset, evaluate
-from .models import BASELINE_KINDS, GON, ModelConfig, VariationalGON, build_model, config_from_dict
+from .models import (BASELINE_KINDS, GON, ModelConfig, VariationalGON, build_model, check_model_size,
+                     config_from_dict)
 from .samplers import GaussianSampler, PriorSampler
 from .viz import save_grid, save_loss_plot
 
@@ -103,8 +106,8 @@ class TrainConfig:
             raise GONError(f"epochs must be a positive number, got {self.epochs!r}")
         if self.lr is not None and not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise GONError(f"lr must be a positive number, got {self.lr!r}")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
-            raise GONError(f"seed must be an integer, got {self.seed!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2 ** 32:
+            raise GONError(f"seed must be an integer from 0 to 2**32 - 1 (numpy's range), got {self.seed!r}")
         if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
             raise GONError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
         for key in ("skip_nonfinite", "stream", "compile", "sync_batchnorm", "tensorboard"):
@@ -320,8 +323,8 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
     return history
 
 
-def run_directory(out: Path, overwrite: bool = False, version: bool = False) -> Path:
-    """Where a new run asked to go to `out` is written (see `train`); GONError where it may not.
+def run_directory(out: Path, overwrite: bool = False) -> Path:
+    """`out`, if a new run may be written there (see `train`); GONError where it may not.
 
     A folder that is not a run is never replaced: --overwrite has emptied working directories
     and home folders in other tools, so `.`, `/`, the home directory and every parent of the
@@ -333,12 +336,6 @@ def run_directory(out: Path, overwrite: bool = False, version: bool = False) -> 
     here = Path.cwd().resolve()
     if resolved in (Path(resolved.anchor), Path.home().resolve(), here) or resolved in here.parents:
         raise GONError(f"refusing to write a run over {out} (the root, home or working directory, or a parent of it)")
-    if version:
-        candidate, number = out, 1
-        while candidate.exists() or _work_directory(candidate).exists():
-            number += 1
-            candidate = out.with_name(f"{out.name}-{number}")
-        return candidate
     if not out.exists():
         return out
     if not overwrite:
@@ -349,6 +346,74 @@ def run_directory(out: Path, overwrite: bool = False, version: bool = False) -> 
     if any(out.iterdir()) and not ((out / "config.json").is_file() and (out / "model.safetensors").is_file()):
         raise GONError(f"{out} is not a gon run (no config.json and model.safetensors): refusing to replace it")
     return out
+
+
+@contextlib.contextmanager
+def _claimed(out: Path, overwrite: bool = False, version: bool = False, resuming: bool = False) -> Iterator[Path]:
+    """The run directory for `out` (see `train`), held under an exclusive lock (`.NAME.lock`
+    beside it) while the block runs: one writer per run directory. With `version`, the first
+    of OUT, OUT-2, OUT-3, ... that is free. Under torchrun rank 0 alone writes, and alone locks."""
+    if not distributed.environment().main:
+        yield out
+        return
+    for number in itertools.count(1):
+        path = out if number == 1 else out.with_name(f"{out.name}-{number}")
+        if version and (path.exists() or _work_directory(path).exists()):
+            continue
+        if not resuming:
+            run_directory(path, overwrite)
+        lock = _lock(path)
+        if lock is not None and version and (path.exists() or _work_directory(path).exists()):
+            _unlock(path, lock)  # written by another process between the look and the lock
+            continue
+        if lock is not None:
+            break
+        if not version:
+            holder = _lock_file(path).read_text().strip() or "unknown"
+            raise GONError(f"{path} is being written by another gon process (pid {holder}): wait for it to "
+                           f"finish or choose another output folder")
+    try:
+        yield path
+    finally:
+        _unlock(path, lock)
+
+
+def _lock_file(out: Path) -> Path:
+    return out.parent / f".{out.name}.lock"
+
+
+def _lock(out: Path) -> Any:
+    """An open file holding the exclusive lock of `out`'s run directory, or None if another
+    process holds it. The file is deleted on release (`_unlock`), so a lock taken on a file
+    that has just been deleted is retried on the new one."""
+    import fcntl
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    path = _lock_file(out)
+    while True:
+        handle = open(path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _unlock(out: Path, handle: Any) -> None:
+    _lock_file(out).unlink(missing_ok=True)  # while still held: a waiter then retries on a new file
+    handle.close()
 
 
 def _replace_directory(new: Path, out: Path) -> None:
@@ -411,9 +476,14 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
     as the command line does when it is given no --out) or `overwrite` (replace it, once
     the new run is complete; only a directory that is a run, or an empty one, is replaced).
     `Run.directory` says where the run went."""
-    out = Path(out) if out is not None else None
-    if out is not None:
-        out = run_directory(out, overwrite, version)
+    with contextlib.ExitStack() as held:
+        if out is not None:
+            out = held.enter_context(_claimed(Path(out), overwrite, version))
+        return _train_new(model_config, config, out, progress, overwrite)
+
+
+def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool,
+               overwrite: bool) -> Run:
     config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
     if out is not None:
         work = _work_directory(out)
@@ -429,6 +499,7 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
         raise GONError("TensorBoard logs are written into the run directory: give --out")
     if config.tensorboard:
         tensorboard.require()
+    check_model_size(model_config)  # before the data are fitted to its image size
     data = load_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
     model_config = sized_for(model_config, data)
@@ -440,6 +511,11 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
 def resume(out: str | Path, progress: bool = True) -> Run:
     """Continue the interrupted run that was to be written to `out`, from its newest usable checkpoint."""
     out = Path(out)
+    with _claimed(out, resuming=True):
+        return _resume(out, progress)
+
+
+def _resume(out: Path, progress: bool) -> Run:
     work = _work_directory(out)
     if out.exists() and not work.exists():
         raise GONError(f"{out} is a finished run: nothing to resume")
