@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
+from safetensors import SafetensorError
 
 from .errors import GONError
-from .files import save_tensors
+from .files import read_tensors, save_tensors, write_atomically
 from .models import GON, ModelConfig, build_model
 from .samplers import GaussianSampler, MixtureSampler
 
@@ -33,7 +33,7 @@ def save_model(directory: str | Path, model: GON, config: ModelConfig, extra: di
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     save_tensors(state, directory / WEIGHTS_FILE, metadata={"format": FORMAT, "kind": config.kind})
     document = {"format": FORMAT, "model": config.to_dict(), **(extra or {})}
-    (directory / CONFIG_FILE).write_text(json.dumps(document, indent=2) + "\n")
+    write_atomically(directory / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
 
 
 # config.json, state.json and run.json are a few kB; anything far larger is not ours
@@ -70,23 +70,12 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return document
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    if not path.is_file():
-        raise GONError(f"{path}: missing")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            return {k: f.get_tensor(k) for k in f.keys()}, metadata
-    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise GONError(f"{path}: not a valid safetensors file ({str(error).splitlines()[0]})") from None
-
-
 def load_model(directory: str | Path) -> tuple[GON, ModelConfig, dict[str, Any]]:
     """The model saved in `directory`, in eval mode, with its config and the whole config document."""
     directory = Path(directory)
     document = read_config(directory)
     config = ModelConfig.from_dict(document["model"])
-    state, metadata = _read_safetensors(directory / WEIGHTS_FILE)
+    state, metadata = read_tensors(directory / WEIGHTS_FILE)
     if metadata.get("format") != FORMAT:
         raise GONError(f"{directory / WEIGHTS_FILE}: not a checkpoint of this library")
     if metadata.get("kind") != config.kind:
@@ -123,7 +112,7 @@ def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSample
 
 def load_sampler(directory: str | Path, name: str = GaussianSampler.name) -> GaussianSampler | MixtureSampler:
     path = sampler_file(directory, name)
-    state, metadata = _read_safetensors(path)
+    state, metadata = read_tensors(path)
     cls, keys = SAMPLERS[name]
     if metadata.get("sampler") != name or set(state) != set(keys):
         raise GONError(f"{path}: not a {name} latent sampler of this library")
@@ -208,13 +197,14 @@ def save_training_state(directory: Path, model: GON, state: TrainingState, keep:
     return final
 
 
-def load_training_state(path: Path, model: GON) -> TrainingState:
-    """Load one checkpoint folder into `model` and return the rest; GONError if it is incomplete or foreign."""
+def load_training_state(path: Path, model: GON, data_size: int | None = None) -> TrainingState:
+    """Load one checkpoint folder into `model` and return the rest; GONError if it is
+    incomplete, foreign or damaged anywhere (`check_training_state`)."""
     document = read_json(path / "state.json", "missing: the checkpoint is incomplete")
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise GONError(f"{path / 'state.json'}: not a checkpoint of this library")
-    weights, _ = _read_safetensors(path / WEIGHTS_FILE)
-    tensors, _ = _read_safetensors(path / "optimizer.safetensors")
+    weights, _ = read_tensors(path / WEIGHTS_FILE)
+    tensors, _ = read_tensors(path / "optimizer.safetensors")
     try:
         model.load_state_dict(weights)
         optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
@@ -225,20 +215,47 @@ def load_training_state(path: Path, model: GON) -> TrainingState:
         groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in document["param_groups"]]
         rng = {"torch": tensors["rng.torch"], "numpy_keys": tensors["rng.numpy_keys"],
                "numpy": document["rng"]["numpy"], "python": document["rng"]["python"]}
-        return TrainingState(int(document["step"]), tensors["order"], {"state": optimizer_state, "param_groups": groups},
-                             rng, list(document["history"]), tuple(document["running"]))  # type: ignore[arg-type]
-    except (KeyError, ValueError, TypeError, RuntimeError) as error:
+        state = TrainingState(int(document["step"]), tensors["order"], {"state": optimizer_state, "param_groups": groups},
+                              rng, list(document["history"]), tuple(document["running"]))  # type: ignore[arg-type]
+        check_training_state(state, model, data_size)
+        return state
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, RecursionError) as error:
         raise GONError(f"{path}: checkpoint does not fit this run ({str(error).splitlines()[0]})") from None
 
 
-def latest_training_state(directory: Path, model: GON) -> tuple[TrainingState, Path]:
-    """The newest checkpoint under directory/checkpoints that loads; older ones stand in
-    for a newest one that is damaged."""
+def check_training_state(state: TrainingState, model: GON, data_size: int | None) -> None:
+    """ValueError unless every part of `state` can drive `model`'s training on `data_size`
+    images: the data order is a permutation of them, the RNG states restore, the optimiser
+    state has one entry per parameter of its shape, and the counters are numbers."""
+    order = state.order
+    if data_size is not None and (order.dtype != torch.int64 or tuple(order.shape) != (data_size,)
+                                  or not torch.equal(order.sort().values, torch.arange(data_size))):
+        raise ValueError(f"the data order is not a permutation of the {data_size} training images")
+    if state.step < 0 or len(state.running) != 3 or not all(isinstance(r, dict) for r in state.history):
+        raise ValueError("the step counters are damaged")
+    current = capture_rng()
+    try:
+        restore_rng(state.rng)  # raises on a state of the wrong type or shape
+    finally:
+        restore_rng(current)
+    groups = model.parameter_groups(1.0) if hasattr(model, "parameter_groups") else [{"params": model.parameters()}]
+    parameters = [p for group in groups for p in group["params"]]
+    if len(state.optimizer["param_groups"]) != len(groups):
+        raise ValueError("the optimiser state has another number of parameter groups")
+    for index, entry in state.optimizer["state"].items():
+        shape = tuple(parameters[index].shape)
+        if any(tuple(entry[name].shape) != shape for name in ("exp_avg", "exp_avg_sq")):
+            raise ValueError(f"the optimiser state of parameter {index} does not have its shape {shape}")
+
+
+def latest_training_state(directory: Path, model: GON, data_size: int | None = None) -> tuple[TrainingState, Path]:
+    """The newest checkpoint under directory/checkpoints that loads (for training on
+    `data_size` images); older ones stand in for a newest one that is damaged."""
     candidates = sorted((directory / "checkpoints").glob("step-*"), reverse=True)
     problems = []
     for path in candidates:
         try:
-            return load_training_state(path, model), path
+            return load_training_state(path, model, data_size), path
         except GONError as error:
             problems.append(str(error))
             logger.warning("skipping checkpoint %s: %s", path.name, error)

@@ -278,10 +278,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, resume, train
 
     if args.resume is not None:
-        given = [k for k in (*MODEL_FLAGS, *TRAIN_FLAGS, "config", "out") if getattr(args, k, None) is not None]
+        given = [k for k in (*MODEL_FLAGS, *TRAIN_FLAGS, "config", "out") if getattr(args, k, None) is not None
+                 and k != "lr"]
         if given:
-            raise GONError(f"--resume continues a run with its saved configuration; drop --{given[0].replace('_', '-')}")
-        run = resume(args.resume, progress=not args.quiet)
+            raise GONError(f"--resume continues a run with its saved configuration (only --lr may lower its rate); "
+                           f"drop --{given[0].replace('_', '-')}")
+        run = resume(args.resume, progress=not args.quiet, lr=args.lr)
         return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
 
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .errors import GONError
-from .files import save_tensors
+from .files import read_tensors, save_tensors
 from .models import GON
 
 ENCODER_FORMAT = "gradient-origin-networks/affine-encoder-v1"
@@ -44,9 +44,7 @@ class AffineEncoder:
 
     @classmethod
     def load(cls, path: str | Path) -> "AffineEncoder":
-        from .checkpoint import _read_safetensors
-
-        state, metadata = _read_safetensors(Path(path))
+        state, metadata = read_tensors(Path(path))
         if metadata.get("format") != ENCODER_FORMAT or set(state) != {"weight", "offset"}:
             raise GONError(f"{path}: not an exported encoder of this library")
         try:

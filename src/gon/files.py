@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -12,7 +13,7 @@ from .errors import GONError
 
 
 def write_atomically(path: str | Path, save: Callable[[Path], Any]) -> Path:
-    """Run `save(tmp)` on a hidden sibling of `path`, then rename it onto `path`.
+    """Run `save(tmp)` on a hidden sibling of `path`, fsync it, then rename it onto `path`.
 
     The sibling keeps `path`'s suffix, so writers that infer the format from the name
     (Pillow, matplotlib) still can. If `save` or the rename fails, the sibling is removed
@@ -28,6 +29,8 @@ def write_atomically(path: str | Path, save: Callable[[Path], Any]) -> Path:
     tmp = path.with_name(f".{path.name}.partial{path.suffix}")
     try:
         save(tmp)
+        with open(tmp, "rb+") as f:  # on disk before the rename makes it visible
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as error:
         raise GONError(f"could not write {path} ({error.strerror or error})") from None
@@ -36,12 +39,42 @@ def write_atomically(path: str | Path, save: Callable[[Path], Any]) -> Path:
     return path
 
 
+# safetensors keeps its metadata in a hash map, so two or more keys come out in a different
+# order from run to run and identical weights give different bytes: they are stored as one
+# key holding sorted JSON, and unpacked by read_tensors (which also reads the older layout)
+PACKED_METADATA = "gon"
+
+
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
-    """safetensors' save_file, leaving the file readable like every other output (it creates
-    its files with mode 0600) under the process's umask."""
+    """safetensors' save_file with byte-identical output for identical tensors and metadata,
+    leaving the file readable like every other output (save_file creates mode 0600) under
+    the process's umask."""
     from safetensors.torch import save_file
 
-    save_file(tensors, str(path), metadata=metadata)
+    save_file(tensors, str(path), metadata={PACKED_METADATA: json.dumps(metadata, sort_keys=True)})
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
+
+
+def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of a safetensors file; GONError if it is missing or not one."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        raise GONError(f"{path}: missing")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise GONError(f"{path}: not a valid safetensors file ({str(error).splitlines()[0]})") from None
+    if set(metadata) == {PACKED_METADATA}:
+        try:
+            unpacked = json.loads(metadata[PACKED_METADATA])
+        except (ValueError, RecursionError):
+            unpacked = None
+        if not isinstance(unpacked, dict):
+            raise GONError(f"{path}: unreadable metadata")
+        metadata = {str(k): str(v) for k, v in unpacked.items()}
+    return tensors, metadata

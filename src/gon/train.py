@@ -30,8 +30,8 @@ from safetensors import SafetensorError
 from tqdm.auto import tqdm
 
 from . import distributed, figures, tensorboard
-from .checkpoint import (FORMAT, TrainingState, capture_rng, latest_training_state, read_json, restore_rng,
-                         save_model, save_sampler, save_training_state)
+from .checkpoint import (FORMAT, TrainingState, capture_rng, latest_training_state, load_model, read_json,
+                         restore_rng, save_model, save_sampler, save_training_state)
 from .data import ImageData, load_data
 from .distributed import DEVICES, PRECISIONS
 from .errors import GONError
@@ -243,6 +243,7 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
         running, count, last_step = 0.0, 0, 0
     else:
         optimiser.load_state_dict(resume.optimizer)
+        optimiser.param_groups[0]["lr"] = lr  # lower than the checkpoint's after a divergence (`resume`)
         restore_rng(resume.rng)
         order, first, history = resume.order, resume.step + 1, list(resume.history)
         running, count, last_step = resume.running
@@ -288,7 +289,8 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
                     bar.close()
                     raise GONError(f"training diverged: the loss is {reported.item()} at step {step}"
                                    + (f" ({skipped} steps in a row)" if skipped > 1 else "") + "; try a lower --lr"
-                                   + (" (the last checkpoint is kept: --resume continues from it)"
+                                   + (" (the last checkpoint is kept: continue from it at a lower rate with "
+                                      "`gon train --resume RUN --lr RATE`)"
                                       if config.checkpoint_every and step > config.checkpoint_every else ""))
                 logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
             else:
@@ -508,26 +510,43 @@ def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None,
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=None)
 
 
-def resume(out: str | Path, progress: bool = True) -> Run:
-    """Continue the interrupted run that was to be written to `out`, from its newest usable checkpoint."""
+def resume(out: str | Path, progress: bool = True, lr: float | None = None) -> Run:
+    """Continue the interrupted run that was to be written to `out`, from its newest usable
+    checkpoint, with its saved configuration; `lr` may lower its learning rate (after a
+    divergence) and is recorded in the run's config."""
     out = Path(out)
     with _claimed(out, resuming=True):
-        return _resume(out, progress)
+        return _resume(out, progress, lr)
 
 
-def _resume(out: Path, progress: bool) -> Run:
+def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
     work = _work_directory(out)
     if out.exists() and not work.exists():
         raise GONError(f"{out} is a finished run: nothing to resume")
+    if _complete(work):  # stopped after the run was written, before it was moved into place
+        logger.info("%s holds the finished run: moving it into place", work)
+        shutil.rmtree(work / "checkpoints", ignore_errors=True)
+        (work / "run.json").unlink(missing_ok=True)
+        _replace_directory(work, out)
+        model, model_config, document = load_model(out)
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        metrics = records[-1] if records and "split" in records[-1] else {}
+        return Run(model, model_config, TrainConfig.from_dict(document["train"]), metrics, out)
     document = read_json(work / "run.json", f"missing: no interrupted run of {out} to resume")
     model_config = ModelConfig.from_dict(document["model"])
     config = TrainConfig.from_dict(document["train"])
+    if lr is not None:
+        if not lr < config.lr:
+            raise GONError(f"--lr on --resume may only lower the run's learning rate ({config.lr:g}), got {lr:g}")
+        config = dataclasses.replace(config, lr=lr)
+        document = {**document, "train": dataclasses.asdict(config)}
+        write_atomically(work / "run.json", lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
     if config.tensorboard:
         tensorboard.require()
     model = build_model(model_config)
-    state, path = latest_training_state(work, model)
-    logger.info("resuming %s from %s", out, path.name)
     data = load_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
+    state, path = latest_training_state(work, model, len(data))
+    logger.info("resuming %s from %s", out, path.name)
     test = _test_split(config, model_config)
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=state)
 
@@ -583,8 +602,8 @@ def _train_and_write_main(model: GON, model_config: ModelConfig, config: TrainCo
     except BaseException:
         if board is not None:
             board.close()
-        # keep what can be resumed; anything else is a half-written run
-        if work is not None and not any((work / "checkpoints").glob("step-*")):
+        # keep what can be resumed or finished; anything else is a half-written run
+        if work is not None and not any((work / "checkpoints").glob("step-*")) and not _complete(work):
             shutil.rmtree(work, ignore_errors=True)
         raise
     return Run(model, model_config, config, metrics, out)
@@ -602,11 +621,22 @@ def _write_run(directory: Path, model: GON, model_config: ModelConfig, config: T
     parameters = sum(p.numel() for p in model.parameters())
     save_model(directory, model, model_config,
                {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters})
-    with open(directory / "metrics.jsonl", "w") as f:
-        for record in history:
-            f.write(json.dumps(record) + "\n")
-        if metrics:
-            f.write(json.dumps({"step": history[-1]["step"], **metrics}) + "\n")
+    lines = [json.dumps(r) for r in history] + ([json.dumps({"step": history[-1]["step"], **metrics})] if metrics else [])
+    # written last of the essentials: a folder holding it holds a finished model (`_complete`)
+    write_atomically(directory / "metrics.jsonl", lambda tmp: tmp.write_text("".join(f"{line}\n" for line in lines)))
+    try:
+        _write_figures(directory, model, config, data, test, history)
+    except (GONError, RuntimeError, ValueError) as error:  # e.g. a sampler that cannot be fitted: the model stands
+        logger.warning("the run's figures are incomplete (%s); the model is saved", str(error).splitlines()[0])
+
+
+def _complete(work: Path) -> bool:
+    """Whether a work folder holds a finished run (see `_write_run`), figures aside."""
+    return all((work / name).is_file() for name in ("config.json", "model.safetensors", "metrics.jsonl"))
+
+
+def _write_figures(directory: Path, model: GON, config: TrainConfig, data: ImageData, test: ImageData | None,
+                   history: list[dict[str, float]]) -> None:
     save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], directory / "loss.png",
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
