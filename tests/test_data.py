@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import io
 import importlib.util
 import struct
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -546,3 +548,46 @@ def test_torchvision_missing_is_explained() -> None:
     with pytest.raises(GONError, match=expected):
         load_data("torchvision:MNIST")
 
+
+
+# --- limits before reading or allocating -------------------------------------------------------------------
+
+
+def _idx_bytes(dims, data: bytes) -> bytes:
+    return bytes([0, 0, 8, len(dims)]) + struct.pack(f">{len(dims)}I", *dims) + data
+
+
+def test_an_idx_header_whose_size_overflows_is_refused_before_reading(tmp_path):
+    # 2^31 x 2^31 x 4 is 2^64: numpy's int64 product wrapped to 0 and passed the length check
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx_bytes((2 ** 31, 2 ** 31, 4), b"\0" * 16))
+    with pytest.raises(GONError, match="18,446,744,073,709,551,616 bytes, over the 4 GiB"):
+        load_data(f"idx:{tmp_path}")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_gzip_idx_longer_than_its_header_stops_at_the_declared_length(tmp_path, monkeypatch, stream):
+    monkeypatch.setattr("gon.data.IDX_CACHE", tmp_path / "cache")
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(_idx_bytes((2, 28, 28), b"\1" * (3 * 28 * 28)))
+    with pytest.raises(GONError, match="too long: 2x28x28 needs 1568 data bytes"):
+        load_data(f"idx:{tmp_path}", stream=stream)
+    assert not any((tmp_path / "cache").glob("*"))  # a rejected file leaves no cache behind
+
+
+def test_an_npz_whose_header_claims_too_much_is_refused_before_loading(tmp_path):
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 28, 28), np.uint8))
+    for name, shape, message in (("huge", (10 ** 12, 28, 28), "over the 4 GiB"),
+                                 ("lying", (1000, 28, 28), "holds only 100 bytes")):
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, {**header, "shape": shape})
+        with zipfile.ZipFile(tmp_path / f"{name}.npz", "w") as archive:
+            archive.writestr("images.npy", buffer.getvalue() + b"\0" * 100)
+        with pytest.raises(GONError, match=message):
+            load_data(f"npz:{tmp_path / name}.npz")
+
+
+def test_a_huge_image_in_a_folder_is_refused_before_decoding(tmp_path):
+    for name, size in (("a.png", 28), ("b.png", 4097)):  # 4097^2 pixels is just over the limit
+        Image.new("L", (size, size)).save(tmp_path / name)
+    with pytest.raises(GONError, match="b.png is 4097x4097, over the 16,777,216 pixels"):
+        load_data(f"folder:{tmp_path}", image_size=28)

@@ -17,12 +17,14 @@ import gzip
 import importlib.util
 import inspect
 import logging
+import math
 import os
 import shutil
 import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,8 +55,11 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", 
 # Pillow modes holding one intensity channel; everything else is read as RGB.
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
 IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
-# the largest data set held in memory as uint8 (Fashion-MNIST at 64 px in colour is 0.7 GiB)
-MAX_IN_MEMORY_BYTES = 8 << 30
+# the largest data set held in memory as uint8 (Fashion-MNIST at 64 px in colour is 0.7 GiB);
+# larger IDX and folder sets train with --stream
+MAX_IN_MEMORY_BYTES = 4 << 30
+# a data image's pixels (4096 x 4096): a 12000 x 12000 PNG once took 4.6 GB to feed a 28 px model
+MAX_IMAGE_PIXELS = 1 << 24
 # Bound the float32 working set of resizing to about 64 MiB per chunk.
 _CHUNK_VALUES = 1 << 24
 
@@ -439,32 +444,46 @@ IDX_CACHE = Path("~/.cache/gon/idx")
 
 def _idx_memmap(path: Path, ndim: int, where: str) -> np.ndarray:
     """A read-only memory map of a uint8 IDX file's data, validated like _read_idx. A gzip
-    file is decompressed once, in chunks, into a cache file that is then mapped."""
+    file is decompressed once, in chunks and only as far as its checked header declares,
+    into a cache file that is then mapped."""
     try:
-        with open(path, "rb") as f:
-            compressed = f.read(2) == b"\x1f\x8b"
-        if compressed:
-            stat = path.stat()
-            cache = IDX_CACHE.expanduser() / f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}.raw"
-            if not cache.exists():
-                cache.parent.mkdir(parents=True, exist_ok=True)
-                partial = cache.with_name(cache.name + f".partial-{os.getpid()}")
-                try:
-                    with gzip.open(path, "rb") as source, open(partial, "wb") as target:
-                        shutil.copyfileobj(source, target, 1 << 20)
-                    os.replace(partial, cache)
-                finally:
-                    partial.unlink(missing_ok=True)
-            path_to_map = cache
-        else:
-            path_to_map = path
-        with open(path_to_map, "rb") as f:
-            head = f.read(4 + 4 * ndim)
-        total = path_to_map.stat().st_size
+        with _open_idx(path) as source:
+            head = source.read(4 + 4 * ndim)
+            dims, header, expected = _idx_header(head, path, ndim, where, None)
+            if isinstance(source, gzip.GzipFile):  # decompressed once, after its header is checked
+                stat = path.stat()
+                cache = IDX_CACHE.expanduser() / f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}.raw"
+                if not cache.exists():
+                    _decompress_idx(source, head, expected, cache, dims, path, where)
+                path_to_map = cache
+            else:
+                path_to_map = path
+                _check_idx_length(path.stat().st_size - header, expected, dims, path, where)
     except (OSError, EOFError, zlib.error) as exc:
         raise GONError(f"{where}: cannot read {path}: {exc}") from exc
-    dims, header = _idx_header(head, total, path, ndim, where)
     return np.memmap(path_to_map, dtype=np.uint8, mode="r", offset=header, shape=dims)
+
+
+def _decompress_idx(source: BinaryIO, head: bytes, expected: int, cache: Path, dims: tuple[int, ...], path: Path,
+                    where: str) -> None:
+    """Copy exactly the `expected` data bytes a header declared into `cache`; nothing is
+    left behind if the stream is shorter or longer."""
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_name(cache.name + f".partial-{os.getpid()}")
+    try:
+        with open(partial, "wb") as target:
+            target.write(head)
+            left = expected
+            while left:
+                chunk = source.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                target.write(chunk)
+                left -= len(chunk)
+        _check_idx_length(expected - left + len(source.read(1)), expected, dims, path, where)
+        os.replace(partial, cache)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _first_file(directory: Path, names: list[str]) -> Path | None:
@@ -474,9 +493,10 @@ def _first_file(directory: Path, names: list[str]) -> Path | None:
     return None
 
 
-def _idx_header(head: bytes, size: int, path: Path, ndim: int, where: str) -> tuple[tuple[int, ...], int]:
-    """The dimensions and header length of a uint8 IDX file whose first bytes are `head` and
-    whose whole (decompressed) size is `size`; GONError on any mismatch."""
+def _idx_header(head: bytes, path: Path, ndim: int, where: str, limit: int | None) -> tuple[tuple[int, ...], int, int]:
+    """The dimensions, header length and data length of a uint8 IDX file whose first bytes
+    are `head`; GONError on a bad header, or data over `limit` bytes (checked before reading:
+    Python integers, so no product of dimensions can wrap around)."""
     if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise GONError(f"{where}: {path} is not an IDX file (bad magic {head[:4].hex() or 'empty'})")
     dtype, file_ndim = head[2], head[3]
@@ -488,30 +508,45 @@ def _idx_header(head: bytes, size: int, path: Path, ndim: int, where: str) -> tu
     if file_ndim != ndim:
         raise GONError(f"{where}: {path} has {file_ndim} dimensions, expected {ndim}")
     header = 4 + 4 * ndim
-    if size < header:
-        raise GONError(f"{where}: {path} is truncated: {size} bytes, shorter than its {header}-byte header")
+    if len(head) < header:
+        raise GONError(f"{where}: {path} is truncated: {len(head)} bytes, shorter than its {header}-byte header")
     dims = struct.unpack(f">{ndim}I", head[4:header])
-    expected = int(np.prod(dims, dtype=np.int64))
-    actual = size - header
+    if dims[0] == 0:
+        raise GONError(f"{where}: {path} holds no items")
+    expected = math.prod(dims)
+    if limit is not None and expected > limit:
+        raise GONError(f"{where}: {path} declares {'x'.join(map(str, dims))} = {expected:,} bytes, over the "
+                       f"{limit >> 30} GiB held in memory: use --stream")
+    return dims, header, expected
+
+
+def _check_idx_length(actual: int, expected: int, dims: tuple[int, ...], path: Path, where: str) -> None:
     if actual != expected:
         problem = "truncated" if actual < expected else "too long"
         shape = "x".join(map(str, dims))
-        raise GONError(f"{where}: {path} is {problem}: {shape} needs {expected} data bytes, found {actual}")
-    if dims[0] == 0:
-        raise GONError(f"{where}: {path} holds no items")
-    return dims, header
+        raise GONError(f"{where}: {path} is {problem}: {shape} needs {expected} data bytes, found "
+                       f"{actual if actual < expected else 'more'}")
+
+
+def _open_idx(path: Path) -> BinaryIO:
+    """An IDX file opened for reading, decompressed on the fly if it is gzip (by content)."""
+    with open(path, "rb") as f:
+        compressed = f.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if compressed else open(path, "rb")
 
 
 def _read_idx(path: Path, ndim: int, where: str) -> np.ndarray:
-    """Parse a uint8 IDX file (gzip or raw, detected by content) into an array of ``ndim`` dimensions."""
+    """Parse a uint8 IDX file (gzip or raw, detected by content) into an array of ``ndim``
+    dimensions, reading (and decompressing) no more than its header declares, plus one byte."""
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with _open_idx(path) as f:
+            head = f.read(4 + 4 * ndim)
+            dims, header, expected = _idx_header(head, path, ndim, where, MAX_IN_MEMORY_BYTES)
+            data = f.read(expected + 1)
     except (OSError, EOFError, zlib.error) as exc:
         raise GONError(f"{where}: cannot read {path}: {exc}") from exc
-    dims, header = _idx_header(raw[: 4 + 4 * ndim], len(raw), path, ndim, where)
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    _check_idx_length(len(data), expected, dims, path, where)
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 # --- image folders -------------------------------------------------------------------------------------------
@@ -598,7 +633,13 @@ def _load_folder(
 
 def _open_image(path: Path, where: str) -> Image.Image:
     try:
-        return Image.open(path)
+        image = Image.open(path)  # reads the header only: the size is known before decoding
+        if image.width * image.height > MAX_IMAGE_PIXELS:
+            raise GONError(f"{where}: {path} is {image.width}x{image.height}, over the {MAX_IMAGE_PIXELS:,} pixels "
+                           f"a data image may have (fit it to size before training)")
+        return image
+    except GONError:
+        raise
     # Pillow's plugins raise many exception types for bad files (OSError, SyntaxError, ValueError,
     # struct.error, DecompressionBombError, ...): any of them means this file cannot be used.
     except Exception as exc:
@@ -668,10 +709,29 @@ def _load_npz(path: Path, split: str, where: str, limit: int | None) -> tuple[to
 
 def _npz_array(archive: np.lib.npyio.NpzFile, key: str, path: Path, where: str) -> np.ndarray:
     try:
+        _check_npz_member(archive.zip, key, path, where)
         return archive[key]
     # ValueError covers object arrays, which allow_pickle=False refuses; the rest are damaged archives.
     except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise GONError(f"{where}: {path} array {key!r} cannot be loaded: {exc}") from exc
+
+
+def _check_npz_member(archive: zipfile.ZipFile, key: str, path: Path, where: str) -> None:
+    """Read an array's .npy header (not its data) and refuse it before loading if it claims
+    more than MAX_IN_MEMORY_BYTES or more data than the member holds (a header that lies)."""
+    member = archive.getinfo(f"{key}.npy")
+    with archive.open(member) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(f)  # numpy's own parser, header only (bounded in size)
+        header = f.tell()
+    size = math.prod(shape) * dtype.itemsize
+    if size > MAX_IN_MEMORY_BYTES:
+        raise GONError(f"{where}: {path} array {key!r} claims shape {shape} of {dtype}, {size:,} bytes, over the "
+                       f"{MAX_IN_MEMORY_BYTES >> 30} GiB held in memory")
+    if size > member.file_size - header:
+        raise GONError(f"{where}: {path} array {key!r} claims shape {shape} but holds only "
+                       f"{member.file_size - header:,} bytes of data")
 
 
 def _npz_layout(images: np.ndarray, key: str, path: Path, where: str) -> np.ndarray:
