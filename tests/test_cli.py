@@ -1,6 +1,7 @@
 """The command line end to end on real data, and its answers to bad input."""
 
 import gzip
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -251,3 +252,40 @@ def test_argument_errors_are_one_line_with_a_hint(capsys):
     with pytest.raises(SystemExit) as stop:
         run_cli("--version")
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("gon ")
+
+
+@pytest.fixture
+def full_disk_copy(conv_run, tmp_path):
+    """A copy of conv_run on a tmpfs filled to the last byte (needs root to mount; skipped otherwise)."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    size = sum(p.stat().st_size for p in conv_run.iterdir()) + (1 << 20)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        run = mount / "run"
+        shutil.copytree(conv_run, run)
+        with open(mount / "filler", "wb", buffering=0) as f:  # every block but none
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:
+                pass
+        yield run
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(full_disk_copy, capsys):
+    run = full_disk_copy
+    before = sorted(p.name for p in run.iterdir())
+    commands = [("sample", run, "--sampler", "gmm", "-n", "4"), ("export-encoder", run, "--data", "mnist5k"),
+                ("reconstruct", run, "-n", "4", "--out", run / "r.png")]
+    if importlib.util.find_spec("onnxruntime") is not None:
+        commands.append(("export-onnx", run))
+    for command in commands:
+        assert run_cli(*command) == 2, command
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("gon: error:") and "No space left on device" in error and "\n" not in error, error
+    assert sorted(p.name for p in run.iterdir()) == before

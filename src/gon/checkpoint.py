@@ -106,8 +106,8 @@ def sampler_file(directory: str | Path, name: str) -> Path:
 
 def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSampler) -> Path:
     path = sampler_file(directory, sampler.name)
-    save_tensors(sampler.state_dict(), path, metadata={"format": FORMAT, "sampler": sampler.name})
-    return path
+    return write_atomically(path, lambda tmp: save_tensors(sampler.state_dict(), tmp,
+                                                          metadata={"format": FORMAT, "sampler": sampler.name}))
 
 
 def load_sampler(directory: str | Path, name: str = GaussianSampler.name) -> GaussianSampler | MixtureSampler:

@@ -149,7 +149,13 @@ def _export_checked(module: nn.Module, example: Tensor, reference: Tensor, path:
     measured: list[float] = []
 
     def export_and_check(tmp: Path) -> None:
-        _onnx_export(module, example[:2], tmp, names)
+        try:
+            _onnx_export(module, example[:2], tmp, names)
+        except Exception as error:  # the exporter wraps a failed write (a full disk) in errors of its own
+            cause = _os_error_in(error)
+            if cause is None:
+                raise
+            raise cause from None
         model_proto = onnx.load(str(tmp))
         onnx.checker.check_model(model_proto)
         onnx.helper.set_model_props(model_proto, {"format": ONNX_FORMAT, **metadata})
@@ -162,11 +168,19 @@ def _export_checked(module: nn.Module, example: Tensor, reference: Tensor, path:
                            f"{len(example)} real inputs (tolerance {tolerance:.3g}); nothing was written")
         measured.append(error)
 
-    try:
-        write_atomically(path, export_and_check)
-    except OSError as error:
-        raise GONError(f"cannot write {path} ({error.strerror or error})") from None
+    write_atomically(path, export_and_check)
     return measured[0]
+
+
+def _os_error_in(error: BaseException) -> OSError | None:
+    """The OSError an exception was raised from, if any, however deeply it was wrapped."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def _onnx_export(module: nn.Module, example: Tensor, path: Path, names: tuple[str, str]) -> None:

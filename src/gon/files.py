@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -48,10 +49,14 @@ PACKED_METADATA = "gon"
 def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
     """safetensors' save_file with byte-identical output for identical tensors and metadata,
     leaving the file readable like every other output (save_file creates mode 0600) under
-    the process's umask."""
+    the process's umask; a failed write is an OSError."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    save_file(tensors, str(path), metadata={PACKED_METADATA: json.dumps(metadata, sort_keys=True)})
+    try:
+        save_file(tensors, str(path), metadata={PACKED_METADATA: json.dumps(metadata, sort_keys=True)})
+    except SafetensorError as error:  # its I/O errors (a full disk) are OSErrors to every caller
+        raise OSError(errno.EIO, str(error).splitlines()[0]) from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)
