@@ -3,6 +3,9 @@ import torch
 
 from gon.data import load_data
 
+# the command line's default: on a shared machine two threads were up to 2.7x slower than one (README)
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def digits32():

@@ -1,8 +1,8 @@
 """Gradient Origin Networks (Bond-Taylor & Willcocks, ICLR 2021) in PyTorch.
 
     from gon import ModelConfig, TrainConfig, train, load_model
-    run = train(ModelConfig(kind="conv"), TrainConfig(data="mnist5k", steps=300), "runs/conv")
-    model, config, _ = load_model("runs/conv")
+    run = train(ModelConfig(kind="conv"), TrainConfig(data="mnist5k", steps=300), "runs/conv", version=True)
+    model, config, _ = load_model(run.directory)
     z = model.encode(images)          # (batch, latent_dim): gradients at the origin
 """
 

@@ -465,7 +465,10 @@ MAX_MODEL_VALUES = 1 << 28
 
 def check_model_size(config: ModelConfig) -> int:
     """The number of values (weights and buffers) of `config`'s model, counted on the meta
-    device without allocating them; GONError over MAX_MODEL_VALUES."""
+    device without allocating them; GONError over MAX_MODEL_VALUES. A GLO table whose size
+    the training data will set counts one row (the data limits bound the rest)."""
+    if config.kind == "glo" and config.train_images is None:
+        config = dataclasses.replace(config, train_images=1)
     try:
         with torch.device("meta"):
             shapes = _build_gon(config)
