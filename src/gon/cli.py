@@ -44,10 +44,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-# CPU threads of every computing command: one, unless told. Measured on 2 cores
-# (docs/design.md, "Threads"): an idle machine runs the default GON step 1.45x faster on
-# two threads, but beside one busy process two threads are 2.7x slower than one, and the
-# weights also depend on the thread count, so a fixed default gives the same numbers anywhere.
+# CPU threads of every computing command: one, unless told. Two threads are faster only
+# on an idle machine, and the weights depend on the thread count, so a fixed default gives
+# the same numbers anywhere (measured in docs/design.md, "Threads").
 DEFAULT_THREADS = 1
 
 
