@@ -1,0 +1,55 @@
+"""The map (gon bench map): rates chosen on validation only, one row per run, resumable."""
+
+import csv
+import math
+
+import pytest
+
+import gon.comparison as comparison
+from gon.comparison import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
+from gon.data import load_data
+
+
+def test_selection_trains_and_scores_inside_the_training_split():
+    train = load_data("mnist5k", "train")
+    fitting, validation = split_for_selection(train)
+    assert (len(fitting), len(validation)) == (3500, 500)
+    assert (fitting.images.data_ptr(), validation.images[0].data_ptr()) == (train.images.data_ptr(),
+                                                                            train.images[3500].data_ptr())
+
+
+def test_the_lowest_validation_error_wins_and_a_diverged_rate_never_does():
+    rows = [{"stage": "selection", "method": "gon", "latent_dim": 32, "norm": "group", "lr": lr, "heldout_sse": sse}
+            for lr, sse in ((1e-4, 7.0), (1e-3, 3.5), (3e-3, 3.5), (1e-2, math.inf))]
+    rows += [{"stage": "selection", "method": "ae", "latent_dim": 32, "norm": "group", "lr": 1e-3,
+              "heldout_sse": math.inf},
+             {"stage": "grid", "method": "gon", "latent_dim": 32, "norm": "group", "lr": 1e-4, "heldout_sse": 0.1}]
+    # a tie goes to the lower rate; a method whose every rate diverged has none; grid rows never count
+    assert best_rates(rows) == {("gon", 32, "group"): 1e-3}
+
+
+@pytest.fixture
+def tiny_map(monkeypatch):
+    monkeypatch.setattr(comparison, "SELECTION_STEPS", 20)
+    monkeypatch.setattr(comparison, "LEARNING_RATES", (1e-3, 3e-3))
+    monkeypatch.setitem(comparison.MAP_PRESETS, "full", MapPreset(
+        latent_dims=(8,), norms=("group",), budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)}))
+
+
+def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map):
+    result = gon_vs_ae(tmp_path, quick=False, workers=1)
+    with open(tmp_path / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:10] == ["data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse",
+                                  "train_sse", "seconds"]
+    assert sorted(r["method"] for r in rows) == ["ae", "gon"]
+    chosen = best_rates(result.records)
+    for row in rows:  # each method trained at the rate its validation runs chose
+        assert float(row["lr"]) == chosen[(row["method"], 8, "group")]
+        assert 0 < float(row["heldout_sse"]) < 1024 and int(row["steps"]) == 30
+    assert len([r for r in result.records if r["stage"] == "selection"]) == 4
+    assert {p.name for p in tmp_path.iterdir()} >= {"map.md", "runs.csv", "selection.csv", "curves.csv", "ratio.png",
+                                                    "curves.png"}
+    again = gon_vs_ae(tmp_path, quick=False, workers=1)
+    assert len(again.records) == len(result.records)  # nothing retrained
+    assert "| mnist5k | gon/ae | 8 | group | 30 |" in again.markdown
