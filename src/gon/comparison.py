@@ -28,8 +28,6 @@ directory skips the runs it already holds, so a long map can be stopped and cont
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import math
@@ -45,6 +43,7 @@ import torch
 from .data import ImageData
 from .errors import GONError
 from .evaluate import evaluate
+from .experiments import mean_std, to_csv
 from .files import write_atomically
 from .models import ModelConfig, build_model
 from .train import TrainConfig, fit, load_for_model, seed_everything
@@ -357,10 +356,10 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
     markdown = summarise(records, curves, rates, preset)
     write_atomically(out / "map.md", lambda tmp: tmp.write_text(markdown))
     grid = [r for r in records if r["stage"] == "grid"]
-    write_atomically(out / "runs.csv", lambda tmp: tmp.write_text(_csv(grid, RUN_COLUMNS)))
+    write_atomically(out / "runs.csv", lambda tmp: tmp.write_text(to_csv(grid, RUN_COLUMNS)))
     write_atomically(out / "selection.csv", lambda tmp: tmp.write_text(
-        _csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",))))
-    write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(_csv(curves, ("data", "method", "latent_dim",
+        to_csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",))))
+    write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(to_csv(curves, ("data", "method", "latent_dim",
                                                                                  "norm", "lr", "steps", "seed",
                                                                                  "step", "train_seconds"))))
     if grid:
@@ -403,29 +402,10 @@ def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
 
 
-def _csv(rows: list[dict[str, Any]], first: tuple[str, ...]) -> str:
-    keys = list(first)
-    for row in rows:
-        keys += [k for k in row if k not in keys]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n", restval="")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
 # summaries
 
 def _mean(values: list[float]) -> float:
     return statistics.mean(values) if values else math.nan
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def ratio_table(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -496,7 +476,7 @@ def summarise(records: list[dict[str, Any]], curves: list[dict[str, Any]],
                     == (spec, m, k, norm, steps)] for m in (gon, base)}
 
         def held(rs: list[dict[str, Any]]) -> str:
-            text = _mean_std([r[metric] for r in rs])
+            text = mean_std([r[metric] for r in rs])
             running = metric + "_running"
             if norm == "batch" and all(running in r for r in rs):
                 text += f" ({_mean([r[running] for r in rs]):.3f})"
@@ -510,9 +490,9 @@ def summarise(records: list[dict[str, Any]], curves: list[dict[str, Any]],
                             metric)
         at_time = next((value for _, seconds, value in curve if seconds >= gon_seconds), None)
         lines.append(f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {mine[gon][0]['lr']:g} | "
-                     f"{held(mine[gon])} | {_mean_std([r[trained] for r in mine[gon] if trained in r])} | "
+                     f"{held(mine[gon])} | {mean_std([r[trained] for r in mine[gon] if trained in r])} | "
                      f"{mine[base][0]['lr']:g} | {held(mine[base])} | "
-                     f"{_mean_std([r[trained] for r in mine[base] if trained in r])} | {row['ratio']:.2f} | "
+                     f"{mean_std([r[trained] for r in mine[base] if trained in r])} | {row['ratio']:.2f} | "
                      f"{'' if at_time is None else f'{at_time:.3f}'} | {gon_seconds:.0f} | "
                      f"{_mean([r['seconds'] for r in mine[base]]):.0f} |")
     lines += ["", "## Which reaches an error first", "",

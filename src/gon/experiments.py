@@ -149,7 +149,7 @@ def run_table(name: str, methods: tuple[Method, ...], metric: str, metric_label:
     total = time.perf_counter() - started
     markdown = summarise(rows, methods, data, metric, metric_label, total)
     _write_atomic(out / f"{name}.md", markdown)
-    _write_atomic(out / f"{name}.csv", _csv(rows))
+    _write_atomic(out / f"{name}.csv", to_csv(rows))
     return TableResult(rows, markdown, out)
 
 
@@ -167,7 +167,7 @@ def summarise(rows: list[dict[str, Any]], methods: tuple[Method, ...], data: tup
         cells = [method.label, f"{mine[0]['parameters']:,}" + (" + codes" if "latent_table" in mine[0] else "")]
         for spec in data:
             values = [r[metric] for r in mine if r["data"] == spec]
-            cells.append(_mean_std(values))
+            cells.append(mean_std(values))
         cells.append(" / ".join(f"{statistics.mean(r['train_seconds'] for r in mine if r['data'] == s):.1f}"
                                 for s in data if any(r["data"] == s for r in mine)))
         cells.append(" / ".join(f"{statistics.mean(r['eval_seconds'] for r in mine if r['data'] == s):.1f}"
@@ -186,7 +186,8 @@ def summarise(rows: list[dict[str, Any]], methods: tuple[Method, ...], data: tup
     return "\n".join(lines) + "\n\n" + " ".join(detail) + "\n"
 
 
-def _mean_std(values: list[float]) -> str:
+def mean_std(values: list[float]) -> str:
+    """'mean ± std' to 3 decimals ('-' for none, the value alone for one)."""
     if not values:
         return "-"
     if len(values) == 1:
@@ -194,12 +195,14 @@ def _mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
-def _csv(rows: list[dict[str, Any]]) -> str:
-    keys: list[str] = []
+def to_csv(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> str:
+    """Records as CSV text: the `first` columns in that order, then every other key in the
+    order met; a record without a key leaves its cell empty."""
+    keys = list(first)
     for row in rows:
         keys += [k for k in row if k not in keys]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n", restval="")
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -339,7 +342,7 @@ def ablation(name: str, out: str | Path, quick: bool = True, data: str = "mnist5
             last = rows[-1]
             logger.info("%s | %s | %s | seed %d: test SSE %.3f after %d steps", name, curve.panel,
                         curve.method.label, seed, last["test_sse"], last["step"])
-    _write_atomic(out / f"{name}.csv", _csv(rows))
+    _write_atomic(out / f"{name}.csv", to_csv(rows))
     from .viz import save_curves
 
     write_atomically(out / f"{name}.png", lambda tmp: save_curves(rows, tmp, f"{name} ({spec.figure}), {data}",
@@ -379,7 +382,7 @@ def convergence(out: str | Path, data: str = "mnist5k", seed: int = 0, eval_imag
 
     run_method(Method("GON", {"kind": "conv"}), train_data, test, TrainConfig(data=data, steps=10 ** 9, seed=seed),
                on_step=on_step)
-    _write_atomic(out / "convergence.csv", _csv(rows))
+    _write_atomic(out / "convergence.csv", to_csv(rows))
     write_atomically(out / "convergence.png", lambda tmp: save_grid(torch.cat(pictures), tmp, columns=shown))
     for row in rows:
         logger.info("convergence | %.0f s (%d steps): test SSE %.3f", row["target_seconds"], row["step"],
