@@ -328,9 +328,9 @@ def fit(model: GON | torch.nn.Module, data: ImageData, config: TrainConfig, prog
 def run_directory(out: Path, overwrite: bool = False) -> Path:
     """`out`, if a new run may be written there (see `train`); GONError where it may not.
 
-    A folder that is not a run is never replaced: --overwrite has emptied working directories
-    and home folders in other tools, so `.`, `/`, the home directory and every parent of the
-    working directory are refused outright, and any other existing folder must be a run
+    A folder that is not a run is never replaced (--overwrite once emptied a scratch folder
+    given as `--out .`): `.`, `/`, the home directory and every parent of the working
+    directory are refused outright, and any other existing folder must be a run
     (config.json and model.safetensors) or empty."""
     if str(out) in ("", "."):
         raise GONError(f"--out {str(out)!r} is the working directory: name a new folder for the run")
