@@ -289,3 +289,25 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(full_disk_copy,
         error = capsys.readouterr().err.strip()
         assert error.startswith("gon: error:") and "No space left on device" in error and "\n" not in error, error
     assert sorted(p.name for p in run.iterdir()) == before
+
+
+def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
+    import dataclasses
+
+    from gon.cli import build_parser
+    from gon.models import ModelConfig
+    from gon.train import TrainConfig
+
+    train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
+    destinations = {action.dest for action in train_parser._actions}
+    fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    assert not [name for name in fields if name not in destinations], "config fields without a flag"
+    flat = tmp_path / "flat.json"  # one key of every kind, in a flat file (latent_lr was refused)
+    flat.write_text(json.dumps({"kind": "glo", "latent_lr": 0.05, "inference_steps": 5, "hidden_features": 4,
+                                "steps": 3, "batch_size": 16, "limit": 64, "eval_limit": 16}))
+    assert run_cli("train", "--config", flat, "--out", tmp_path / "glo", "--quiet") == 0
+    saved = json.loads((tmp_path / "glo" / "config.json").read_text())["model"]
+    assert (saved["latent_lr"], saved["inference_steps"], saved["train_images"]) == (0.05, 5, 64)
+    assert run_cli("train", "--model", "glo", "--latent-lr", "0.2", "--hidden-features", "4", "--steps", "3",
+                   "--batch-size", "16", "--limit", "64", "--eval-limit", "16", "--out", tmp_path / "g2",
+                   "--quiet") == 0

@@ -12,12 +12,14 @@ from typing import Any, Sequence
 
 from .errors import GONError
 
-MODEL_FLAGS = ("kind", "image_size", "channels", "latent_dim", "hidden_features", "num_layers", "activation", "norm",
-               "w0", "likelihood", "inner_steps", "inner_step_size", "detach", "origin_std", "latent_form",
-               "inner_scale", "coordinate_samples", "classes", "reconstruction_weight")
-TRAIN_FLAGS = ("data", "steps", "epochs", "batch_size", "lr", "seed", "fit", "limit", "eval_limit", "log_every",
-               "time_limit", "checkpoint_every", "keep_checkpoints", "skip_nonfinite", "stream", "device", "precision",
-               "compile", "sync_batchnorm", "tensorboard")
+def _config_fields(name: str) -> tuple[str, ...]:
+    """The fields of gon.models.ModelConfig or gon.train.TrainConfig: each has a flag of the
+    same name (kind: --model) and is a key of a flat --config file (tests/test_cli.py checks both)."""
+    import dataclasses
+    import importlib
+
+    module, cls = {"model": ("gon.models", "ModelConfig"), "train": ("gon.train", "TrainConfig")}[name]
+    return tuple(f.name for f in dataclasses.fields(getattr(importlib.import_module(module), cls)))
 
 
 def _positive_int(text: str) -> int:
@@ -100,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coordinate-samples", type=_positive_int,
                    help="implicit: train on N random coordinates per step (Monte Carlo), not the whole grid")
     p.add_argument("--classes", type=_positive_int, help="train a GON classifier (Eq. 13) with this many classes")
+    p.add_argument("--train-images", type=_positive_int,
+                   help="GLO: rows of the code table (default: the number of training images)")
+    p.add_argument("--latent-lr", type=_number, help="GLO: Adam rate of the codes and of encoding (default 0.1)")
+    p.add_argument("--inference-steps", type=_positive_int,
+                   help="GLO: optimisation steps that encode a new image (default 200)")
     p.add_argument("--reconstruction-weight", type=_number,
                    help="classifier: weight of the reconstruction loss trained with it (default 0.01; 0: classifier alone)")
     p.add_argument("--fit", choices=("resize", "pad"), help="how images are fitted to the model's size")
@@ -265,11 +272,11 @@ def _load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         if not isinstance(model, dict) or not isinstance(train, dict):
             raise GONError(f"{path}: 'model' and 'train' must be JSON objects")
         return dict(model), dict(train)
-    unknown = sorted(set(document) - set(MODEL_FLAGS) - set(TRAIN_FLAGS))
+    unknown = sorted(set(document) - set(_config_fields("model")) - set(_config_fields("train")))
     if unknown:
         raise GONError(f"{path}: unknown config key(s): {', '.join(unknown)}")
-    return ({k: v for k, v in document.items() if k in MODEL_FLAGS},
-            {k: v for k, v in document.items() if k in TRAIN_FLAGS})
+    return ({k: v for k, v in document.items() if k in _config_fields("model")},
+            {k: v for k, v in document.items() if k in _config_fields("train")})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -277,7 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, resume, train
 
     if args.resume is not None:
-        given = [k for k in (*MODEL_FLAGS, *TRAIN_FLAGS, "config", "out") if getattr(args, k, None) is not None
+        given = [k for k in (*_config_fields("model"), *_config_fields("train"), "config", "out") if getattr(args, k, None) is not None
                  and k != "lr"]
         if given:
             raise GONError(f"--resume continues a run with its saved configuration (only --lr may lower its rate); "
@@ -286,8 +293,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
 
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
-    model_values.update({k: getattr(args, k) for k in MODEL_FLAGS if getattr(args, k) is not None})
-    train_values.update({k: getattr(args, k) for k in TRAIN_FLAGS if getattr(args, k) is not None})
+    model_values.update({k: getattr(args, k) for k in _config_fields("model") if getattr(args, k) is not None})
+    train_values.update({k: getattr(args, k) for k in _config_fields("train") if getattr(args, k) is not None})
     model_config = ModelConfig.from_dict(model_values)
     train_config = TrainConfig.from_dict(train_values)
     # without --out, a new versioned folder (runs/conv, runs/conv-2, ...): nothing is ever replaced
