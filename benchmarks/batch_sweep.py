@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from gon.bench import SpeedConfig, _setup, time_steps
+from gon.paper.speed import SpeedConfig, _setup, time_steps
 
 
 def main() -> None:

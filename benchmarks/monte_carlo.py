@@ -16,8 +16,11 @@ import torch
 
 from gon.evaluate import evaluate
 from gon.figures import spread
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model, seed_everything
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit, seed_everything
+from gon.data import data_for_model
 from gon.viz import save_grid
 
 
@@ -32,8 +35,8 @@ def main() -> None:
     rows, pictures = [], []
     for name, samples in (("full grid", None), (f"{args.samples} random coordinates", args.samples)):
         config = ModelConfig(kind="implicit", image_size=args.image_size, coordinate_samples=samples)
-        data = load_for_model("mnist5k", "train", config)
-        test = load_for_model("mnist5k", "test", config, limit=args.eval_images)
+        data = data_for_model("mnist5k", "train", config)
+        test = data_for_model("mnist5k", "test", config, limit=args.eval_images)
         seed_everything(0)
         model = build_model(config)
         history = fit(model, data, TrainConfig(steps=10**6, lr=1e-4, time_limit=args.seconds, log_every=10),

@@ -18,8 +18,11 @@ import statistics
 import time
 
 from gon.evaluate import evaluate
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model, seed_everything
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit, seed_everything
+from gon.data import data_for_model
 
 
 def main() -> None:
@@ -34,7 +37,7 @@ def main() -> None:
         scores: dict[str, list[float]] = {}
         for seed in args.seeds:
             config = ModelConfig(kind="conv", norm=norm)
-            data, test = load_for_model("mnist5k", "train", config), load_for_model("mnist5k", "test", config)
+            data, test = data_for_model("mnist5k", "train", config), data_for_model("mnist5k", "test", config)
             seed_everything(seed)
             model = build_model(config)
             start = time.perf_counter()

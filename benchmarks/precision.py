@@ -16,16 +16,19 @@ import json
 
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model, seed_everything
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit, seed_everything
+from gon.data import data_for_model
 
 
 def run(kind: str, precision: str, args: argparse.Namespace) -> dict:
     model_config = ModelConfig(kind=kind)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=1e-4 if kind == "implicit" else 1e-3,
                          log_every=1, skip_nonfinite=True, device=args.device, precision=precision, seed=args.seed)
-    data = load_for_model("mnist5k", "train", model_config)
-    test = load_for_model("mnist5k", "test", model_config, limit=args.eval_limit)
+    data = data_for_model("mnist5k", "train", model_config)
+    test = data_for_model("mnist5k", "test", model_config, limit=args.eval_limit)
     seed_everything(args.seed)
     model = build_model(model_config)
     row = {"kind": kind, "precision": precision, "device": args.device, "steps": args.steps,

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from gon.checkpoint import load_model
+from gon.models import load_model
 from gon.data import load_data
 from gon.evaluate import encode_dataset
 from gon.samplers import GaussianSampler, MixtureSampler

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs: a virtual environment with a CPU build of PyTorch,
-# this package with its test extra, and the Debian packages the tests use (Fashion-MNIST, Chromium).
+# this package with its test extra, the Debian packages the tests use (Fashion-MNIST, Chromium, npm)
+# and the emoji images (scripts/emoji-data.sh, into ~/.cache/gon/emoji-datasource-google).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -12,13 +13,17 @@ fi
 # package itself asks only for torch>=2.1, so users keep their own build.
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
-# Debian packages the tests use: Fashion-MNIST, and Chromium to render `gon report` pages
+# Debian packages the tests use: Fashion-MNIST, Chromium to render `gon report` pages,
+# and npm to fetch the emoji images when they are not there yet
+EMOJI_DIR="$HOME/.cache/gon/emoji-datasource-google"
 PACKAGES=()
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then PACKAGES+=(dataset-fashion-mnist); fi
 if ! command -v chromium >/dev/null; then PACKAGES+=(chromium); fi
+if [ ! -f "$EMOJI_DIR/emoji.json" ] && ! command -v npm >/dev/null; then PACKAGES+=(npm); fi
 if [ ${#PACKAGES[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi
+bash scripts/emoji-data.sh "$EMOJI_DIR"

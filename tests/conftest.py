@@ -1,7 +1,12 @@
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 import torch
 
 from gon.data import load_data
+from gon.data.emoji import EMOJI_DIR, IMAGE_FOLDER
 
 # the command line's default: on a shared machine two threads were up to 2.7x slower than one (README)
 torch.set_num_threads(1)
@@ -22,3 +27,18 @@ def digits28():
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def emoji_dir():
+    """The emoji-datasource-google package directory (the emoji spec's default), installed with
+    scripts/emoji-data.sh (as scripts/setup.sh does) when it is missing and npm is there."""
+    directory = EMOJI_DIR.expanduser()
+    if not (directory / IMAGE_FOLDER).is_dir():
+        if shutil.which("npm") is None:
+            pytest.skip(f"the emoji images are not in {directory} and npm, which fetches them, is not installed")
+        script = Path(__file__).resolve().parents[1] / "scripts" / "emoji-data.sh"
+        done = subprocess.run(["bash", str(script), str(directory)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"scripts/emoji-data.sh could not install the emoji images: {done.stderr.strip()}")
+    return directory

@@ -7,14 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from gon import ModelConfig, TrainConfig, build_model, train
-from gon.baselines import GLO, TiedConvEncoder
-from gon.checkpoint import load_model
+from gon.models.baselines import GLO, TiedConvEncoder
+from gon.models import load_model
 from gon.cli import main
 from gon.data import load_data
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.experiments import ABLATIONS, Method, Preset, ablation, run_table
-from gon.train import fit
+from gon.paper.tables import ABLATIONS, Method, Preset, ablation, run_table
+from gon.training import fit
 
 SMALL = dict(latent_dim=8, hidden_features=8)
 
@@ -91,7 +91,7 @@ def test_glo_run_directory_round_trip(tmp_path, digits):
 
 def test_baselines_refuse_gradient_origin_options():
     with pytest.raises(GONError, match="inner_steps is an option of the gradient-origin step"):
-        ModelConfig(kind="ae", inner_steps=10)
+        ModelConfig.from_dict({"kind": "ae", "inner_steps": 10})
     with pytest.raises(GONError, match="needs train_images"):
         build_model(ModelConfig(kind="glo"))
     with pytest.raises(GONError, match="classifiers"):

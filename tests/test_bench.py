@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from gon.bench import SpeedConfig, _paper_inner_outer, _setup
+from gon.paper.speed import SpeedConfig, _paper_inner_outer, _setup
 from gon.cli import main
 
 

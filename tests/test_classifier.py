@@ -3,11 +3,14 @@
 import pytest
 import torch
 
-from gon.checkpoint import load_model, save_model
+from gon.models import load_model, save_model
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit
+from gon.data import data_for_model
 
 
 @pytest.mark.parametrize("weight,floor", [(0.0, 0.7), (0.01, 0.7)])
@@ -17,9 +20,9 @@ def test_classifier_learns_mnist5k(weight, floor):
     config = ModelConfig(kind="conv", hidden_features=8, classes=10, reconstruction_weight=weight)
     torch.manual_seed(0)
     model = build_model(config)
-    test = load_for_model("mnist5k", "test", config)
+    test = data_for_model("mnist5k", "test", config)
     before = evaluate(model, test)["accuracy"]
-    fit(model, load_for_model("mnist5k", "train", config), TrainConfig(steps=400, batch_size=32), progress=False)
+    fit(model, data_for_model("mnist5k", "train", config), TrainConfig(steps=400, batch_size=32), progress=False)
     after = evaluate(model, test)
     assert after["accuracy"] > floor > before + 0.3, (before, after)
 

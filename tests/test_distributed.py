@@ -10,10 +10,13 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from gon.distributed import Ranks, local_batch_size, shard
+from gon.training.distributed import Ranks, local_batch_size, shard
 from gon.errors import GONError
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model, train
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit, train
+from gon.data import data_for_model
 
 # 16 base filters: every GroupNorm group has 2+ channels. With one channel per group the bias
 # before it gets an exactly-zero gradient, whose float noise Adam would blow up to full steps.
@@ -24,7 +27,7 @@ CONFIG = TrainConfig(steps=5, batch_size=32, limit=256, lr=1e-3, log_every=1, de
 def _trained(config=CONFIG):
     torch.manual_seed(0)
     model = build_model(MODEL)
-    history = fit(model, load_for_model("mnist5k", "train", MODEL, limit=config.limit), config, progress=False)
+    history = fit(model, data_for_model("mnist5k", "train", MODEL, limit=config.limit), config, progress=False)
     return model, history
 
 

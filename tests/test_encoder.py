@@ -5,7 +5,9 @@ import torch
 
 from gon.encoder import AffineEncoder, export_affine_encoder
 from gon.errors import GONError
-from gon.models import ModelConfig, build_model
+from gon.config import ModelConfig
+from gon.origin import OriginStep
+from gon.models import build_model
 
 
 def relative_error(a, b):
@@ -29,7 +31,7 @@ def test_exported_encoder_equals_gradient_encoding(kind, digits32, digits28, tmp
 
 
 def test_non_affine_encoders_are_refused(digits32):
-    model = build_model(ModelConfig(kind="conv", hidden_features=8, inner_steps=3, inner_step_size=0.1))
+    model = build_model(ModelConfig(kind="conv", hidden_features=8, origin=OriginStep(steps=3, step_size=0.1)))
     with pytest.raises(GONError, match="single gradient step"):
         export_affine_encoder(model, (1, 32, 32), digits32[:8])
 

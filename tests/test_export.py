@@ -8,14 +8,17 @@ import onnxruntime
 import pytest
 import torch
 
-from gon.checkpoint import load_model
+from gon.models import load_model
 from gon.cli import main
 from gon.data import load_data
 from gon.encoder import export_affine_encoder
 from gon.errors import GONError
 from gon.export import export_decoder, export_encoder, export_run
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, train
+from gon.config import ModelConfig
+from gon.origin import OriginStep
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import train
 
 TINY = {"conv": dict(hidden_features=8), "variational": dict(hidden_features=8),
         "implicit": dict(hidden_features=32, num_layers=2)}
@@ -74,7 +77,7 @@ def test_export_run_writes_both_files_and_reports_the_differences(runs, tmp_path
 
 def test_a_model_without_an_affine_encoder_writes_nothing(tmp_path):
     # two inner steps: the latent is no longer affine in the image
-    build_model(ModelConfig(kind="conv", hidden_features=8, inner_steps=2)).save_pretrained(tmp_path / "model")
+    build_model(ModelConfig(kind="conv", hidden_features=8, origin=OriginStep(steps=2))).save_pretrained(tmp_path / "model")
     with pytest.raises(GONError, match="single gradient step"):
         export_run(tmp_path / "model", encoder=True, limit=16)
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "model.safetensors"]

@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from gon.checkpoint import load_model, save_model
+from gon.models import load_model, save_model
 from gon.data import load_data
 from gon.errors import GONError
-from gon.models import MODEL_KINDS, ModelConfig, build_model
-from gon.train import TrainConfig
+from gon.config import MODEL_KINDS, ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -3,10 +3,13 @@
 import pytest
 import torch
 
-from gon.checkpoint import load_model, save_model
+from gon.models import load_model, save_model
 from gon.evaluate import evaluate
-from gon.models import ModelConfig, build_model
-from gon.train import TrainConfig, fit, load_for_model
+from gon.config import ModelConfig
+from gon.models import build_model
+from gon.config import TrainConfig
+from gon.training import fit
+from gon.data import data_for_model
 
 SMALL = {
     "conv": dict(kind="conv", hidden_features=8),
@@ -25,7 +28,7 @@ def test_latent_does_not_depend_on_its_batch(kind):
     # 1/batch; here, in eval mode, image 0 gets the same latent alone or in any batch.
     config = ModelConfig(**SMALL[kind])
     model = build_model(config).eval()
-    x = load_for_model("mnist5k", "test", config, limit=100).batch(slice(0, 100))
+    x = data_for_model("mnist5k", "test", config, limit=100).batch(slice(0, 100))
     alone = model.encode(x[:1])
     assert alone.abs().max() > 0
     for size in (2, 7, 64, 100):
@@ -48,8 +51,8 @@ def test_paper_batchnorm_couples_samples(digits32):
 @pytest.mark.parametrize("kind,steps,ratio", [("conv", 300, 0.5), ("variational", 300, 0.6), ("implicit", 200, 0.5)])
 def test_training_lowers_validation_error(kind, steps, ratio):
     config = ModelConfig(**SMALL[kind])
-    data = load_for_model("mnist5k", "train", config)
-    test = load_for_model("mnist5k", "test", config, limit=200)
+    data = data_for_model("mnist5k", "train", config)
+    test = data_for_model("mnist5k", "test", config, limit=200)
     torch.manual_seed(0)
     model = build_model(config)
     before = evaluate(model, test)
@@ -124,8 +127,8 @@ def test_monte_carlo_coordinates(digits28):
     assert model.loss(digits28).item() == pytest.approx(full.loss(digits28).item(), rel=1e-6)
 
     config = ModelConfig(**SMALL["implicit"], coordinate_samples=196)
-    data = load_for_model("mnist5k", "train", config)
-    test = load_for_model("mnist5k", "test", config, limit=200)
+    data = data_for_model("mnist5k", "train", config)
+    test = data_for_model("mnist5k", "test", config, limit=200)
     torch.manual_seed(0)
     model = build_model(config)
     before = evaluate(model, test)["sse_per_image"]
@@ -136,7 +139,7 @@ def test_monte_carlo_coordinates(digits28):
 
 def test_time_limit_stops_training_early():
     config = ModelConfig(**SMALL["conv"])
-    data = load_for_model("mnist5k", "train", config, limit=256)
+    data = data_for_model("mnist5k", "train", config, limit=256)
     model = build_model(config)
     # any real step takes longer than a microsecond, so training stops after the first
     history = fit(model, data, TrainConfig(steps=1000, batch_size=16, time_limit=1e-6), progress=False)

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from gon.errors import GONError
-from gon.models import ModelConfig, build_model
+from gon.config import ModelConfig
+from gon.models import build_model
 from gon.origin import OriginStep, gradient_origin
 
 
@@ -93,7 +94,7 @@ def test_detach_cuts_second_order_terms(digits32):
     # latent; attached, the gradient also flows back through the encoding.
     def grads(detach):
         torch.manual_seed(0)
-        model = build_model(ModelConfig(kind="conv", detach=detach)).train()
+        model = build_model(ModelConfig(kind="conv", origin=OriginStep(detach=detach))).train()
         model.loss(digits32).backward()
         z = model.encode(digits32).detach()
         model.zero_grad()
@@ -153,7 +154,7 @@ def test_bad_step_values_are_rejected(bad):
 
 def test_shared_origin_is_used_only_where_exact_and_cheaper():
     def path(batch=256, **kw):
-        return build_model(ModelConfig(**kw)).train().origin_path(batch)
+        return build_model(ModelConfig.from_dict(kw)).train().origin_path(batch)
 
     assert path(kind="conv").startswith("shared")
     assert path(kind="implicit", hidden_features=16).startswith("shared")
@@ -172,7 +173,8 @@ def test_shared_origin_is_used_only_where_exact_and_cheaper():
 def test_shared_origin_equals_general_path(kind, images, detach, request):
     x = request.getfixturevalue(images)[:24]
     # latent_dim 8: the conv Jacobian (cost 2k = 16 samples) is used for this batch of 24
-    model = build_model(ModelConfig(kind=kind, hidden_features=16, num_layers=2, latent_dim=8, detach=detach)).train()
+    model = build_model(ModelConfig(kind=kind, hidden_features=16, num_layers=2, latent_dim=8,
+                                    origin=OriginStep(detach=detach))).train()
     assert model.origin_path(len(x)).startswith("shared")
     general_decoder = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
 

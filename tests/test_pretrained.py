@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from gon.errors import GONError
-from gon.models import GON, ImplicitGON, ModelConfig, VariationalGON, build_model
-from gon.train import TrainConfig, train
+from gon.models import GON, ImplicitGON, VariationalGON, build_model
+from gon.config import ModelConfig
+from gon.config import TrainConfig
+from gon.training import train
 
 
 @pytest.fixture(scope="module")

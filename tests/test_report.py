@@ -11,9 +11,10 @@ from PIL import Image
 
 from gon.cli import main
 from gon.errors import GONError
-from gon.models import ModelConfig
+from gon.config import ModelConfig
 from gon.report import write_report
-from gon.train import TrainConfig, train
+from gon.config import TrainConfig
+from gon.training import train
 
 CHROMIUM = shutil.which("chromium")
 WINDOW = (1000, 1800)

@@ -11,10 +11,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gon.checkpoint import load_model
+from gon.models import load_model
 from gon.cli import main
-from gon.models import ModelConfig
-from gon.train import TrainConfig, train
+from gon.config import ModelConfig
+from gon.config import TrainConfig
+from gon.training import train
 
 RUN = ["--model", "conv", "--data", "mnist5k", "--limit", "1024", "--eval-limit", "64", "--batch-size", "16",
        "--steps", "1500", "--checkpoint-every", "100", "--keep-checkpoints", "3", "--log-every", "100", "--quiet"]
@@ -110,7 +111,8 @@ def test_divergence_keeps_the_last_checkpoint_and_skip_goes_on(tmp_path, capsys)
 
 def test_skip_nonfinite_skips_an_isolated_bad_batch():
     from gon.models import build_model
-    from gon.train import fit, load_for_model
+    from gon.training import fit
+    from gon.data import data_for_model
 
     class OneBadBatch(type(build_model(ModelConfig(kind="conv")))):
         calls = 0
@@ -121,7 +123,7 @@ def test_skip_nonfinite_skips_an_isolated_bad_batch():
             return loss * float("nan") if OneBadBatch.calls == 3 else loss
 
     config = ModelConfig(kind="conv", hidden_features=4)
-    data = load_for_model("mnist5k", "train", config, limit=256)
+    data = data_for_model("mnist5k", "train", config, limit=256)
     plain = build_model(config)
     model = OneBadBatch(plain.decoder, plain.latent_dim, plain.step)
     history = fit(model, data, TrainConfig(steps=10, batch_size=16, log_every=5, skip_nonfinite=True), progress=False)
@@ -135,9 +137,9 @@ def test_skip_nonfinite_skips_an_isolated_bad_batch():
 def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkeypatch):
     import errno
 
-    import gon.checkpoint
+    import gon.training.state
 
-    real_save = gon.checkpoint.save_tensors
+    real_save = gon.training.state.save_tensors
     calls = {"n": 0}
 
     def save_until_full(tensors, path, metadata=None):
@@ -146,7 +148,7 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(tensors, path, metadata=metadata)
 
-    monkeypatch.setattr(gon.checkpoint, "save_tensors", save_until_full)
+    monkeypatch.setattr(gon.training.state, "save_tensors", save_until_full)
     out = tmp_path / "run"
     args = ["train", "--model", "conv", "--hidden-features", "4", "--limit", "256", "--eval-limit", "16",
             "--batch-size", "16", "--steps", "30", "--checkpoint-every", "10", "--quiet", "--out", str(out)]
@@ -155,24 +157,26 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
     assert "No space left on device" in err and "step-00000010 is kept" in err
     checkpoints = tmp_path / ".run.partial" / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["step-00000010"]  # no half-written folder
-    monkeypatch.setattr(gon.checkpoint, "save_tensors", real_save)
+    monkeypatch.setattr(gon.training.state, "save_tensors", real_save)
     assert main(["train", "--resume", str(out), "--quiet"]) == 0
     assert (out / "model.safetensors").exists()
 
 
-@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json"])
+@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", "step", "history"])
 def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, damage, caplog):
-    from gon.checkpoint import FORMAT, save_training_state
+    from gon.files import FORMAT
+    from gon.training.state import save_training_state
     from gon.files import read_tensors, save_tensors
     from gon.models import build_model
-    from gon.train import fit, load_for_model, resume
+    from gon.training import fit, resume
+    from gon.data import data_for_model
 
     model_config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
     config = TrainConfig(steps=20, batch_size=16, limit=64, eval_limit=16, checkpoint_every=5, keep_checkpoints=3,
                          lr=1e-3)
     work = tmp_path / ".run.partial"
     model = build_model(model_config)
-    data = load_for_model("mnist5k", "train", model_config, limit=64)
+    data = data_for_model("mnist5k", "train", model_config, limit=64)
     fit(model, data, config, progress=False,
         on_checkpoint=lambda state: save_training_state(work, model, state, 3) if state.step <= 10 else None)
     (work / "run.json").write_text(json.dumps({"format": FORMAT, "model": model_config.to_dict(),
@@ -188,6 +192,10 @@ def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, d
         tensors[key] = torch.zeros(3)
     if damage == "state.json":
         (newest / "state.json").write_text("[" * 100000 + "]" * 100000)
+    elif damage in ("step", "history"):  # a step past the run's end; a log record the loop cannot read
+        document = json.loads((newest / "state.json").read_text())
+        document.update({"step": 10 ** 30} if damage == "step" else {"history": [{"step": "x"}]})
+        (newest / "state.json").write_text(json.dumps(document))
     else:
         save_tensors(tensors, newest / "optimizer.safetensors", metadata)
     run = resume(tmp_path / "run", progress=False)

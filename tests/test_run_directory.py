@@ -179,3 +179,24 @@ def test_a_sampler_that_cannot_be_fitted_falls_back_and_keeps_the_run(tmp_path):
     assert run_cli("train", "--data", f"folder:{folder}", "--batch-size", "1", "--steps", "3", "--hidden-features", "4",
                    "--out", tmp_path / "run", "--quiet") == 0
     assert (tmp_path / "run" / "model.safetensors").is_file() and (tmp_path / "run" / "samples.png").is_file()
+
+
+def test_overwrite_says_so_before_deleting_an_interrupted_run_holding_a_model(tmp_path, caplog):
+    out = tmp_path / "run"
+    assert run_cli("train", *TINY, "--out", out) == 0
+    out.rename(tmp_path / ".run.partial")  # a finished run that a crash left in its work folder
+    assert run_cli("train", *TINY, "--out", out) == 2  # refused without --overwrite
+    assert run_cli("train", *TINY, "--out", out, "--overwrite") == 0
+    assert "--overwrite: deleting the interrupted run" in caplog.text and "a trained model" in caplog.text
+
+
+def test_identical_runs_write_identical_files(tmp_path):
+    # safetensors keeps metadata in a hash map: its key order once changed the bytes of identical weights
+    import hashlib
+
+    digests = []
+    for name in ("a", "b"):
+        assert run_cli("train", *TINY, "--out", tmp_path / name) == 0
+        digests.append({f: hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest()
+                        for f in ("model.safetensors", "sampler.safetensors")})
+    assert digests[0] == digests[1]

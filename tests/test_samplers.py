@@ -6,12 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gon.checkpoint import load_sampler, save_sampler
+from gon.samplers import load_sampler, save_sampler
 from gon.cli import main
 from gon.evaluate import encode_dataset, latent_statistics
-from gon.models import ModelConfig, build_model
+from gon.config import ModelConfig
+from gon.models import build_model
 from gon.samplers import GaussianSampler, MixtureSampler
-from gon.train import TrainConfig, fit, load_for_model
+from gon.config import TrainConfig
+from gon.training import fit
+from gon.data import data_for_model
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +22,8 @@ def trained_conv():
     config = ModelConfig(kind="conv", hidden_features=8, latent_dim=8)
     torch.manual_seed(0)
     model = build_model(config)
-    fit(model, load_for_model("mnist5k", "train", config), TrainConfig(steps=150, batch_size=32), progress=False)
-    return model, encode_dataset(model, load_for_model("mnist5k", "train", config))
+    fit(model, data_for_model("mnist5k", "train", config), TrainConfig(steps=150, batch_size=32), progress=False)
+    return model, encode_dataset(model, data_for_model("mnist5k", "train", config))
 
 
 def test_mixture_picks_the_best_held_out_size_and_round_trips(trained_conv, tmp_path):
@@ -75,7 +78,7 @@ def test_render_at_256_downsamples_to_the_28px_reconstruction(digits28):
     config = ModelConfig(kind="implicit", hidden_features=64, num_layers=3, latent_dim=16)
     torch.manual_seed(0)
     model = build_model(config)
-    fit(model, load_for_model("mnist5k", "train", config), TrainConfig(steps=200, batch_size=32, lr=1e-4),
+    fit(model, data_for_model("mnist5k", "train", config), TrainConfig(steps=200, batch_size=32, lr=1e-4),
         progress=False)
     x = digits28[:16]
     z = model.encode(x)

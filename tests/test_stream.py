@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-import gon.data
+import gon.data.idx
 from gon.data import LazyImages, load_data
 from gon.errors import GONError
 
@@ -17,7 +17,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 @pytest.fixture(autouse=True)
 def cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setattr(gon.data, "IDX_CACHE", tmp_path / "cache")
+    monkeypatch.setattr(gon.data.idx, "IDX_CACHE", tmp_path / "cache")
 
 
 def same_data(a, b):
@@ -60,8 +60,9 @@ def test_folder_stream_equals_memory(tmp_path):
 
 
 def test_streamed_training_equals_in_memory_training(tmp_path):
-    from gon.models import ModelConfig
-    from gon.train import TrainConfig, train
+    from gon.config import ModelConfig
+    from gon.config import TrainConfig
+    from gon.training import train
 
     shutil.copy(FASHION / "t10k-images-idx3-ubyte.gz", tmp_path / "train-images-idx3-ubyte.gz")
     config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)

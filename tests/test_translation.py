@@ -2,13 +2,16 @@
 
 import torch
 
-from gon.baselines import Autoencoder, ConvEncoder
+from gon.models.baselines import Autoencoder, ConvEncoder
 from gon.decoders import ConvDecoder
 from gon.losses import masked_squared_error, squared_error
-from gon.models import GON, paper_inner_scale
+from gon.models import GON
+from gon.config import paper_inner_scale
 from gon.origin import OriginStep
-from gon.train import TrainConfig, fit, load_for_model
-from gon.models import ModelConfig
+from gon.config import TrainConfig
+from gon.training import fit
+from gon.data import data_for_model
+from gon.config import ModelConfig
 
 
 def inpainting_gon(mask):
@@ -35,7 +38,7 @@ def test_latent_sees_only_the_visible_part(digits32):
 def test_inpainting_gon_learns_the_hidden_half():
     mask = top_half()
     config = ModelConfig(kind="conv")
-    train, test = load_for_model("mnist5k", "train", config), load_for_model("mnist5k", "test", config, limit=200)
+    train, test = data_for_model("mnist5k", "train", config), data_for_model("mnist5k", "test", config, limit=200)
     x = test.batch(slice(0, 200))
     torch.manual_seed(0)
     model = inpainting_gon(mask)

@@ -6,19 +6,19 @@
     z = model.encode(images)          # (batch, latent_dim): gradients at the origin
 """
 
-from .checkpoint import load_model, save_model
+from .config import ModelConfig, TrainConfig
 from .data import ImageData, load_data
 from .decoders import ConvDecoder, ImplicitDecoder, VariationalDecoder
 from .errors import GONError
 from .evaluate import encode_dataset, evaluate
-from .models import GON, ImplicitGON, ModelConfig, VariationalGON, build_model
+from .models import GON, ImplicitGON, LatentModel, VariationalGON, build_model, load_model, save_model
 from .origin import OriginStep, gradient_origin
 from .samplers import GaussianSampler, PriorSampler
-from .train import Run, TrainConfig, fit, train
+from .training import Run, fit, resume, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "ConvDecoder", "GON", "GONError", "GaussianSampler", "ImageData", "ImplicitDecoder", "ImplicitGON", "ModelConfig",
+    "ConvDecoder", "GON", "GONError", "GaussianSampler", "ImageData", "ImplicitDecoder", "ImplicitGON", "LatentModel", "ModelConfig",
     "OriginStep", "PriorSampler", "Run", "TrainConfig", "VariationalDecoder", "VariationalGON", "build_model",
-    "encode_dataset", "evaluate", "fit", "gradient_origin", "load_data", "load_model", "save_model", "train",
+    "encode_dataset", "evaluate", "fit", "gradient_origin", "load_data", "load_model", "resume", "save_model", "train",
 ]

@@ -135,8 +135,8 @@ class ConvDecoder(nn.Module):
         k = self.latent_dim
         # in fp32 under autocast: forward-mode AD through autocast's casts fails (CPU, torch
         # 2.13: conv_transpose meets a bf16 weight and an fp32 dual input), and k samples are cheap
-        with torch.set_grad_enabled(create_graph), forward_ad.dual_level(), \
-                torch.autocast(weight.device.type, enabled=False):
+        with (torch.set_grad_enabled(create_graph), forward_ad.dual_level(),
+              torch.autocast(weight.device.type, enabled=False)):
             origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
                                           torch.eye(k, dtype=weight.dtype, device=weight.device))
             output, tangent = forward_ad.unpack_dual(self(origin))
@@ -243,6 +243,7 @@ class ImplicitDecoder(nn.Module):
         h = self.first.activation(at_coords[None] + from_latent[:, None])
         return self.last(self.hidden(h))
 
+    independent_samples = True  # no normalisation: the samples of a batch never mix
     origin_jacobian_cost = 1  # one pass over the grid: one sample's worth of work
 
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:

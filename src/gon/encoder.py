@@ -11,6 +11,7 @@ so an encoder that is not affine is refused rather than approximated.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,13 +64,16 @@ def export_affine_encoder(model: GON, input_shape: tuple[int, int, int], check: 
         raise GONError("only a single gradient step from the exact origin gives an affine encoder "
                        f"(this model: {step.steps} steps, origin noise {step.origin_std})")
     model.eval()
+    # W's columns are differences encode(e_i) - encode(0) of nearly equal latents: read them in
+    # float64, or at 64x64x3 inputs float32 cancellation alone exceeds the tolerance
+    exact = copy.deepcopy(model).double()
     dims = int(torch.tensor(input_shape).prod())
-    offset = model.encode(torch.zeros(1, *input_shape))[0]
+    offset = exact.encode(torch.zeros(1, *input_shape, dtype=torch.float64))[0]
     columns = []
     for start in range(0, dims, chunk):
-        units = torch.eye(dims)[start:start + chunk].reshape(-1, *input_shape)
-        columns.append(model.encode(units) - offset)
-    encoder = AffineEncoder(torch.cat(columns).T.contiguous(), offset, tuple(input_shape))
+        units = torch.eye(dims, dtype=torch.float64)[start:start + chunk].reshape(-1, *input_shape)
+        columns.append(exact.encode(units) - offset)
+    encoder = AffineEncoder(torch.cat(columns).T.float().contiguous(), offset.float(), tuple(input_shape))
     reference = model.encode(check)
     error = ((encoder(check) - reference).norm() / reference.norm().clamp_min(1e-30)).item()
     if not error < tolerance:

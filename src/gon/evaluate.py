@@ -8,18 +8,18 @@ import torch
 from torch import Tensor, nn
 
 from .data import ImageData
-from .models import GON
+from .models import LatentModel
 
 
 @torch.no_grad()
-def encode_dataset(model: GON, data: ImageData, batch_size: int = 256, limit: int | None = None) -> Tensor:
+def encode_dataset(model: LatentModel, data: ImageData, batch_size: int = 256, limit: int | None = None) -> Tensor:
     """Latents of the first `limit` (default all) images of `data`, in eval mode."""
     model.eval()
     n = len(data) if limit is None else min(limit, len(data))
     return torch.cat([model.encode(data.batch(slice(i, min(i + batch_size, n)))) for i in range(0, n, batch_size)])
 
 
-def with_batch_statistics(model: GON) -> GON:
+def with_batch_statistics(model: LatentModel) -> LatentModel:
     """A copy whose BatchNorm layers normalise with the statistics of each batch, as the
     paper's scripts do at every step (they never switch to eval mode)."""
     model = copy.deepcopy(model).eval()
@@ -29,7 +29,7 @@ def with_batch_statistics(model: GON) -> GON:
     return model
 
 
-def evaluate(model: GON, data: ImageData, batch_size: int = 256, seed: int = 0,
+def evaluate(model: LatentModel, data: ImageData, batch_size: int = 256, seed: int = 0,
              batch_statistics: bool = False) -> dict[str, float]:
     """Mean per-image metrics over `data`.
 

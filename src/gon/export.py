@@ -26,7 +26,8 @@ from torch import Tensor, nn
 from .encoder import AffineEncoder, export_affine_encoder
 from .errors import GONError
 from .files import write_atomically
-from .models import GON
+from .data import data_for_run
+from .models import LatentModel, load_model
 
 ONNX_FORMAT = "gradient-origin-networks/onnx-v1"
 # images lie in [0, 1]; float32 kernels of the two runtimes differ by ~1e-7 there
@@ -46,7 +47,7 @@ class ImageDecoder(nn.Module):
       `model.generate`; other resolutions need `model.render` in PyTorch.
     """
 
-    def __init__(self, model: GON) -> None:
+    def __init__(self, model: LatentModel) -> None:
         super().__init__()
         self.model = model
 
@@ -86,13 +87,10 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, encoder: bool
     """Export the decoder of the run in `run_dir` to `out` (default RUN/decoder.onnx) and, with
     `encoder`, its affine encoder (to that path, or encoder.onnx beside the decoder). Both are
     checked on up to `limit` real images of `data` (default: the run's own data set)."""
-    from .checkpoint import load_model
-    from .train import load_for_run
-
     _require_onnx()
     run_dir = Path(run_dir)
     model, config, document = load_model(run_dir)
-    images = load_for_run(document, config, data, split, limit)
+    images = data_for_run(document, config, data, split, limit)
     x = images.batch(slice(0, len(images)))
     out = Path(out) if out is not None else run_dir / "decoder.onnx"
     encoder_out = None
@@ -110,7 +108,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, encoder: bool
     return result
 
 
-def export_decoder(model: GON, path: str | Path, latents: Tensor, tolerance: float = TOLERANCE) -> float:
+def export_decoder(model: LatentModel, path: str | Path, latents: Tensor, tolerance: float = TOLERANCE) -> float:
     """Write the model's decoder (see ImageDecoder) to `path` as ONNX with a dynamic batch axis,
     check it on `latents` (real ones: encodings of real images), and return the largest absolute
     difference from PyTorch; GONError, and no file, if it exceeds `tolerance`."""
@@ -228,6 +226,6 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _kind(model: GON) -> str:
+def _kind(model: LatentModel) -> str:
     config: Any = getattr(model, "config", None)
     return getattr(config, "kind", type(model).__name__)

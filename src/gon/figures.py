@@ -7,7 +7,7 @@ from torch import Tensor
 
 from .data import ImageData
 from .errors import GONError
-from .models import GON, ImplicitGON, VariationalGON
+from .models import ImplicitGON, LatentModel, Variational
 from .samplers import GaussianSampler, PriorSampler
 from .viz import lerp, slerp
 
@@ -19,7 +19,7 @@ def spread(data: ImageData, n: int) -> Tensor:
     return data.batch(torch.linspace(0, len(data) - 1, n).round().long())
 
 
-def reconstruction_pairs(model: GON, x: Tensor, columns: int = 8) -> Tensor:
+def reconstruction_pairs(model: LatentModel, x: Tensor, columns: int = 8) -> Tensor:
     """Rows alternate originals and their reconstructions: (2 * ceil(N / columns) * columns) images."""
     model.eval()
     recon = model.reconstruct(x)
@@ -34,24 +34,24 @@ def reconstruction_pairs(model: GON, x: Tensor, columns: int = 8) -> Tensor:
     return torch.cat(rows)
 
 
-def samples(model: GON, sampler: GaussianSampler | PriorSampler, n: int, seed: int = 0,
+def samples(model: LatentModel, sampler: GaussianSampler | PriorSampler, n: int, seed: int = 0,
             resolution: int | None = None) -> Tensor:
     """n images decoded from latents drawn from `sampler` (a prior sampler draws at the
     variational decoder's input, after its stochastic layer)."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
-    if isinstance(model, VariationalGON) and isinstance(sampler, PriorSampler):
+    if isinstance(model, Variational) and isinstance(sampler, PriorSampler):
         return model.sample_prior(n, generator)
     return decode_latents(model, sampler.sample(n, generator), resolution)
 
 
-def decode_latents(model: GON, z: Tensor, resolution: int | None = None) -> Tensor:
+def decode_latents(model: LatentModel, z: Tensor, resolution: int | None = None) -> Tensor:
     if resolution is not None and isinstance(model, ImplicitGON):
         return model.render(z, resolution)
     return model.generate(z)
 
 
-def interpolations(model: GON, start: Tensor, end: Tensor, steps: int = 10, spherical: bool = True,
+def interpolations(model: LatentModel, start: Tensor, end: Tensor, steps: int = 10, spherical: bool = True,
                    resolution: int | None = None) -> Tensor:
     """For each pair (start[i], end[i]), `steps` images along the path; row-major (pairs x steps)."""
     model.eval()

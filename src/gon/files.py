@@ -1,10 +1,18 @@
-"""Files that appear whole or not at all."""
+"""Files and folders that appear whole or not at all, and bounded reads of our own formats.
+
+    write_atomically(path, save)              one file: temporary sibling, fsync, rename
+    write_directory_atomically(path, save)    one folder: the same, for a folder of files
+    read_json(path, missing)                  a small JSON document, refusing anything else
+    save_tensors / read_tensors               safetensors with deterministic bytes
+"""
 
 from __future__ import annotations
 
 import errno
 import json
 import os
+import shutil
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,6 +46,91 @@ def write_atomically(path: str | Path, save: Callable[[Path], Any]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename inside `path` durable."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def fsync_tree(path: Path) -> None:
+    """fsync every file under `path`, then `path` itself."""
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        with open(file, "rb+") as f:
+            os.fsync(f.fileno())
+    fsync_directory(path)
+
+
+def write_directory_atomically(path: str | Path, save: Callable[[Path], Any], merge: tuple[str, ...] = (),
+                               replace: bool = False) -> Path:
+    """Run `save(tmp)` on a hidden sibling folder of `path`, fsync it, then rename it onto `path`.
+
+    A new `path` appears whole or not at all. An existing one is an error, unless `merge`
+    names the files to move from the new folder into it, one at a time and in that order
+    (each replaced whole), or `replace` allows a folder of this kind to be swapped: the old
+    one is renamed aside first and deleted only after the new one is in place. A failure
+    (a full disk) is a GONError naming the folder, and the sibling is removed.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GONError(f"{path} exists and is not a directory")
+    if path.exists() and not (merge or replace):
+        raise GONError(f"{path} already exists")
+    tmp = path.with_name(f".{path.name}.tmp")
+    old = path.with_name(f".{path.name}.old")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        save(tmp)
+        fsync_tree(tmp)
+        if not path.exists():
+            tmp.rename(path)
+        elif merge:
+            for name in merge:
+                os.replace(tmp / name, path / name)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+            path.rename(old)
+            tmp.rename(path)
+        fsync_directory(path.parent)
+    except OSError as error:
+        raise GONError(f"could not write {path} ({error.strerror or error})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+FORMAT = "gradient-origin-networks/v1"  # the format tag of every file this library writes
+
+
+# config.json, state.json and run.json are a few kB; anything far larger is not ours
+MAX_JSON_BYTES = 16 << 20
+
+
+def read_json(path: Path, missing: str) -> Any:
+    """The JSON document in `path`; GONError ("PATH: missing") if absent, and one line for
+    anything else: not a regular file (/dev/zero), over MAX_JSON_BYTES, not JSON, nested too
+    deeply or holding an integer too long to convert."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: a FIFO would block, /dev/zero never ends
+            raise GONError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            text = f.read(MAX_JSON_BYTES + 1)
+        if len(text) > MAX_JSON_BYTES:
+            raise GONError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, not a config or state file of this library")
+        return json.loads(text)
+    except FileNotFoundError:
+        raise GONError(f"{path}: {missing}") from None
+    except RecursionError:
+        raise GONError(f"{path}: not a readable JSON file (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and over-long integers
+        raise GONError(f"{path}: not a readable JSON file ({str(error).splitlines()[0]})") from None
+
 
 
 # safetensors keeps its metadata in a hash map, so two or more keys come out in a different

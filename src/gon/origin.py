@@ -27,18 +27,18 @@ size of the batch it was computed in. Here the inner loss is a *sum* of per-samp
 times a fixed `inner_scale`; for a decoder without coupling between samples the gradient
 with respect to z0[i] is then exactly inner_scale * dL_i/dz0[i], whatever else is in the
 batch. Choosing inner_scale = 1/64 times the paper's per-sample normalisation reproduces
-the paper's training dynamics at its batch size of 64 (see `gon.models.paper_inner_scale`).
+the paper's training dynamics at its batch size of 64 (see `gon.config.paper_inner_scale`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from .errors import GONError
+from .fields import check_fields, option
 
 Decoder = Callable[[Tensor], Any]
 # Maps (decoder output, data) to one loss per sample, shape (batch,).
@@ -47,9 +47,24 @@ InnerLoss = Callable[[Any, Tensor], Tensor]
 LATENT_FORMS = ("negative_gradient", "descent")
 
 
+@runtime_checkable
+class OriginJacobianDecoder(Protocol):
+    """A decoder that offers the shared-origin path: F(z0) and J = dF/dz at z0 = 0 for the
+    whole batch at once. `independent_samples`: no coupling between the samples of a batch
+    (false for train-mode BatchNorm); `origin_jacobian_cost`: what the Jacobian costs,
+    counted in samples (the path pays for larger batches only)."""
+
+    independent_samples: bool
+    origin_jacobian_cost: int
+
+    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        """(F(z0) of shape (1, *out), J of shape (prod(out), k))."""
+
+
 @dataclass(frozen=True)
 class OriginStep:
-    """How the latent is obtained from the origin.
+    """How the latent is obtained from the origin (ModelConfig.origin; each field's flag and
+    flat config key is its `flat` name).
 
     steps: inner gradient steps (the paper's multi-step baseline uses 10).
     step_size: inner step size; 1 for the single-step GON, 0.1 for the paper's 10-step baseline.
@@ -58,27 +73,23 @@ class OriginStep:
     origin_std: sigma of the noisy origin z0 ~ N(0, sigma^2 I) (Appendix C, Fig. 11a).
     latent_form: "negative_gradient" takes z = -grad (Eq. 8); "descent" keeps the origin,
         z = z0 - grad (Appendix C, Fig. 11b). Identical when origin_std == 0.
-    inner_scale: fixed multiplier of the summed per-sample inner loss (see module doc).
+    inner_scale: fixed multiplier of the summed per-sample inner loss (see module doc);
+        None (the default) is the paper's scale for the model's kind, which ModelConfig
+        resolves; a step used without a ModelConfig takes None as 1.
     """
 
-    steps: int = 1
-    step_size: float = 1.0
-    detach: bool = False
-    origin_std: float = 0.0
-    latent_form: str = "negative_gradient"
-    inner_scale: float = 1.0
+    steps: int = option(1, "gradient steps from the origin", minimum=1, flat="inner_steps")
+    step_size: float = option(1.0, "inner step size (0.1 for the paper's 10-step baseline)", positive=True,
+                              flat="inner_step_size")
+    detach: bool = option(False, "detach the latent: no second-order terms (ablation)", flat="detach")
+    origin_std: float = option(0.0, "noisy origin z0 ~ N(0, sigma^2) (Appendix C)", minimum=0, flat="origin_std")
+    latent_form: str = option("negative_gradient", "z = -grad (Eq. 8) or z = z0 - grad (Appendix C)",
+                              choices=LATENT_FORMS, flat="latent_form")
+    inner_scale: float | None = option(None, "inner-loss scale (default: the paper's at batch 64)", positive=True,
+                                       flat="inner_scale")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.steps, int) or self.steps < 1:
-            raise GONError(f"inner steps must be a positive integer, got {self.steps!r}")
-        if not self.step_size > 0:
-            raise GONError(f"inner step size must be positive, got {self.step_size!r}")
-        if not self.origin_std >= 0:
-            raise GONError(f"origin noise sigma must be >= 0, got {self.origin_std!r}")
-        if self.latent_form not in LATENT_FORMS:
-            raise GONError(f"latent form must be one of {', '.join(LATENT_FORMS)}, got {self.latent_form!r}")
-        if not self.inner_scale > 0:
-            raise GONError(f"inner-loss scale must be positive, got {self.inner_scale!r}")
+        check_fields(self)
 
 
 def gradient_origin(
@@ -113,7 +124,7 @@ def gradient_origin(
         for k in range(step.steps):
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
-            loss = inner_loss(decoder(z), x).sum() * step.inner_scale
+            loss = inner_loss(decoder(z), x).sum() * _scale(step)
             (grad,) = torch.autograd.grad(loss, z, create_graph=keep_graph)
             start = 0 if (k == 0 and step.latent_form == "negative_gradient") else z
             z = start - step.step_size * grad
@@ -126,12 +137,15 @@ def shares_origin(decoder: Decoder, step: OriginStep, batch_size: int) -> bool:
     """Whether the shared-origin path applies and pays: one step from the exact origin, a
     decoder that offers `origin_jacobian` and whose samples are independent, and a batch
     larger than the Jacobian's cost counted in samples (`origin_jacobian_cost`)."""
-    return (getattr(decoder, "origin_jacobian", None) is not None and step.steps == 1 and step.origin_std == 0
-            and getattr(decoder, "independent_samples", True)
-            and batch_size > getattr(decoder, "origin_jacobian_cost", 0))
+    return (isinstance(decoder, OriginJacobianDecoder) and step.steps == 1 and step.origin_std == 0
+            and decoder.independent_samples and batch_size > decoder.origin_jacobian_cost)
 
 
-def _shared_origin(decoder: Decoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep, create_graph: bool) -> Tensor:
+def _scale(step: OriginStep) -> float:
+    return 1.0 if step.inner_scale is None else step.inner_scale
+
+
+def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep, create_graph: bool) -> Tensor:
     keep_graph = create_graph and not step.detach
     with torch.enable_grad():
         origin_output, jacobian = decoder.origin_jacobian(create_graph=keep_graph)  # (1, *out), (D, k)
@@ -139,7 +153,7 @@ def _shared_origin(decoder: Decoder, x: Tensor, inner_loss: InnerLoss, step: Ori
             output = origin_output.expand(x.shape[0], *origin_output.shape[1:])
         else:
             output = origin_output.detach().expand(x.shape[0], *origin_output.shape[1:]).clone().requires_grad_()
-        loss = inner_loss(output, x).sum() * step.inner_scale
+        loss = inner_loss(output, x).sum() * _scale(step)
         (cotangent,) = torch.autograd.grad(loss, output, create_graph=keep_graph)
         z = -step.step_size * (cotangent.reshape(x.shape[0], -1) @ jacobian)
     return z if keep_graph else z.detach()

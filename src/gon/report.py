@@ -19,9 +19,10 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from .checkpoint import read_config
-from .models import applicable_fields
+from .config import applicable_fields
+from .models import read_config
 from .files import write_atomically
+from .viz import save_loss_plot
 from .errors import GONError
 
 # (file in the run directory, heading, what the figure shows)
@@ -137,8 +138,6 @@ def _loss_figure(run_dir: Path, history: list[dict[str, Any]]) -> str:
               and math.isfinite(r["loss"]) and r["loss"] > 0]
     if not points:
         return _missing("no loss.png and no loss records in metrics.jsonl")
-    from .viz import save_loss_plot
-
     # drawn afresh from metrics.jsonl when the run has no usable loss.png
     with tempfile.TemporaryDirectory() as tmp:
         path = save_loss_plot([s for s, _ in points], [v for _, v in points], Path(tmp) / "loss.png",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from .errors import GONError
+from .files import FORMAT, read_tensors, save_tensors, write_atomically
 
 logger = logging.getLogger("gon")
 
@@ -121,3 +123,34 @@ class MixtureSampler:
     def state_dict(self) -> dict[str, Tensor]:
         return {"weights": self.weights.contiguous(), "means": self.means.contiguous(),
                 "covariances": self.covariances.contiguous()}
+
+
+# sampler files: sampler.safetensors (the Gaussian `gon train` writes) and sampler-NAME.safetensors
+
+SAMPLER_FILE = "sampler.safetensors"
+# name -> (class, its tensors in constructor order)
+SAMPLERS = {GaussianSampler.name: (GaussianSampler, ("mean", "covariance")),
+            MixtureSampler.name: (MixtureSampler, ("weights", "means", "covariances"))}
+
+
+def sampler_file(directory: str | Path, name: str) -> Path:
+    """sampler.safetensors for the Gaussian (the default written by `gon train`), sampler-NAME.safetensors otherwise."""
+    return Path(directory) / (SAMPLER_FILE if name == GaussianSampler.name else f"sampler-{name}.safetensors")
+
+
+def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSampler) -> Path:
+    path = sampler_file(directory, sampler.name)
+    return write_atomically(path, lambda tmp: save_tensors(sampler.state_dict(), tmp,
+                                                          metadata={"format": FORMAT, "sampler": sampler.name}))
+
+
+def load_sampler(directory: str | Path, name: str = GaussianSampler.name) -> GaussianSampler | MixtureSampler:
+    path = sampler_file(directory, name)
+    state, metadata = read_tensors(path)
+    cls, keys = SAMPLERS[name]
+    if metadata.get("sampler") != name or set(state) != set(keys):
+        raise GONError(f"{path}: not a {name} latent sampler of this library")
+    try:
+        return cls(*(state[k] for k in keys))
+    except RuntimeError as error:  # e.g. a covariance that is not positive definite
+        raise GONError(f"{path}: unusable sampler ({str(error).splitlines()[0]})") from None

@@ -11,6 +11,17 @@ from PIL import Image
 from torch import Tensor
 
 
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (no display here or in CI),
+    imported on first use: it costs a second at start-up that most commands never need."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def image_grid(images: Tensor, columns: int | None = None, padding: int = 1) -> Image.Image:
     """(N, C, H, W) images in [0, 1] -> one PIL image, row-major, with `padding` px gaps."""
     n, c, h, w = images.shape
@@ -39,10 +50,7 @@ def save_gif(frames: list[Tensor], path: str | Path, columns: int | None = None,
 
 
 def save_loss_plot(steps: list[int], losses: list[float], path: str | Path, ylabel: str = "training loss") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     ax.plot(steps, losses)
@@ -74,10 +82,7 @@ def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
 
 def save_latent_histogram(latents: Tensor, path: str | Path, title: str = "") -> Path:
     """Histogram of all latent values against the normal with their mean and variance (Figs. 13-14)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     values = latents.double().flatten().numpy()
     mean, std = values.mean(), values.std()
@@ -98,10 +103,7 @@ def save_latent_histogram(latents: Tensor, path: str | Path, title: str = "") ->
 
 def save_latent_scatter(latents: Tensor, labels: Tensor, path: str | Path, title: str = "") -> Path:
     """Two-dimensional latents coloured by class (the paper's Fig. 12)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=100)
     points = ax.scatter(latents[:, 0].numpy(), latents[:, 1].numpy(), c=labels.numpy(), cmap="tab10", s=4)
@@ -118,10 +120,7 @@ def save_latent_scatter(latents: Tensor, labels: Tensor, path: str | Path, title
 def save_curves(rows: list[dict], path: str | Path, title: str, train: bool = False) -> Path:
     """Ablation curves: a panel per rows' "panel", a line per "label" (mean over seeds) of
     held-out "test_sse" against "step"; with `train`, "train_sse" dashed in the same colour."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     panels = list(dict.fromkeys(r["panel"] for r in rows))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), dpi=100, squeeze=False)
@@ -149,10 +148,7 @@ def save_curves(rows: list[dict], path: str | Path, title: str, train: bool = Fa
 def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
     """The map: a heat map per (data, pair, norm) of the baseline's held-out error over the
     GON's, latent size across, budget down; above 1 (blue) the GON is better."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     from matplotlib.colors import TwoSlopeNorm
 
     panels = list(dict.fromkeys((r["data"], r["gon"], r["baseline"], r["norm"]) for r in rows))
@@ -184,10 +180,7 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
 def save_map_curves(rows: list[dict], path: str | Path) -> Path:
     """Held-out error along training, a panel per (data, latent size, norm) at its longest
     budget, a line per method (mean over seeds), against steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     longest: dict[tuple, int] = {}
     for r in rows:

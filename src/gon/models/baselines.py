@@ -9,8 +9,8 @@ the same config would use, so that comparisons are fair by construction.
 - VAE (`vae`): a mirrored encoder in front of the variational GON's decoder (its
   stochastic layer included), trained on the same ELBO.
 
-Each is a GON subclass whose `encode` replaces the gradient-origin step, so training,
-evaluation, sampling and the command line treat them like any other model.
+Each is a LatentModel (gon/models/base.py), a sibling of the GON kinds with its own
+`encode`, so training, evaluation, sampling and the command line treat them alike.
 """
 
 from __future__ import annotations
@@ -22,9 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .decoders import ConvDecoder, VariationalDecoder, make_activation, make_norm
-from .errors import GONError
-from .models import GON, VariationalGON
+from ..config import ModelConfig
+from ..decoders import ConvDecoder, VariationalDecoder, make_activation, make_norm
+from ..errors import GONError
+from .base import LatentModel, Variational
+from .gon import conv_decoder
+from .registry import register
 
 
 class ConvEncoder(nn.Module):
@@ -68,7 +71,7 @@ class TiedConvEncoder(nn.Module):
         return h.flatten(1)
 
 
-class Autoencoder(GON):
+class Autoencoder(LatentModel):
     """An encoder and a decoder trained on the same per-sample loss as a GON.
 
     `corrupt` (optional) maps the clean images to what the encoder sees, e.g. a masked
@@ -82,31 +85,22 @@ class Autoencoder(GON):
         self.corrupt = corrupt
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        """The encoder network's latents (B, latent_dim) of images x (B, C, H, W)."""
         self.check_images(x)
         return self.encoder(self.corrupt(x) if self.corrupt is not None else x)
 
-    def origin_path(self, batch_size: int) -> str:
-        return "none: an autoencoder encodes with its encoder network"
 
-
-class VAE(VariationalGON):
+class VAE(Variational, Autoencoder):
     """A VAE whose decoder is the variational GON's, stochastic layer included: the
     encoder's output plays the part of the gradient-origin latent."""
 
     def __init__(self, encoder: nn.Module, decoder: VariationalDecoder, latent_dim: int,
                  likelihood: str = "bernoulli") -> None:
-        super().__init__(decoder, latent_dim, likelihood=likelihood)
-        self.encoder = encoder
-
-    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
-        self.check_images(x)
-        return self.encoder(x)
-
-    def origin_path(self, batch_size: int) -> str:
-        return "none: a VAE encodes with its encoder network"
+        super().__init__(encoder, decoder, latent_dim)
+        self._set_likelihood(likelihood)
 
 
-class GLO(GON):
+class GLO(LatentModel):
     """Generative Latent Optimisation without the sphere projection (as the paper's Table 1):
     `latents[i]` is image i's code, trained with the decoder on the squared error.
 
@@ -154,21 +148,31 @@ class GLO(GON):
         return f"none: GLO looks up a code per training image ({self.inference_steps} optimisation steps to encode)"
 
 
-def build_baseline(config) -> GON:
-    """The baseline of `config.kind` around the decoder a GON of the same config gets."""
-    c = config
-    if c.kind == "vae":
-        conv = ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm, "logits")
-        encoder = ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
-        return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.likelihood)
-    decoder = ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
-    if c.kind == "ae":
-        encoder = ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
-        return Autoencoder(encoder, decoder, c.latent_dim)
-    if c.kind == "tied-ae":
-        return Autoencoder(TiedConvEncoder(decoder, c.activation, c.norm), decoder, c.latent_dim)
-    if c.kind == "glo":
-        if c.train_images is None:
-            raise GONError("a glo model needs train_images (the number of training images; gon train sets it)")
-        return GLO(decoder, c.latent_dim, c.train_images, float(c.latent_lr), c.inference_steps)
-    raise GONError(f"{c.kind!r} is not a baseline kind")
+def _encoder(c: ModelConfig) -> ConvEncoder:
+    return ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
+
+
+@register("ae")
+def _autoencoder(c: ModelConfig) -> Autoencoder:
+    decoder = conv_decoder(c)  # before the encoder: the order of initialisation is the seed's
+    return Autoencoder(_encoder(c), decoder, c.latent_dim)
+
+
+@register("tied-ae")
+def _tied_autoencoder(c: ModelConfig) -> Autoencoder:
+    decoder = conv_decoder(c)
+    return Autoencoder(TiedConvEncoder(decoder, c.activation, c.norm), decoder, c.latent_dim)
+
+
+@register("vae")
+def _vae(c: ModelConfig) -> VAE:
+    conv = conv_decoder(c, "logits")
+    encoder = _encoder(c)
+    return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.likelihood)
+
+
+@register("glo")
+def _glo(c: ModelConfig) -> GLO:
+    if c.train_images is None:
+        raise GONError("a glo model needs train_images (the number of training images; gon train sets it)")
+    return GLO(conv_decoder(c), c.latent_dim, c.train_images, float(c.latent_lr), c.inference_steps)

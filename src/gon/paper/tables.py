@@ -26,12 +26,16 @@ from typing import Any, Callable
 
 import torch
 
-from .data import ImageData
-from .errors import GONError
-from .files import write_atomically
-from .evaluate import evaluate
-from .models import GON, ModelConfig, build_model
-from .train import TrainConfig, fit, load_for_model, seed_everything, sized_for
+from ..config import ModelConfig, TrainConfig
+from ..decoders import ACTIVATIONS
+from ..figures import spread
+from ..data import ImageData, data_for_model
+from ..errors import GONError
+from ..evaluate import evaluate
+from ..files import write_atomically
+from ..models import LatentModel, build_model
+from ..training import fit, seed_everything, sized_for
+from ..viz import save_curves, save_grid
 
 logger = logging.getLogger("gon")
 
@@ -97,7 +101,7 @@ class TableResult:
 
 
 def run_method(method: Method, train_data: ImageData, test: ImageData, config: TrainConfig,
-               on_step: Callable[[GON, int], bool | None] | None = None) -> tuple[GON, dict[str, Any]]:
+               on_step: Callable[[LatentModel, int], bool | None] | None = None) -> tuple[LatentModel, dict[str, Any]]:
     """Train `method` from scratch on `train_data` and evaluate it on `test`; returns the
     model and a record with the metrics, parameter count and seconds spent."""
     values = {"image_size": train_data.shape[-1], **method.model, "channels": train_data.shape[0]}
@@ -122,7 +126,7 @@ def run_method(method: Method, train_data: ImageData, test: ImageData, config: T
 
 def _load_pair(spec: str, model: dict[str, Any], eval_limit: int | None) -> tuple[ImageData, ImageData]:
     config = ModelConfig.from_dict(model)
-    return load_for_model(spec, "train", config), load_for_model(spec, "test", config, limit=eval_limit)
+    return data_for_model(spec, "train", config), data_for_model(spec, "test", config, limit=eval_limit)
 
 
 def run_table(name: str, methods: tuple[Method, ...], metric: str, metric_label: str, out: str | Path,
@@ -237,8 +241,6 @@ class Curve:
 
 
 def _activation_curves() -> list[Curve]:
-    from .decoders import ACTIVATIONS
-
     return [Curve(f"latent_dim {k}", Method(a, {"kind": "conv", "activation": a, "latent_dim": k}))
             for k in (32, 128) for a in ACTIVATIONS]
 
@@ -323,7 +325,7 @@ def ablation(name: str, out: str | Path, quick: bool = True, data: str = "mnist5
         for seed in seeds:
             clock = {"eval": 0.0, "start": time.perf_counter()}
 
-            def on_step(model: GON, step: int, curve: Curve = curve, seed: int = seed) -> None:
+            def on_step(model: LatentModel, step: int, curve: Curve = curve, seed: int = seed) -> None:
                 if step % spec.every and step != steps:
                     return
                 paused = time.perf_counter()
@@ -343,8 +345,6 @@ def ablation(name: str, out: str | Path, quick: bool = True, data: str = "mnist5
             logger.info("%s | %s | %s | seed %d: test SSE %.3f after %d steps", name, curve.panel,
                         curve.method.label, seed, last["test_sse"], last["step"])
     _write_atomic(out / f"{name}.csv", to_csv(rows))
-    from .viz import save_curves
-
     write_atomically(out / f"{name}.png", lambda tmp: save_curves(rows, tmp, f"{name} ({spec.figure}), {data}",
                                                               train=spec.train_error))
     return out
@@ -355,9 +355,6 @@ def convergence(out: str | Path, data: str = "mnist5k", seed: int = 0, eval_imag
     """Fig. 8: reconstructions of held-out digits after 1, 3, 5, ... 60 seconds of training
     (training time only; the pauses to evaluate are not counted). Writes convergence.png
     (a row per time point, the originals on top) and convergence.csv."""
-    from .figures import spread
-    from .viz import save_grid
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     train_data, test = _load_pair(data, {"kind": "conv"}, eval_images)
@@ -367,7 +364,7 @@ def convergence(out: str | Path, data: str = "mnist5k", seed: int = 0, eval_imag
     pending = list(times)
     clock = {"eval": 0.0, "start": time.perf_counter()}
 
-    def on_step(model: GON, step: int) -> bool:
+    def on_step(model: LatentModel, step: int) -> bool:
         trained = time.perf_counter() - clock["start"] - clock["eval"]
         if trained < pending[0]:
             return False

@@ -40,13 +40,15 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
-from .data import ImageData
-from .errors import GONError
-from .evaluate import evaluate
-from .experiments import mean_std, to_csv
-from .files import write_atomically
-from .models import ModelConfig, build_model
-from .train import TrainConfig, fit, load_for_model, seed_everything
+from ..config import ModelConfig, TrainConfig
+from ..data import ImageData, data_for_model
+from ..errors import GONError
+from ..evaluate import evaluate
+from .tables import mean_std, to_csv
+from ..files import write_atomically
+from ..models import build_model
+from ..training import fit, seed_everything
+from ..viz import save_map_curves, save_ratio_map
 
 logger = logging.getLogger("gon")
 
@@ -140,7 +142,7 @@ def _data(spec: str, split: str, kind: str) -> ImageData:
     """A split fitted to `kind`'s default size, cached per process (workers load each once)."""
     key = (spec, split, kind)
     if key not in _DATA:
-        _DATA[key] = load_for_model(spec, split, ModelConfig(kind=kind))
+        _DATA[key] = data_for_model(spec, split, ModelConfig(kind=kind))
     return _DATA[key]
 
 
@@ -363,8 +365,6 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
                                                                                  "norm", "lr", "steps", "seed",
                                                                                  "step", "train_seconds"))))
     if grid:
-        from .viz import save_map_curves, save_ratio_map
-
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
         write_atomically(out / "curves.png", lambda tmp: save_map_curves(curves, tmp))
     logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)

@@ -26,9 +26,10 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .data import load_data
-from .encoder import export_affine_encoder
-from .models import GON, ModelConfig, build_model
+from ..config import ModelConfig
+from ..data import load_data
+from ..encoder import export_affine_encoder
+from ..models import GON, build_model
 
 FORMULATIONS = ("reference", "gon", "plain")
 

@@ -25,16 +25,15 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from .errors import GONError
-
-DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("fp32", "bf16", "fp16")
+from ..config import DEVICES, PRECISIONS
+from ..errors import GONError
+from ..models import GON
 
 
 @dataclass(frozen=True)
@@ -148,9 +147,8 @@ def barrier(ranks: Ranks) -> None:
         dist.barrier()
 
 
-class LossModule(nn.Module):
-    """`model.loss` as a forward(): DistributedDataParallel all-reduces gradients only for
-    the backward of its own forward call.
+def data_parallel(model: nn.Module, ranks: Ranks, device: torch.device, sync_batchnorm: bool = False) -> nn.Module:
+    """`model` (whose forward is its training loss) in DistributedDataParallel, trained in place.
 
     The gradient-origin step inside the loss calls torch.autograd.grad(create_graph=True)
     for the latent. That gradient is taken out of place with respect to z0, so it fires
@@ -160,22 +158,11 @@ class LossModule(nn.Module):
     gradient. This is the pattern PyTorch's maintainers recommend for double backward
     under DDP (pytorch/pytorch#63812); DDP does not support backward(create_graph=True).
     """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, *args: Any, **kwargs: Any) -> Tensor:
-        return self.model.loss(*args, **kwargs)
-
-
-def data_parallel(model: nn.Module, ranks: Ranks, device: torch.device, sync_batchnorm: bool = False) -> nn.Module:
-    """`model`'s loss wrapped in DistributedDataParallel (the model itself is trained in place)."""
     if sync_batchnorm:
         nn.SyncBatchNorm.convert_sync_batchnorm(model)
     # every parameter reaches the loss (the latent is a function of all decoder weights), so
     # DDP need not search the graph for unused ones each step
-    return nn.parallel.DistributedDataParallel(LossModule(model),
+    return nn.parallel.DistributedDataParallel(model,
                                                device_ids=[device.index] if device.type == "cuda" else None)
 
 
@@ -183,8 +170,8 @@ def check_sync_batchnorm(model: nn.Module, ranks: Ranks, device: torch.device) -
     """Whether to convert BatchNorm to SyncBatchNorm; GONError where it cannot work."""
     if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         raise GONError("--sync-batchnorm needs a model with BatchNorm (--norm batch)")
-    # measured on an H100 (torch 2.11): the gradient-origin step differentiates SyncBatchNorm's
-    # backward, which fails with "derivative for aten::batch_norm_backward_elemt is not implemented"
+    # the gradient-origin step would differentiate SyncBatchNorm's backward, which PyTorch
+    # cannot do (the error it gives: docs/scaling.md)
     if uses_double_backward(model):
         raise GONError("--sync-batchnorm: SyncBatchNorm cannot be differentiated twice, as the gradient-origin "
                        "step needs; use the default --norm group (per sample, no statistics to sync)")
@@ -206,18 +193,14 @@ def check_precision(device: torch.device, precision: str) -> None:
     if precision not in PRECISIONS:
         raise GONError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
     # fp16 needs a GradScaler, which PyTorch implements for CUDA; bf16 autocast works on CPU,
-    # double backward included (measured: conv losses within 0.1% of fp32 over 10 steps). On an
-    # H100 all three kinds trained 300 steps at bf16 and fp16 with no non-finite loss, and no
-    # faster than fp32: these decoders are too small to be bound by arithmetic (benchmarks/precision.py)
+    # double backward included (measured in docs/scaling.md, "Devices and precision")
     if precision == "fp16" and device.type != "cuda":
         raise GONError(f"--precision fp16 needs a CUDA device (this run is on {device.type}); use bf16 or fp32")
 
 
 def uses_double_backward(model: nn.Module) -> bool:
     """Whether training differentiates through the gradient-origin step (GONs, not baselines with an encoder)."""
-    from .models import GON
-
-    return isinstance(model, GON) and type(model).encode is GON.encode
+    return isinstance(model, GON)
 
 
 def compile_decoder(model: nn.Module) -> None:

@@ -1,0 +1,286 @@
+"""The `gon` commands: one function per command, each building a config or loading a run
+and calling the library (`main` in gon/cli/__init__.py dispatches to them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
+from ..data import data_for_run
+from ..encoder import export_affine_encoder
+from ..errors import GONError
+from ..evaluate import encode_dataset, evaluate, latent_statistics
+from ..export import export_run
+from ..figures import interpolations, reconstruction_pairs, samples, spread
+from ..files import read_json, write_atomically
+from ..models import ImplicitGON, Variational, load_model
+from ..paper import map as paper_map
+from ..paper import tables
+from ..paper.speed import SpeedConfig, format_speed, speed
+from ..report import write_report
+from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
+from ..training import resume, train
+from ..viz import image_grid, save_gif, save_latent_histogram, save_latent_scatter
+
+def _load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model values, train values) of a --config file: a run's config.json ("model" and
+    "train" sections) or a flat object of the flags' keys."""
+    document = read_json(path, "no such config file")
+    if not isinstance(document, dict):
+        raise GONError(f"{path}: a config must be a JSON object")
+    if "model" in document or "train" in document:
+        model, train = document.get("model", {}), document.get("train", {})
+        if not isinstance(model, dict) or not isinstance(train, dict):
+            raise GONError(f"{path}: 'model' and 'train' must be JSON objects")
+        return dict(model), dict(train)
+    return split_flat(document, str(path))
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    flags = {key: getattr(args, key) for key in flat_fields() if getattr(args, key) is not None}
+    if args.resume is not None:
+        given = [k for k in (*flags, "config", "out") if getattr(args, k, None) is not None and k != "lr"]
+        if given:
+            raise GONError(f"--resume continues a run with its saved configuration (only --lr may lower its rate); "
+                           f"drop --{given[0].replace('_', '-')}")
+        run = resume(args.resume, progress=not args.quiet, lr=args.lr)
+        return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
+
+    model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
+    model_flags, train_flags = split_flat(flags, "flags")
+    model_config = ModelConfig.from_dict({**model_values, **model_flags})
+    train_config = TrainConfig.from_dict({**train_values, **train_flags})
+    # without --out, a new versioned folder (runs/conv, runs/conv-2, ...): nothing is ever replaced
+    out = args.out if args.out is not None else Path("runs") / model_config.kind
+    run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite,
+                version=args.out is None)
+    return _report_written(run, lambda: f"wrote {run.directory}/ "
+                           f"({', '.join(sorted(p.name for p in run.directory.iterdir()))})")
+
+
+def _report_written(run, wrote) -> int:
+    """Say what a training command wrote, and its held-out metrics; under torchrun only
+    rank 0 has written the run (the others get no directory) and only it speaks."""
+    if run.directory is None:
+        return 0
+    print(wrote())
+    if run.metrics:
+        print(_describe(run.metrics))
+    return 0
+
+
+def _describe(metrics: dict[str, Any]) -> str:
+    lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} images".strip()]
+    lines.append(f"  summed squared error per image: {metrics['sse_per_image']:.4f}")
+    lines.append(f"  mean squared error per pixel:   {metrics['mse_per_pixel']:.6f}")
+    if "accuracy" in metrics:
+        lines.append(f"  classification accuracy:        {metrics['accuracy']:.4f}")
+    if "elbo_bits_per_dim" in metrics:
+        lines.append(f"  negative ELBO (bits/dim):       {metrics['elbo_bits_per_dim']:.4f}")
+    return "\n".join(lines)
+
+
+def _load(args: argparse.Namespace):
+    return load_model(args.run)
+
+
+def _data_for(args: argparse.Namespace, config, document: dict[str, Any], limit: int | None = None):
+    return data_for_run(document, config, args.data, args.split, limit)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, args.limit)
+    metrics = evaluate(model, data, args.batch_size, args.seed, args.batch_statistics)
+    metrics = {**metrics, "data": args.data or document.get("train", {}).get("data"), "split": args.split,
+               "model": config.kind, "run": str(args.run)}
+    print(_describe(metrics))
+    if args.json:
+        print(json.dumps(metrics))
+    return 0
+
+
+# the largest set of pictures a command draws: 2^28 values (1 GiB as float32)
+MAX_PICTURE_VALUES = 1 << 28
+
+
+def _check_picture_size(count: int, channels: int, size: int) -> None:
+    """GONError before allocating `count` images of `size` x `size` beyond MAX_PICTURE_VALUES."""
+    values = count * channels * size * size
+    if values > MAX_PICTURE_VALUES:
+        raise GONError(f"{count} images of {channels}x{size}x{size} would take {values * 4 / 2 ** 30:.1f} GiB; "
+                       f"the limit is {MAX_PICTURE_VALUES * 4 / 2 ** 30:.0f} GiB: ask for fewer or smaller images")
+
+
+def _write_png(images, path: Path, columns: int | None = None) -> None:
+    """In the format the suffix names, written to a temporary file then renamed, so a failure
+    never leaves half an image."""
+
+
+    image_format = Image.registered_extensions().get(path.suffix.lower())
+    if image_format not in Image.SAVE:
+        raise GONError(f"{path}: cannot write images as {path.suffix or 'a file without a suffix'}: "
+                       f"name a .png, .jpg, .webp, .bmp or .tif file")
+    write_atomically(path, lambda tmp: image_grid(images, columns).save(tmp, format=image_format))
+    print(f"wrote {path}")
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    x = spread(_data_for(args, config, document), args.n)
+    _write_png(reconstruction_pairs(model, x), args.out or args.run / "reconstructions.png", 8)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    _check_picture_size(args.n, config.channels, args.resolution or config.image_size)
+    kind = args.sampler if args.sampler != "auto" else ("prior" if isinstance(model, Variational) else "gaussian")
+    if kind == "prior" and not isinstance(model, Variational):
+        raise GONError("the prior sampler needs a variational model; use --sampler gaussian or gmm")
+    if kind == "prior":
+        sampler = PriorSampler(config.latent_dim)
+    elif sampler_file(args.run, kind).exists():
+        sampler = load_sampler(args.run, kind)
+    else:  # fitted once on the training latents, then saved next to the model
+        args.split, args.data = "train", None
+        latents = encode_dataset(model, _data_for(args, config, document, 5000))
+        if kind == "gmm":
+            sampler, scores = MixtureSampler.fit(latents)
+            print("held-out log-likelihood per latent by components: "
+                  + ", ".join(f"{k}: {v:.2f}" for k, v in scores.items()) + f" -> {len(sampler.weights)}")
+        else:
+            sampler = GaussianSampler.fit(latents)
+        print(f"wrote {save_sampler(args.run, sampler)} (fitted to {len(latents)} training latents)")
+    if args.resolution and not isinstance(model, ImplicitGON):
+        raise GONError("--resolution needs an implicit model")
+    images = samples(model, sampler, args.n, args.seed, args.resolution)
+    _write_png(images, args.out or args.run / "samples.png")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    if args.resolution and not isinstance(model, ImplicitGON):
+        raise GONError("--resolution needs an implicit model")
+    _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
+    z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
+    images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
+    _write_png(images, args.out or args.run / "interpolations.png", args.steps)
+    if args.gif:
+
+        by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
+        write_atomically(args.gif, lambda tmp: save_gif([by_pair[:, t] for t in range(args.steps)], tmp,
+                                                        columns=args.pairs))
+        print(f"wrote {args.gif}")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    if not isinstance(model, ImplicitGON):
+        raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
+    _check_picture_size(args.n, config.channels, args.resolution)
+    z = model.encode(spread(_data_for(args, config, document), args.n))
+    _write_png(model.render(z, args.resolution), args.out or args.run / f"render-{args.resolution}.png")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, args.limit)
+    latents = encode_dataset(model, data)
+    stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
+    out = args.out or args.run / "latents.png"
+    save_latent_histogram(latents, out, f"{config.kind} GON latents, {data.name}")
+    print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
+    print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
+          f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}")
+    print(f"  standardised and pooled: skewness {stats['skewness']:.3f}, excess kurtosis "
+          f"{stats['excess_kurtosis']:.3f}, KS distance to N(0, 1) {stats['ks_distance_to_normal']:.4f}")
+    print(f"wrote {out}")
+    if config.latent_dim == 2 and data.labels is not None:
+
+        scatter = out.with_name(out.stem + "-2d.png")
+        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} GON latents by class")
+        print(f"wrote {scatter}")
+    if args.json:
+        print(json.dumps(stats))
+    return 0
+
+
+def cmd_export_encoder(args: argparse.Namespace) -> int:
+
+    model, config, document = _load(args)
+    data = _data_for(args, config, document, 256)
+    encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
+    out = write_atomically(args.out or args.run / "encoder.safetensors", encoder.save)
+    print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+
+    if args.bench in ("table1", "table2"):
+        run = tables.table1 if args.bench == "table1" else tables.table2
+        result = run(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
+                     seeds=tuple(args.seeds), steps=args.steps)
+        print(result.markdown)
+        print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
+        return 0
+    if args.bench == "map":
+
+        out = args.out or Path("runs/bench") / ("map-quick" if args.quick else "map")
+        result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
+                           latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
+                           budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
+                           threads=args.threads, stages=tuple(args.stages))
+        print(result.markdown)
+        print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
+        return 0
+    if args.bench == "ablation":
+        out = tables.ablation(args.name, args.out or Path("runs/bench/ablations"), quick=args.quick,
+                                   data=args.data, seeds=tuple(args.seeds), steps=args.steps,
+                                   eval_images=args.eval_images)
+        print(f"wrote {out}/{args.name}.png and {args.name}.csv")
+        return 0
+    result = speed(SpeedConfig(kind=args.kind, batch_size=args.batch_size, repeats=args.repeats,
+                               threads=args.threads), memory=not args.no_memory)
+    print(format_speed(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+
+    print(f"wrote {write_report(args.run, args.out)}")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+
+    result = export_run(args.run, args.out, args.encoder_out or args.encoder, args.data, args.split)
+    shape = ", ".join(map(str, result.image_shape))
+    print(f"wrote {result.decoder}: latent (batch, {result.latent_dim}) -> images (batch, {shape})")
+    print(f"  onnxruntime vs PyTorch on the latents of {result.images} images of {result.data}: "
+          f"max abs difference {result.decoder_error:.2e}")
+    if result.encoder is not None:
+        print(f"wrote {result.encoder}: images (batch, {shape}) -> latent (batch, {result.latent_dim})")
+        print(f"  onnxruntime vs model.encode on the same images: max abs difference {result.encoder_error:.2e}")
+    return 0

@@ -1,0 +1,11 @@
+"""Latent models: the interface (base.py), the GON kinds (gon.py), the paper's baselines
+(baselines.py), `build_model` over all of them (registry.py) and their files (saving.py)."""
+
+from .base import LatentModel, Variational
+from .gon import GON, ImplicitGON, VariationalGON
+from .baselines import GLO, VAE, Autoencoder
+from .registry import MAX_MODEL_VALUES, build_model, check_model_size
+from .saving import load_model, read_config, save_model
+
+__all__ = ["LatentModel", "Variational", "GON", "VariationalGON", "ImplicitGON", "Autoencoder", "VAE", "GLO",
+           "build_model", "check_model_size", "MAX_MODEL_VALUES", "load_model", "save_model", "read_config"]

@@ -1,0 +1,190 @@
+"""The interface every latent model has: GON kinds and baselines are siblings under it.
+
+    model = build_model(ModelConfig(kind="conv"))      # or "ae", "vae", ...
+    z = model.encode(x)                # latents (B, latent_dim)
+    images = model.reconstruct(x)      # F(z) as images in [0, 1]
+    loss = model(x)                    # the training objective (forward() is the loss)
+
+`forward` returns the training loss, as nanoGPT's model does, so DistributedDataParallel
+wraps a model directly. A subclass says how it encodes (`encode`); everything else
+(decoding, the loss at F(z), metrics, the optional classifier head of Eq. 13, saving)
+is shared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import GONError
+from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
+from .saving import load_model, save_pretrained
+
+
+class LatentModel(nn.Module):
+    """A decoder F and a way to encode: encode(x) -> z, decode(z) -> F(z), loss(x) at F(encode(x)).
+
+    decoder: F, taking latents (B, latent_dim); loss: (F(z), x) -> one loss per sample (B,),
+    the training loss (`outer_loss`).
+    """
+
+    indexed = False  # True: the training loop passes each batch's image indices to `loss` (GLO)
+
+    def __init__(self, decoder: nn.Module, latent_dim: int, loss=squared_error) -> None:
+        super().__init__()
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self._outer_loss = loss
+        self.classifier: nn.Linear | None = None
+        self.reconstruction_weight = 1.0
+        # (C, H, W) the model takes, where known (build_model sets it); None accepts any shape
+        self.image_shape: tuple[int, int, int] | None = None
+
+    def check_images(self, x: Tensor) -> None:
+        """GONError unless x is a batch (B, C, H, W) of the images this model takes."""
+        if self.image_shape is None:
+            return
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+            c, h, w = self.image_shape
+            raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
+                           f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
+
+    def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> "LatentModel":
+        """Make this a classifier (Eq. 13): softmax(W z + b) on the latent, trained with
+        cross-entropy plus `reconstruction_weight` times the reconstruction loss (0: a
+        classifier alone, as Eq. 13; > 0: jointly with reconstruction)."""
+        self.classifier = nn.Linear(self.latent_dim, classes)
+        self.reconstruction_weight = reconstruction_weight
+        return self
+
+    def outer_loss(self, output: Any, x: Tensor) -> Tensor:
+        """L at F(z) (the training loss): decoder output and data (B, ...) -> loss per sample (B,)."""
+        return self._outer_loss(output, x)
+
+    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        """Latents z (B, latent_dim) of images x (B, C, H, W) in [0, 1]."""
+        raise NotImplementedError
+
+    def decode(self, z: Tensor) -> Any:
+        """F(z): the decoder's raw output for latents (B, latent_dim) (`to_images` makes it images)."""
+        return self.decoder(z)
+
+    def origin_path(self, batch_size: int) -> str:
+        """How `encode` computes a latent for a batch (for logs)."""
+        return f"none: a {type(self).__name__} encodes with its encoder network"
+
+    def to_images(self, output: Any) -> Tensor:
+        """Decoder output as images in [0, 1]."""
+        return output.clamp(0, 1)
+
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """F(encode(x)) as images in [0, 1], the shape of x, without gradients."""
+        z = self.encode(x)
+        with torch.no_grad():
+            return self.to_images(self.decode(z))
+
+    def generate(self, z: Tensor) -> Tensor:
+        """Images in [0, 1] decoded from latents z (B, latent_dim), e.g. a sampler's, without gradients."""
+        with torch.no_grad():
+            return self.to_images(self.decode(z))
+
+    def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The training objective, a scalar: mean over the batch of the per-sample loss at
+        F(encode(x)); for a classifier, which needs int64 `labels` (B,), cross-entropy on the
+        latent (Eq. 13) plus the weighted reconstruction loss."""
+        z = self.encode(x)
+        if self.classifier is None:
+            return self.outer_loss(self.decode(z), x).mean()
+        if labels is None:
+            raise GONError("a GON classifier needs labels to train: use a data set with labels")
+        loss = torch.nn.functional.cross_entropy(self.classifier(z), labels)
+        if self.reconstruction_weight:
+            loss = loss + self.reconstruction_weight * self.outer_loss(self.decode(z), x).mean()
+        return loss
+
+    def forward(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
+        """The training loss of a batch (`loss`); `index`: the batch's image indices, for
+        models with `indexed` set."""
+        if self.indexed:
+            return self.loss(x, labels, index=index)
+        return self.loss(x) if labels is None else self.loss(x, labels)
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """The optimiser's parameter groups at rate `lr`."""
+        return [{"params": list(self.parameters()), "lr": lr}]
+
+    @torch.no_grad()
+    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
+                       labels: Tensor | None = None) -> dict[str, Tensor]:
+        """Per-sample metrics of a batch: the summed squared error of the reconstruction, and
+        for a classifier with labels whether each prediction is correct."""
+        z = self.encode(x)
+        metrics = {"sse": squared_error(self.to_images(self.decode(z)), x)}
+        if self.classifier is not None and labels is not None:
+            metrics["accuracy"] = (self.classifier(z).argmax(1) == labels).double()
+        return metrics
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json and model.safetensors into `directory` (created if needed), the
+        files `from_pretrained`, `load_model` and the command line read; a failure never
+        leaves a half-written model (gon.models.saving.save_pretrained)."""
+        return save_pretrained(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> "LatentModel":
+        """The model saved in `directory` (by `save_pretrained` or `gon train`), in eval mode, as
+        the class its config names; GONError if it is not a `cls`."""
+        model, config, _ = load_model(directory)
+        if not isinstance(model, cls):
+            raise GONError(f"{directory}: holds a {config.kind} model ({type(model).__name__}), not a {cls.__name__}")
+        return model
+
+
+class Variational:
+    """The variational part shared by the variational GON and the VAE (mixed in before
+    their model class): the negative ELBO as the loss, the mean image, bits/dim and prior
+    samples. The decoder is a VariationalDecoder (stochastic layer + F); likelihood:
+    p(x | z), "bernoulli" (on the decoder's logits) or "gaussian" (one learned noise scale)."""
+
+    def _set_likelihood(self, likelihood: str) -> None:
+        self.likelihood = likelihood
+        if likelihood == "gaussian":
+            # one learned noise scale for all pixels: the Gaussian decoder's variance
+            self.log_std = nn.Parameter(torch.tensor(-2.0))
+
+    def nll(self, output: tuple[Tensor, Tensor, Tensor], x: Tensor) -> Tensor:
+        """-log p(x | z) in nats per sample (B,), from the decoder output (logits, mu, logvar)."""
+        decoded = output[0]
+        if self.likelihood == "bernoulli":
+            return bernoulli_nll(decoded, x)
+        return gaussian_nll(torch.sigmoid(decoded), self.log_std, x)
+
+    def elbo_loss(self, output: tuple[Tensor, Tensor, Tensor], x: Tensor) -> Tensor:
+        """The negative ELBO per sample (B,) (Eq. 10): nll + KL(N(mu, sigma^2) || N(0, I))."""
+        return self.nll(output, x) + gaussian_kl(output[1], output[2])
+
+    inner_loss = outer_loss = elbo_loss
+
+    def to_images(self, output: tuple[Tensor, Tensor, Tensor]) -> Tensor:
+        """The decoder output's mean image: sigmoid of its logits, in [0, 1]."""
+        return torch.sigmoid(output[0])
+
+    @torch.no_grad()
+    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
+                       labels: Tensor | None = None) -> dict[str, Tensor]:
+        """SSE of the mean reconstruction, and the negative ELBO with one posterior sample."""
+        z = self.encode(x)
+        sse = squared_error(self.to_images(self.decode(z)), x)
+        sampled = self.decoder(z, sample=True, generator=generator)
+        nats = self.elbo_loss(sampled, x)
+        return {"sse": sse, "elbo_nats": nats, "elbo_bits_per_dim": bits_per_dim(nats, x[0].numel(), self.likelihood)}
+
+    def sample_prior(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Images decoded from N(0, I) at the decoder's input (after the stochastic layer)."""
+        device = next(self.parameters()).device
+        h = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        with torch.no_grad():
+            return torch.sigmoid(self.decoder.decoder(h))

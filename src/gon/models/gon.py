@@ -1,0 +1,144 @@
+"""GON models: a decoder plus the gradient-origin step (gon/origin.py).
+
+    model = build_model(ModelConfig(kind="conv"))
+    z = model.encode(x)                # latents from gradients at the origin (Eq. 8)
+    loss = model(x)                    # the training objective, through the second-order terms
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..config import ModelConfig
+from ..decoders import ConvDecoder, CoordinateSubset, ImplicitDecoder, VariationalDecoder
+from ..losses import squared_error
+from ..origin import OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
+from .base import LatentModel, Variational
+from .registry import register
+
+
+class GON(LatentModel):
+    """An encoder-free autoencoder: a decoder and the gradient-origin step (Eq. 8).
+
+    Works with any decoder mapping (batch, latent_dim) to an output the two losses accept.
+    The inner loss encodes, the outer loss trains; both are per-sample (Section 3.5 allows
+    them to differ, e.g. for translation).
+
+    decoder: F, taking latents (B, latent_dim); latent_dim: k; step: how z is taken from the
+    origin (ModelConfig.origin gives the paper's, with its inner_scale);
+    inner_loss / outer_loss: (F(z), x) -> one loss per sample, shape (B,); outer_loss
+    defaults to inner_loss (the squared error of Eq. 8).
+    """
+
+    def __init__(self, decoder: nn.Module, latent_dim: int, step: OriginStep = OriginStep(),
+                 inner_loss=squared_error, outer_loss=None) -> None:
+        super().__init__(decoder, latent_dim, outer_loss or inner_loss)
+        self.step = step
+        self._inner_loss = inner_loss
+
+    def inner_loss(self, output: Any, x: Tensor) -> Tensor:
+        """L inside the gradient (the encoder): decoder output and data (B, ...) -> loss per sample (B,)."""
+        return self._inner_loss(output, x)
+
+    def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
+        """Latents z = -grad_z0 L(x, F(z0)) at z0 = 0 (Eq. 8): images x (B, C, H, W) in [0, 1]
+        -> z (B, latent_dim). Keeps the second-order graph in training mode unless told otherwise."""
+        self.check_images(x)
+        create_graph = self.training if create_graph is None else create_graph
+        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
+                               create_graph=create_graph)
+
+    def origin_path(self, batch_size: int) -> str:
+        """Which gradient-origin computation `encode` uses now for a batch, and why (for logs)."""
+        decoder = self._origin_decoder()
+        if shares_origin(decoder, self.step, batch_size):
+            return "shared origin: one Jacobian at z0 for the whole batch"
+        if not isinstance(decoder, OriginJacobianDecoder):
+            return "general: this decoder offers no origin Jacobian"
+        if not decoder.independent_samples:
+            return "general: train-mode BatchNorm couples the samples of a batch"
+        if self.step.steps != 1 or self.step.origin_std != 0:
+            return "general: several inner steps or a noisy origin give each sample its own point"
+        return (f"general: at batch {batch_size} the origin Jacobian would cost more than it saves "
+                f"(shared from batch {decoder.origin_jacobian_cost + 1})")
+
+    def _origin_decoder(self) -> Any:
+        # the decoder module itself while `decode` is the plain decoder, so the step can use
+        # its origin Jacobian; a subclass that changes `decode` gets the general path
+        return self.decoder if type(self).decode is LatentModel.decode else self.decode
+
+
+class VariationalGON(Variational, GON):
+    """Variational GON (Section 3.3): the negative ELBO as inner and outer loss, samples from N(0, I).
+
+    decoder: a VariationalDecoder (stochastic layer + F); likelihood: p(x | z), "bernoulli"
+    (on the decoder's logits) or "gaussian" (one learned noise scale, `log_std`).
+    """
+
+    def __init__(self, decoder: VariationalDecoder, latent_dim: int, step: OriginStep = OriginStep(),
+                 likelihood: str = "bernoulli") -> None:
+        super().__init__(decoder, latent_dim, step)
+        self._set_likelihood(likelihood)
+
+
+class ImplicitGON(GON):
+    """Implicit GON (Section 3.4): a SIREN on coordinates (+) latent; losses summed over coordinates (Eq. 12).
+
+    With `coordinate_samples` set, each training step integrates Eq. 12 by Monte Carlo over
+    that many random coordinates (shared by the batch, so the shared origin still applies),
+    scaled by P / n so that both integrals are unbiased estimates of the full-grid sums.
+    A step then costs about the same at any image size.
+    """
+
+    def __init__(self, decoder: ImplicitDecoder, latent_dim: int, step: OriginStep = OriginStep(),
+                 coordinate_samples: int | None = None) -> None:
+        super().__init__(decoder, latent_dim, step)
+        self.coordinate_samples = coordinate_samples
+
+    def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """GON.loss, with I_x of Eq. 12 estimated on `coordinate_samples` random coordinates in
+        training mode (the whole grid otherwise, and always for a classifier)."""
+        self.check_images(x)
+        points = self.decoder.grid.shape[0]
+        n = self.coordinate_samples
+        if not self.training or n is None or n >= points or self.classifier is not None:
+            return super().loss(x, labels)
+        index = torch.randperm(points, device=x.device)[:n]
+        subset = CoordinateSubset(self.decoder, self.decoder.grid[index])
+        target = x.flatten(2)[:, :, index]                                   # (B, C, n)
+        scale = points / n
+        step = dataclasses.replace(self.step, inner_scale=self.step.inner_scale * scale)
+        z = gradient_origin(subset, target, self.inner_loss, (self.latent_dim,), step, create_graph=True)
+        return scale * self.outer_loss(subset(z), target).mean()
+
+    def render(self, z: Tensor, size: int) -> Tensor:
+        """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size)."""
+        with torch.no_grad():
+            return self.decoder.render(z, size).clamp(0, 1)
+
+
+def conv_decoder(c: ModelConfig, output: str = "sigmoid") -> ConvDecoder:
+    """The paper's transposed-conv decoder for `c` (shared by conv GONs and their baselines)."""
+    return ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm, output)
+
+
+@register("conv")
+def _conv(c: ModelConfig) -> GON:
+    return GON(conv_decoder(c), c.latent_dim, c.origin)
+
+
+@register("variational")
+def _variational(c: ModelConfig) -> VariationalGON:
+    return VariationalGON(VariationalDecoder(c.latent_dim, conv_decoder(c, "logits")), c.latent_dim, c.origin,
+                          c.likelihood)
+
+
+@register("implicit")
+def _implicit(c: ModelConfig) -> ImplicitGON:
+    decoder = ImplicitDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0,
+                              c.activation)
+    return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples)

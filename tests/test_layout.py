@@ -1,0 +1,97 @@
+"""The package's shape: imports go one way (no cycle), and no module imports another of
+ours inside a function (the old way of holding a cycle together)."""
+
+import ast
+from pathlib import Path
+
+import gon
+
+ROOT = Path(gon.__file__).parent
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> list[str]:
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    if node.level:
+        base = base[: len(base) - (node.level - 1)]
+        target = ".".join(base + ([node.module] if node.module else []))
+    else:
+        target = node.module or ""
+    names = [f"{target}.{alias.name}" for alias in node.names]
+    return [target, *names]
+
+
+def _imports() -> tuple[dict[str, set[str]], list[str]]:
+    """module -> the gon modules it imports at import time; and every import of ours inside a function."""
+    modules = {_module(p): p for p in ROOT.rglob("*.py")}
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    inside: list[str] = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                targets = _resolve(name, path.name == "__init__.py", node)
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            ours = [t for t in targets if t in modules]
+            if not ours:
+                continue
+            if _in_function(tree, node):
+                inside.append(f"{name}: {ast.unparse(node)}")
+            elif not _under_type_checking(tree, node):
+                graph[name].update(t for t in ours if t != name)
+    return graph, inside
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+
+
+def _in_function(tree: ast.AST, node: ast.AST) -> bool:
+    parents = _parents(tree)
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return True
+    return False
+
+
+def _under_type_checking(tree: ast.AST, node: ast.AST) -> bool:
+    parents = _parents(tree)
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return True
+    return False
+
+
+def test_the_import_graph_has_no_cycle():
+    graph, _ = _imports()
+    # a package imports its own modules (its __init__ re-exports them): that is not a cycle
+    edges = {m: {t for t in ts if not t.startswith(m + ".")} for m, ts in graph.items()}
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(node: str, path: list[str]) -> bool:
+        state[node] = 1
+        for target in sorted(edges[node]):
+            if state.get(target) == 1:
+                cycle.extend(path[path.index(target):] + [node, target] if target in path else [node, target])
+                return True
+            if state.get(target) is None and visit(target, path + [node]):
+                return True
+        state[node] = 2
+        return False
+
+    assert not any(state.get(m) is None and visit(m, []) for m in sorted(edges)), " -> ".join(cycle)
+
+
+def test_no_module_of_ours_is_imported_inside_a_function():
+    _, inside = _imports()
+    assert inside == []
