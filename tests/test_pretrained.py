@@ -67,3 +67,20 @@ def test_foreign_or_truncated_directories_are_refused(trained, tmp_path):
     (saved / "model.safetensors").write_bytes(weights[: len(weights) // 2])
     with pytest.raises(GONError, match="not a valid safetensors file"):
         GON.from_pretrained(saved)
+
+
+@pytest.mark.parametrize("kind", ["conv", "ae"])
+def test_run_directories_written_before_the_restructure_still_load(kind):
+    # written by the flat-layout library (config.json with flat step keys), with the latents
+    # it gave for the first 8 mnist5k test digits
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    from gon import load_data, load_model
+
+    directory = Path(__file__).parent / "data" / "legacy" / kind
+    model, config, _ = load_model(directory)
+    x = load_data("mnist5k", "test", image_size=32, limit=8).batch(slice(0, 8))
+    expected = load_file(str(directory / "latents.safetensors"))["latents"]
+    assert config.kind == kind and torch.equal(model.encode(x), expected)

@@ -118,18 +118,15 @@ class ModelConfig:
             raise GONError(f"GON classifiers are built on conv or implicit models, not {self.kind} ones")
         if self.kind not in STEP_KINDS:
             default = OriginStep()
+            # inner_scale aside: runs written before the step was nested stored the paper's for every kind
             changed = [f for f in dataclasses.fields(OriginStep)
-                       if getattr(self.origin, f.name) != getattr(default, f.name)]
+                       if f.name != "inner_scale" and getattr(self.origin, f.name) != getattr(default, f.name)]
             if changed:
                 raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
                                f"{self.kind} model does not have")
         elif self.origin.inner_scale is None:
             scale = paper_inner_scale(self.kind, self.image_size, self.channels)
             self.origin = dataclasses.replace(self.origin, inner_scale=scale)
-
-    def origin_step(self) -> OriginStep:
-        """The gradient-origin step of this model (`origin`, with the paper's inner_scale resolved)."""
-        return self.origin
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
@@ -158,12 +155,6 @@ class ModelConfig:
     def to_dict(self) -> dict[str, Any]:
         """Every field as a JSON-ready dict, defaults resolved (what config.json stores)."""
         return dataclasses.asdict(self)
-
-    def flat(self) -> dict[str, Any]:
-        """Every field with the step's options flat (inner_steps, ...): a flat config's keys."""
-        values = self.to_dict()
-        origin = values.pop("origin")
-        return {**values, **{flat: origin[name] for flat, name in STEP_FLAT.items()}}
 
 
 # flat key (and flag) of each OriginStep field -> the field
