@@ -152,7 +152,8 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
     from matplotlib.colors import TwoSlopeNorm
 
     panels = list(dict.fromkeys((r["data"], r["gon"], r["baseline"], r["norm"]) for r in rows))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), dpi=110, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), dpi=110, squeeze=False,
+                             gridspec_kw={"wspace": 0.3})
     spread = max([abs(math.log(r["ratio"])) for r in rows if r["ratio"] > 0 and math.isfinite(r["ratio"])] + [0.1])
     scale = TwoSlopeNorm(vcenter=1.0, vmin=math.exp(-spread), vmax=math.exp(spread))
     for ax, (data, gon, baseline, norm) in zip(axes[0], panels):
@@ -169,8 +170,8 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
         ax.set_xticks(range(len(ks)), [str(k) for k in ks])
         ax.set_yticks(range(len(budgets)), [f"{b:,}" for b in budgets])
         ax.set_xlabel("latent size k")
-        ax.set_ylabel("training steps")
         ax.set_title(f"{data}: {baseline}/{gon}, {norm} norm", fontsize=9)
+    axes[0][0].set_ylabel("training steps")
     fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="baseline error / GON error")
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
