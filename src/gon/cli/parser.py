@@ -199,7 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
     q.add_argument("--budgets", type=_positive_int, nargs="+", help="restrict the preset's budgets (steps)")
     q.add_argument("--seeds", type=int, nargs="+", help="override the preset's seeds")
-    q.add_argument("--stages", nargs="+", choices=["selection", "grid"], default=["selection", "grid"])
+    q.add_argument("--stages", nargs="+", choices=["selection", "grid", "summary"], default=["selection", "grid"],
+                   help="what to run (default: selection grid); summary alone rewrites the tables and plots "
+                        "from the runs held, training nothing")
     q.add_argument("--workers", type=_positive_int, default=2,
                    help="runs trained side by side, each in its own process (default %(default)s)")
     q.add_argument("--threads", type=_positive_int, default=1, help="threads per run (default %(default)s)")
