@@ -28,6 +28,7 @@ import torch
 from gon import ModelConfig, TrainConfig, build_model, evaluate, fit, train
 from gon.data import data_for_model
 from gon.evaluate import encode_dataset
+from gon.models import Variational
 from gon.figures import interpolations, reconstruction_pairs, samples, spread
 from gon.paper.map import split_for_selection
 from gon.samplers import GaussianSampler, MixtureSampler, PriorSampler
@@ -86,7 +87,7 @@ def figures(name: str, result, images: Path, seed: int) -> None:
     train_data = data_for_model(DATA, "train", config)
     shown = spread(test, 16)
     save_grid(reconstruction_pairs(model, shown), images / f"{name}-reconstructions.png", 8)
-    if kind_is_variational(config):
+    if isinstance(model, Variational):
         save_grid(samples(model, PriorSampler(config.latent_dim), 32, seed), images / f"{name}-samples-prior.png", 8)
     else:
         latents = encode_dataset(model, train_data)
@@ -95,10 +96,6 @@ def figures(name: str, result, images: Path, seed: int) -> None:
             save_grid(samples(model, sampler, 32, seed), images / f"{name}-samples-{sampler_name}.png", 8)
     z = model.encode(spread(test, 8))
     save_grid(interpolations(model, z[0::2], z[1::2], steps=8), images / f"{name}-slerp.png", 8)
-
-
-def kind_is_variational(config: ModelConfig) -> bool:
-    return config.kind in ("variational", "vae")
 
 
 def main() -> None:
