@@ -8,6 +8,7 @@ import pytest
 import gon.paper.map as comparison
 from gon.paper.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
 from gon.data import load_data
+from gon.viz import map_curve_panels
 
 
 def test_selection_trains_and_scores_inside_the_training_split():
@@ -53,3 +54,11 @@ def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map):
     again = gon_vs_ae(tmp_path, quick=False, workers=1)
     assert len(again.records) == len(result.records)  # nothing retrained
     assert "| mnist5k | gon/ae | 8 | group | 30 |" in again.markdown
+
+
+def test_the_two_pairs_never_share_a_curve_panel():
+    # SSE and bits/dim on one axis would read as one scale
+    rows = [{"data": "mnist5k", "method": m, "latent_dim": 32, "norm": "group", "steps": steps}
+            for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))]
+    assert map_curve_panels(rows) == {("mnist5k", "gon/ae", 32, "group"): 31250,
+                                      ("mnist5k", "vgon/vae", 32, "group"): 31250}

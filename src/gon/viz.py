@@ -178,29 +178,41 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
     return Path(path)
 
 
-def save_map_curves(rows: list[dict], path: str | Path) -> Path:
-    """Held-out error along training, a panel per (data, latent size, norm) at its longest
-    budget, a line per method (mean over seeds), against steps."""
-    plt = _pyplot()
+def _map_panel(row: dict) -> tuple:
+    variational = row["method"] in ("vgon", "vae")
+    return (row["data"], "vgon/vae" if variational else "gon/ae", row["latent_dim"], row["norm"])
 
+
+def map_curve_panels(rows: list[dict]) -> dict[tuple, int]:
+    """The panels of `save_map_curves`: (data, pair, latent size, norm) -> its longest budget."""
     longest: dict[tuple, int] = {}
     for r in rows:
-        key = (r["data"], r["latent_dim"], r["norm"])
+        key = _map_panel(r)
         longest[key] = max(longest.get(key, 0), r["steps"])
+    return longest
+
+
+def save_map_curves(rows: list[dict], path: str | Path) -> Path:
+    """Held-out error along training, a panel per (data, pair, latent size, norm) at its
+    longest budget, a line per method (mean over seeds), against steps. The pairs measure
+    different things (SSE, bits/dim), so they never share a panel."""
+    plt = _pyplot()
+
+    longest = map_curve_panels(rows)
     panels = sorted(longest)
     columns = min(4, len(panels))
     fig, axes = plt.subplots(math.ceil(len(panels) / columns), columns, figsize=(4 * columns,
                              3.2 * math.ceil(len(panels) / columns)), dpi=100, squeeze=False)
     for ax, key in zip(axes.flat, panels):
-        mine = [r for r in rows if (r["data"], r["latent_dim"], r["norm"]) == key and r["steps"] == longest[key]]
+        mine = [r for r in rows if _map_panel(r) == key and r["steps"] == longest[key]]
         for i, method in enumerate(dict.fromkeys(r["method"] for r in mine)):
             metric = "heldout_bits_per_dim" if method in ("vgon", "vae") else "heldout_sse"
             steps = sorted({r["step"] for r in mine if r["method"] == method})
             mean = [np.mean([r[metric] for r in mine if r["method"] == method and r["step"] == s]) for s in steps]
             ax.plot(steps, mean, color=f"C{i}", label=method)
-        ax.set_title(f"{key[0]}, k={key[1]}, {key[2]} norm", fontsize=9)
+        ax.set_title(f"{key[0]} {key[1]}, k={key[2]}, {key[3]} norm", fontsize=9)
         ax.set_xlabel("training step")
-        ax.set_ylabel("held-out error")
+        ax.set_ylabel("held-out bits/dim" if key[1] == "vgon/vae" else "held-out SSE per image")
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
