@@ -165,8 +165,10 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
             grid[budgets.index(r["steps"]), ks.index(r["latent_dim"])] = r["ratio"]
         image = ax.imshow(grid, cmap="RdBu", norm=scale, aspect="auto")
         for (i, j), value in np.ndenumerate(grid):
-            if np.isfinite(value):
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9)
+            if np.isfinite(value):  # white on the darkest cells, so every figure stays legible
+                dark = value > 0 and abs(math.log(value)) > 0.6 * spread
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9,
+                        color="white" if dark else "black")
         ax.set_xticks(range(len(ks)), [str(k) for k in ks])
         ax.set_yticks(range(len(budgets)), [f"{b:,}" for b in budgets])
         ax.set_xlabel("latent size k")
@@ -197,6 +199,7 @@ def save_map_curves(rows: list[dict], path: str | Path) -> Path:
     longest budget, a line per method (mean over seeds), against steps. The pairs measure
     different things (SSE, bits/dim), so they never share a panel."""
     plt = _pyplot()
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     longest = map_curve_panels(rows)
     panels = sorted(longest)
@@ -205,11 +208,14 @@ def save_map_curves(rows: list[dict], path: str | Path) -> Path:
                              3.2 * math.ceil(len(panels) / columns)), dpi=100, squeeze=False)
     for ax, key in zip(axes.flat, panels):
         mine = [r for r in rows if _map_panel(r) == key and r["steps"] == longest[key]]
-        for i, method in enumerate(dict.fromkeys(r["method"] for r in mine)):
+        for method in sorted(dict.fromkeys(r["method"] for r in mine), key=lambda m: m not in ("gon", "vgon")):
             metric = "heldout_bits_per_dim" if method in ("vgon", "vae") else "heldout_sse"
             steps = sorted({r["step"] for r in mine if r["method"] == method})
             mean = [np.mean([r[metric] for r in mine if r["method"] == method and r["step"] == s]) for s in steps]
-            ax.plot(steps, mean, color=f"C{i}", label=method)
+            # the GON in one colour and its baseline in another, in every panel
+            ax.plot(steps, mean, color="C0" if method in ("gon", "vgon") else "C1", label=method)
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
         ax.set_title(f"{key[0]} {key[1]}, k={key[2]}, {key[3]} norm", fontsize=9)
         ax.set_xlabel("training step")
         ax.set_ylabel("held-out bits/dim" if key[1] == "vgon/vae" else "held-out SSE per image")
