@@ -208,8 +208,8 @@ def save_map_curves(rows: list[dict], path: str | Path) -> Path:
                              3.2 * math.ceil(len(panels) / columns)), dpi=100, squeeze=False)
     for ax, key in zip(axes.flat, panels):
         mine = [r for r in rows if _map_panel(r) == key and r["steps"] == longest[key]]
+        metric = "heldout_bits_per_dim" if key[1] == "vgon/vae" else "heldout_sse"  # one pair per panel
         for method in sorted(dict.fromkeys(r["method"] for r in mine), key=lambda m: m not in ("gon", "vgon")):
-            metric = "heldout_bits_per_dim" if method in ("vgon", "vae") else "heldout_sse"
             steps = sorted({r["step"] for r in mine if r["method"] == method})
             mean = [np.mean([r[metric] for r in mine if r["method"] == method and r["step"] == s]) for s in steps]
             # the GON in one colour and its baseline in another, in every panel
