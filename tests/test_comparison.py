@@ -8,6 +8,8 @@ import pytest
 import gon.paper.map as comparison
 from gon.paper.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
 from gon.data import load_data
+from gon.errors import GONError
+from gon.training.rundir import held
 from gon.viz import map_curve_panels
 
 
@@ -54,6 +56,15 @@ def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map):
     again = gon_vs_ae(tmp_path, quick=False, workers=1)
     assert len(again.records) == len(result.records)  # nothing retrained
     assert "| mnist5k | gon/ae | 8 | group | 30 |" in again.markdown
+
+
+def test_a_second_map_on_one_folder_is_refused_before_it_trains(tmp_path, tiny_map):
+    # both would read the same finished runs, train the same missing ones and append them twice
+    with held(tmp_path):
+        with pytest.raises(GONError, match=f"{tmp_path} is being written by another gon process"):
+            gon_vs_ae(tmp_path, quick=False, workers=1)
+    assert list(tmp_path.iterdir()) == []
+    assert len(gon_vs_ae(tmp_path, quick=False, workers=1).records) == 6  # released: it runs
 
 
 def test_the_two_pairs_never_share_a_curve_panel():

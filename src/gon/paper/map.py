@@ -48,6 +48,7 @@ from .tables import mean_std, to_csv
 from ..files import write_atomically
 from ..models import build_model
 from ..training import fit, seed_everything
+from ..training.rundir import held
 from ..viz import save_map_curves, save_ratio_map
 
 logger = logging.getLogger("gon")
@@ -312,7 +313,8 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
               stages: tuple[str, ...] = ("selection", "grid")) -> MapResult:
     """Run (or continue) the map in `out`; write runs.jsonl, runs.csv, selection.csv,
     curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
-    values; given ones restrict it (a long map can be run a slice at a time)."""
+    values; given ones restrict it (a long map can be run a slice at a time). One call at a
+    time may write `out`: a second gets a GONError (slices side by side need folders of their own)."""
     preset = MAP_PRESETS["quick" if quick else "full"]
     methods = tuple(methods or preset.methods)
     unknown = [m for m in methods if m not in METHODS]
@@ -325,50 +327,57 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
         raise GONError("workers and threads must be positive integers")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    log, curves_log = out / "runs.jsonl", out / "curves.jsonl"
-    records = _read_jsonl(log)
-    curves = _read_jsonl(curves_log)
-    done = {_key(r) for r in records}
-    started = time.perf_counter()
+    with held(out):  # one writer: two calls on one folder would run the same cells twice
+        log, curves_log = out / "runs.jsonl", out / "curves.jsonl"
+        records = _read_jsonl(log)
+        curves = _read_jsonl(curves_log)
+        done = {_key(r) for r in records}
+        started = time.perf_counter()
 
-    def run(cells: list[Cell]) -> None:
-        todo = [c for c in cells if c.key() not in done]
-        logger.info("%d runs to do (%d already in %s)", len(todo), len(cells) - len(todo), log)
-        for record, curve in _run_all(todo, workers, threads):
-            _append_jsonl(log, [record])
-            _append_jsonl(curves_log, curve)
-            records.append(record)
-            curves.extend(curve)
-            done.add(_key(record))
-            logger.info("%s | %s k=%d %s lr=%g %d steps seed %d: held-out SSE %.4f (%.0f s)", record["stage"],
-                        record["method"], record["latent_dim"], record["norm"], record["lr"], record["steps"],
-                        record["seed"], record["heldout_sse"], record["seconds"])
+        def run(cells: list[Cell]) -> None:
+            todo = [c for c in cells if c.key() not in done]
+            logger.info("%d runs to do (%d already in %s)", len(todo), len(cells) - len(todo), log)
+            for record, curve in _run_all(todo, workers, threads):
+                _append_jsonl(log, [record])
+                _append_jsonl(curves_log, curve)
+                records.append(record)
+                curves.extend(curve)
+                done.add(_key(record))
+                logger.info("%s | %s k=%d %s lr=%g %d steps seed %d: held-out SSE %.4f (%.0f s)", record["stage"],
+                            record["method"], record["latent_dim"], record["norm"], record["lr"], record["steps"],
+                            record["seed"], record["heldout_sse"], record["seconds"])
 
-    if preset.select_rates and "selection" in stages:
-        run(selection_cells(preset, methods, latent_dims, norms))
-    rates = best_rates(records)
-    if "grid" in stages:
-        cells = grid_cells(preset, rates, data, methods, latent_dims, norms, budgets, seeds)
-        missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
-                          if preset.select_rates and (m, k, n) not in rates})
-        if missing:
-            logger.warning("no selected rate yet for %s: their grid runs wait for the selection stage",
-                           ", ".join(f"{m} k={k} {n}" for m, k, n in missing))
-        run(cells)
+        if preset.select_rates and "selection" in stages:
+            run(selection_cells(preset, methods, latent_dims, norms))
+        rates = best_rates(records)
+        if "grid" in stages:
+            cells = grid_cells(preset, rates, data, methods, latent_dims, norms, budgets, seeds)
+            missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
+                              if preset.select_rates and (m, k, n) not in rates})
+            if missing:
+                logger.warning("no selected rate yet for %s: their grid runs wait for the selection stage",
+                               ", ".join(f"{m} k={k} {n}" for m, k, n in missing))
+            run(cells)
+        markdown = _write_outputs(out, records, curves, rates, preset)
+        logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)
+        return MapResult(records, markdown, out)
+
+
+def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[str, Any]],
+                   rates: dict[tuple[str, int, str], float], preset: MapPreset) -> str:
+    """Rebuild every summary file of `out` from the raw rows; returns map.md's text."""
     markdown = summarise(records, curves, rates, preset)
     write_atomically(out / "map.md", lambda tmp: tmp.write_text(markdown))
     grid = [r for r in records if r["stage"] == "grid"]
     write_atomically(out / "runs.csv", lambda tmp: tmp.write_text(to_csv(grid, RUN_COLUMNS)))
     write_atomically(out / "selection.csv", lambda tmp: tmp.write_text(
         to_csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",))))
-    write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(to_csv(curves, ("data", "method", "latent_dim",
-                                                                                 "norm", "lr", "steps", "seed",
-                                                                                 "step", "train_seconds"))))
+    curve_columns = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "step", "train_seconds")
+    write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(to_csv(curves, curve_columns)))
     if grid:
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
         write_atomically(out / "curves.png", lambda tmp: save_map_curves(curves, tmp))
-    logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)
-    return MapResult(records, markdown, out)
+    return markdown
 
 
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:

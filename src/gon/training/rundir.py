@@ -70,13 +70,33 @@ def claimed(out: Path, overwrite: bool = False, version: bool = False, resuming:
                     raise
             break
         if not version:
-            holder = _lock_file(path).read_text().strip() or "unknown"
-            raise GONError(f"{path} is being written by another gon process (pid {holder}): wait for it to "
-                           f"finish or choose another output folder")
+            raise _busy(path)
     try:
         yield path
     finally:
         _unlock(path, lock)
+
+
+@contextlib.contextmanager
+def held(folder: Path) -> Iterator[Path]:
+    """`folder` under the same exclusive lock while the block runs, for a folder that a
+    command continues call after call (the map's): a second writer gets a GONError."""
+    lock = _lock(folder)
+    if lock is None:
+        raise _busy(folder)
+    try:
+        yield folder
+    finally:
+        _unlock(folder, lock)
+
+
+def _busy(out: Path) -> GONError:
+    try:
+        holder = _lock_file(out).read_text().strip() or "unknown"
+    except OSError:  # released between the failed lock and this read
+        holder = "unknown"
+    return GONError(f"{out} is being written by another gon process (pid {holder}): wait for it to "
+                    f"finish or choose another output folder")
 
 
 def _lock_file(out: Path) -> Path:
