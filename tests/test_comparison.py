@@ -69,7 +69,8 @@ def test_a_second_map_on_one_folder_is_refused_before_it_trains(tmp_path, tiny_m
 
 def test_the_two_pairs_never_share_a_curve_panel():
     # SSE and bits/dim on one axis would read as one scale
-    rows = [{"data": "mnist5k", "method": m, "latent_dim": 32, "norm": "group", "steps": steps}
+    rows = [{"data": "mnist5k", "method": m, "gon": comparison.gon_of(m), "baseline": comparison.PAIRS[
+                 comparison.gon_of(m)], "latent_dim": 32, "norm": "group", "steps": steps}
             for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))]
     assert map_curve_panels(rows) == {("mnist5k", "gon/ae", 32, "group"): 31250,
                                       ("mnist5k", "vgon/vae", 32, "group"): 31250}

@@ -180,9 +180,11 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
     return Path(path)
 
 
+_METRIC_LABELS = {"heldout_sse": "held-out SSE per image", "heldout_bits_per_dim": "held-out bits/dim"}
+
+
 def _map_panel(row: dict) -> tuple:
-    variational = row["method"] in ("vgon", "vae")
-    return (row["data"], "vgon/vae" if variational else "gon/ae", row["latent_dim"], row["norm"])
+    return (row["data"], f"{row['gon']}/{row['baseline']}", row["latent_dim"], row["norm"])
 
 
 def map_curve_panels(rows: list[dict]) -> dict[tuple, int]:
@@ -196,7 +198,8 @@ def map_curve_panels(rows: list[dict]) -> dict[tuple, int]:
 
 def save_map_curves(rows: list[dict], path: str | Path) -> Path:
     """Held-out error along training, a panel per (data, pair, latent size, norm) at its
-    longest budget, a line per method (mean over seeds), against steps. The pairs measure
+    longest budget, a line per method (mean over seeds), against steps. Each row names its
+    pair (`gon`, `baseline`) and the field it is judged by (`metric`); the pairs measure
     different things (SSE, bits/dim), so they never share a panel."""
     plt = _pyplot()
     from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -208,17 +211,17 @@ def save_map_curves(rows: list[dict], path: str | Path) -> Path:
                              3.2 * math.ceil(len(panels) / columns)), dpi=100, squeeze=False)
     for ax, key in zip(axes.flat, panels):
         mine = [r for r in rows if _map_panel(r) == key and r["steps"] == longest[key]]
-        metric = "heldout_bits_per_dim" if key[1] == "vgon/vae" else "heldout_sse"  # one pair per panel
-        for method in sorted(dict.fromkeys(r["method"] for r in mine), key=lambda m: m not in ("gon", "vgon")):
+        gon, metric = mine[0]["gon"], mine[0]["metric"]  # one pair, so one metric, per panel
+        for method in sorted(dict.fromkeys(r["method"] for r in mine), key=lambda m: m != gon):
             steps = sorted({r["step"] for r in mine if r["method"] == method})
             mean = [np.mean([r[metric] for r in mine if r["method"] == method and r["step"] == s]) for s in steps]
             # the GON in one colour and its baseline in another, in every panel
-            ax.plot(steps, mean, color="C0" if method in ("gon", "vgon") else "C1", label=method)
+            ax.plot(steps, mean, color="C0" if method == gon else "C1", label=method)
         ax.xaxis.set_major_locator(MaxNLocator(4))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
         ax.set_title(f"{key[0]} {key[1]}, k={key[2]}, {key[3]} norm", fontsize=9)
         ax.set_xlabel("training step")
-        ax.set_ylabel("held-out bits/dim" if key[1] == "vgon/vae" else "held-out SSE per image")
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)

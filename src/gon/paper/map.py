@@ -57,6 +57,16 @@ logger = logging.getLogger("gon")
 METHODS = {"gon": "conv", "ae": "ae", "vgon": "variational", "vae": "vae"}
 PAIRS = {"gon": "ae", "vgon": "vae"}          # GON method -> its baseline
 METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim"}
+
+
+def gon_of(method: str) -> str:
+    """The GON method of `method`'s pair (a GON method is its own)."""
+    return method if method in PAIRS else next(g for g, b in PAIRS.items() if b == method)
+
+
+def metric_of(method: str) -> str:
+    """The record field `method` is judged by: `heldout_sse`, or `heldout_bits_per_dim`."""
+    return f"heldout_{METRICS[method]}"
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
 SELECTION_STEPS = 3000
 SELECTION_DATA = "mnist5k"                    # rates are chosen here and used for every data set
@@ -219,9 +229,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                               "load_at_start": round(load, 2), "test_images": len(test),
                               "parameters": sum(p.numel() for p in model.parameters())}
     if diverged:
-        metric = METRICS[cell.method]
-        record.update({"heldout_sse": math.inf, "train_sse": math.inf,
-                       **({"heldout_bits_per_dim": math.inf} if metric == "bits_per_dim" else {})})
+        record.update({"heldout_sse": math.inf, "train_sse": math.inf, metric_of(cell.method): math.inf})
         return record, curve
     record.update(_scores(model, test, cell.norm, cell.seed, "heldout"))
     if cell.stage == "grid":
@@ -272,7 +280,7 @@ def best_rates(records: list[dict[str, Any]]) -> dict[tuple[str, int, str], floa
     for r in records:
         if r["stage"] != "selection":
             continue
-        metric = r["heldout_bits_per_dim"] if METRICS[r["method"]] == "bits_per_dim" else r["heldout_sse"]
+        metric = r[metric_of(r["method"])]
         key = (r["method"], r["latent_dim"], r["norm"])
         if key not in best or (metric, r["lr"]) < best[key]:
             best[key] = (metric, r["lr"])
@@ -376,7 +384,9 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
     write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(to_csv(curves, curve_columns)))
     if grid:
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
-        write_atomically(out / "curves.png", lambda tmp: save_map_curves(curves, tmp))
+        paired = [{**c, "gon": gon_of(c["method"]), "baseline": PAIRS[gon_of(c["method"])],
+                   "metric": metric_of(c["method"])} for c in curves]
+        write_atomically(out / "curves.png", lambda tmp: save_map_curves(paired, tmp))
     return markdown
 
 
@@ -423,14 +433,14 @@ def ratio_table(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in grid:
-        gon = r["method"] if r["method"] in PAIRS else next(g for g, b in PAIRS.items() if b == r["method"])
+        gon = gon_of(r["method"])
         groups.setdefault((r["data"], gon, r["latent_dim"], r["norm"], r["steps"]), {}).setdefault(
             r["method"], []).append(r)
     for (spec, gon, k, norm, steps), by_method in sorted(groups.items()):
         base = PAIRS[gon]
         if gon not in by_method or base not in by_method:
             continue
-        metric = "heldout_bits_per_dim" if METRICS[gon] == "bits_per_dim" else "heldout_sse"
+        metric = metric_of(gon)
         g, b = _mean([r[metric] for r in by_method[gon]]), _mean([r[metric] for r in by_method[base]])
         rows.append({"data": spec, "gon": gon, "baseline": base, "latent_dim": k, "norm": norm, "steps": steps,
                      "metric": metric, "gon_value": g, "baseline_value": b, "ratio": b / g})
@@ -462,10 +472,8 @@ def summarise(records: list[dict[str, Any]], curves: list[dict[str, Any]],
                   f"{VALIDATION_FRACTION:.1%}, evaluated on that part; rates {', '.join(map(str, LEARNING_RATES))}.",
                   "", "| method | latent | norm | validation error per rate | selected |", "|---|---|---|---|---|"]
         for (method, k, norm), lr in sorted(rates.items()):
-            tried = sorted((r["lr"], r["heldout_bits_per_dim"] if METRICS[method] == "bits_per_dim"
-                            else r["heldout_sse"]) for r in records
-                           if r["stage"] == "selection" and (r["method"], r["latent_dim"], r["norm"]) == (method, k,
-                                                                                                         norm))
+            tried = sorted((r["lr"], r[metric_of(method)]) for r in records if r["stage"] == "selection"
+                           and (r["method"], r["latent_dim"], r["norm"]) == (method, k, norm))
             lines.append(f"| {method} | {k} | {norm} | " + ", ".join(f"{a:g}: {v:.3f}" for a, v in tried)
                          + f" | {lr:g} |")
         lines.append("")
