@@ -155,6 +155,20 @@ def test_missing_default_directory_says_how_to_install(monkeypatch: pytest.Monke
         load_data("mnist5k", background="grey")
 
 
+def test_an_emoji_json_that_is_a_device_or_not_json_is_one_line(package: Path, tmp_path: Path) -> None:
+    odd = tmp_path / "odd"
+    shutil.copytree(package, odd)
+    for content in ("/dev/zero", b"[{"):  # read whole, /dev/zero would never end
+        (odd / "emoji.json").unlink()
+        if isinstance(content, str):
+            (odd / "emoji.json").symlink_to(content)
+        else:
+            (odd / "emoji.json").write_bytes(content)
+        with pytest.raises(GONError, match=r"emoji.json: not a (regular file|readable JSON file)") as raised:
+            load_data(f"emoji:{odd}")
+        assert "\n" not in str(raised.value)
+
+
 def test_install_script_does_nothing_when_installed(emoji_dir: Path) -> None:
     script = Path(__file__).resolve().parents[1] / "scripts" / "emoji-data.sh"
     done = subprocess.run(["bash", str(script), str(emoji_dir)], capture_output=True, text=True, timeout=30)

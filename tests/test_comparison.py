@@ -67,6 +67,17 @@ def test_a_second_map_on_one_folder_is_refused_before_it_trains(tmp_path, tiny_m
     assert len(gon_vs_ae(tmp_path, quick=False, workers=1).records) == 6  # released: it runs
 
 
+def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, tiny_map):
+    gon_vs_ae(tmp_path, quick=False, workers=1, stages=("selection",))
+    log = tmp_path / "runs.jsonl"
+    whole = log.read_text().splitlines()
+    log.write_text("\n".join(whole) + '\n{"stage": "grid", "da')  # a writer killed mid-line
+    assert len(gon_vs_ae(tmp_path, quick=False, workers=1, stages=("summary",)).records) == 4
+    log.write_text("\n".join([whole[0], "{damaged", *whole[1:]]) + "\n")
+    with pytest.raises(GONError, match=f"{log}: line 2 is not a JSON record; move the file aside"):
+        gon_vs_ae(tmp_path, quick=False, workers=1, stages=("summary",))
+
+
 def test_the_two_pairs_never_share_a_curve_panel():
     # SSE and bits/dim on one axis would read as one scale
     rows = [{"data": "mnist5k", "method": m, "gon": comparison.gon_of(m), "baseline": comparison.PAIRS[

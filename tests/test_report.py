@@ -83,6 +83,21 @@ def test_an_older_run_without_figures_still_reports(run, tmp_path):
     assert html.count('src="data:image/png;base64,') == 2
 
 
+def test_a_metrics_log_that_is_a_device_or_damaged_is_shown_or_refused_in_one_line(run, tmp_path, capsys):
+    odd = tmp_path / "odd"
+    shutil.copytree(run, odd)
+    log = odd / "metrics.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join([lines[0], "{not json", "[1, 2]", *lines[1:]]) + "\n")
+    (odd / "loss.png").unlink()
+    assert "drawn from metrics.jsonl" in write_report(odd).read_text()  # damaged lines skipped, the rest drawn
+    log.unlink()
+    log.symlink_to("/dev/zero")  # read whole, it would never end
+    assert main(["report", str(odd), "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"gon: error: {log}: not a regular file\n" and not (tmp_path / "r.html").exists()
+
+
 def test_a_failed_write_leaves_the_previous_report(run, tmp_path, monkeypatch):
     out = tmp_path / "report.html"
     out.write_text("previous")

@@ -190,6 +190,18 @@ def test_overwrite_says_so_before_deleting_an_interrupted_run_holding_a_model(tm
     assert "--overwrite: deleting the interrupted run" in caplog.text and "a trained model" in caplog.text
 
 
+def test_resume_moves_a_finished_run_left_in_its_work_folder_into_place(tmp_path):
+    from gon import resume
+
+    out = tmp_path / "run"
+    assert run_cli("train", *TINY, "--out", out) == 0
+    final = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    out.rename(tmp_path / ".run.partial")  # killed after the run was written, before the rename
+    run = resume(out, progress=False)
+    assert run.directory == out and run.metrics == final and "sse_per_image" in final
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
 def test_identical_runs_write_identical_files(tmp_path):
     # safetensors keeps metadata in a hash map: its key order once changed the bytes of identical weights
     import hashlib

@@ -3,6 +3,7 @@
     write_atomically(path, save)              one file: temporary sibling, fsync, rename
     write_directory_atomically(path, save)    one folder: the same, for a folder of files
     read_json(path, missing)                  a small JSON document, refusing anything else
+    read_jsonl(path, skip_damaged)            the records of a log we append to, bounded
     save_tensors / read_tensors               safetensors with deterministic bytes
 """
 
@@ -108,7 +109,8 @@ def write_directory_atomically(path: str | Path, save: Callable[[Path], Any], me
 FORMAT = "gradient-origin-networks/v1"  # the format tag of every file this library writes
 
 
-# config.json, state.json and run.json are a few kB; anything far larger is not ours
+# config.json, state.json and run.json are a few kB, emoji-datasource's emoji.json 1.3 MB;
+# anything far larger is not a document of ours
 MAX_JSON_BYTES = 16 << 20
 
 
@@ -122,7 +124,7 @@ def read_json(path: Path, missing: str) -> Any:
         with open(path, "rb") as f:
             text = f.read(MAX_JSON_BYTES + 1)
         if len(text) > MAX_JSON_BYTES:
-            raise GONError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, not a config or state file of this library")
+            raise GONError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, not a JSON document this library reads")
         return json.loads(text)
     except FileNotFoundError:
         raise GONError(f"{path}: {missing}") from None
@@ -131,6 +133,42 @@ def read_json(path: Path, missing: str) -> Any:
     except (OSError, UnicodeDecodeError, ValueError) as error:  # JSONDecodeError and over-long integers
         raise GONError(f"{path}: not a readable JSON file ({str(error).splitlines()[0]})") from None
 
+
+# metrics.jsonl gains a line per logged step and a map's curves.jsonl 20 per run: a few MB
+MAX_JSONL_BYTES = 256 << 20
+
+
+def read_jsonl(path: Path, skip_damaged: bool = False) -> list[dict[str, Any]]:
+    """The JSON objects of the log `path`, a line each ([] if it is absent). A last line cut
+    short (a writer killed mid-line) is dropped; any other line that is not a JSON object is
+    skipped with `skip_damaged`, else refused. Anything but a regular file of at most
+    MAX_JSONL_BYTES is refused before it is read: one line (GONError), never a long read."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise GONError(f"{path}: not a regular file")
+        if info.st_size > MAX_JSONL_BYTES:
+            raise GONError(f"{path}: larger than {MAX_JSONL_BYTES >> 20} MiB, not a log of this library")
+        with open(path, "rb") as f:
+            lines = f.read(MAX_JSONL_BYTES + 1).decode("utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as error:
+        raise GONError(f"{path}: cannot be read ({error.strerror or error})") from None
+    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (RecursionError, ValueError):
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif not skip_damaged and number - 1 != last:
+            raise GONError(f"{path}: line {number} is not a JSON record; move the file aside to start again")
+    return records
 
 
 # safetensors keeps its metadata in a hash map, so two or more keys come out in a different

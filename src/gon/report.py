@@ -21,7 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from .config import applicable_fields
 from .models import read_config
-from .files import write_atomically
+from .files import read_jsonl, write_atomically
 from .viz import save_loss_plot
 from .errors import GONError
 
@@ -114,16 +114,7 @@ def read_metrics(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
     Training records carry a loss; the evaluation record that `train` appends does not.
     Unreadable lines are skipped: a report shows what there is.
     """
-    if not path.is_file():
-        return [], None
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
+    records = read_jsonl(path, skip_damaged=True)
     history = [r for r in records if "loss" in r]
     evaluations = [r for r in records if "loss" not in r]
     return history, (evaluations[-1] if evaluations else None)

@@ -22,12 +22,12 @@ images (same size limits, alpha composited onto a white background by default, s
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import torch
 
 from ..errors import GONError
+from ..files import read_json
 
 __all__ = ["EMOJI_DIR", "IMAGE_FOLDER", "categories", "emoji_dir", "emoji_files", "is_test"]
 
@@ -62,12 +62,12 @@ def emoji_dir(arg: str, where: str) -> Path:
 
 def _emoji_json(directory: Path, where: str) -> list[dict] | None:
     path = directory / "emoji.json"
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GONError(f"{where}: cannot read {path}: {exc}") from exc
+        entries = read_json(path, "missing")
+    except GONError as error:
+        raise GONError(f"{where}: {error}") from None
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise GONError(f"{where}: {path} is not a list of emoji entries")
     return entries

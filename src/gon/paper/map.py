@@ -45,7 +45,7 @@ from ..data import ImageData, data_for_model
 from ..errors import GONError
 from ..evaluate import evaluate
 from .tables import mean_std, to_csv
-from ..files import write_atomically
+from ..files import read_jsonl, write_atomically
 from ..models import build_model
 from ..training import fit, seed_everything
 from ..training.rundir import held
@@ -337,8 +337,8 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
     out.mkdir(parents=True, exist_ok=True)
     with held(out):  # one writer: two calls on one folder would run the same cells twice
         log, curves_log = out / "runs.jsonl", out / "curves.jsonl"
-        records = _read_jsonl(log)
-        curves = _read_jsonl(curves_log)
+        records = read_jsonl(log)
+        curves = read_jsonl(curves_log)
         done = {_key(r) for r in records}
         started = time.perf_counter()
 
@@ -393,23 +393,6 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:
     return (record["stage"], record["data"], record["method"], record["latent_dim"], record["norm"],
             float(record["lr"]), record["steps"], record["seed"])
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        return []
-    rows = []
-    with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                # a run killed mid-line loses only that line; any other damage is refused
-                if f.read().strip():
-                    raise GONError(f"{path}: line {number} is not JSON; move the file aside to start again") from None
-    return rows
 
 
 def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -26,7 +26,7 @@ from ..config import ModelConfig, TrainConfig
 from ..data import ImageData, data_for_model
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate
-from ..files import FORMAT, read_json, write_atomically
+from ..files import FORMAT, read_json, read_jsonl, write_atomically
 from ..models import LatentModel, Variational, build_model, check_model_size, load_model, save_model
 from ..samplers import GaussianSampler, PriorSampler, save_sampler
 from ..viz import save_grid, save_loss_plot
@@ -130,7 +130,7 @@ def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
         (work / "run.json").unlink(missing_ok=True)
         replace_directory(work, out)
         model, model_config, document = load_model(out)
-        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+        records = read_jsonl(out / "metrics.jsonl")
         metrics = records[-1] if records and "split" in records[-1] else {}
         return Run(model, model_config, TrainConfig.from_dict(document["train"]), metrics, out)
     document = read_json(work / "run.json", f"missing: no interrupted run of {out} to resume")
