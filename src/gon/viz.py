@@ -153,7 +153,7 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
 
     panels = list(dict.fromkeys((r["data"], r["gon"], r["baseline"], r["norm"]) for r in rows))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), dpi=110, squeeze=False,
-                             gridspec_kw={"wspace": 0.3})
+                             gridspec_kw={"wspace": 0.45})  # room for each panel's budget labels
     spread = max([abs(math.log(r["ratio"])) for r in rows if r["ratio"] > 0 and math.isfinite(r["ratio"])] + [0.1])
     scale = TwoSlopeNorm(vcenter=1.0, vmin=math.exp(-spread), vmax=math.exp(spread))
     for ax, (data, gon, baseline, norm) in zip(axes[0], panels):
