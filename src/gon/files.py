@@ -109,6 +109,20 @@ def write_directory_atomically(path: str | Path, save: Callable[[Path], Any], me
 FORMAT = "gradient-origin-networks/v1"  # the format tag of every file this library writes
 
 
+def _read_bounded(path: Path, limit: int, kind: str) -> bytes:
+    """The bytes of the regular file `path`, refused in one line (GONError: not `kind`) if it is
+    anything else or over `limit` bytes; FileNotFoundError and other OSErrors pass through."""
+    info = os.stat(path)  # before opening: a FIFO would block, /dev/zero never ends
+    if not stat.S_ISREG(info.st_mode):
+        raise GONError(f"{path}: not a regular file")
+    if info.st_size <= limit:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)  # it may have grown since
+        if len(data) <= limit:
+            return data
+    raise GONError(f"{path}: larger than {limit >> 20} MiB, not {kind}")
+
+
 # config.json, state.json and run.json are a few kB, emoji-datasource's emoji.json 1.3 MB;
 # anything far larger is not a document of ours
 MAX_JSON_BYTES = 16 << 20
@@ -119,13 +133,7 @@ def read_json(path: Path, missing: str) -> Any:
     anything else: not a regular file (/dev/zero), over MAX_JSON_BYTES, not JSON, nested too
     deeply or holding an integer too long to convert."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening: a FIFO would block, /dev/zero never ends
-            raise GONError(f"{path}: not a regular file")
-        with open(path, "rb") as f:
-            text = f.read(MAX_JSON_BYTES + 1)
-        if len(text) > MAX_JSON_BYTES:
-            raise GONError(f"{path}: larger than {MAX_JSON_BYTES >> 20} MiB, not a JSON document this library reads")
-        return json.loads(text)
+        return json.loads(_read_bounded(path, MAX_JSON_BYTES, "a JSON document this library reads"))
     except FileNotFoundError:
         raise GONError(f"{path}: {missing}") from None
     except RecursionError:
@@ -144,13 +152,7 @@ def read_jsonl(path: Path, skip_damaged: bool = False) -> list[dict[str, Any]]:
     skipped with `skip_damaged`, else refused. Anything but a regular file of at most
     MAX_JSONL_BYTES is refused before it is read: one line (GONError), never a long read."""
     try:
-        info = os.stat(path)
-        if not stat.S_ISREG(info.st_mode):
-            raise GONError(f"{path}: not a regular file")
-        if info.st_size > MAX_JSONL_BYTES:
-            raise GONError(f"{path}: larger than {MAX_JSONL_BYTES >> 20} MiB, not a log of this library")
-        with open(path, "rb") as f:
-            lines = f.read(MAX_JSONL_BYTES + 1).decode("utf-8", errors="replace").splitlines()
+        lines = _read_bounded(path, MAX_JSONL_BYTES, "a log of this library").decode("utf-8", "replace").splitlines()
     except FileNotFoundError:
         return []
     except OSError as error:

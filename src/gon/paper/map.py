@@ -57,16 +57,6 @@ logger = logging.getLogger("gon")
 METHODS = {"gon": "conv", "ae": "ae", "vgon": "variational", "vae": "vae"}
 PAIRS = {"gon": "ae", "vgon": "vae"}          # GON method -> its baseline
 METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim"}
-
-
-def gon_of(method: str) -> str:
-    """The GON method of `method`'s pair (a GON method is its own)."""
-    return method if method in PAIRS else next(g for g, b in PAIRS.items() if b == method)
-
-
-def metric_of(method: str) -> str:
-    """The record field `method` is judged by: `heldout_sse`, or `heldout_bits_per_dim`."""
-    return f"heldout_{METRICS[method]}"
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
 SELECTION_STEPS = 3000
 SELECTION_DATA = "mnist5k"                    # rates are chosen here and used for every data set
@@ -77,6 +67,16 @@ CURVE_IMAGES = 500                           # test images evaluated at each of 
 PAPER_BATCH = 64
 # the CSV columns the map promises, in this order; every other field of a record follows them
 RUN_COLUMNS = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse", "train_sse", "seconds")
+
+
+def gon_of(method: str) -> str:
+    """The GON method of `method`'s pair (a GON method is its own)."""
+    return method if method in PAIRS else next(g for g, b in PAIRS.items() if b == method)
+
+
+def metric_of(method: str) -> str:
+    """The record field `method` is judged by: `heldout_sse`, or `heldout_bits_per_dim`."""
+    return f"heldout_{METRICS[method]}"
 
 
 @dataclass(frozen=True)
