@@ -9,9 +9,10 @@ import dataclasses
 from pathlib import Path
 
 from .. import __version__
-from ..config import GON_KINDS, flat_fields
+from ..config import flat_fields
+from ..kinds import KINDS
 from ..data import KNOWN_SPECS
-from ..fields import field_type
+from ..fields import choices_of, field_type
 from ..paper.map import METHODS, describe_presets
 from ..paper.tables import ABLATION_NAMES, QUICK_DATA
 
@@ -65,8 +66,9 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
     if kind is bool:
         p.add_argument(name, dest=key, action="store_true", default=None, help=help_text)
         return
-    if meta.get("choices") is not None:
-        p.add_argument(name, dest=key, type=kind if kind is not str else None, choices=meta["choices"],
+    choices = choices_of(field)
+    if choices is not None:
+        p.add_argument(name, dest=key, type=kind if kind is not str else None, choices=choices,
                        help=help_text)
         return
     if kind is int:
@@ -169,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
         dest="bench", required=True, metavar="BENCHMARK")
     q = bench.add_parser("speed", help="seconds per training step: paper's formulation, library, plain decoder")
-    q.add_argument("--model", dest="kind", choices=GON_KINDS, default="conv")
+    q.add_argument("--model", dest="kind", choices=[k for k, spec in KINDS.items() if spec.origin_step], default="conv")
     q.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (default %(default)s)")
     q.add_argument("--repeats", type=_positive_int, default=10, help="timed steps per formulation (default %(default)s)")
     q.add_argument("--threads", type=_positive_int, default=2, help="CPU threads (default %(default)s)")
