@@ -18,6 +18,7 @@ from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
 from ..figures import interpolations, reconstruction_pairs, samples, spread
 from ..files import read_json, write_atomically
+from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, load_model
 from ..paper import map as paper_map
 from ..paper import tables
@@ -135,7 +136,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     x = spread(_data_for(args, config, document), args.n)
-    _write_png(reconstruction_pairs(model, x), args.out or args.run / "reconstructions.png", 8)
+    _write_png(reconstruction_pairs(model, x), args.out or RunLayout(args.run) / RunLayout.RECONSTRUCTIONS, 8)
     return 0
 
 
@@ -163,7 +164,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     images = samples(model, sampler, args.n, args.seed, args.resolution)
-    _write_png(images, args.out or args.run / "samples.png")
+    _write_png(images, args.out or RunLayout(args.run) / RunLayout.SAMPLES)
     return 0
 
 
@@ -175,7 +176,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
     z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
-    _write_png(images, args.out or args.run / "interpolations.png", args.steps)
+    _write_png(images, args.out or RunLayout(args.run) / RunLayout.INTERPOLATIONS, args.steps)
     if args.gif:
 
         by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
@@ -202,8 +203,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     data = _data_for(args, config, document, args.limit)
     latents = encode_dataset(model, data)
     stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
-    out = args.out or args.run / "latents.png"
-    save_latent_histogram(latents, out, f"{config.kind} GON latents, {data.name}")
+    out = args.out or RunLayout(args.run) / RunLayout.LATENTS_PLOT
+    save_latent_histogram(latents, out, f"{config.kind} latents, {data.name}")
     print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
     print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
           f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}")
@@ -213,7 +214,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if config.latent_dim == 2 and data.labels is not None:
 
         scatter = out.with_name(out.stem + "-2d.png")
-        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} GON latents by class")
+        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} latents by class")
         print(f"wrote {scatter}")
     if args.json:
         print(json.dumps(stats))
@@ -225,7 +226,7 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     data = _data_for(args, config, document, 256)
     encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
-    out = write_atomically(args.out or args.run / "encoder.safetensors", encoder.save)
+    out = write_atomically(args.out or RunLayout(args.run) / RunLayout.ENCODER, encoder.save)
     print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
     return 0
 

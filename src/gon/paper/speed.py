@@ -16,7 +16,6 @@ steps, less the resident size before them (Linux only).
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import statistics
 import time
@@ -30,8 +29,6 @@ from ..config import ModelConfig
 from ..data import load_data
 from ..encoder import export_affine_encoder
 from ..models import GON, build_model
-
-FORMULATIONS = ("reference", "gon", "plain")
 
 
 @dataclass
@@ -202,7 +199,3 @@ def format_speed(result: dict) -> str:
         lines.append("  peak memory of a training step: " + ", ".join(
             f"{k} {v:.0f} MiB" if v is not None else f"{k} n/a" for k, v in memory.items()))
     return "\n".join(lines)
-
-
-def to_json(result: dict) -> str:
-    return json.dumps(result)
