@@ -20,9 +20,6 @@ from ..figures import interpolations, reconstruction_pairs, samples, spread
 from ..files import read_json, write_atomically
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, load_model
-from ..paper import map as paper_map
-from ..paper import tables
-from ..paper.speed import SpeedConfig, format_speed, speed
 from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
 from ..training import resume, train
@@ -229,43 +226,6 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     out = write_atomically(args.out or RunLayout(args.run) / RunLayout.ENCODER, encoder.save)
     print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-
-    if args.bench in ("table1", "table2"):
-        run = tables.table1 if args.bench == "table1" else tables.table2
-        result = run(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
-                     seeds=tuple(args.seeds), steps=args.steps)
-        print(result.markdown)
-        print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
-        return 0
-    if args.bench == "map":
-
-        out = args.out or Path("runs/bench") / ("map-quick" if args.quick else "map")
-        result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
-                           latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
-                           budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
-                           threads=args.threads, stages=tuple(args.stages))
-        print(result.markdown)
-        print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
-        return 0
-    if args.bench == "ablation":
-        out = tables.ablation(args.name, args.out or Path("runs/bench/ablations"), quick=args.quick,
-                                   data=args.data, seeds=tuple(args.seeds), steps=args.steps,
-                                   eval_images=args.eval_images)
-        print(f"wrote {out}/{args.name}.png and {args.name}.csv")
-        return 0
-    result = speed(SpeedConfig(kind=args.kind, batch_size=args.batch_size, repeats=args.repeats,
-                               threads=args.threads), memory=not args.no_memory)
-    print(format_speed(result))
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
-    return None if values is None else tuple(values)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
