@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gon.encoder import AffineEncoder, export_affine_encoder
+from gon.affine_encoder import AffineEncoder, export_affine_encoder
 from gon.errors import GONError
 from gon.config import ModelConfig
 from gon.origin import OriginStep

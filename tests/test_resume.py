@@ -144,7 +144,7 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
 
     def save_until_full(tensors, path, metadata=None):
         calls["n"] += 1
-        if calls["n"] > 2:  # the first checkpoint (weights + optimiser) fits, the second does not
+        if calls["n"] > 2:  # the first checkpoint (weights + optimizer) fits, the second does not
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(tensors, path, metadata=metadata)
 

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor, nn
 
-from .encoder import AffineEncoder, export_affine_encoder
+from .affine_encoder import AffineEncoder, export_affine_encoder
 from .errors import GONError
 from .files import write_atomically
 from .data import data_for_run
@@ -188,7 +188,7 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, names: tuple[st
         # torch.export specialises a batch of one to the constant 1
         example = torch.cat([example, example])
     batch = {0: torch.export.Dim("batch")}
-    # the exporter and its graph optimiser log every pass and optional-package note (torchvision)
+    # the exporter and its graph optimizer log every pass and optional-package note (torchvision)
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
     levels = [log.level for log in loggers]
     for log in loggers:

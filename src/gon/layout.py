@@ -27,8 +27,8 @@ class RunLayout:
     METRICS = "metrics.jsonl"
     SAMPLER = "sampler.safetensors"
     PENDING = "run.json"               # an unfinished run's configs, for --resume
-    OPTIMIZER = "optimizer.safetensors"  # a checkpoint's optimiser state, RNG states and data order
-    STATE = "state.json"               # a checkpoint's counters, history and optimiser settings
+    OPTIMIZER = "optimizer.safetensors"  # a checkpoint's optimizer state, RNG states and data order
+    STATE = "state.json"               # a checkpoint's counters, history and optimizer settings
     CHECKPOINTS = "checkpoints"
     TENSORBOARD = "tensorboard"
     REPORT = "report.html"

@@ -12,11 +12,11 @@ from PIL import Image
 
 from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
 from ..data import data_for_run
-from ..encoder import export_affine_encoder
+from ..affine_encoder import export_affine_encoder
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
-from ..figures import interpolations, reconstruction_pairs, samples, spread
+from ..gallery import interpolations, reconstruction_pairs, samples, spread
 from ..files import read_json, write_atomically
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, load_model

@@ -142,13 +142,13 @@ class GLO(LatentModel):
         # Adam is per coordinate, so each image's code depends on that image alone
         start = self.latents.weight.detach().mean(0)
         z = start.expand(x.shape[0], -1).clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([z], lr=self.latent_lr)
+        optimizer = torch.optim.Adam([z], lr=self.latent_lr)
         with torch.enable_grad():
             for _ in range(self.inference_steps):
                 error = self.outer_loss(self.decode(z), x).sum()
                 (grad,) = torch.autograd.grad(error, z)
                 z.grad = grad
-                optimiser.step()
+                optimizer.step()
         return z.detach()
 
     def origin_path(self, batch_size: int) -> str:

@@ -47,7 +47,7 @@ from .tables import mean_std, to_csv
 from ..files import append_jsonl, read_jsonl, write_atomically, write_text
 from ..training import fit, prepare_run
 from ..training.rundir import held
-from ..viz import save_map_curves, save_ratio_map
+from .map_plots import save_map_curves, save_ratio_map
 
 logger = logging.getLogger("gon")
 

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from ..config import ModelConfig
 from ..data import load_data
-from ..encoder import export_affine_encoder
+from ..affine_encoder import export_affine_encoder
 from ..models import GON, build_model
 
 
@@ -80,13 +80,13 @@ def _setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Calla
     data = load_data("mnist5k", "train", image_size=config.image_size, channels=config.channels)
     x = data.batch(torch.randperm(len(data))[: spec.batch_size])
     z_given = torch.randn(spec.batch_size, config.latent_dim)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def run(loss_fn: Callable[[], Tensor]) -> Callable[[], None]:
         def step() -> None:
-            optimiser.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=True)
             loss_fn().backward()
-            optimiser.step()
+            optimizer.step()
         return step
 
     steps = {

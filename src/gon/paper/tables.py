@@ -26,7 +26,7 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from ..decoders import ACTIVATIONS
-from ..figures import spread
+from ..gallery import spread
 from ..data import ImageData, data_for_model
 from ..errors import GONError
 from ..evaluate import evaluate

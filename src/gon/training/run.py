@@ -21,7 +21,7 @@ from typing import Any
 
 from safetensors import SafetensorError
 
-from .. import figures, tensorboard
+from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
 from ..data import ImageData, data_for_model
 from ..errors import GONError
@@ -228,14 +228,14 @@ def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data
     save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], run / run.LOSS_PLOT,
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
-    save_grid(figures.reconstruction_pairs(model, figures.spread(shown, min(32, len(shown)))),
+    save_grid(gallery.reconstruction_pairs(model, gallery.spread(shown, min(32, len(shown)))),
               run / run.RECONSTRUCTIONS, columns=8)
     sampler = default_sampler(model, data)
     if isinstance(sampler, GaussianSampler):
         save_sampler(run.root, sampler)
-    save_grid(figures.samples(model, sampler, 64, seed=config.seed), run / run.SAMPLES, columns=8)
-    z = model.encode(figures.spread(shown, 2 * min(8, len(shown) // 2)))
-    save_grid(figures.interpolations(model, z[0::2], z[1::2], steps=10), run / run.INTERPOLATIONS, columns=10)
+    save_grid(gallery.samples(model, sampler, 64, seed=config.seed), run / run.SAMPLES, columns=8)
+    z = model.encode(gallery.spread(shown, 2 * min(8, len(shown) // 2)))
+    save_grid(gallery.interpolations(model, z[0::2], z[1::2], steps=10), run / run.INTERPOLATIONS, columns=10)
 
 
 def default_sampler(model: LatentModel, data: ImageData, max_images: int = 5000) -> GaussianSampler | PriorSampler:

@@ -114,7 +114,7 @@ def load_training_state(path: Path, model: nn.Module, data_size: int | None = No
 def check_training_state(state: TrainingState, model: LatentModel, data_size: int | None,
                          total_steps: int | None = None) -> None:
     """ValueError unless every part of `state` can drive `model`'s training on `data_size`
-    images: the data order is a permutation of them, the RNG states restore, the optimiser
+    images: the data order is a permutation of them, the RNG states restore, the optimizer
     state has one entry per parameter of its shape, and the counters and the logged history
     fit a run of `total_steps` steps."""
     order = state.order
@@ -136,11 +136,11 @@ def check_training_state(state: TrainingState, model: LatentModel, data_size: in
     groups = model.parameter_groups(1.0)
     parameters = [p for group in groups for p in group["params"]]
     if len(state.optimizer["param_groups"]) != len(groups):
-        raise ValueError("the optimiser state has another number of parameter groups")
+        raise ValueError("the optimizer state has another number of parameter groups")
     for index, entry in state.optimizer["state"].items():
         shape = tuple(parameters[index].shape)
         if any(tuple(entry[name].shape) != shape for name in ("exp_avg", "exp_avg_sq")):
-            raise ValueError(f"the optimiser state of parameter {index} does not have its shape {shape}")
+            raise ValueError(f"the optimizer state of parameter {index} does not have its shape {shape}")
 
 
 def latest_training_state(directory: Path, model: nn.Module, data_size: int | None = None,
