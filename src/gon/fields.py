@@ -5,6 +5,7 @@ config (gon/config.py, gon/origin.py)."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import math
@@ -107,3 +108,14 @@ def short(value: Any) -> str:
     except ValueError:  # an integer past Python's digit limit for str()
         return f"an integer of over {sys.get_int_max_str_digits()} digits"
     return text if len(text) <= 60 else text[:40] + f"... ({len(text)} characters)"
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a flag that takes a positive integer (a field's, `minimum=1`, and others)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

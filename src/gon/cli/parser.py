@@ -12,17 +12,7 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..config import flat_fields
 from ..data import KNOWN_SPECS
-from ..fields import choices_of, field_type
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from ..fields import choices_of, field_type, positive_int
 
 
 def _number(text: str) -> float:
@@ -45,7 +35,7 @@ class Parser(argparse.ArgumentParser):
 DEFAULT_THREADS = 1
 
 
-def common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
+def _common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
     if threads:
         q.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
                        help="CPU threads (default %(default)s; more is faster only on an idle machine)")
@@ -76,8 +66,13 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
     p.add_argument(name, dest=key, type=parse, help=help_text)
 
 
-def build_parser(extensions: Sequence[Callable[[argparse._SubParsersAction], None]] = ()) -> argparse.ArgumentParser:
-    """The `gon` parser; each of `extensions` adds its commands to the subcommands."""
+Extension = Callable[[argparse._SubParsersAction], dict[argparse.ArgumentParser, bool]]
+
+
+def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParser:
+    """The `gon` parser; each of `extensions` adds its commands to the subcommands and
+    returns them, each with whether it takes the common --threads (one that sets threads
+    per measurement or per worker has its own)."""
     parser = Parser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
     parser.add_argument("--version", action="version", version=f"gon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -167,9 +162,9 @@ def build_parser(extensions: Sequence[Callable[[argparse._SubParsersAction], Non
     q.add_argument("--encoder-out", type=Path,
                    help="ONNX file of the encoder (default encoder.onnx beside the decoder; implies --encoder)")
 
-    own = list(sub.choices.values())
+    commands = {command: True for command in sub.choices.values()}
     for add in extensions:  # e.g. `gon bench`, which the benchmark layer adds (gon/paper/cli.py)
-        add(sub)
-    for command in own:  # an extension gives its own commands these flags
-        common_flags(command)
+        commands.update(add(sub))
+    for command, threads in commands.items():
+        _common_flags(command, threads)
     return parser

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli.parser import common_flags, positive_int
+from ..fields import positive_int
 from ..kinds import KINDS
 from . import map as paper_map
 from . import tables
@@ -18,8 +18,9 @@ from .speed import SpeedConfig, format_speed, speed
 from .tables import ABLATION_NAMES, QUICK_DATA
 
 
-def add_bench(sub: argparse._SubParsersAction) -> None:
-    """Add `gon bench` and its benchmarks to the `gon` subcommands `sub`."""
+def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, bool]:
+    """Add `gon bench` and its benchmarks to the `gon` subcommands `sub`; returns each
+    benchmark's parser with whether it takes the common --threads."""
     bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
         dest="bench", required=True, metavar="BENCHMARK")
     q = bench.add_parser("speed", help="seconds per training step: paper's formulation, library, plain decoder")
@@ -69,8 +70,8 @@ def add_bench(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--steps", type=positive_int, help="training steps per curve (overrides the preset)")
     q.add_argument("--eval-images", type=positive_int, default=500, help="held-out images evaluated (default 500)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")
-    for name, command in bench.choices.items():  # speed and map set threads per measurement or per worker
-        common_flags(command, threads=name not in ("speed", "map"))
+    # speed and map set threads per measurement or per worker
+    return {command: name not in ("speed", "map") for name, command in bench.choices.items()}
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
