@@ -68,7 +68,7 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelConfig, dict[str,
 def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
     """Write `model` (built with its config, as build_model does) into `directory`: a
     new directory appears whole; in an existing one each file is replaced whole, weights first."""
-    config = getattr(model, "config", None)
+    config = model.config
     if not isinstance(config, ModelConfig):
         raise GONError("this model has no config to save: build it with build_model(config), "
                        "or use gon.save_model(directory, model, config)")
