@@ -103,18 +103,8 @@ class _Loop:
         if model.classifier is not None and data.labels is None:
             raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
         self.model, self.data, self.config = model, data, config
-        self.ranks = ranks = distributed.current()
-        self.device = device = distributed.resolve_device(config.device, ranks.local_rank)
-        distributed.check_precision(device, config.precision)
-        model.to(device)
-        if config.compile:
-            distributed.compile_decoder(model)
-        self.objective: torch.nn.Module = model  # forward() is the training loss
-        if ranks.world_size > 1:
-            sync = config.sync_batchnorm and distributed.check_sync_batchnorm(model, ranks, device)
-            self.objective = distributed.data_parallel(model, ranks, device, sync)
-        elif config.sync_batchnorm:
-            distributed.check_sync_batchnorm(model, ranks, device)
+        self.ranks, self.device, self.objective = _place(model, config)
+        ranks, device = self.ranks, self.device
         # disabled (a pass-through) unless fp16, whose small gradients would underflow unscaled
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
         lr = config.lr if config.lr is not None else FIT_DEFAULT_LR
@@ -218,6 +208,25 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, step: int, resume_command: str | None = None) -> None:
         super().__init__(step)
         self.step, self.resume_command = step, resume_command
+
+
+def _place(model: LatentModel, config: TrainConfig) -> tuple[distributed.Ranks, torch.device, torch.nn.Module]:
+    """The model on its device (compiled if asked), and what the loop calls for the loss:
+    the model itself (its forward() is the training loss), or its DistributedDataParallel
+    wrapper under torchrun."""
+    ranks = distributed.current()
+    device = distributed.resolve_device(config.device, ranks.local_rank)
+    distributed.check_precision(device, config.precision)
+    model.to(device)
+    if config.compile:
+        distributed.compile_decoder(model)
+    objective: torch.nn.Module = model
+    if ranks.world_size > 1:
+        sync = config.sync_batchnorm and distributed.check_sync_batchnorm(model, ranks, device)
+        objective = distributed.data_parallel(model, ranks, device, sync)
+    elif config.sync_batchnorm:
+        distributed.check_sync_batchnorm(model, ranks, device)
+    return ranks, device, objective
 
 
 class _InterruptAfterStep:
