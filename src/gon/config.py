@@ -22,7 +22,7 @@ from .decoders import ACTIVATIONS, CONV_SIZES, NORMS
 from .errors import GONError
 from .fields import check_fields, option, short
 from .losses import LIKELIHOODS
-from .origin import OriginStep
+from .origin import PAPER, OriginStep
 
 GON_KINDS = ("conv", "variational", "implicit")
 # the paper's baselines (gon/models/baselines.py), built around the decoder of the GON kind named
@@ -52,7 +52,8 @@ STEP_KINDS = GON_KINDS  # the kinds that have a gradient-origin step
 
 
 def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
-    """The fixed inner-loss scale that reproduces the paper's gradients at batch size 64.
+    """The fixed inner-loss scale that reproduces the paper's gradients at batch size 64
+    (`inner_scale="paper"`; no longer the default: see docs/results.md, "The inner-loss scale").
 
     The paper's inner losses, divided by the batch size B, per sample:
       conv:        ((g - x)**2).sum(1).mean()   -> SSE_i / (B * H * W)   (mean over batch and pixels)
@@ -124,7 +125,7 @@ class ModelConfig:
             if changed:
                 raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
                                f"{self.kind} model does not have")
-        elif self.origin.inner_scale is None:
+        elif self.origin.inner_scale == PAPER:
             scale = paper_inner_scale(self.kind, self.image_size, self.channels)
             self.origin = dataclasses.replace(self.origin, inner_scale=scale)
 

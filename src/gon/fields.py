@@ -17,12 +17,13 @@ from .errors import GONError
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, choices: tuple[Any, ...] | None = None,
            minimum: float | None = None, positive: bool = False, kinds: tuple[str, ...] | None = None,
-           factory: Any = None, flat: str | None = None) -> Any:
+           factory: Any = None, flat: str | None = None, names: tuple[str, ...] | None = None) -> Any:
     """A config field: its default, help text, command-line flag (default: the field's name),
-    allowed values (choices, minimum, positive), the model kinds it applies to (None: all)
-    and, for a field of a nested config, its flat key (and flag) in the enclosing one."""
+    allowed values (choices, minimum, positive), the model kinds it applies to (None: all),
+    for a field of a nested config its flat key (and flag) in the enclosing one, and for a
+    number that may also be a rule by name, those names (e.g. inner_scale's "calibrated")."""
     metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "positive": positive,
-                "kinds": kinds, "flat": flat}
+                "kinds": kinds, "flat": flat, "names": names}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -54,6 +55,11 @@ def check_fields(config: Any) -> None:
         if value is None and optional:
             continue
         name = f.name
+        names = f.metadata.get("names")
+        if names and isinstance(value, str):
+            if value not in names:
+                raise GONError(f"{name} must be a number or one of {', '.join(names)}, got {short(value)}")
+            continue
         if kind is bool:
             if not isinstance(value, bool):
                 raise GONError(f"{name} must be true or false, got {value!r}")

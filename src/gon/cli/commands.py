@@ -245,7 +245,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
                            latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
                            budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
-                           threads=args.threads, stages=tuple(args.stages))
+                           threads=args.threads, stages=tuple(args.stages), inner_scale=args.inner_scale,
+                           rates_from=args.rates_from)
         print(result.markdown)
         print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
         return 0

@@ -12,6 +12,7 @@ from .. import __version__
 from ..config import GON_KINDS, flat_fields
 from ..data import KNOWN_SPECS
 from ..fields import field_type
+from ..origin import DEFAULT_INNER_SCALE, SCALE_RULES
 from ..paper.map import METHODS, describe_presets
 from ..paper.tables import ABLATION_NAMES, QUICK_DATA
 
@@ -31,6 +32,20 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _number_or_name(names: tuple[str, ...]):
+    """A number, or one of `names` (a rule such as inner_scale's "calibrated")."""
+
+    def parse(text: str) -> float | str:
+        if text in names:
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number or one of {', '.join(names)}, got {text!r}") from None
+
+    return parse
 
 
 class Parser(argparse.ArgumentParser):
@@ -71,6 +86,8 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
         return
     if kind is int:
         parse = _positive_int if (meta.get("minimum") or 0) >= 1 else int
+    elif meta.get("names"):
+        parse = _number_or_name(meta["names"])
     else:
         parse = _number if kind is float else str
     p.add_argument(name, dest=key, type=parse, help=help_text)
@@ -205,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--workers", type=_positive_int, default=2,
                    help="runs trained side by side, each in its own process (default %(default)s)")
     q.add_argument("--threads", type=_positive_int, default=1, help="threads per run (default %(default)s)")
+    q.add_argument("--inner-scale", choices=SCALE_RULES, default=DEFAULT_INNER_SCALE,
+                   help="the GON's inner-scale rule (default %(default)s; rows record theirs)")
+    q.add_argument("--rates-from", choices=SCALE_RULES,
+                   help="take the GON's rates from the selection made with this rule (default: --inner-scale's)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-quick)")
     q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
                          description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")

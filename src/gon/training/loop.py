@@ -105,6 +105,9 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
         running, count, last_step = resume.running
     skipped = 0
     model.train()
+    # before the first step, on the first global batch (the same on every rank): a GON whose
+    # inner scale is calibrated sets it here, so every rank trains with one scale
+    model.prepare_training(data.batch(order[:config.batch_size]).to(device))
     if ranks.main:
         c, h, w = data.shape
         logger.info("training %s (%s parameters) on %s: %s images of %dx%dx%d; %s, %d thread(s); steps %d to %d of "
