@@ -29,6 +29,13 @@ GON_KINDS = ("conv", "variational", "implicit")
 BASELINE_KINDS = {"ae": "conv", "tied-ae": "conv", "glo": "conv", "vae": "variational"}
 MODEL_KINDS = GON_KINDS + tuple(BASELINE_KINDS)
 PAPER_BATCH_SIZE = 64
+MAX_SEED = 2 ** 32 - 1  # numpy's seed range, and so every seed's (config, eval, sample, bench)
+# the largest Adam rate: rates near float32's range (3e38) overflow in the update itself,
+# before the divergence guard can name the step; any rate above 1 diverges at once on these
+# models, so the bound only keeps the failure the guard's (measured rates are 1e-4 to 1e-3)
+MAX_LR = 1e30
+# steps, epochs x steps per epoch, and a checkpoint's step counter stay far below 2^62
+MAX_STEPS = 1 << 40
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -97,7 +104,7 @@ class ModelConfig:
         0.01, "classifier: weight of the reconstruction loss trained with it (0: classifier alone)", minimum=0)
     train_images: int | None = option(None, "GLO: rows of the code table (default: the number of training images)",
                                       minimum=1, kinds=("glo",))
-    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, kinds=("glo",))
+    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, maximum=MAX_LR, kinds=("glo",))
     inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1,
                                   kinds=("glo",))
 
@@ -171,10 +178,12 @@ class TrainConfig:
     """
 
     data: str = option("mnist5k", "data spec")
-    steps: int | None = option(None, "training steps (default 1000)", minimum=1)
-    epochs: float | None = option(None, "training length in epochs (instead of --steps)", positive=True)
+    steps: int | None = option(None, "training steps (default 1000)", minimum=1, maximum=MAX_STEPS)
+    epochs: float | None = option(None, "training length in epochs (instead of --steps)", positive=True,
+                                   maximum=MAX_STEPS)
     batch_size: int = option(64, "images per step", minimum=1)
-    lr: float | None = option(None, "Adam learning rate (default 1e-3; 1e-4 for implicit)", positive=True)
+    lr: float | None = option(None, "Adam learning rate (default 1e-3; 1e-4 for implicit)", positive=True,
+                               maximum=MAX_LR)
     seed: int = option(0, "seed of the weights and the batch order (0 to 2**32 - 1)", minimum=0)
     fit: str = option("resize", "how images are fitted to the model's size", choices=FITS)
     limit: int | None = option(None, "use only the first N training images", minimum=1)
@@ -200,7 +209,7 @@ class TrainConfig:
         check_fields(self)
         if not self.data:
             raise GONError(f"data must be a data spec string, got {self.data!r}")
-        if self.seed >= 2 ** 32:
+        if self.seed > MAX_SEED:
             raise GONError(f"seed must be an integer from 0 to 2**32 - 1 (numpy's range), got {short(self.seed)}")
 
     def learning_rate(self, kind: str) -> float:
@@ -212,7 +221,11 @@ class TrainConfig:
         if self.steps is not None:
             return self.steps
         if self.epochs is not None:
-            return max(1, round(self.epochs * (train_size // self.batch_size)))
+            steps = max(1, round(self.epochs * (train_size // self.batch_size)))
+            if steps > MAX_STEPS:
+                raise GONError(f"{self.epochs:g} epochs of {train_size // self.batch_size} steps are {steps:.3g} "
+                               f"steps, over the limit of {MAX_STEPS:,}")
+            return steps
         return 1000
 
     @classmethod

@@ -16,12 +16,13 @@ from .errors import GONError
 
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, choices: tuple[Any, ...] | None = None,
-           minimum: float | None = None, positive: bool = False, kinds: tuple[str, ...] | None = None,
+           minimum: float | None = None, maximum: float | None = None, positive: bool = False, kinds: tuple[str, ...] | None = None,
            factory: Any = None, flat: str | None = None) -> Any:
     """A config field: its default, help text, command-line flag (default: the field's name),
-    allowed values (choices, minimum, positive), the model kinds it applies to (None: all)
+    allowed values (choices, minimum, maximum, positive), the model kinds it applies to (None: all)
     and, for a field of a nested config, its flat key (and flag) in the enclosing one."""
-    metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "positive": positive,
+    metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "maximum": maximum,
+                "positive": positive,
                 "kinds": kinds, "flat": flat}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
@@ -81,6 +82,9 @@ def check_fields(config: Any) -> None:
             raise GONError(f"{name} must be {what}, got {short(value)}")
         if f.metadata.get("positive") and not value > 0:
             raise GONError(f"{name} must be a positive number, got {short(value)}")
+        maximum = f.metadata.get("maximum")
+        if maximum is not None and value > maximum:
+            raise GONError(f"{name} must be at most {maximum:g}, got {short(value)}")
 
 
 def short(value: Any) -> str:

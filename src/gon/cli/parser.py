@@ -9,11 +9,34 @@ import dataclasses
 from pathlib import Path
 
 from .. import __version__
-from ..config import GON_KINDS, flat_fields
+from ..config import GON_KINDS, MAX_SEED, flat_fields
 from ..data import KNOWN_SPECS
-from ..fields import field_type
+from ..fields import field_type, short
 from ..paper.map import METHODS, describe_presets
 from ..paper.tables import ABLATION_NAMES, QUICK_DATA
+
+
+# the most CPU threads a command takes: 100,000 asked PyTorch for a MemoryError; no machine
+# this library runs on has more cores than this
+MAX_THREADS = 1024
+
+
+def _threads(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_THREADS} threads, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """A seed in the range every seed of this library has (TrainConfig.seed's)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 - 1, got {short(value)}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -48,7 +71,7 @@ DEFAULT_THREADS = 1
 
 def _common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
     if threads:
-        q.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+        q.add_argument("--threads", type=_threads, default=DEFAULT_THREADS,
                        help="CPU threads (default %(default)s; more is faster only on an idle machine)")
     q.add_argument("--verbose", action="store_true", help="also log details (which gradient-origin path runs)")
 
@@ -109,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     with_data(q)
     q.add_argument("--batch-size", type=_positive_int, default=256, help="images per batch (default %(default)s)")
     q.add_argument("--limit", type=_positive_int, help="evaluate on the first N images only")
-    q.add_argument("--seed", type=int, default=0,
+    q.add_argument("--seed", type=_seed, default=0,
                    help="seed of the posterior samples (variational ELBO; default %(default)s)")
     q.add_argument("--batch-statistics", action="store_true",
                    help="normalise BatchNorm with batch statistics, as the paper's scripts (use --batch-size 64)")
@@ -125,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
                    help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
                         "held-out likelihood) fitted to training latents; auto: prior or gaussian")
-    q.add_argument("--seed", type=int, default=0, help="seed of the samples (default %(default)s)")
+    q.add_argument("--seed", type=_seed, default=0, help="seed of the samples (default %(default)s)")
     q.add_argument("--resolution", type=_positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
@@ -172,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--model", dest="kind", choices=GON_KINDS, default="conv")
     q.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (default %(default)s)")
     q.add_argument("--repeats", type=_positive_int, default=10, help="timed steps per formulation (default %(default)s)")
-    q.add_argument("--threads", type=_positive_int, default=2, help="CPU threads (default %(default)s)")
+    q.add_argument("--threads", type=_threads, default=2, help="CPU threads (default %(default)s)")
     q.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
@@ -183,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--quick", action="store_true",
                        help="the CPU preset (minutes; docs/results.md) instead of the paper's epoch counts")
         q.add_argument("--data", nargs="+", default=list(QUICK_DATA), help="data specs (default: %(default)s)")
-        q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        q.add_argument("--seeds", type=_seed, nargs="+", default=[0, 1, 2])
         q.add_argument("--steps", type=_positive_int, help="training steps per run (overrides the preset)")
         q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
     what = ("When a GON beats an autoencoder with the same decoder: held-out error over latent size, budget and "
@@ -198,20 +221,20 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--latent-dims", type=_positive_int, nargs="+", help="restrict the preset's latent sizes")
     q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
     q.add_argument("--budgets", type=_positive_int, nargs="+", help="restrict the preset's budgets (steps)")
-    q.add_argument("--seeds", type=int, nargs="+", help="override the preset's seeds")
+    q.add_argument("--seeds", type=_seed, nargs="+", help="override the preset's seeds")
     q.add_argument("--stages", nargs="+", choices=["selection", "grid", "summary"], default=["selection", "grid"],
                    help="what to run (default: selection grid); summary alone rewrites the tables and plots "
                         "from the runs held, training nothing")
     q.add_argument("--workers", type=_positive_int, default=2,
                    help="runs trained side by side, each in its own process (default %(default)s)")
-    q.add_argument("--threads", type=_positive_int, default=1, help="threads per run (default %(default)s)")
+    q.add_argument("--threads", type=_threads, default=1, help="threads per run (default %(default)s)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-quick)")
     q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
                          description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")
     q.add_argument("name", choices=ABLATION_NAMES)
     q.add_argument("--quick", action="store_true", help="the CPU preset (short runs)")
     q.add_argument("--data", default="mnist5k", help="data spec (default mnist5k)")
-    q.add_argument("--seeds", type=int, nargs="+", default=[0])
+    q.add_argument("--seeds", type=_seed, nargs="+", default=[0])
     q.add_argument("--steps", type=_positive_int, help="training steps per curve (overrides the preset)")
     q.add_argument("--eval-images", type=_positive_int, default=500, help="held-out images evaluated (default 500)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")

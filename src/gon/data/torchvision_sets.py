@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .images import pil_to_tensor, stack
 
 logger = logging.getLogger("gon")
@@ -60,7 +60,7 @@ def load_torchvision(
     if limit is not None:
         count = min(count, limit)
     if count == 0:
-        raise GONError(f"{where}: torchvision {name} has no {split} images")
+        raise NoSplit(f"{where}: torchvision {name} has no {split} images")
 
     targets: list[int | None] = []
 

@@ -118,7 +118,7 @@ class ImplicitGON(GON):
     def render(self, z: Tensor, size: int) -> Tensor:
         """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size)."""
         with torch.no_grad():
-            return self.decoder.render(z, size).clamp(0, 1)
+            return self.decoder.render(z, size).clamp_(0, 1)
 
 
 def conv_decoder(c: ModelConfig, output: str = "sigmoid") -> ConvDecoder:
