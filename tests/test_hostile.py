@@ -441,3 +441,78 @@ def test_a_full_disk_during_the_figures_names_resume_and_keeps_the_model(tmp_pat
     monkeypatch.setattr(gon.training.run, "save_grid", real)
     assert run_cli("train", "--resume", out) == 0
     assert (out / "interpolations.png").is_file() and not (tmp_path / ".run.partial").exists()
+
+
+PEAK = """
+import resource, sys, torch
+torch.set_num_threads(1)
+from gon import ModelConfig, build_model
+from gon.models.registry import activation_bytes
+mode, size = sys.argv[1], int(sys.argv[2])
+config = ModelConfig(kind="implicit", image_size=size, hidden_features=64, num_layers=3, latent_dim=16)
+model, x = build_model(config), torch.rand(16, 1, size, size)
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+now = lambda: int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
+if mode == "train":
+    model(x[:1]).backward()  # kernels and allocator warmed on one image
+    before = now()
+    model(x).backward()
+else:
+    model.eval()
+    model.evaluate_batch(x[:1])
+    before = now()
+    model.evaluate_batch(x)
+print(peak() - before, activation_bytes(config, 16, mode))
+"""
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_the_activation_estimate_covers_the_measured_peak(mode):  # case 13
+    done = subprocess.run([sys.executable, "-c", PEAK, mode, "64"], capture_output=True, text=True, check=True)
+    measured, estimate = map(int, done.stdout.split())
+    assert 0 < measured <= estimate  # measured here: train 176 MiB, eval 102 MiB; estimates 256 and 192 MiB
+
+
+def test_huge_implicit_images_are_refused_before_they_are_computed(tmp_path, capsys, monkeypatch):  # case 13
+    assert run_cli("train", *T, "--model", "implicit", "--hidden-features", "256", "--image-size", "11000",
+                   "--limit", "1", "--batch-size", "1", "--steps", "1", "--out", tmp_path / "big") == 2
+    one_line_error(capsys, "GiB of activations")
+    run = tmp_path / "implicit"
+    assert run_cli("train", *T, "--model", "implicit", "--out", run) == 0
+    capsys.readouterr()
+    config = json.loads((run / "config.json").read_text())
+    config["model"].update(image_size=6000, hidden_features=256)
+    (run / "config.json").write_text(json.dumps(config))
+    tensors, metadata = read_tensors(run / "model.safetensors")  # the weights of a wider model, as a config says
+    from gon import ModelConfig, build_model
+
+    wide = build_model(ModelConfig.from_dict(config["model"]))
+    save_tensors({k: v.contiguous() for k, v in wide.state_dict().items()}, run / "model.safetensors", metadata)
+    assert run_cli("eval", run, "--limit", "1") == 2
+    one_line_error(capsys, "GiB of activations")
+    import gon.cli.commands
+
+    monkeypatch.setattr(gon.cli.commands, "available_memory", lambda: 2 << 30)  # a 2 GiB machine
+    assert run_cli("render", run, "-n", "1", "--resolution", "16384") == 2  # inside 2^28 values, not inside 2 GiB
+    one_line_error(capsys, "GiB to draw and save")
+
+
+RENDER = """
+import resource, sys, torch
+torch.set_num_threads(1)
+from gon import ModelConfig, build_model
+from gon.cli.commands import PICTURE_BYTES_PER_VALUE
+from gon.viz import image_grid
+model = build_model(ModelConfig(kind="implicit", hidden_features=4, latent_dim=4)).eval()
+image_grid(model.render(torch.zeros(1, 4), 64))
+before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()  # resident now
+image_grid(model.render(torch.zeros(1, 4), 4096)).save(sys.argv[1])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, 4096 ** 2 * PICTURE_BYTES_PER_VALUE + (64 << 20))
+"""
+
+
+def test_the_picture_estimate_covers_the_measured_peak(tmp_path):  # case 13
+    done = subprocess.run([sys.executable, "-c", RENDER, str(tmp_path / "r.png")], capture_output=True, text=True,
+                          check=True)
+    measured, estimate = map(int, done.stdout.split())
+    assert 0 < measured <= estimate  # measured here: 239 MiB at 4096 x 4096; estimated 320 MiB
