@@ -516,3 +516,27 @@ def test_the_picture_estimate_covers_the_measured_peak(tmp_path):  # case 13
                           check=True)
     measured, estimate = map(int, done.stdout.split())
     assert 0 < measured <= estimate  # measured here: 239 MiB at 4096 x 4096; estimated 320 MiB
+
+
+def test_a_work_folder_gon_did_not_write_is_refused_and_kept(tmp_path, capsys):  # a foreign .NAME.partial
+    foreign = tmp_path / ".run.partial"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert run_cli("train", *T, "--out", tmp_path / "run") == 2
+    one_line_error(capsys, ".run.partial is a folder gon did not write")
+    assert (foreign / "notes.txt").read_text() == "mine" and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("errno_name", ["ENOTDIR", "EACCES", "EISDIR"])
+def test_os_errors_of_any_kind_are_one_line(run_copy, monkeypatch, capsys, errno_name):  # case 7's one place
+    if errno_name == "ENOTDIR":  # a real one: a folder under a file
+        assert run_cli("reconstruct", run_copy, "-n", "2", "--out", run_copy / "config.json" / "x.png") == 2
+    else:
+        def refuse(*args, **kwargs):
+            raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), "somewhere")
+
+        import gon.cli.commands
+
+        monkeypatch.setattr(gon.cli.commands, "evaluate", refuse)  # inside a command, not in a write of ours
+        assert run_cli("eval", run_copy, "--limit", "16") == 2
+    one_line_error(capsys)
