@@ -444,25 +444,33 @@ def test_a_full_disk_during_the_figures_names_resume_and_keeps_the_model(tmp_pat
 
 
 PEAK = """
-import resource, sys, torch
+import gc, sys, torch
 torch.set_num_threads(1)
 from gon import ModelConfig, build_model
 from gon.models.registry import activation_bytes
+
+def status(field):  # bytes
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field + ":"))
+
+def reset_peak():  # VmHWM back to the resident size now: earlier peaks (imports) do not count
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return status("VmRSS")
+
 mode, size = sys.argv[1], int(sys.argv[2])
 config = ModelConfig(kind="implicit", image_size=size, hidden_features=64, num_layers=3, latent_dim=16)
 model, x = build_model(config), torch.rand(16, 1, size, size)
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-now = lambda: int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()
 if mode == "train":
     model(x[:1]).backward()  # kernels and allocator warmed on one image
-    before = now()
+    before = reset_peak()
     model(x).backward()
 else:
     model.eval()
     model.evaluate_batch(x[:1])
-    before = now()
+    before = reset_peak()
     model.evaluate_batch(x)
-print(peak() - before, activation_bytes(config, 16, mode))
+print(status("VmHWM") - before, activation_bytes(config, 16, mode))
 """
 
 
@@ -498,16 +506,23 @@ def test_huge_implicit_images_are_refused_before_they_are_computed(tmp_path, cap
 
 
 RENDER = """
-import resource, sys, torch
+import gc, sys, torch
 torch.set_num_threads(1)
 from gon import ModelConfig, build_model
 from gon.cli.commands import PICTURE_BYTES_PER_VALUE
 from gon.viz import image_grid
+
+def status(field):  # bytes
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field + ":"))
+
 model = build_model(ModelConfig(kind="implicit", hidden_features=4, latent_dim=4)).eval()
 image_grid(model.render(torch.zeros(1, 4), 64))
-before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize()  # resident now
+gc.collect()
+with open("/proc/self/clear_refs", "w") as f:  # the peak so far (imports) does not count
+    f.write("5")
+before = status("VmRSS")
 image_grid(model.render(torch.zeros(1, 4), 4096)).save(sys.argv[1])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before, 4096 ** 2 * PICTURE_BYTES_PER_VALUE + (64 << 20))
+print(status("VmHWM") - before, 4096 ** 2 * PICTURE_BYTES_PER_VALUE + (64 << 20))
 """
 
 

@@ -12,11 +12,11 @@ writes; `--overwrite` replaces nothing else.
 from __future__ import annotations
 
 import contextlib
-import json
 import errno
 import fcntl
 import fnmatch
 import itertools
+import json
 import os
 import re
 import shutil
@@ -34,6 +34,7 @@ RUN_FILE = "run.json"
 # the commands that write into a run by default. A folder with anything else is not replaced.
 LEGACY_RUN_NAMES = ("config.json", "model.safetensors", "metrics.jsonl", "*.png", "sampler*.safetensors",
                     "latents.safetensors", "encoder.safetensors", "*.onnx", "report.html", "tensorboard")
+
 
 def run_directory(out: Path, overwrite: bool = False) -> Path:
     """`out`, if a new run may be written there (see `train`); GONError where it may not.
