@@ -202,7 +202,8 @@ def _lock(out: Path) -> Any:
     try:
         return _take_lock(path)
     except OSError as error:  # a full disk or a read-only folder, before anything of the run is written
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # on a read-only folder the cleanup fails too (EROFS)
+            path.unlink(missing_ok=True)
         raise GONError(f"cannot take the lock {path} of run {out} ({error.strerror or error})") from None
 
 
