@@ -124,8 +124,8 @@ def _json(values: dict[str, Any]) -> str:
 # the largest set of pictures a command draws: 2^28 values (1 GiB as float32)
 MAX_PICTURE_VALUES = 1 << 28
 # memory per output value while pictures are drawn and saved: the float32 output, the grid
-# image's canvas and one image's temporary, the 8-bit copy; measured peaks were 12.5-13
-# bytes at 4096-8192 pixels square (docs/reliability.md)
+# image's canvas and one image's temporary, the 8-bit copy (measured: docs/reliability.md,
+# "Memory estimates")
 PICTURE_BYTES_PER_VALUE = 16
 
 

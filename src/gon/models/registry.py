@@ -51,9 +51,9 @@ def check_model_size(config: ModelConfig) -> int:
     return int(values)
 
 
-# peak activation memory of one image, in bytes per pixel x feature x layer: measured peaks
-# (docs/reliability.md, "Limits before allocation") were up to 2.5 in a training step (the
-# double backward) and 1.8 in evaluation; these over-estimate them
+# peak activation memory of one image, in bytes per pixel x feature x layer: over-estimates
+# of the peaks measured in a training step (the double backward) and in evaluation
+# (docs/reliability.md, "Memory estimates")
 ACTIVATION_BYTES = {"train": 4 * 4, "eval": 3 * 4}
 
 
