@@ -162,7 +162,14 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
     assert (out / "model.safetensors").exists()
 
 
-@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", "step", "history"])
+# fields of the newest checkpoint's state.json, damaged (each was an internal error, or a silent
+# truncation for the fractional step, before state.json was checked field by field)
+DAMAGED_STATE = {"step": {"step": 10 ** 30}, "history": {"history": [{"step": "x"}]}, "fractional step": {"step": 7.5},
+                 "betas": {"param_groups": "betas"}, "params": {"param_groups": "params"},
+                 "running text": {"running": ["a", 0, 0]}, "running huge": {"running": [1e308, 1e30, -5]}}
+
+
+@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", *DAMAGED_STATE])
 def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, damage, caplog):
     from gon.files import FORMAT
     from gon.training.state import save_training_state
@@ -192,9 +199,14 @@ def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, d
         tensors[key] = torch.zeros(3)
     if damage == "state.json":
         (newest / "state.json").write_text("[" * 100000 + "]" * 100000)
-    elif damage in ("step", "history"):  # a step past the run's end; a log record the loop cannot read
+    elif damage in DAMAGED_STATE:  # e.g. a step past the run's end; a log record the loop cannot read
         document = json.loads((newest / "state.json").read_text())
-        document.update({"step": 10 ** 30} if damage == "step" else {"history": [{"step": "x"}]})
+        change = DAMAGED_STATE[damage]
+        if change.get("param_groups") == "betas":
+            change = {"param_groups": [{**document["param_groups"][0], "betas": "xy"}]}
+        elif change.get("param_groups") == "params":
+            change = {"param_groups": [{**document["param_groups"][0], "params": [999, 1000]}]}
+        document.update(change)
         (newest / "state.json").write_text(json.dumps(document))
     else:
         save_tensors(tensors, newest / "optimizer.safetensors", metadata)

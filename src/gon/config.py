@@ -21,12 +21,18 @@ from typing import Any
 
 from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
-from .fields import check_fields, default_of, option, short
+from .fields import MAX_SEED, check_fields, default_of, option, short
 from .kinds import KINDS, kind_spec
 from .losses import LIKELIHOODS
 from .origin import PAPER, OriginStep
 
 PAPER_BATCH_SIZE = 64
+# the largest Adam rate: rates near float32's range (3e38) overflow in the update itself,
+# before the divergence guard can name the step; any rate above 1 diverges at once on these
+# models, so the bound only keeps the failure the guard's (measured rates are 1e-4 to 1e-3)
+MAX_LR = 1e30
+# steps, epochs x steps per epoch, and a checkpoint's step counter stay far below 2^62
+MAX_STEPS = 1 << 40
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -109,7 +115,8 @@ class ModelConfig:
         per_kind=True)
     train_images: int | None = option(None, "GLO: rows of the code table (default: the number of training images)",
                                       minimum=1, per_kind=True)
-    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, per_kind=True)
+    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, maximum=MAX_LR,
+                              per_kind=True)
     inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1,
                                   per_kind=True)
 
@@ -210,10 +217,12 @@ class TrainConfig:
     """
 
     data: str = option("mnist5k", "data spec")
-    steps: int | None = option(None, "training steps (default 1000)", minimum=1)
-    epochs: float | None = option(None, "training length in epochs (instead of --steps)", positive=True)
+    steps: int | None = option(None, "training steps (default 1000)", minimum=1, maximum=MAX_STEPS)
+    epochs: float | None = option(None, "training length in epochs (instead of --steps)", positive=True,
+                                   maximum=MAX_STEPS)
     batch_size: int = option(64, "images per step", minimum=1)
-    lr: float | None = option(None, "Adam learning rate (default 1e-3; 1e-4 for implicit)", positive=True)
+    lr: float | None = option(None, "Adam learning rate (default 1e-3; 1e-4 for implicit)", positive=True,
+                               maximum=MAX_LR)
     seed: int = option(0, "seed of the weights and the batch order (0 to 2**32 - 1)", minimum=0)
     fit: str = option("resize", "how images are fitted to the model's size", choices=FITS)
     limit: int | None = option(None, "use only the first N training images", minimum=1)
@@ -239,7 +248,7 @@ class TrainConfig:
         check_fields(self)
         if not self.data:
             raise GONError(f"data must be a data spec string, got {self.data!r}")
-        if self.seed >= 2 ** 32:
+        if self.seed > MAX_SEED:
             raise GONError(f"seed must be an integer from 0 to 2**32 - 1 (numpy's range), got {short(self.seed)}")
 
     def learning_rate(self, kind: str) -> float:
@@ -251,7 +260,11 @@ class TrainConfig:
         if self.steps is not None:
             return self.steps
         if self.epochs is not None:
-            return max(1, round(self.epochs * (train_size // self.batch_size)))
+            steps = max(1, round(self.epochs * (train_size // self.batch_size)))
+            if steps > MAX_STEPS:
+                raise GONError(f"{self.epochs:g} epochs of {train_size // self.batch_size} steps are {steps:.3g} "
+                               f"steps, over the limit of {MAX_STEPS:,}")
+            return steps
         return 1000
 
     @classmethod

@@ -273,13 +273,19 @@ class ImplicitDecoder(nn.Module):
     def render(self, z: Tensor, size: int) -> Tensor:
         """F(c (+) z) on a size x size grid of coordinates c: z (B, k) -> raw values (B, C, size, size),
         unclamped; any resolution, whatever the training grid."""
-        grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
-        if torch.is_grad_enabled():
-            values = self.forward_points(z, grid)
-        else:  # coordinates in chunks: the hidden layers then take bounded memory at any resolution
-            chunk = max(1, RENDER_CHUNK_VALUES // max(1, z.shape[0] * self.hidden_features))
-            values = torch.cat([self.forward_points(z, grid[i:i + chunk]) for i in range(0, len(grid), chunk)], 1)
-        return values.transpose(1, 2).reshape(z.shape[0], self.channels, size, size)
+        if torch.is_grad_enabled() or size == self.image_size:
+            grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
+            return self.forward_points(z, grid).transpose(1, 2).reshape(z.shape[0], self.channels, size, size)
+        # coordinates made and evaluated in chunks, written into the one output: at any resolution
+        # the hidden layers and the grid take bounded memory, and the output is never copied
+        chunk = max(1, RENDER_CHUNK_VALUES // (z.shape[0] * (self.hidden_features + 64)))  # + its int64 indices
+        axis = torch.linspace(-1, 1, size, device=z.device, dtype=z.dtype)
+        out = torch.empty(z.shape[0], self.channels, size * size, device=z.device, dtype=z.dtype)
+        for start in range(0, size * size, chunk):
+            index = torch.arange(start, min(start + chunk, size * size), device=z.device)
+            coords = torch.stack((axis[index // size], axis[index % size]), dim=-1)  # coordinate_grid's rows
+            out[:, :, start:start + len(index)] = self.forward_points(z, coords).transpose(1, 2)
+        return out.reshape(z.shape[0], self.channels, size, size)
 
     def forward(self, z: Tensor) -> Tensor:
         """F(c (+) z) on the training grid: z (B, k) -> (B, C, image_size, image_size)."""

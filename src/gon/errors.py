@@ -13,3 +13,21 @@ class GONError(Exception):
 
 class Diverged(GONError):
     """Training stopped on a non-finite loss: for a sweep (the map) a result, not a failure."""
+
+
+class OutputError(GONError):
+    """A file or folder could not be written (a full disk, a read-only folder): the output
+    is left as it was. Separate from bad input because trying again can succeed."""
+
+
+class NoSplit(GONError):
+    """The data set has no such split (a folder without test images): the one failure to load
+    a test split that is not an error, since a data set without one trains all the same."""
+
+
+def os_error_message(error: OSError) -> str:
+    """One line for an operating-system error (EROFS, ENOSPC, EACCES, EISDIR, ENOTDIR, ...):
+    what the system said, and the file it said it about."""
+    reason = error.strerror or str(error) or type(error).__name__
+    names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    return f"{' -> '.join(names)}: {reason}" if names else reason

@@ -8,7 +8,15 @@ import torch
 from torch import Tensor, nn
 
 from .data import ImageData
-from .models import LatentModel
+from .config import ModelConfig
+from .models import LatentModel, images_that_fit
+
+
+def _fitting_batch(model: LatentModel, batch_size: int) -> int:
+    """`batch_size`, or fewer images if their activations would not fit in memory (the
+    results are the same: eval-mode latents do not depend on the batch)."""
+    config = getattr(model, "config", None)
+    return images_that_fit(config, batch_size, "eval") if isinstance(config, ModelConfig) else batch_size
 
 
 @torch.no_grad()
@@ -16,6 +24,7 @@ def encode_dataset(model: LatentModel, data: ImageData, batch_size: int = 256, l
     """Latents of the first `limit` (default all) images of `data`, in eval mode."""
     model.eval()
     n = len(data) if limit is None else min(limit, len(data))
+    batch_size = _fitting_batch(model, batch_size)
     return torch.cat([model.encode(data.batch(slice(i, min(i + batch_size, n)))) for i in range(0, n, batch_size)])
 
 
@@ -42,6 +51,8 @@ def evaluate(model: LatentModel, data: ImageData, batch_size: int = 256, seed: i
     then depend on the batch; use the paper's batch size of 64).
     """
     model.eval()
+    if not batch_statistics:  # with batch statistics the batch is part of the metric
+        batch_size = _fitting_batch(model, batch_size)
     runner = with_batch_statistics(model) if batch_statistics else model
     generator = torch.Generator().manual_seed(seed)
     sums: dict[str, float] = {}

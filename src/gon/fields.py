@@ -18,15 +18,16 @@ from .errors import GONError
 
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, choices: tuple[Any, ...] | None = None,
-           minimum: float | None = None, positive: bool = False, per_kind: bool = False,
-           factory: Any = None, flat: str | None = None, names: tuple[str, ...] | None = None) -> Any:
+           minimum: float | None = None, maximum: float | None = None, positive: bool = False,
+           per_kind: bool = False, factory: Any = None, flat: str | None = None,
+           names: tuple[str, ...] | None = None) -> Any:
     """A config field: its default, help text, command-line flag (default: the field's name),
-    allowed values (choices, a tuple or a function giving one; minimum, positive), whether it applies only to the model kinds
+    allowed values (choices, a tuple or a function giving one; minimum, maximum, positive), whether it applies only to the model kinds
     that list it among their options (`per_kind`; otherwise to all), for a field of a
     nested config its flat key (and flag) in the enclosing one, and for a number that may
     also be a rule by name, those names (e.g. inner_scale's "calibrated")."""
-    metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "positive": positive,
-                "per_kind": per_kind, "flat": flat, "names": names}
+    metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "maximum": maximum,
+                "positive": positive, "per_kind": per_kind, "flat": flat, "names": names}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -105,6 +106,9 @@ def check_fields(config: Any, model_kind: str | None = None, options: tuple[str,
             raise GONError(f"{name} must be {what}, got {short(value)}")
         if f.metadata.get("positive") and not value > 0:
             raise GONError(f"{name} must be a positive number, got {short(value)}")
+        maximum = f.metadata.get("maximum")
+        if maximum is not None and value > maximum:
+            raise GONError(f"{name} must be at most {maximum:g}, got {short(value)}")
 
 
 def short(value: Any) -> str:
@@ -124,4 +128,31 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+# numpy's seed range, and so every seed's (config, eval, sample, bench)
+MAX_SEED = 2 ** 32 - 1
+# the most CPU threads a command takes: 100,000 asked PyTorch for a MemoryError; no machine
+# this library runs on has more cores than this
+MAX_THREADS = 1024
+
+
+def thread_count(text: str) -> int:
+    """argparse type of a --threads flag: a positive integer up to MAX_THREADS."""
+    value = positive_int(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_THREADS} threads, got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type of a --seed flag: a seed in the range every seed of this library has
+    (TrainConfig.seed's, 0 to MAX_SEED)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to 2**32 - 1, got {short(value)}")
     return value

@@ -2,6 +2,7 @@
 
     write_atomically(path, save)              one file: temporary sibling, fsync, rename (the primitive)
     write_text / write_json                   a text or JSON file, through write_atomically
+    json_line(document)                       one line of strict JSON (NaN and infinity as null)
     append_jsonl(path, records)               records appended to a log, on disk when it returns
     write_directory_atomically(path, save)    one folder: the same, for a folder of files
     swap_directory(new, path)                 a finished folder renamed onto another, the old one moved aside
@@ -14,41 +15,89 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-from .errors import GONError
+from .errors import GONError, OutputError
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "a symlink"), (stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def check_output_file(path: Path) -> None:
+    """GONError if `path` exists and is anything but a regular file (a device such as
+    /dev/null, a FIFO, a socket, a directory or a symlink): an output never replaces one,
+    and a symlink is never followed to write somewhere the user did not name."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise OutputError(f"could not write {path} ({error.strerror or error})") from None
+    if not stat.S_ISREG(mode):
+        raise GONError(f"{path} exists and is {_kind(mode)}, not a regular file: refusing to replace it")
+
+
+def file_mode() -> int:
+    """The mode an ordinary new file gets under the process's umask (mkstemp's are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _remove_quietly(path: Path) -> None:
+    try:  # cleanup after a failure must not raise a second error (EROFS from unlink)
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def write_atomically(path: str | Path, save: Callable[[Path], Any]) -> Path:
     """Run `save(tmp)` on a hidden sibling of `path`, fsync it, then rename it onto `path`.
 
     The sibling keeps `path`'s suffix, so writers that infer the format from the name
-    (Pillow, matplotlib) still can. If `save` or the rename fails, the sibling is removed
-    and `path` is left as it was: a crash never leaves half a file. The file's own folder
-    is created if its parent exists (a mistyped path must not grow a tree of folders), and
-    a failed write (a full disk, a read-only folder) is a GONError naming the file.
+    (Pillow, matplotlib) still can; it is created exclusively under a unique name
+    (O_EXCL, never a symlink someone left there), so two processes writing one path never
+    share it. If `save` or the rename fails, the sibling is removed and `path` is left as it
+    was: a crash never leaves half a file. `path` itself must be absent or a regular file
+    (`check_output_file`). The file's own folder is created if its parent exists (a mistyped
+    path must not grow a tree of folders), and a failed write (a full disk, a read-only
+    folder) is an OutputError (a GONError) naming the file.
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        if not path.parent.parent.is_dir():
-            raise GONError(f"cannot write {path}: {path.parent.parent} does not exist")
-        path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial{path.suffix}")
+    check_output_file(path)
+    tmp = None
     try:
+        if not path.parent.is_dir():
+            if not path.parent.parent.is_dir():
+                raise GONError(f"cannot write {path}: {path.parent.parent} does not exist")
+            path.parent.mkdir(exist_ok=True)
+        descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.partial-", suffix=path.suffix)
+        tmp = Path(name)
+        os.close(descriptor)
         save(tmp)
         with open(tmp, "rb+") as f:  # on disk before the rename makes it visible
+            os.fchmod(f.fileno(), file_mode())
             os.fsync(f.fileno())
+        check_output_file(path)  # again: something may have appeared there while `save` ran
         os.replace(tmp, path)
     except OSError as error:
-        raise GONError(f"could not write {path} ({error.strerror or error})") from None
+        raise OutputError(f"could not write {path} ({error.strerror or error})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            _remove_quietly(tmp)
     return path
 
 
@@ -64,18 +113,36 @@ def write_json(path: str | Path, document: Any, indent: int | None = 2) -> Path:
     return write_text(path, text + "\n" if indent is not None else text)
 
 
+def json_line(document: Any) -> str:
+    """`document` as one JSON line; a NaN or infinite number (a diverged model's error) is
+    null, never a bare NaN that strict JSON readers refuse."""
+    def finite(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+    return json.dumps(finite(document), allow_nan=False)
+
+
 def append_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
     """Append `records` to the log `path`, a line each, and fsync it: a record reported done
     is on disk, and a writer killed mid-line leaves a last line that `read_jsonl` drops."""
     if not records:
         return
-    try:
-        with open(path, "a", encoding="utf-8") as f:
+    check_output_file(Path(path))  # a log is a regular file: never a device, FIFO or symlink
+    try:  # O_NOFOLLOW: a symlink put there after the check is refused, not followed
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        with open(descriptor, "a", encoding="utf-8") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise GONError(f"{path} is not a regular file: refusing to append to it")
             f.write("".join(json.dumps(r) + "\n" for r in records))
             f.flush()
             os.fsync(f.fileno())
     except OSError as error:
-        raise GONError(f"could not write {path} ({error.strerror or error})") from None
+        raise OutputError(f"could not write {path} ({error.strerror or error})") from None
 
 
 def swap_directory(new: Path, path: Path, aside: Path | None = None) -> None:
@@ -83,11 +150,24 @@ def swap_directory(new: Path, path: Path, aside: Path | None = None) -> None:
     `aside`, default `.NAME.old` beside it) and deleting it last, so that a crash at any
     point leaves one of the two whole."""
     aside = aside if aside is not None else path.with_name(f".{path.name}.old")
-    if path.exists():
-        shutil.rmtree(aside, ignore_errors=True)
+    if os.path.lexists(path):
+        _remove_aside(aside)
         path.rename(aside)
     new.rename(path)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_aside(aside: Path) -> None:
+    """Delete a folder left aside by an earlier swap; a symlink or file at that name is
+    unlinked, never followed (rmtree refuses a symlink, and rename would then replace it)."""
+    try:
+        mode = os.lstat(aside).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(mode):
+        shutil.rmtree(aside, ignore_errors=True)
+    else:
+        _remove_quietly(aside)
 
 
 def fsync_directory(path: Path) -> None:
@@ -118,30 +198,41 @@ def write_directory_atomically(path: str | Path, save: Callable[[Path], Any], me
     (a full disk) is a GONError naming the folder, and the sibling is removed.
     """
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise GONError(f"{path} exists and is not a directory")
-    if path.exists() and not (merge or replace):
-        raise GONError(f"{path} already exists")
-    tmp = path.with_name(f".{path.name}.tmp")
-    old = path.with_name(f".{path.name}.old")
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as error:
+        raise OutputError(f"could not write {path} ({error.strerror or error})") from None
+    if mode is not None and not stat.S_ISDIR(mode):
+        raise GONError(f"{path} exists and is {_kind(mode)}, not a directory: refusing to replace it")
+    if mode is not None and not (merge or replace):
+        raise GONError(f"{path} already exists")
+    tmp = old = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # unique names created here and now: a symlink left at a fixed name is never followed
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+        os.chmod(tmp, file_mode() | 0o111)  # mkdtemp's 0700 would hide a run from its group
         save(tmp)
         fsync_tree(tmp)
-        if not path.exists():
+        if mode is None:
             tmp.rename(path)
         elif merge:
             for name in merge:
+                check_output_file(path / name)
                 os.replace(tmp / name, path / name)
         else:
+            # aside under a name as unique as the temporary's: never one someone left there
+            old = path.with_name(f".{path.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
             swap_directory(tmp, path, old)
         fsync_directory(path.parent)
     except OSError as error:
-        raise GONError(f"could not write {path} ({error.strerror or error})") from None
+        raise OutputError(f"could not write {path} ({error.strerror or error})") from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        for leftover in (tmp, old):
+            if leftover is not None:
+                shutil.rmtree(leftover, ignore_errors=True)
     return path
 
 
@@ -229,13 +320,20 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: d
         save_file(tensors, str(path), metadata={PACKED_METADATA: json.dumps(metadata, sort_keys=True)})
     except SafetensorError as error:  # its I/O errors (a full disk) are OSErrors to every caller
         raise OSError(errno.EIO, str(error).splitlines()[0]) from None
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    os.chmod(path, file_mode())
 
 
 def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The tensors and metadata of a safetensors file; GONError if it is missing or not one."""
+    return _read_safetensors(path, tensors=True)
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata of a safetensors file, its tensors left unread; GONError as read_tensors."""
+    return _read_safetensors(path, tensors=False)[1]
+
+
+def _read_safetensors(path: Path, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     from safetensors import SafetensorError, safe_open
 
     if not path.is_file():
@@ -243,7 +341,7 @@ def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+            loaded = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise GONError(f"{path}: not a valid safetensors file ({str(error).splitlines()[0]})") from None
     if set(metadata) == {PACKED_METADATA}:
@@ -254,4 +352,4 @@ def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         if not isinstance(unpacked, dict):
             raise GONError(f"{path}: unreadable metadata")
         metadata = {str(k): str(v) for k, v in unpacked.items()}
-    return tensors, metadata
+    return loaded, metadata

@@ -6,8 +6,10 @@
     layout.checkpoint(300).state                      runs/.conv.partial/checkpoints/step-00000300/state.json
 
 A run is built in its hidden work folder beside it (which also holds the checkpoints and
-run.json, what `--resume` rebuilds the run from) and renamed into place when complete;
-the lock file beside it holds the writer's lock (gon/training/rundir.py). A checkpoint
+run.json, the run's marker and what `--resume` rebuilds the run from) and renamed into
+place when complete; the lock file beside it holds the writer's lock, and the aside folder
+the replaced run for the instant of an --overwrite (gon/training/rundir.py, which creates
+these names exclusively and never follows them). A checkpoint
 folder is laid out like a run: its weights are `weights`, beside `optimizer` and `state`.
 Every module that reads or writes a run names its files through this class.
 """
@@ -26,7 +28,10 @@ class RunLayout:
     WEIGHTS = "model.safetensors"
     METRICS = "metrics.jsonl"
     SAMPLER = "sampler.safetensors"
-    PENDING = "run.json"               # an unfinished run's configs, for --resume
+    # the run's marker (format, model and train configs), in the work folder from the first
+    # checkpoint on and kept in the finished run: what --resume rebuilds an unfinished run
+    # from, and what tells a run of gon's from any other folder (--overwrite replaces no other)
+    MARKER = "run.json"
     OPTIMIZER = "optimizer.safetensors"  # a checkpoint's optimizer state, RNG states and data order
     STATE = "state.json"               # a checkpoint's counters, history and optimizer settings
     CHECKPOINTS = "checkpoints"
@@ -40,6 +45,11 @@ class RunLayout:
     DECODER_ONNX, ENCODER_ONNX = "decoder.onnx", "encoder.onnx"
     # what a finished run holds, figures aside: metrics.jsonl is written last of them
     ESSENTIALS = (CONFIG, WEIGHTS, METRICS)
+    # what a run directory written before the marker could hold (patterns): gon train's files
+    # and those of the commands that write into a run by default; a folder with anything
+    # else is not a run of gon's, and is never replaced
+    LEGACY_NAMES = (CONFIG, WEIGHTS, METRICS, "*.png", "sampler*.safetensors", "latents.safetensors", ENCODER,
+                    "*.onnx", REPORT, TENSORBOARD)
 
     def __truediv__(self, name: str) -> Path:
         return self.root / name
@@ -61,8 +71,8 @@ class RunLayout:
         return self.root / self.SAMPLER
 
     @property
-    def pending(self) -> Path:
-        return self.root / self.PENDING
+    def marker(self) -> Path:
+        return self.root / self.MARKER
 
     @property
     def optimizer(self) -> Path:
@@ -109,7 +119,3 @@ class RunLayout:
     def is_complete(self) -> bool:
         """Whether the folder holds a finished run, figures aside."""
         return all((self.root / name).is_file() for name in self.ESSENTIALS)
-
-    def is_run(self) -> bool:
-        """Whether the folder holds a saved model (what `--overwrite` may replace)."""
-        return self.config.is_file() and self.weights.is_file()

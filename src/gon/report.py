@@ -14,12 +14,14 @@ import html
 import json
 import math
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
 from .config import applicable_fields
+from .data.images import MAX_IMAGE_PIXELS
 from .kinds import KINDS
 from .layout import RunLayout
 from .models import read_config
@@ -151,12 +153,14 @@ def _figure(path: Path, caption: str, zoom: int = 1) -> str:
 def _png_width(path: Path) -> int | None:
     """The width of the PNG image in `path`, None if it is not one that decodes."""
     try:
-        with Image.open(path) as image:
-            if image.format != "PNG":
-                return None
-            image.load()  # decodes every pixel: a truncated file fails here, not in the browser
+        with warnings.catch_warnings():  # a bomb is refused below, in our words
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.format != "PNG" or image.width * image.height > MAX_IMAGE_PIXELS:
+                    return None
+                image.load()  # decodes every pixel: a truncated file fails here, not in the browser
             return image.width
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
 
 

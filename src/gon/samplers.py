@@ -145,13 +145,51 @@ def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSample
                                                           metadata={"format": FORMAT, "sampler": sampler.name}))
 
 
-def load_sampler(directory: str | Path, name: str = GaussianSampler.name) -> GaussianSampler | MixtureSampler:
+def load_sampler(directory: str | Path, name: str = GaussianSampler.name,
+                 latent_dim: int | None = None) -> GaussianSampler | MixtureSampler:
+    """The sampler saved in `directory` (for a model of `latent_dim`, if given); GONError
+    naming the file unless every tensor has the shape, type and values a sampler of this
+    library has (finite float32, a probability vector, symmetric positive definite covariances)."""
     path = sampler_file(directory, name)
     state, metadata = read_tensors(path)
     cls, keys = SAMPLERS[name]
     if metadata.get("sampler") != name or set(state) != set(keys):
         raise GONError(f"{path}: not a {name} latent sampler of this library")
+    problem = _sampler_problem(name, state, latent_dim)
+    if problem is not None:
+        raise GONError(f"{path}: unusable sampler ({problem})")
     try:
         return cls(*(state[k] for k in keys))
     except RuntimeError as error:  # e.g. a covariance that is not positive definite
         raise GONError(f"{path}: unusable sampler ({str(error).splitlines()[0]})") from None
+
+
+def _sampler_problem(name: str, state: dict[str, Tensor], latent_dim: int | None) -> str | None:
+    """What is wrong with a sampler file's tensors, or None."""
+    for key, tensor in state.items():
+        if tensor.dtype != torch.float32:
+            return f"{key} is {tensor.dtype}, not float32"
+        if not torch.isfinite(tensor).all():
+            return f"{key} is not finite"
+    if name == GaussianSampler.name:
+        mean, covariance = state["mean"], state["covariance"]
+        if mean.dim() != 1 or len(mean) == 0:
+            return f"mean has shape {tuple(mean.shape)}, not (latent_dim,)"
+        components, means, covariances = 1, mean[None], covariance[None]
+    else:
+        weights, means, covariances = state["weights"], state["means"], state["covariances"]
+        if weights.dim() != 1 or len(weights) == 0:
+            return f"weights has shape {tuple(weights.shape)}, not (components,)"
+        if (weights < 0).any() or abs(float(weights.sum()) - 1) > 1e-3:
+            return "weights are not probabilities summing to 1"
+        components = len(weights)
+        if means.dim() != 2 or means.shape[0] != components or means.shape[1] == 0:
+            return f"means has shape {tuple(means.shape)}, not ({components}, latent_dim)"
+    k = means.shape[1]
+    if latent_dim is not None and k != latent_dim:
+        return f"its latents have {k} dimensions, the model's {latent_dim}"
+    if tuple(covariances.shape) != (components, k, k):
+        return f"the covariances have shape {tuple(covariances.shape[-3:])}, not {(k, k)} per component"
+    if not torch.allclose(covariances, covariances.transpose(1, 2), rtol=1e-4, atol=1e-6):
+        return "a covariance is not symmetric"
+    return None

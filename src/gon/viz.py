@@ -29,10 +29,10 @@ def image_grid(images: Tensor, columns: int | None = None, padding: int = 1) -> 
     columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
     canvas = torch.ones(c, rows * (h + padding) + padding, columns * (w + padding) + padding)
-    for i, image in enumerate(images.detach().float().nan_to_num(0.0).clamp(0, 1).cpu()):
+    for i, image in enumerate(images.detach()):  # one image at a time: no copy of the whole set
         top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
-        canvas[:, top:top + h, left:left + w] = image
-    array = (canvas.numpy() * 255).round().astype(np.uint8)
+        canvas[:, top:top + h, left:left + w] = torch.nan_to_num(image.float().cpu(), 0.0).clamp_(0, 1)
+    array = canvas.mul_(255).round_().to(torch.uint8).numpy()
     return Image.fromarray(array[0] if c == 1 else array.transpose(1, 2, 0))
 
 

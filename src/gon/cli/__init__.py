@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-from typing import Sequence
+from typing import Any, Sequence, TextIO
 
 import torch
 
-from ..errors import GONError
+from ..errors import GONError, os_error_message
 from ..paper.cli import add_bench, cmd_bench
 from . import commands
 from .parser import build_parser
@@ -35,10 +36,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 speaks for all; the others only warn
         logging.getLogger("gon").setLevel(logging.WARNING)
+    # SIGTERM (kill, a scheduler's stop) unwinds like an error: the run's lock and work files are cleaned up
+    signal.signal(signal.SIGTERM, _terminate)
+    stdout, sys.stdout = sys.stdout, _Output(sys.stdout)  # `> full/eval.json` on a full disk: one line as well
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return code
     except GONError as error:
         print(f"gon: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # the one place an OS error (EROFS, ENOSPC, EACCES, EISDIR, ...) becomes one line
+        print(f"gon: error: {os_error_message(error)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("gon: error: out of memory: ask for fewer or smaller images, or a smaller batch", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         command = getattr(interrupt, "resume_command", None)
@@ -51,6 +63,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gon: internal error: {type(error).__name__}: {error} (rerun with GON_DEBUG=1 for details)",
               file=sys.stderr)
         return 1
+    finally:
+        sys.stdout = stdout
+
+
+class _Output:
+    """sys.stdout, whose write errors name it: a bare ENOSPC would not say which file was full."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._guard(self._stream.write, text)
+
+    def flush(self) -> None:
+        self._guard(self._stream.flush)
+
+    def _guard(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except OSError as error:
+            _discard_unwritable_stdout(self._stream)
+            raise GONError(f"could not write the standard output ({error.strerror or error})") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _discard_unwritable_stdout(stream: TextIO) -> None:
+    """Point `stream` at /dev/null once it cannot be written (a full disk), so that the
+    interpreter's flush at exit does not fail a second time, after the one line."""
+    try:
+        descriptor = stream.fileno()
+    except (OSError, ValueError, AttributeError):  # not a file (a test's capture)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, descriptor)
+    os.close(null)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,10 @@ and calling the library (`main` in gon/cli/__init__.py dispatches to them)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 
 from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
@@ -17,9 +17,9 @@ from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
 from ..gallery import interpolations, reconstruction_pairs, samples, spread
-from ..files import read_json, write_atomically
+from ..files import json_line, read_json, write_atomically
 from ..layout import RunLayout
-from ..models import ImplicitGON, Variational, load_model
+from ..models import ImplicitGON, Variational, available_memory, load_model
 from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
 from ..training import resume, train
@@ -100,12 +100,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
                "model": config.kind, "run": str(args.run)}
     print(_describe(metrics))
     if args.json:
-        print(json.dumps(metrics))
+        print(json_line(metrics))
     return 0
 
 
 # the largest set of pictures a command draws: 2^28 values (1 GiB as float32)
 MAX_PICTURE_VALUES = 1 << 28
+# memory per output value while pictures are drawn and saved: the float32 output, the grid
+# image's canvas and one image's temporary, the 8-bit copy (measured: docs/reliability.md,
+# "Memory estimates")
+PICTURE_BYTES_PER_VALUE = 16
 
 
 def _check_picture_size(count: int, channels: int, size: int) -> None:
@@ -114,6 +118,11 @@ def _check_picture_size(count: int, channels: int, size: int) -> None:
     if values > MAX_PICTURE_VALUES:
         raise GONError(f"{count} images of {channels}x{size}x{size} would take {values * 4 / 2 ** 30:.1f} GiB; "
                        f"the limit is {MAX_PICTURE_VALUES * 4 / 2 ** 30:.0f} GiB: ask for fewer or smaller images")
+    need = values * PICTURE_BYTES_PER_VALUE + (64 << 20)  # + the rendering chunk's hidden layers
+    if need > available_memory():
+        raise GONError(f"{count} images of {channels}x{size}x{size} would need about {need / 2 ** 30:.1f} GiB to "
+                       f"draw and save; {available_memory() / 2 ** 30:.1f} GiB are available: ask for fewer or "
+                       f"smaller images")
 
 
 def _write_png(images, path: Path, columns: int | None = None) -> None:
@@ -147,7 +156,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if kind == "prior":
         sampler = PriorSampler(config.latent_dim)
     elif sampler_file(args.run, kind).exists():
-        sampler = load_sampler(args.run, kind)
+        sampler = load_sampler(args.run, kind, config.latent_dim)
     else:  # fitted once on the training latents, then saved next to the model
         args.split, args.data = "train", None
         latents = encode_dataset(model, _data_for(args, config, document, 5000))
@@ -199,9 +208,12 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     data = _data_for(args, config, document, args.limit)
     latents = encode_dataset(model, data)
+    if not torch.isfinite(latents).all():
+        raise GONError(f"{args.run}: the model's latents are not finite (its weights hold NaN or infinity): "
+                       f"nothing to inspect")
     stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
     out = args.out or RunLayout(args.run) / RunLayout.LATENTS_PLOT
-    save_latent_histogram(latents, out, f"{config.kind} latents, {data.name}")
+    write_atomically(out, lambda tmp: save_latent_histogram(latents, tmp, f"{config.kind} latents, {data.name}"))
     print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
     print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
           f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}")
@@ -211,10 +223,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if config.latent_dim == 2 and data.labels is not None:
 
         scatter = out.with_name(out.stem + "-2d.png")
-        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} latents by class")
+        write_atomically(scatter, lambda tmp: save_latent_scatter(latents, data.labels[: len(latents)], tmp,
+                                                                  f"{config.kind} latents by class"))
         print(f"wrote {scatter}")
     if args.json:
-        print(json.dumps(stats))
+        print(json_line(stats))
     return 0
 
 

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 from .. import __version__
 from ..config import flat_fields
 from ..data import KNOWN_SPECS
-from ..fields import choices_of, field_type, positive_int
+from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 
 
 def _number(text: str) -> float:
@@ -51,7 +51,7 @@ DEFAULT_THREADS = 1
 
 def _common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
     if threads:
-        q.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
+        q.add_argument("--threads", type=thread_count, default=DEFAULT_THREADS,
                        help="CPU threads (default %(default)s; more is faster only on an idle machine)")
     q.add_argument("--verbose", action="store_true", help="also log details (which gradient-origin path runs)")
 
@@ -121,7 +121,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     with_data(q)
     q.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default %(default)s)")
     q.add_argument("--limit", type=positive_int, help="evaluate on the first N images only")
-    q.add_argument("--seed", type=int, default=0,
+    q.add_argument("--seed", type=seed_int, default=0,
                    help="seed of the posterior samples (variational ELBO; default %(default)s)")
     q.add_argument("--batch-statistics", action="store_true",
                    help="normalise BatchNorm with batch statistics, as the paper's scripts (use --batch-size 64)")
@@ -137,7 +137,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
                    help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
                         "held-out likelihood) fitted to training latents; auto: prior or gaussian")
-    q.add_argument("--seed", type=int, default=0, help="seed of the samples (default %(default)s)")
+    q.add_argument("--seed", type=seed_int, default=0, help="seed of the samples (default %(default)s)")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")

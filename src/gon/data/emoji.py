@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from ..files import read_json
 
 __all__ = ["EMOJI_DIR", "IMAGE_FOLDER", "categories", "emoji_dir", "emoji_files", "is_test"]
@@ -100,7 +100,7 @@ def emoji_files(directory: Path, split: str, where: str) -> tuple[list[Path], to
         raise GONError(f"{where}: no PNG files in {directory / IMAGE_FOLDER}")
     chosen = sorted((n for n in names if is_test(n) == (split == "test")), key=_key)
     if not chosen:
-        raise GONError(f"{where}: no {split} images in {directory / IMAGE_FOLDER} ({len(names)} in total)")
+        raise NoSplit(f"{where}: no {split} images in {directory / IMAGE_FOLDER} ({len(names)} in total)")
     files = [directory / IMAGE_FOLDER / name for name in chosen]
 
     entries = _emoji_json(directory, where)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .images import GREY_MODES, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, SPLITS, LazyImages, pil_to_tensor, stack
 
 
@@ -47,7 +47,7 @@ def folder_files(directory: Path, split: str, where: str) -> tuple[list[Path], t
         extensions = " ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
         raise GONError(f"{where}: no image files ({extensions}) under {directory}")
     if not files:
-        raise GONError(f"{where}: no {split} images under {directory} ({len(every)} images in total)")
+        raise NoSplit(f"{where}: no {split} images under {directory} ({len(every)} images in total)")
 
     # Labels only when every image of both splits sits in a class folder, so indices agree between splits.
     classes = [_class_of(path, base) for path, base in every]

@@ -3,7 +3,9 @@ memory-mapped (--stream), headers checked before anything is read or decompresse
 
 from __future__ import annotations
 
+import fcntl
 import gzip
+import hashlib
 import math
 import os
 import struct
@@ -14,7 +16,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .images import MAX_IN_MEMORY_BYTES, ImageData, LazyImages, existing_dir, fit_chunk, notice_fitted
 
 
@@ -45,7 +47,7 @@ def _idx_split_files(directory: Path, split: str, where: str) -> tuple[Path, Pat
         images_path = _first_file(directory, _idx_candidates(prefix, "images", 3))
         if images_path is not None:
             return images_path, _first_file(directory, _idx_candidates(prefix, "labels", 1))
-    raise GONError(
+    raise NoSplit(
         f"{where}: no {split} images in {directory} (expected {prefixes[0]}-images-idx3-ubyte or "
         f"{prefixes[0]}-images-idx3-ubyte.gz)"
     )
@@ -102,9 +104,8 @@ def _idx_memmap(path: Path, ndim: int, where: str) -> np.ndarray:
             head = source.read(4 + 4 * ndim)
             dims, header, expected = _idx_header(head, path, ndim, where, None)
             if isinstance(source, gzip.GzipFile):  # decompressed once, after its header is checked
-                stat = path.stat()
-                cache = IDX_CACHE.expanduser() / f"{path.name}-{stat.st_size}-{int(stat.st_mtime)}.raw"
-                if not cache.exists():
+                cache = _cache_file(path)
+                if not (cache.is_file() and cache.stat().st_size == header + expected):
                     _decompress_idx(source, head, expected, cache, dims, path, where)
                 path_to_map = cache
             else:
@@ -115,14 +116,38 @@ def _idx_memmap(path: Path, ndim: int, where: str) -> np.ndarray:
     return np.memmap(path_to_map, dtype=np.uint8, mode="r", offset=header, shape=dims)
 
 
+def _cache_file(path: Path) -> Path:
+    """Where the decompressed `path` is cached: named by a hash of the compressed bytes, so
+    two files alike in name, size and time but not in pixels never share a cache file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return IDX_CACHE.expanduser() / f"{path.name}-{digest.hexdigest()[:32]}.raw"
+
+
+def _remove_orphans(folder: Path) -> None:
+    """Delete the partial cache files of writers that were killed: a live writer holds a lock
+    on its own, so a partial file whose lock can be taken is an orphan."""
+    for orphan in folder.glob("*.raw.partial-*"):
+        try:
+            with open(orphan, "rb") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                orphan.unlink()
+        except OSError:  # still being written, or already gone
+            continue
+
+
 def _decompress_idx(source: BinaryIO, head: bytes, expected: int, cache: Path, dims: tuple[int, ...], path: Path,
                     where: str) -> None:
     """Copy exactly the `expected` data bytes a header declared into `cache`; nothing is
     left behind if the stream is shorter or longer."""
     cache.parent.mkdir(parents=True, exist_ok=True)
+    _remove_orphans(cache.parent)
     partial = cache.with_name(cache.name + f".partial-{os.getpid()}")
     try:
         with open(partial, "wb") as target:
+            fcntl.flock(target, fcntl.LOCK_EX)  # held while it is written (see _remove_orphans)
             target.write(head)
             left = expected
             while left:
@@ -164,6 +189,8 @@ def _idx_header(head: bytes, path: Path, ndim: int, where: str, limit: int | Non
     dims = struct.unpack(f">{ndim}I", head[4:header])
     if dims[0] == 0:
         raise GONError(f"{where}: {path} holds no items")
+    if 0 in dims:
+        raise GONError(f"{where}: {path} declares items of {'x'.join(map(str, dims[1:]))}: an image needs pixels")
     expected = math.prod(dims)
     if limit is not None and expected > limit:
         raise GONError(f"{where}: {path} declares {'x'.join(map(str, dims))} = {expected:,} bytes, over the "

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .images import MAX_IN_MEMORY_BYTES
 
 
@@ -55,7 +55,7 @@ def load_npz(path: Path, split: str, where: str, limit: int | None) -> tuple[tor
         images = images[keep]
         labels = None if labels is None else labels[keep]
     if len(images) == 0:
-        raise GONError(f"{where}: {path} has no {split} images")
+        raise NoSplit(f"{where}: {path} has no {split} images")
     if limit is not None:
         images = images[:limit]
         labels = None if labels is None else labels[:limit]

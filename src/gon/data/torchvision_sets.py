@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .images import pil_to_tensor, stack
 
 
@@ -58,7 +58,7 @@ def load_torchvision(
     if limit is not None:
         count = min(count, limit)
     if count == 0:
-        raise GONError(f"{where}: torchvision {name} has no {split} images")
+        raise NoSplit(f"{where}: torchvision {name} has no {split} images")
 
     targets: list[int | None] = []
 

@@ -69,7 +69,11 @@ class GON(LatentModel):
             return self.step.inner_scale
         if not self._calibration_known:
             if math.isnan(float(self.calibrated_scale)):
-                self.calibrate(x)
+                if all(bool(torch.isfinite(p).all()) for p in self.parameters()):
+                    self.calibrate(x)
+                else:  # damaged weights (NaN): nothing to measure; the latents come out non-finite,
+                    # which evaluation reports (null) and inspect refuses, as for any such model
+                    logger.warning("the model's weights are not finite: its inner scale is left uncalibrated")
             self._calibration_known = True
         return self.calibrated_scale
 
@@ -183,7 +187,7 @@ class ImplicitGON(GON):
     def render(self, z: Tensor, size: int) -> Tensor:
         """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size)."""
         with torch.no_grad():
-            return self.decoder.render(z, size).clamp(0, 1)
+            return self.decoder.render(z, size).clamp_(0, 1)
 
 
 def _forget_calibration(module: GON, incompatible_keys: Any) -> None:

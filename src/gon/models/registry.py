@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import os
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -38,6 +40,47 @@ def check_model_size(config: ModelConfig) -> int:
         raise GONError(f"this {config.kind} model would hold {values:,} values ({values * 4 / 2 ** 30:.1f} GiB); "
                        f"the limit is {MAX_MODEL_VALUES:,}: lower latent_dim, hidden_features, classes or image_size")
     return int(values)
+
+
+# peak activation memory of one image, in bytes per pixel x feature x layer: over-estimates
+# of the peaks measured in a training step (the double backward) and in evaluation
+# (docs/reliability.md, "Memory estimates")
+ACTIVATION_BYTES = {"train": 4 * 4, "eval": 3 * 4}
+
+
+def activation_bytes(config: ModelConfig, images: int, mode: str) -> int:
+    """An upper estimate of the activation memory of `images` images of `config`'s model in
+    a training step (`mode` "train", over `coordinate_samples` pixels if set) or an
+    evaluation ("eval": encoding and decoding)."""
+    pixels = config.image_size ** 2
+    if mode == "train" and config.coordinate_samples is not None:
+        pixels = min(pixels, config.coordinate_samples)
+    features = max(config.hidden_features, config.channels)
+    return ACTIVATION_BYTES[mode] * pixels * features * (config.num_layers + 1) * images
+
+
+def available_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its control group's limit if lower."""
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+    except OSError:
+        return total
+    return min(total, int(limit)) if limit.isdigit() else total
+
+
+def images_that_fit(config: ModelConfig, images: int, mode: str) -> int:
+    """How many of `images` images fit in memory at once (at least 1); GONError, before
+    anything is allocated, if one does not."""
+    one, memory = activation_bytes(config, 1, mode), available_memory()
+    if one > memory:
+        what = "a training step" if mode == "train" else "evaluating"
+        raise GONError(f"{what} on one {config.image_size}x{config.image_size} image of this {config.kind} model "
+                       f"would need about {one / 2 ** 30:.1f} GiB of activations; {memory / 2 ** 30:.1f} GiB are "
+                       f"available: lower image_size or hidden_features"
+                       + (" (or set coordinate_samples)"
+                          if "coordinate_samples" in kind_spec(config.kind).options and mode == "train" else ""))
+    return max(1, min(images, memory // one))
 
 
 def build_model(config: ModelConfig) -> nn.Module:

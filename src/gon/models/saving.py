@@ -38,6 +38,8 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     document = read_json(path, f"missing; is {directory} a directory written by `gon train`?")
     if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("model"), dict):
         raise GONError(f"{path}: not a config of this library (expected format {FORMAT!r})")
+    if not isinstance(document.get("train", {}), dict):
+        raise GONError(f"{path}: 'train' must be a JSON object of the run's training config")
     return document
 
 

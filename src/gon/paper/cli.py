@@ -5,11 +5,11 @@ the benchmarks (tests/test_layout.py)."""
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
-from ..fields import positive_int
+from ..fields import positive_int, seed_int, thread_count
+from ..files import json_line
 from ..kinds import KINDS
 from . import map as paper_map
 from . import tables
@@ -28,7 +28,7 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
     q.add_argument("--model", dest="kind", choices=[k for k, spec in KINDS.items() if spec.origin_step], default="conv")
     q.add_argument("--batch-size", type=positive_int, default=64, help="images per step (default %(default)s)")
     q.add_argument("--repeats", type=positive_int, default=10, help="timed steps per formulation (default %(default)s)")
-    q.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default %(default)s)")
+    q.add_argument("--threads", type=thread_count, default=2, help="CPU threads (default %(default)s)")
     q.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
@@ -39,7 +39,7 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
         q.add_argument("--quick", action="store_true",
                        help="the CPU preset (minutes; docs/results.md) instead of the paper's epoch counts")
         q.add_argument("--data", nargs="+", default=list(QUICK_DATA), help="data specs (default: %(default)s)")
-        q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        q.add_argument("--seeds", type=seed_int, nargs="+", default=[0, 1, 2])
         q.add_argument("--steps", type=positive_int, help="training steps per run (overrides the preset)")
         q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
     what = ("When a GON beats an autoencoder with the same decoder: held-out error over latent size, budget and "
@@ -54,13 +54,13 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
     q.add_argument("--latent-dims", type=positive_int, nargs="+", help="restrict the preset's latent sizes")
     q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
     q.add_argument("--budgets", type=positive_int, nargs="+", help="restrict the preset's budgets (steps)")
-    q.add_argument("--seeds", type=int, nargs="+", help="override the preset's seeds")
+    q.add_argument("--seeds", type=seed_int, nargs="+", help="override the preset's seeds")
     q.add_argument("--stages", nargs="+", choices=["selection", "grid", "summary"], default=["selection", "grid"],
                    help="what to run (default: selection grid); summary alone rewrites the tables and plots "
                         "from the runs held, training nothing")
     q.add_argument("--workers", type=positive_int, default=2,
                    help="runs trained side by side, each in its own process (default %(default)s)")
-    q.add_argument("--threads", type=positive_int, default=1, help="threads per run (default %(default)s)")
+    q.add_argument("--threads", type=thread_count, default=1, help="threads per run (default %(default)s)")
     q.add_argument("--inner-scale", choices=SCALE_RULES, default=DEFAULT_INNER_SCALE,
                    help="the GON's inner-scale rule (default %(default)s; rows record theirs)")
     q.add_argument("--rates-from", choices=SCALE_RULES,
@@ -71,7 +71,7 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
     q.add_argument("name", choices=ABLATION_NAMES)
     q.add_argument("--quick", action="store_true", help="the CPU preset (short runs)")
     q.add_argument("--data", default="mnist5k", help="data spec (default mnist5k)")
-    q.add_argument("--seeds", type=int, nargs="+", default=[0])
+    q.add_argument("--seeds", type=seed_int, nargs="+", default=[0])
     q.add_argument("--steps", type=positive_int, help="training steps per curve (overrides the preset)")
     q.add_argument("--eval-images", type=positive_int, default=500, help="held-out images evaluated (default 500)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")
@@ -108,7 +108,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                threads=args.threads), memory=not args.no_memory)
     print(format_speed(result))
     if args.json:
-        print(json.dumps(result))
+        print(json_line(result))
     return 0
 
 

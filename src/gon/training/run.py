@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,17 +25,19 @@ from safetensors import SafetensorError
 from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
 from ..data import ImageData, data_for_model
-from ..errors import GONError
+from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
 from ..layout import RunLayout
-from ..models import LatentModel, Variational, build_model, check_model_size, load_model, save_model
+from ..models import (LatentModel, Variational, available_memory, build_model, check_model_size, images_that_fit,
+                      load_model, save_model)
+from ..models.registry import activation_bytes
 from ..samplers import GaussianSampler, PriorSampler, save_sampler
 from ..viz import save_grid, save_loss_plot
 from . import distributed
 from .loop import Interrupted, fit
 from .prepare import prepare_run
-from .rundir import claimed, replace_directory
+from .rundir import claimed, open_work_folder, replace_directory
 from .state import TrainingState, latest_training_state, save_training_state
 
 logger = logging.getLogger("gon")
@@ -94,6 +97,10 @@ def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None,
     if config.tensorboard:
         tensorboard.require()
     check_model_size(model_config)  # before the data are fitted to its image size
+    if images_that_fit(model_config, config.batch_size, "train") < min(config.batch_size, config.limit or math.inf):
+        raise GONError(f"a batch of {config.batch_size} images would not fit in memory (about "
+                       f"{activation_bytes(model_config, config.batch_size, 'train') / 2 ** 30:.1f} GiB of activations, "
+                       f"{available_memory() / 2 ** 30:.1f} GiB available): lower batch_size")
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
     model, model_config, config = prepare_run(model_config, config, data)
@@ -115,12 +122,13 @@ def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
         raise GONError(f"{out} is a finished run: nothing to resume")
     if work.is_complete():  # stopped after the run was written, before it was moved into place
         logger.info("%s holds the finished run: moving it into place", work.root)
+        _finish_figures(work)
         _finish(work, out)
         model, model_config, document = load_model(out)
         records = read_jsonl(RunLayout(out).metrics)
         metrics = records[-1] if records and "split" in records[-1] else {}
         return Run(model, model_config, TrainConfig.from_dict(document["train"]), metrics, out)
-    document = read_json(work.pending, f"missing: no interrupted run of {out} to resume")
+    document = read_json(work.marker, f"missing: no interrupted run of {out} to resume")
     model_config = ModelConfig.from_dict(document["model"], recorded=True)
     config = TrainConfig.from_dict(document["train"])
     if lr is not None:
@@ -128,7 +136,7 @@ def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
             raise GONError(f"--lr on --resume may only lower the run's learning rate ({config.lr:g}), got {lr:g}")
         config = dataclasses.replace(config, lr=lr)
         document = {**document, "train": dataclasses.asdict(config)}
-        write_json(work.pending, document)
+        write_json(work.marker, document)
     if config.tensorboard:
         tensorboard.require()
     model = build_model(model_config)
@@ -142,8 +150,7 @@ def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
 def _finish(work: RunLayout, out: Path) -> None:
     """Put the finished run in `work` in place as `out`, less what only resuming needed."""
     shutil.rmtree(work.checkpoints, ignore_errors=True)
-    work.pending.unlink(missing_ok=True)
-    replace_directory(work.root, out)
+    replace_directory(work.root, out)  # the marker stays: it tells the run from any other folder
 
 
 def _train_and_write(model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
@@ -165,10 +172,11 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
     work = RunLayout(out).work if out is not None else None
     on_checkpoint = on_interrupt = None
     if work is not None:
+        # the run's marker, and what --resume rebuilds the run from
+        document = {"format": FORMAT, "model": model_config.to_dict(), "train": dataclasses.asdict(config)}
+
         def on_checkpoint(state: TrainingState) -> None:
-            if not work.pending.is_file():  # what --resume rebuilds the run from
-                write_json(work.pending, {"format": FORMAT, "model": model_config.to_dict(),
-                                          "train": dataclasses.asdict(config)})
+            open_work_folder(work.root, document)
             save_training_state(work.root, model, state, config.keep_checkpoints)
 
         def on_interrupt(state: TrainingState) -> None:
@@ -185,12 +193,16 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
         if work is None:
             return Run(model, model_config, config, metrics, None)
         try:
-            work.root.mkdir(parents=True, exist_ok=True)
+            open_work_folder(work.root, document)
             _write_run(work, model, model_config, config, data, test, history, metrics)
             if board is not None:
                 board.finish(history[-1]["step"], metrics, work.root)
-        except (OSError, SafetensorError) as error:
-            raise GONError(f"could not write the run directory {out} ({str(error).splitlines()[0]})") from None
+        except (OSError, SafetensorError, OutputError) as error:
+            reason = str(error).splitlines()[0]
+            if work.is_complete():  # the model is safe: say how to finish, whatever failed after it
+                raise GONError(f"{reason}; the trained model is kept in {work.root}: finish the run with "
+                               f"`gon train --resume {out}`") from None
+            raise GONError(f"could not write the run directory {out} ({reason})") from None
         _finish(work, out)
     except BaseException:
         if board is not None:
@@ -205,8 +217,8 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
 def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | None:
     try:
         return data_for_model(config.data, "test", model_config, config.fit, config.eval_limit, config.stream)
-    except GONError:
-        return None  # a data set without a test split trains all the same
+    except NoSplit:
+        return None  # a data set without a test split trains all the same; a damaged one stops the run
 
 
 def _write_run(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
@@ -217,9 +229,34 @@ def _write_run(run: RunLayout, model: LatentModel, model_config: ModelConfig, co
     records = history + ([{"step": history[-1]["step"], **metrics}] if metrics else [])
     # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`)
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in records))
+    _write_run_figures(run, model, config, data, test, history)
+
+
+def _finish_figures(work: RunLayout) -> None:
+    """Write the figures (and sampler) of a finished run whose writer was killed after its
+    model and metrics were saved but before its last figure (interpolations.png) was."""
+    if (work / work.INTERPOLATIONS).is_file():
+        return
+    model, model_config, document = load_model(work.root)
+    config = TrainConfig.from_dict(document["train"])
+    data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
+    history = [r for r in read_jsonl(work.metrics) if "split" not in r]
+    if history:
+        _write_run_figures(work, model, config, data, _test_split(config, model_config), history)
+
+
+def _write_run_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: ImageData,
+                       test: ImageData | None, history: list[dict[str, float]]) -> None:
+    """The figures, or OutputError if the disk refuses them (a full disk: `--resume` writes
+    them once there is room); a figure that cannot be made (a sampler that cannot be
+    fitted) is a warning, never a lost model."""
     try:
         _write_figures(run, model, config, data, test, history)
-    except (GONError, RuntimeError, ValueError) as error:  # e.g. a sampler that cannot be fitted: the model stands
+    except OutputError:
+        raise
+    except OSError as error:
+        raise OutputError(f"could not write the run's figures ({error.strerror or error})") from None
+    except (GONError, RuntimeError, ValueError) as error:
         logger.warning("the run's figures are incomplete (%s); the model is saved", str(error).splitlines()[0])
 
 

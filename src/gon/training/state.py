@@ -8,6 +8,7 @@ damaged newest one falls back to the one before (`latest_training_state`).
 from __future__ import annotations
 
 import logging
+import math
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -18,7 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import MAX_LR, MAX_STEPS
 from ..errors import GONError
+from ..fields import short
 from ..files import FORMAT, read_json, read_tensors, save_tensors, write_directory_atomically, write_json
 from ..layout import RunLayout
 from ..models import LatentModel
@@ -94,6 +97,7 @@ def load_training_state(path: Path, model: nn.Module, data_size: int | None = No
     weights, _ = read_tensors(folder.weights)
     tensors, _ = read_tensors(folder.optimizer)
     try:
+        check_state_document(document)
         model.load_state_dict(weights)
         optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
@@ -103,12 +107,62 @@ def load_training_state(path: Path, model: nn.Module, data_size: int | None = No
         groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in document["param_groups"]]
         rng = {"torch": tensors["rng.torch"], "numpy_keys": tensors["rng.numpy_keys"],
                "numpy": document["rng"]["numpy"], "python": document["rng"]["python"]}
-        state = TrainingState(int(document["step"]), tensors["order"], {"state": optimizer_state, "param_groups": groups},
+        state = TrainingState(document["step"], tensors["order"], {"state": optimizer_state, "param_groups": groups},
                               rng, list(document["history"]), tuple(document["running"]))  # type: ignore[arg-type]
         check_training_state(state, model, data_size, total_steps)
         return state
-    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, RecursionError) as error:
+    except (KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError, RecursionError,
+            OverflowError) as error:
         raise GONError(f"{path}: checkpoint does not fit this run ({str(error).splitlines()[0]})") from None
+
+
+def _integer(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _number(value: Any, low: float, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and low <= value <= high
+
+
+def check_state_document(document: dict[str, Any]) -> None:
+    """ValueError naming the first field of a checkpoint's state.json that does not hold what
+    this library wrote there: each is checked for its type and range before any is used, so
+    a damaged file is one line (and a fallback to the older checkpoint), never a crash later."""
+    if not _integer(document.get("step"), 0, MAX_STEPS):
+        raise ValueError(f"step is not a whole number of steps: {short(document.get('step'))}")
+    running = document.get("running")
+    if not (isinstance(running, list) and len(running) == 3 and _number(running[0], -1e30, 1e30)
+            and _integer(running[1], 0, MAX_STEPS) and _integer(running[2], 0, MAX_STEPS)):
+        raise ValueError(f"running is not [loss sum, count, step]: {short(running)}")
+    if not isinstance(document.get("history"), list):
+        raise ValueError("history is not a list of records")
+    groups = document.get("param_groups")
+    if not (isinstance(groups, list) and groups and all(isinstance(g, dict) for g in groups)):
+        raise ValueError("param_groups is not a list of parameter groups")
+    for number, group in enumerate(groups):
+        betas = group.get("betas")
+        checks = {"lr": _number(group.get("lr"), 0, MAX_LR),
+                  "betas": isinstance(betas, list) and len(betas) == 2 and all(_number(b, 0, 1) for b in betas),
+                  "eps": _number(group.get("eps"), 0, 1), "weight_decay": _number(group.get("weight_decay", 0), 0, 1e6),
+                  "params": isinstance(group.get("params"), list)
+                  and all(_integer(i, 0, 1 << 40) for i in group["params"])}
+        checks.update({key: isinstance(group[key], bool) for key in ("amsgrad", "maximize") if key in group})
+        for key, good in checks.items():
+            if not good:
+                raise ValueError(f"param_groups[{number}].{key} is damaged: {short(group.get(key))}")
+    rng = document.get("rng")
+    numpy_state = rng.get("numpy") if isinstance(rng, dict) else None
+    if not (isinstance(numpy_state, list) and len(numpy_state) == 4 and numpy_state[0] == "MT19937"
+            and _integer(numpy_state[1], 0, 624) and _integer(numpy_state[2], 0, 1)
+            and _number(numpy_state[3], -1e308, 1e308)):
+        raise ValueError("rng.numpy is not a Mersenne Twister state")
+    python_state = rng.get("python")
+    if not (isinstance(python_state, list) and len(python_state) == 3 and _integer(python_state[0], 0, 1 << 8)
+            and isinstance(python_state[1], list) and len(python_state[1]) == 625
+            and all(_integer(word, 0, 2 ** 32 - 1) for word in python_state[1])
+            and (python_state[2] is None or _number(python_state[2], -1e308, 1e308))):
+        raise ValueError("rng.python is not a Mersenne Twister state")
 
 
 def check_training_state(state: TrainingState, model: LatentModel, data_size: int | None,
@@ -133,10 +187,14 @@ def check_training_state(state: TrainingState, model: LatentModel, data_size: in
         restore_rng(state.rng)  # raises on a state of the wrong type or shape
     finally:
         restore_rng(current)
-    groups = model.parameter_groups(1.0)
-    parameters = [p for group in groups for p in group["params"]]
-    if len(state.optimizer["param_groups"]) != len(groups):
-        raise ValueError("the optimizer state has another number of parameter groups")
+    groups = [list(group["params"]) for group in model.parameter_groups(1.0)]
+    parameters = [p for group in groups for p in group]
+    saved = state.optimizer["param_groups"]
+    if len(saved) != len(groups) or [len(g["params"]) for g in saved] != [len(g) for g in groups] \
+            or [i for g in saved for i in g["params"]] != list(range(len(parameters))):
+        raise ValueError("the optimizer's parameter groups do not list this model's parameters")
+    if any(not isinstance(index, int) or not 0 <= index < len(parameters) for index in state.optimizer["state"]):
+        raise ValueError("the optimizer state names a parameter this model does not have")
     for index, entry in state.optimizer["state"].items():
         shape = tuple(parameters[index].shape)
         if any(tuple(entry[name].shape) != shape for name in ("exp_avg", "exp_avg_sq")):
