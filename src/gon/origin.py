@@ -32,8 +32,9 @@ the paper's training dynamics at its batch size of 64 (see `gon.config.paper_inn
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -110,8 +111,14 @@ def gradient_origin(
     create_graph=True keeps the graph of the gradient, so an outer loss on F(z) trains
     the decoder through the encoder too (the second-order terms the method relies on);
     use it while training. With create_graph=False the returned latent is detached.
-    Works under torch.no_grad(): the inner gradient is always taken.
+    Works under torch.no_grad() and torch.inference_mode(): the inner gradient is always
+    taken, in a grad-enabled island (`gradients_enabled`); under inference mode there is no
+    graph to keep, so create_graph is ignored and the latent is detached.
     """
+    if torch.is_inference_mode_enabled():
+        with gradients_enabled():
+            return gradient_origin(decoder, outside_inference(x), inner_loss, latent_shape, step, create_graph=False,
+                                   generator=generator)
     if shares_origin(decoder, step, x.shape[0]):
         return _shared_origin(decoder, x, inner_loss, step, create_graph)
     batch = x.shape[0]
@@ -131,6 +138,24 @@ def gradient_origin(
             if not keep_graph:
                 z = z.detach()
     return z
+
+
+@contextlib.contextmanager
+def gradients_enabled() -> Iterator[None]:
+    """Autograd on inside, even under torch.no_grad() or torch.inference_mode(): a latent is a
+    gradient, so encoding needs autograd wherever it is called. Tensors made inside are normal
+    tensors; inputs made under inference mode must pass through `outside_inference` first."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
+def outside_inference(x: Tensor) -> Tensor:
+    """`x` usable by autograd: an inference tensor (made under torch.inference_mode(), which
+    autograd may not save for backward) is copied; any other tensor is returned as it is."""
+    if not x.is_inference():
+        return x
+    with torch.inference_mode(False):
+        return x.clone()
 
 
 def shares_origin(decoder: Decoder, step: OriginStep, batch_size: int) -> bool:

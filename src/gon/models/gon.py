@@ -46,8 +46,9 @@ class GON(LatentModel):
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """Latents z = -grad_z0 L(x, F(z0)) at z0 = 0 (Eq. 8): images x (B, C, H, W) in [0, 1]
-        -> z (B, latent_dim). Keeps the second-order graph in training mode unless told otherwise."""
-        self.check_images(x)
+        -> z (B, latent_dim). Keeps the second-order graph in training mode unless told otherwise.
+        Works under torch.no_grad() and torch.inference_mode() (gon.origin.gradient_origin)."""
+        x = self.check_images(x)
         create_graph = self.training if create_graph is None else create_graph
         return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
                                create_graph=create_graph)
@@ -102,7 +103,7 @@ class ImplicitGON(GON):
     def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """GON.loss, with I_x of Eq. 12 estimated on `coordinate_samples` random coordinates in
         training mode (the whole grid otherwise, and always for a classifier)."""
-        self.check_images(x)
+        x = self.check_images(x)
         points = self.decoder.grid.shape[0]
         n = self.coordinate_samples
         if not self.training or n is None or n >= points or self.classifier is not None:
