@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,9 +16,11 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..decoders import ConvDecoder, CoordinateSubset, ImplicitDecoder, VariationalDecoder
+from ..errors import GONError
 from ..losses import squared_error
 from ..origin import OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
 from .base import LatentModel, Variational
+from .own_decoder import load_own_decoder_gon, save_own_decoder_gon
 from .registry import register
 
 
@@ -66,6 +69,28 @@ class GON(LatentModel):
             return "general: several inner steps or a noisy origin give each sample its own point"
         return (f"general: at batch {batch_size} the origin Jacobian would cost more than it saves "
                 f"(shared from batch {decoder.origin_jacobian_cost + 1})")
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json and model.safetensors into `directory`. A library model (built by
+        build_model) is saved with its ModelConfig; a GON around a decoder of your own with its
+        weights, step and settings (gon.models.own_decoder), for
+        `GON.from_pretrained(directory, decoder=YourDecoder(...))`."""
+        if isinstance(getattr(self, "config", None), ModelConfig):
+            return super().save_pretrained(directory)
+        return save_own_decoder_gon(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, decoder: nn.Module | None = None, **kwargs: Any) -> "GON":
+        """The model saved in `directory`, in eval mode. With no `decoder`: a library model, as
+        the class its config names. With `decoder` (built by you, as it was when saved): a GON
+        around it, `cls(decoder, latent_dim, **kwargs)`, filled with the saved weights and
+        settings; no code is ever read from the folder. `kwargs` give the losses again when
+        they were your own functions."""
+        if decoder is None:
+            if kwargs:
+                raise GONError(f"{', '.join(kwargs)}: only with a decoder of your own (decoder=...)")
+            return super().from_pretrained(directory)
+        return load_own_decoder_gon(cls, directory, decoder, **kwargs)
 
     def _origin_decoder(self) -> Any:
         # the decoder module itself while `decode` is the plain decoder, so the step can use

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from .base import LatentModel
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+# the key of config.json that marks a GON around a decoder of its user's (gon/models/own_decoder.py)
+OWN_DECODER = "own_decoder"
 
 
 def save_model(directory: str | Path, model: "LatentModel", config: ModelConfig, extra: dict[str, Any] | None = None) -> None:
@@ -30,11 +32,20 @@ def save_model(directory: str | Path, model: "LatentModel", config: ModelConfig,
     write_atomically(directory / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
 
 
-def read_config(directory: str | Path) -> dict[str, Any]:
+def read_config(directory: str | Path, own_decoder: bool = False) -> dict[str, Any]:
+    """config.json of a model folder; with `own_decoder`, also that of a GON around a decoder
+    of its user's (which only `GON.from_pretrained(path, decoder=...)` can load)."""
     path = Path(directory) / CONFIG_FILE
     if not Path(directory).is_dir():
         raise GONError(f"{directory}: no such run directory")
     document = read_json(path, f"missing; is {directory} a directory written by `gon train`?")
+    if isinstance(document, dict) and document.get("format") == FORMAT and isinstance(document.get(OWN_DECODER), dict):
+        if own_decoder:
+            return document
+        saved = document[OWN_DECODER]
+        raise GONError(f"{directory}: holds a {saved.get('class')} around a decoder of its own ({saved.get('decoder')}): "
+                       f"load it in Python with {saved.get('class')}.from_pretrained(path, "
+                       f"decoder={saved.get('decoder')}(...))")
     if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("model"), dict):
         raise GONError(f"{path}: not a config of this library (expected format {FORMAT!r})")
     return document
