@@ -14,6 +14,7 @@ from ..data import KNOWN_SPECS
 from ..fields import field_type
 from ..paper.map import METHODS, describe_presets
 from ..paper.tables import ABLATION_NAMES, QUICK_DATA
+from ..pretrained import available
 
 
 def _positive_int(text: str) -> int:
@@ -96,16 +97,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing run directory (a gon run or an empty folder) once the new run is complete")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    def run_command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def run_command(name: str, help_text: str, pretrained: bool = False) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_text, description=help_text)
-        q.add_argument("run", type=Path, help="run directory written by `gon train`")
+        if not pretrained:
+            q.add_argument("run", type=Path, help="run directory written by `gon train`")
+            return q
+        q.add_argument("run", type=Path, nargs="?", help="run directory written by `gon train` (or --pretrained)")
+        q.add_argument("--pretrained", metavar="NAME", choices=available(),
+                       help=f"a model shipped with the package instead of a run: {', '.join(available())} "
+                            f"(pictures go into the working directory)")
         return q
 
     def with_data(q: argparse.ArgumentParser) -> None:
         q.add_argument("--data", help=data_help + " (default: the run's training data)")
         q.add_argument("--split", choices=("train", "test"), default="test")
 
-    q = run_command("eval", "evaluate a trained model on held-out data")
+    q = run_command("eval", "evaluate a trained model on held-out data", pretrained=True)
     with_data(q)
     q.add_argument("--batch-size", type=_positive_int, default=256, help="images per batch (default %(default)s)")
     q.add_argument("--limit", type=_positive_int, help="evaluate on the first N images only")
@@ -115,12 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalise BatchNorm with batch statistics, as the paper's scripts (use --batch-size 64)")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
-    q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)")
+    q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)", pretrained=True)
     with_data(q)
     q.add_argument("-n", type=_positive_int, default=32, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/reconstructions.png)")
 
-    q = run_command("sample", "write a grid of samples")
+    q = run_command("sample", "write a grid of samples", pretrained=True)
     q.add_argument("-n", type=_positive_int, default=64, help="number of samples (default %(default)s)")
     q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
                    help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
@@ -130,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render resolution (implicit models; default: the training resolution)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
 
-    q = run_command("interpolate", "write spherical interpolations between encoded images")
+    q = run_command("interpolate", "write spherical interpolations between encoded images", pretrained=True)
     with_data(q)
     q.add_argument("--pairs", type=_positive_int, default=8, help="image pairs (default %(default)s)")
     q.add_argument("--steps", type=_positive_int, default=10, help="images per interpolation (default %(default)s)")
@@ -140,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
     q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
-    q = run_command("render", "render reconstructions of an implicit GON at any resolution")
+    q = run_command("render", "render reconstructions of an implicit GON at any resolution", pretrained=True)
     with_data(q)
     q.add_argument("--resolution", type=_positive_int, default=256, help="pixels per side (default %(default)s)")
     q.add_argument("-n", type=_positive_int, default=16, help="number of images (default %(default)s)")
