@@ -103,3 +103,25 @@ def test_images_out_of_range_or_of_another_type_are_refused_in_one_line():
         model.encode(digits.long())
     loss = model(digits)  # uint8 trains as x / 255
     assert torch.isclose(loss, model(digits.float() / 255))
+
+
+def test_a_run_records_the_default_length_and_its_log_names_the_model_kind(tmp_path, caplog):
+    import json
+    import logging
+
+    from gon import TrainConfig, train
+    caplog.set_level(logging.INFO, logger="gon")
+    # time_limit stops after the first step: the recorded length is the one asked for
+    run = train(ModelConfig(kind="ae", hidden_features=8),
+                TrainConfig(data="mnist5k", batch_size=16, limit=64, eval_limit=16, time_limit=1e-9),
+                tmp_path / "ae", progress=False)
+    assert run.train_config.steps == 1000
+    assert json.loads((tmp_path / "ae" / "config.json").read_text())["train"]["steps"] == 1000
+    assert any(r.getMessage().startswith("training ae (") for r in caplog.records)
+
+
+def test_steps_and_epochs_together_are_refused_in_one_line(tmp_path, capsys):
+    from gon.cli import main
+    assert main(["train", "--steps", "5", "--epochs", "1", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == "gon: error: give --steps or --epochs, not both: each sets the length of training"
+    assert not (tmp_path / "x").exists()

@@ -52,6 +52,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = resume(args.resume, progress=not args.quiet, lr=args.lr)
         return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
 
+    if args.steps is not None and args.epochs is not None:
+        raise GONError("give --steps or --epochs, not both: each sets the length of training")
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
     model_flags, train_flags = split_flat(flags, "flags")
     model_config = ModelConfig.from_dict({**model_values, **model_flags})

@@ -107,8 +107,10 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
     model.train()
     if ranks.main:
         c, h, w = data.shape
+        # the kind (ae, conv, ...) where the model has a library config, else its class (a GON of one's own)
+        name = getattr(getattr(model, "config", None), "kind", None) or type(model).__name__
         logger.info("training %s (%s parameters) on %s: %s images of %dx%dx%d; %s, %d thread(s); steps %d to %d of "
-                    "batch %d at lr %g", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}",
+                    "batch %d at lr %g", name, f"{sum(p.numel() for p in model.parameters()):,}",
                     data.name, f"{len(data):,}", c, h, w, device, torch.get_num_threads(), first, total,
                     config.batch_size, lr)
         logger.debug("gradient-origin path: %s", model.origin_path(local_batch))

@@ -85,6 +85,8 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
 def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool,
                overwrite: bool) -> Run:
     config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
+    if config.steps is None and config.epochs is None:  # the run records the length it trained for
+        config = dataclasses.replace(config, steps=config.total_steps(0))
     if out is not None:
         work = work_directory(out)
         kept = "a trained model" if (work / "model.safetensors").is_file() else "checkpoints"
