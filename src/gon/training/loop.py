@@ -62,6 +62,13 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
     hands the training state to `on_interrupt` and raises Interrupted; a second stops at once. An unset
     config.lr means 1e-3 (`train` resolves it per model kind).
 
+    Any LatentModel trains here, a GON around a decoder of your own included (data: an
+    ImageData, e.g. `ImageData(uint8_images, labels_or_None, "mine")`). Checkpoints to a folder
+    of your own: `on_checkpoint=lambda s: save_training_state(folder, model, s, keep=2)`, and
+    `resume=latest_training_state(folder, model, len(data))[0]` (gon.training.state);
+    TensorBoard: `on_log=TensorBoardLog(folder).log` (gon.tensorboard). It computes on torch's
+    current thread count (`torch.set_num_threads`; the command line sets 1).
+
     Trains on config.device and leaves the model where it found it. Inside a torch.distributed
     process group (torchrun; see gon.distributed) each rank trains on its share of every
     global batch of config.batch_size, through DistributedDataParallel; only rank 0 shows
