@@ -52,6 +52,9 @@ def test_a_data_set_without_labels_gives_images_alone(tmp_path):
 
 
 def test_streamed_data_are_a_dataset_too(tmp_path):
+    import pickle
+    from pathlib import Path
+
     from PIL import Image
     digits = load_data("mnist5k", "test", limit=6).images
     for i, digit in enumerate(digits):
@@ -59,6 +62,13 @@ def test_streamed_data_are_a_dataset_too(tmp_path):
     data = load_data(f"folder:{tmp_path}", "train", stream=True)
     x = next(iter(DataLoader(data, batch_size=len(data), num_workers=2)))
     assert x.shape[1:] == (1, 28, 28) and torch.equal(x, data.batch(slice(0, len(data))))
+    # workers started by spawn or forkserver get the data set pickled: streamed ones too
+    assert torch.equal(pickle.loads(pickle.dumps(data))[0:5], data[0:5])
+    fashion = Path("/usr/share/datasets/fashion-mnist")
+    if fashion.is_dir():
+        streamed = load_data(f"idx:{fashion}", "test", stream=True, limit=50)
+        copy = pickle.loads(pickle.dumps(streamed))
+        assert torch.equal(copy[0:8][0], streamed[0:8][0]) and len(pickle.dumps(streamed)) < 100_000
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
