@@ -155,3 +155,29 @@ def test_run_directories_written_before_the_restructure_still_load(kind):
     latents = model.encode(x).detach()
     assert latents.shape == expected.shape
     assert (latents - expected).abs().max() <= 1e-5 * expected.abs().max()
+
+
+def test_a_hugging_face_hub_repository_loads_offline_from_the_local_cache(trained, digits32, tmp_path, monkeypatch):
+    import shutil
+
+    pytest.importorskip("huggingface_hub")
+    from huggingface_hub import constants
+    # no network in the tests: the Hub client's offline mode reads its own cache, laid out here
+    # as a download would leave it (refs/main naming the snapshot of that commit)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)  # "someone/tiny-gon" is no folder here
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "cache" / "models--someone--tiny-gon"
+    shutil.copytree(trained.save_pretrained(tmp_path / "saved"), repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    loaded = GON.from_pretrained("someone/tiny-gon")
+    assert torch.equal(loaded.encode(digits32), trained.encode(digits32))
+    GON(MyDecoder(16), 16).save_pretrained(tmp_path / "mine")
+    shutil.copytree(tmp_path / "mine", repo.with_name("models--someone--mine") / "snapshots" / commit)
+    (repo.with_name("models--someone--mine") / "refs").mkdir()
+    (repo.with_name("models--someone--mine") / "refs" / "main").write_text(commit)
+    assert GON.from_pretrained("someone/mine", decoder=MyDecoder(16)).latent_dim == 16
+    with pytest.raises(GONError, match="someone/absent: not a local folder, and the Hugging Face Hub repository could"):
+        GON.from_pretrained("someone/absent")

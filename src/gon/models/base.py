@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ..errors import GONError
 from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
+from .hub import model_directory
 from .saving import load_model, save_pretrained
 
 
@@ -155,8 +156,9 @@ class LatentModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "LatentModel":
         """The model saved in `directory` (by `save_pretrained` or `gon train`), in eval mode, as
-        the class its config names; GONError if it is not a `cls`."""
-        model, config, _ = load_model(directory)
+        the class its config names; GONError if it is not a `cls`. A Hugging Face Hub
+        repository id ("owner/name") that is not a local folder is fetched (gon.models.hub)."""
+        model, config, _ = load_model(model_directory(directory))
         if not isinstance(model, cls):
             raise GONError(f"{directory}: holds a {config.kind} model ({type(model).__name__}), not a {cls.__name__}")
         return model

@@ -20,6 +20,7 @@ from ..errors import GONError
 from ..losses import squared_error
 from ..origin import OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
 from .base import LatentModel, Variational
+from .hub import model_directory
 from .own_decoder import load_own_decoder_gon, save_own_decoder_gon
 from .registry import register
 
@@ -85,12 +86,13 @@ class GON(LatentModel):
         the class its config names. With `decoder` (built by you, as it was when saved): a GON
         around it, `cls(decoder, latent_dim, **kwargs)`, filled with the saved weights and
         settings; no code is ever read from the folder. `kwargs` give the losses again when
-        they were your own functions."""
+        they were your own functions. `directory` may be a Hugging Face Hub repository id
+        (gon.models.hub)."""
         if decoder is None:
             if kwargs:
                 raise GONError(f"{', '.join(kwargs)}: only with a decoder of your own (decoder=...)")
             return super().from_pretrained(directory)
-        return load_own_decoder_gon(cls, directory, decoder, **kwargs)
+        return load_own_decoder_gon(cls, model_directory(directory), decoder, **kwargs)
 
     def _origin_decoder(self) -> Any:
         # the decoder module itself while `decode` is the plain decoder, so the step can use
