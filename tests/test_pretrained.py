@@ -111,6 +111,18 @@ def test_loading_a_gon_of_ones_own_says_what_to_pass(digits28, tmp_path):
         digits28[:2], digits28[:2]).eq(0).all()
 
 
+def test_a_variational_gon_of_ones_own_keeps_its_likelihood(digits32, tmp_path):
+    from gon import ConvDecoder, VariationalDecoder
+
+    def decoder():
+        return VariationalDecoder(16, ConvDecoder(16, 1, 32, 8, output="logits"))
+    model = VariationalGON(decoder(), 16, likelihood="gaussian").eval()
+    model.save_pretrained(tmp_path / "v")
+    loaded = VariationalGON.from_pretrained(tmp_path / "v", decoder=decoder())
+    assert loaded.likelihood == "gaussian" and torch.equal(loaded.log_std, model.log_std)
+    assert torch.equal(loaded.encode(digits32), model.encode(digits32))
+
+
 def test_a_library_folder_loads_with_no_decoder_and_refuses_one(trained, tmp_path):
     trained.save_pretrained(tmp_path / "conv")
     assert isinstance(GON.from_pretrained(tmp_path / "conv"), GON)

@@ -18,6 +18,7 @@ library's are restored by name, your own must be passed again (`inner_loss=...`)
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,15 +81,19 @@ def load_own_decoder_gon(cls: type["GON"], directory: str | Path, decoder: nn.Mo
         raise GONError(f"{directory}: holds a {saved.get('class')}, not a {cls.__name__}: load it with "
                        f"{saved.get('class')}.from_pretrained(path, decoder=...)")
     saved_losses = saved.get("losses", {})
+    takes = inspect.signature(cls.__init__).parameters
     for name, loss in saved_losses.items():
-        if name == "outer_loss" and loss == saved_losses.get("inner_loss"):
-            continue  # the constructor's default: the outer loss is the inner one
+        if name not in takes or (name == "outer_loss" and loss == saved_losses.get("inner_loss")):
+            continue  # a class with losses of its own (VariationalGON), or the default: outer = inner
         if name not in kwargs and loss is not None:
             if not hasattr(losses, loss):
                 raise GONError(f"{directory}: saved with the {name.replace('_', ' ')} {loss!r}, which is not one of "
                                f"gon.losses: pass it again ({cls.__name__}.from_pretrained(path, decoder=..., "
                                f"{name}=...))")
             kwargs[name] = getattr(losses, loss)
+    for name, value in saved.get("settings", {}).items():
+        if name in takes and name not in ("self", "decoder", "latent_dim"):
+            kwargs.setdefault(name, value)  # e.g. VariationalGON's likelihood, which decides its parameters
     model = cls(decoder, int(saved["latent_dim"]), **kwargs)
     for name, fields in saved.get("dataclasses", {}).items():
         current = getattr(model, name, None)
