@@ -5,6 +5,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+import gon
 from gon import GONError, ModelConfig, build_model, load_data
 
 KINDS = {
@@ -135,3 +136,15 @@ def test_steps_and_epochs_together_are_refused_in_one_line(tmp_path, capsys):
     assert main(["train", "--steps", "5", "--epochs", "1", "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.strip() == "gon: error: give --steps or --epochs, not both: each sets the length of training"
     assert not (tmp_path / "x").exists()
+
+
+def test_a_model_loaded_under_inference_mode_encodes_and_one_built_there_says_why_not(tmp_path):
+    saved = build_model(ModelConfig(kind="conv", hidden_features=8)).eval()
+    saved.save_pretrained(tmp_path / "conv")
+    x = load_data("mnist5k", "test", image_size=32, limit=4).batch(slice(0, 4))
+    with torch.inference_mode():
+        loaded = gon.GON.from_pretrained(tmp_path / "conv")  # its weights are still autograd's
+        assert torch.equal(loaded.encode(x), saved.encode(x))
+        built = build_model(ModelConfig(kind="conv", hidden_features=8)).eval()
+        with pytest.raises(GONError, match=r"made under torch.inference_mode\(\).*build or load the model outside"):
+            built.encode(x)

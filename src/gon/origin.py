@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from .errors import GONError
 from .fields import check_fields, option
 
 Decoder = Callable[[Tensor], Any]
@@ -145,8 +146,15 @@ def gradients_enabled() -> Iterator[None]:
     """Autograd on inside, even under torch.no_grad() or torch.inference_mode(): a latent is a
     gradient, so encoding needs autograd wherever it is called. Tensors made inside are normal
     tensors; inputs made under inference mode must pass through `outside_inference` first."""
-    with torch.inference_mode(False), torch.enable_grad():
-        yield
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
+    except RuntimeError as error:
+        if "inference tensor" not in str(error).lower():
+            raise
+        # the one case no island can mend: weights made under inference mode are not autograd's
+        raise GONError("this model's weights were made under torch.inference_mode(), so no gradient can be taken "
+                       "through them: build or load the model outside it (encoding inside it works)") from None
 
 
 def outside_inference(x: Tensor) -> Tensor:

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from ..config import ModelConfig
 from ..errors import GONError
 from ..files import FORMAT, read_json, read_tensors, save_tensors, write_atomically, write_directory_atomically
@@ -62,7 +64,8 @@ def load_model(directory: str | Path) -> tuple["LatentModel", ModelConfig, dict[
     if metadata.get("kind") != config.kind:
         raise GONError(f"{directory / WEIGHTS_FILE}: weights of a {metadata.get('kind')!r} model, "
                        f"but config.json describes a {config.kind!r} model")
-    model = build_model(config)
+    with torch.inference_mode(False):  # loaded inside inference mode, the weights must still be autograd's
+        model = build_model(config)
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
