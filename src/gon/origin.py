@@ -116,9 +116,10 @@ def gradient_origin(
     taken, in a grad-enabled island (`gradients_enabled`); under inference mode there is no
     graph to keep, so create_graph is ignored and the latent is detached.
     """
-    if torch.is_inference_mode_enabled():
+    if torch.is_inference_mode_enabled() or x.is_inference():
+        keep = create_graph and not torch.is_inference_mode_enabled()
         with gradients_enabled():
-            return gradient_origin(decoder, outside_inference(x), inner_loss, latent_shape, step, create_graph=False,
+            return gradient_origin(decoder, outside_inference(x), inner_loss, latent_shape, step, create_graph=keep,
                                    generator=generator)
     if shares_origin(decoder, step, x.shape[0]):
         return _shared_origin(decoder, x, inner_loss, step, create_graph)

@@ -91,11 +91,20 @@ def load_own_decoder_gon(cls: type["GON"], directory: str | Path, decoder: nn.Mo
                                f"gon.losses: pass it again ({cls.__name__}.from_pretrained(path, decoder=..., "
                                f"{name}=...))")
             kwargs[name] = getattr(losses, loss)
+    # settings the constructor takes go to it, since they may decide what it builds (a
+    # VariationalGON's likelihood its parameters, a step's inner scale a calibration buffer)
     for name, value in saved.get("settings", {}).items():
         if name in takes and name not in ("self", "decoder", "latent_dim"):
-            kwargs.setdefault(name, value)  # e.g. VariationalGON's likelihood, which decides its parameters
-    model = cls(decoder, int(saved["latent_dim"]), **kwargs)
+            kwargs.setdefault(name, value)
+    later = {}
     for name, fields in saved.get("dataclasses", {}).items():
+        default = takes[name].default if name in takes else None
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            kwargs.setdefault(name, _rebuild(default, fields, f"{directory}: {name}"))
+        else:
+            later[name] = fields
+    model = cls(decoder, int(saved["latent_dim"]), **kwargs)
+    for name, fields in later.items():
         current = getattr(model, name, None)
         if not dataclasses.is_dataclass(current):
             raise GONError(f"{directory}: saved with a setting {name!r} that a {cls.__name__} does not have")
