@@ -79,18 +79,18 @@ model = gon.GON(MyDecoder(32), latent_dim=32)
 # ## Training with your own loop
 #
 # `model(x)` is the training loss (the mean over the batch of the squared error at F(z)), so
-# any optimiser and any loop work, and DistributedDataParallel wraps the model as it is.
+# any optimizer and any loop work, and DistributedDataParallel wraps the model as it is.
 
 # %%
-optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 loader = DataLoader(data, batch_size=64, shuffle=True, drop_last=True)
 step = 0
 while step < STEPS:
     for x in loader:
         loss = model(x)
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         loss.backward()
-        optimiser.step()
+        optimizer.step()
         step += 1
         if step % max(1, STEPS // 5) == 0:
             print(f"step {step}: loss {loss.item():.2f}")

@@ -72,11 +72,11 @@ class MyDecoder(torch.nn.Module):
 def test_a_gon_around_a_decoder_of_ones_own_saves_and_loads_into_a_new_decoder(digits28, tmp_path):
     from gon import OriginStep
     model = GON(MyDecoder(16), 16, step=OriginStep(inner_scale=2e-3, origin_std=0.0))
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(5):  # the user's own loop
-        optimiser.zero_grad()
+        optimizer.zero_grad()
         model(digits28[:32]).backward()
-        optimiser.step()
+        optimizer.step()
     model.decoder.calibrated = torch.tensor(0.5)
     model.save_pretrained(tmp_path / "mine")
     document = json.loads((tmp_path / "mine" / "config.json").read_text())

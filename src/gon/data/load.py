@@ -17,7 +17,6 @@ Every problem a user can fix raises :class:`gon.errors.GONError` with a one-line
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,6 @@ from .torchvision_sets import TORCHVISION_ROOT, load_torchvision
 if TYPE_CHECKING:
     from ..config import ModelConfig
 
-logger = logging.getLogger("gon")
 
 __all__ = ["ImageData", "KNOWN_SPECS", "FASHION_MNIST_DIR", "TORCHVISION_ROOT", "load_data", "data_for_model",
            "data_for_run"]

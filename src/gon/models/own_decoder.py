@@ -21,24 +21,21 @@ import dataclasses
 import inspect
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import Tensor, nn
 
 from .. import losses
 from ..errors import GONError
-from ..files import FORMAT, read_tensors, save_tensors, write_atomically, write_directory_atomically
+from ..files import FORMAT, read_tensors, save_tensors, write_directory_atomically, write_json
 from .saving import CONFIG_FILE, OWN_DECODER, WEIGHTS_FILE, read_config
 
-if TYPE_CHECKING:
-    from .gon import GON
-
 # attributes the constructor or nn.Module set, not settings of the model
-_NOT_SETTINGS = frozenset({"training", "latent_dim", "decoder", "classifier"})
+_NOT_SETTINGS = frozenset({"training", "latent_dim", "decoder", "classifier", "config"})
 _LOSSES = ("inner_loss", "outer_loss")
 
 
-def save_own_decoder_gon(model: "GON", directory: str | Path) -> Path:
+def save_own_decoder_gon(model: nn.Module, directory: str | Path) -> Path:
     """Write `model` into `directory` as config.json + model.safetensors, whole or not at all."""
     document = {"format": FORMAT, OWN_DECODER: describe(model)}
     json.dumps(document)  # a setting that is not JSON fails here, before anything is written
@@ -46,11 +43,11 @@ def save_own_decoder_gon(model: "GON", directory: str | Path) -> Path:
     def save(staging: Path) -> None:
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_tensors(state, staging / WEIGHTS_FILE, metadata={"format": FORMAT, "kind": OWN_DECODER})
-        write_atomically(staging / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+        write_json(staging / CONFIG_FILE, document)
     return write_directory_atomically(directory, save, merge=(WEIGHTS_FILE, CONFIG_FILE))
 
 
-def describe(model: "GON") -> dict[str, Any]:
+def describe(model: nn.Module) -> dict[str, Any]:
     """The JSON description of a GON around any decoder: its class, latent size, losses,
     dataclass settings and plain settings (see the module doc)."""
     settings: dict[str, Any] = {}
@@ -68,7 +65,7 @@ def describe(model: "GON") -> dict[str, Any]:
             "classes": model.classifier.out_features if model.classifier is not None else None}
 
 
-def load_own_decoder_gon(cls: type["GON"], directory: str | Path, decoder: nn.Module, **kwargs: Any) -> "GON":
+def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: nn.Module, **kwargs: Any) -> nn.Module:
     """The GON saved in `directory` by `save_own_decoder_gon`, built as `cls(decoder, latent_dim,
     **kwargs)` around the decoder you pass, with the saved weights and settings, in eval mode."""
     directory = Path(directory)
