@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
-# Everything a fresh machine needs: a virtual environment with a CPU build of PyTorch,
-# this package with its test extra, the Debian packages the tests use (Fashion-MNIST, Chromium, npm)
+# Everything the tests need on a fresh machine: scripts/install.sh (a virtual environment with a
+# CPU build of PyTorch and this package), the package's test extra, the Debian packages the tests use (Fashion-MNIST, Chromium, npm)
 # and the emoji images (scripts/emoji-data.sh, into ~/.cache/gon/emoji-datasource-google).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-fi
-# shellcheck disable=SC1091
-. .venv/bin/activate
-# The CPU build; a bare `pip install torch` would fetch a multi-GB CUDA build. The
-# package itself asks only for torch>=2.1, so users keep their own build.
-python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+bash scripts/install.sh    # .venv, PyTorch's CPU build and the package: all the demo needs
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 # Debian packages the tests use: Fashion-MNIST, Chromium to render `gon report` pages,
 # and npm to fetch the emoji images when they are not there yet
 EMOJI_DIR="$HOME/.cache/gon/emoji-datasource-google"

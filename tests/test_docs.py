@@ -60,3 +60,13 @@ def test_public_api_is_documented():
                 if not attribute.startswith("_") and callable(function) and not function.__doc__:
                     undocumented.append(f"{name}.{attribute}")
     assert not undocumented, f"exported without a docstring: {', '.join(undocumented)}"
+
+
+def test_the_api_reference_builds_without_warnings(tmp_path):
+    pytest.importorskip("pdoc")
+    import runpy
+    build = runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "api_docs.py"))["build"]
+    assert build(tmp_path) == []
+    page = (tmp_path / "gon" / "models" / "gon.html").read_text()
+    assert "from_pretrained" in page and "decoder=YourDecoder" in page
+    assert (tmp_path / "index.html").is_file() and (tmp_path / "gon" / "data.html").is_file()

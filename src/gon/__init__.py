@@ -13,6 +13,7 @@ from .errors import GONError
 from .evaluate import encode_dataset, evaluate
 from .models import GON, ImplicitGON, LatentModel, VariationalGON, build_model, load_model, save_model
 from .origin import OriginStep, gradient_origin
+from .pretrained import load_pretrained
 from .samplers import GaussianSampler, PriorSampler
 from .training import Run, fit, resume, train
 
@@ -20,5 +21,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ConvDecoder", "GON", "GONError", "GaussianSampler", "ImageData", "ImplicitDecoder", "ImplicitGON", "LatentModel", "ModelConfig",
     "OriginStep", "PriorSampler", "Run", "TrainConfig", "VariationalDecoder", "VariationalGON", "build_model",
-    "encode_dataset", "evaluate", "fit", "gradient_origin", "load_data", "load_model", "resume", "save_model", "train",
+    "encode_dataset", "evaluate", "fit", "gradient_origin", "load_data", "load_pretrained", "load_model", "resume", "save_model", "train",
 ]

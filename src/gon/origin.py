@@ -35,9 +35,10 @@ RMS; gon.models.gon.GON.calibrate). Which default trains best was measured
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -129,10 +130,17 @@ def gradient_origin(
     create_graph=True keeps the graph of the gradient, so an outer loss on F(z) trains
     the decoder through the encoder too (the second-order terms the method relies on);
     use it while training. With create_graph=False the returned latent is detached.
-    Works under torch.no_grad(): the inner gradient is always taken. `scale` is the inner
+    Works under torch.no_grad() and torch.inference_mode(): the inner gradient is always
+    taken, in a grad-enabled island (`gradients_enabled`); under inference mode there is no
+    graph to keep, so create_graph is ignored and the latent is detached. `scale` is the inner
     scale when the step names a rule (a model resolves it: GON.inner_scale) and overrides
     the step's number otherwise.
     """
+    if torch.is_inference_mode_enabled() or x.is_inference():
+        keep = create_graph and not torch.is_inference_mode_enabled()
+        with gradients_enabled():
+            return gradient_origin(decoder, outside_inference(x), inner_loss, latent_shape, step, create_graph=keep,
+                                   generator=generator, scale=scale)
     scale = _scale(step, scale)
     if shares_origin(decoder, step, x.shape[0]):
         return _shared_origin(decoder, x, inner_loss, step, create_graph, scale)
@@ -142,7 +150,7 @@ def gradient_origin(
         z0 = z0 + step.origin_std * torch.randn(z0.shape, generator=generator, dtype=x.dtype, device=x.device)
     keep_graph = create_graph and not step.detach
     z = z0
-    with torch.enable_grad():
+    with gradients_enabled():
         for k in range(step.steps):
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
@@ -153,6 +161,31 @@ def gradient_origin(
             if not keep_graph:
                 z = z.detach()
     return z
+
+
+@contextlib.contextmanager
+def gradients_enabled() -> Iterator[None]:
+    """Autograd on inside, even under torch.no_grad() or torch.inference_mode(): a latent is a
+    gradient, so encoding needs autograd wherever it is called. Tensors made inside are normal
+    tensors; inputs made under inference mode must pass through `outside_inference` first."""
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
+    except RuntimeError as error:
+        if "inference tensor" not in str(error).lower():
+            raise
+        # the one case no island can mend: weights made under inference mode are not autograd's
+        raise GONError("this model's weights were made under torch.inference_mode(), so no gradient can be taken "
+                       "through them: build or load the model outside it (encoding inside it works)") from None
+
+
+def outside_inference(x: Tensor) -> Tensor:
+    """`x` usable by autograd: an inference tensor (made under torch.inference_mode(), which
+    autograd may not save for backward) is copied; any other tensor is returned as it is."""
+    if not x.is_inference():
+        return x
+    with torch.inference_mode(False):
+        return x.clone()
 
 
 def shares_origin(decoder: Decoder, step: OriginStep, batch_size: int) -> bool:
@@ -177,7 +210,7 @@ def _scale(step: OriginStep, scale: float | Tensor | None) -> float | Tensor:
 def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep,
                    create_graph: bool, scale: float | Tensor) -> Tensor:
     keep_graph = create_graph and not step.detach
-    with torch.enable_grad():
+    with gradients_enabled():
         origin_output, jacobian = decoder.origin_jacobian(create_graph=keep_graph)  # (1, *out), (D, k)
         if keep_graph:
             output = origin_output.expand(x.shape[0], *origin_output.shape[1:])

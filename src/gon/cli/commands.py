@@ -20,6 +20,7 @@ from ..gallery import interpolations, reconstruction_pairs, samples, spread
 from ..files import json_line, read_json, write_atomically
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, available_memory, load_model
+from ..pretrained import pretrained_dir
 from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
 from ..training import resume, train
@@ -49,6 +50,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run = resume(args.resume, progress=not args.quiet, lr=args.lr)
         return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
 
+    if args.steps is not None and args.epochs is not None:
+        raise GONError("give --steps or --epochs, not both: each sets the length of training")
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
     model_flags, train_flags = split_flat(flags, "flags")
     model_config = ModelConfig.from_dict({**model_values, **model_flags})
@@ -84,6 +87,16 @@ def _describe(metrics: dict[str, Any]) -> str:
 
 
 def _load(args: argparse.Namespace):
+    """The model of args.run, or of --pretrained NAME; sets args.home, where pictures go by
+    default: the run directory, or the working directory for a shipped model (never the package)."""
+    if getattr(args, "pretrained", None):
+        if args.run is not None:
+            raise GONError(f"give a run directory or --pretrained {args.pretrained}, not both")
+        args.run, args.home = pretrained_dir(args.pretrained), Path(".")
+    elif args.run is None:
+        raise GONError(f"give a run directory (gon {args.command} RUN) or a shipped model (--pretrained NAME)")
+    else:
+        args.home = args.run
     return load_model(args.run)
 
 
@@ -142,7 +155,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     x = spread(_data_for(args, config, document), args.n)
-    _write_png(reconstruction_pairs(model, x), args.out or RunLayout(args.run) / RunLayout.RECONSTRUCTIONS, 8)
+    _write_png(reconstruction_pairs(model, x), args.out or RunLayout(args.home) / RunLayout.RECONSTRUCTIONS, 8)
     return 0
 
 
@@ -166,11 +179,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
                   + ", ".join(f"{k}: {v:.2f}" for k, v in scores.items()) + f" -> {len(sampler.weights)}")
         else:
             sampler = GaussianSampler.fit(latents)
-        print(f"wrote {save_sampler(args.run, sampler)} (fitted to {len(latents)} training latents)")
+        if args.pretrained:  # the package's folder is read-only to us
+            print(f"fitted a {kind} sampler to {len(latents)} training latents")
+        else:
+            print(f"wrote {save_sampler(args.run, sampler)} (fitted to {len(latents)} training latents)")
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     images = samples(model, sampler, args.n, args.seed, args.resolution)
-    _write_png(images, args.out or RunLayout(args.run) / RunLayout.SAMPLES)
+    _write_png(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES)
     return 0
 
 
@@ -182,7 +198,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
     z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
-    _write_png(images, args.out or RunLayout(args.run) / RunLayout.INTERPOLATIONS, args.steps)
+    _write_png(images, args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS, args.steps)
     if args.gif:
 
         by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
@@ -199,7 +215,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
     _check_picture_size(args.n, config.channels, args.resolution)
     z = model.encode(spread(_data_for(args, config, document), args.n))
-    _write_png(model.render(z, args.resolution), args.out or args.run / f"render-{args.resolution}.png")
+    _write_png(model.render(z, args.resolution), args.out or args.home / f"render-{args.resolution}.png")
     return 0
 
 

@@ -13,6 +13,7 @@ from .. import __version__
 from ..config import flat_fields
 from ..data import KNOWN_SPECS
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
+from ..pretrained import available
 
 
 def _number(text: str) -> float:
@@ -108,16 +109,22 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
                    help="replace an existing run directory (a gon run or an empty folder) once the new run is complete")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    def run_command(name: str, help_text: str) -> argparse.ArgumentParser:
+    def run_command(name: str, help_text: str, pretrained: bool = False) -> argparse.ArgumentParser:
         q = sub.add_parser(name, help=help_text, description=help_text)
-        q.add_argument("run", type=Path, help="run directory written by `gon train`")
+        if not pretrained:
+            q.add_argument("run", type=Path, help="run directory written by `gon train`")
+            return q
+        q.add_argument("run", type=Path, nargs="?", help="run directory written by `gon train` (or --pretrained)")
+        q.add_argument("--pretrained", metavar="NAME", choices=available(),
+                       help=f"a model shipped with the package instead of a run: {', '.join(available())} "
+                            f"(pictures go into the working directory)")
         return q
 
     def with_data(q: argparse.ArgumentParser) -> None:
         q.add_argument("--data", help=data_help + " (default: the run's training data)")
         q.add_argument("--split", choices=("train", "test"), default="test")
 
-    q = run_command("eval", "evaluate a trained model on held-out data")
+    q = run_command("eval", "evaluate a trained model on held-out data", pretrained=True)
     with_data(q)
     q.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default %(default)s)")
     q.add_argument("--limit", type=positive_int, help="evaluate on the first N images only")
@@ -127,12 +134,12 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
                    help="normalise BatchNorm with batch statistics, as the paper's scripts (use --batch-size 64)")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
-    q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)")
+    q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)", pretrained=True)
     with_data(q)
     q.add_argument("-n", type=positive_int, default=32, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/reconstructions.png)")
 
-    q = run_command("sample", "write a grid of samples")
+    q = run_command("sample", "write a grid of samples", pretrained=True)
     q.add_argument("-n", type=positive_int, default=64, help="number of samples (default %(default)s)")
     q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
                    help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
@@ -142,7 +149,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
                    help="render resolution (implicit models; default: the training resolution)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
 
-    q = run_command("interpolate", "write spherical interpolations between encoded images")
+    q = run_command("interpolate", "write spherical interpolations between encoded images", pretrained=True)
     with_data(q)
     q.add_argument("--pairs", type=positive_int, default=8, help="image pairs (default %(default)s)")
     q.add_argument("--steps", type=positive_int, default=10, help="images per interpolation (default %(default)s)")
@@ -152,7 +159,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
     q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
-    q = run_command("render", "render reconstructions of an implicit GON at any resolution")
+    q = run_command("render", "render reconstructions of an implicit GON at any resolution", pretrained=True)
     with_data(q)
     q.add_argument("--resolution", type=positive_int, default=256, help="pixels per side (default %(default)s)")
     q.add_argument("-n", type=positive_int, default=16, help="number of images (default %(default)s)")

@@ -3,6 +3,7 @@ decoding bounded by MAX_IMAGE_PIXELS, in memory or decoded per batch (--stream).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,13 +94,17 @@ def load_files(
         )
     if stream:
         first = stack(_decode_all(files[:1], where, background), 1, image_size, channels, fit, where)
-
-        def fetch(indices: np.ndarray) -> torch.Tensor:
-            chosen = [files[i] for i in indices]
-            return stack(_decode_all(chosen, where, background), len(chosen), image_size, channels, fit, where)
-
+        # a partial of a module-level function, not a closure: DataLoader workers started by
+        # spawn or forkserver receive the data set pickled
+        fetch = functools.partial(_fetch_files, files, where, background, image_size, channels, fit)
         return LazyImages((len(files), *first.shape[1:]), fetch), labels
     return stack(_decode_all(files, where, background), len(files), image_size, channels, fit, where), labels
+
+
+def _fetch_files(files: list[Path], where: str, background: str, image_size: int | None, channels: int | None,
+                 fit: str, indices: np.ndarray) -> torch.Tensor:
+    chosen = [files[i] for i in indices]
+    return stack(_decode_all(chosen, where, background), len(chosen), image_size, channels, fit, where)
 
 
 def open_image(path: Path, where: str) -> Image.Image:

@@ -79,17 +79,35 @@ def stream_idx_dir(directory: Path, split: str, where: str, limit: int | None, i
                     channels: int | None, fit: str, name: str) -> ImageData:
     """One split of an IDX directory, its images memory-mapped and fitted per batch."""
     images_path, labels_path = _idx_split_files(directory, split, where)
-    mapped = _idx_memmap(images_path, 3, where)
+    fetch = _MappedIdx(images_path, where, image_size, channels, fit)
+    mapped = fetch.mapped()
     labels = _idx_labels(labels_path, images_path, len(mapped), limit, where)  # small: kept in memory
     count = len(mapped) if limit is None else min(limit, len(mapped))
-
-    def fetch(indices: np.ndarray) -> torch.Tensor:
-        raw = torch.from_numpy(np.ascontiguousarray(mapped[indices])).unsqueeze(1)
-        return fit_chunk(raw, image_size, channels, fit, where)
-
     shape = fetch(np.array([0])).shape[1:]
     notice_fitted(where, count, (1, *mapped.shape[1:]), image_size, channels, fit)
     return ImageData(LazyImages((count, *shape), fetch), labels, name)
+
+
+class _MappedIdx:
+    """Fitted images at given indices of a memory-mapped IDX file. Pickled (for DataLoader
+    workers started by spawn or forkserver) as its path, not its pages: each process maps
+    the file itself."""
+
+    def __init__(self, path: Path, where: str, image_size: int | None, channels: int | None, fit: str) -> None:
+        self.path, self.where, self.image_size, self.channels, self.fit = path, where, image_size, channels, fit
+        self._mapped: np.ndarray | None = None
+
+    def mapped(self) -> np.ndarray:
+        if self._mapped is None:
+            self._mapped = _idx_memmap(self.path, 3, self.where)
+        return self._mapped
+
+    def __call__(self, indices: np.ndarray) -> torch.Tensor:
+        raw = torch.from_numpy(np.ascontiguousarray(self.mapped()[indices])).unsqueeze(1)
+        return fit_chunk(raw, self.image_size, self.channels, self.fit, self.where)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_mapped": None}
 
 
 IDX_CACHE = Path("~/.cache/gon/idx")

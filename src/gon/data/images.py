@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from torch.utils.data import Dataset
 
 from ..errors import GONError
 
@@ -55,10 +57,17 @@ class LazyImages:
 
 
 @dataclass
-class ImageData:
+class ImageData(Dataset):
     """A split of an image data set: uint8 images (N, C, H, W), optional int64 labels (N,).
 
-    ``images`` is a tensor in memory, or a LazyImages for streamed data sets."""
+    ``images`` is a tensor in memory, or a LazyImages for streamed data sets.
+
+    It is a ``torch.utils.data.Dataset``: ``data[i]`` is one image as float32 (C, H, W) in
+    [0, 1], or ``(image, label)`` where the source has labels; a slice, a list or a tensor of
+    indices gives a batch (N, C, H, W) (with labels (N,)). ``DataLoader(data, batch_size=64,
+    shuffle=True, num_workers=2)`` works as for any torch data set. ``batch(index)`` is the
+    fast path the library's own loop uses: one indexing of the uint8 tensor per batch.
+    """
 
     images: torch.Tensor | LazyImages
     labels: torch.Tensor | None
@@ -85,6 +94,21 @@ class ImageData:
     def batch(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
         """Images ``index`` as float32 in [0, 1]."""
         return self.images[index].to(torch.float32) / 255.0
+
+    def __getitem__(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        if isinstance(index, (bool, float, str)) or (isinstance(index, torch.Tensor) and index.is_floating_point()):
+            raise TypeError(f"{self.name}: index with an int, a slice, or a list or tensor of ints, "
+                            f"not {type(index).__name__}")
+        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
+        if single:
+            index = int(index)
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"{self.name}: index {index} out of range for {len(self)} images")
+        images = self.batch(index)
+        if self.labels is None:
+            return images
+        labels = self.labels[index]
+        return images, (int(labels) if single else labels)
 
 
 

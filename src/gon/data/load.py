@@ -7,6 +7,8 @@
 * ``emoji[:DIR]`` - 3,786 Noto colour emoji (64x64 RGBA PNGs, composited to RGB) with category labels,
   installed by ``bash scripts/setup.sh`` into ~/.cache/gon/emoji-datasource-google (see gon.data.emoji);
 * ``folder:DIR`` - image files read with Pillow, optionally in ``train/``/``test/`` and class sub-folders;
+  a flat folder (no ``train/`` and ``test/``) is split by file: every tenth in sorted path order (the 1st,
+  11th, ...) is ``test``, the rest ``train``;
 * ``npz:FILE`` - a numpy ``.npz`` archive;
 * ``torchvision:NAME[:ROOT]`` - any torchvision data set, downloaded on first use.
 

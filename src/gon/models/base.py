@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ..config import ModelConfig
 from ..errors import GONError
 from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
+from .hub import model_directory
 from .saving import load_model, save_pretrained
 
 
@@ -51,14 +52,31 @@ class LatentModel(nn.Module):
         self.image_shape: tuple[int, int, int] | None = (
             (config.channels, config.image_size, config.image_size) if config is not None else None)
 
-    def check_images(self, x: Tensor) -> None:
-        """GONError unless x is a batch (B, C, H, W) of the images this model takes."""
+    def check_images(self, x: Tensor) -> Tensor:
+        """x as this model's images: uint8 images become floats in [0, 1] (x / 255), in the
+        dtype of the model's weights. GONError for other integer tensors and, for a model that
+        knows its image shape (every library model), for floats outside [0, 1] or a batch not
+        of shape (B, C, H, W). A GON around a decoder of your own (no `image_shape`) takes
+        floats of any range: its data need not be images."""
+        if not isinstance(x, Tensor):
+            raise GONError(f"expected a tensor of images, got {type(x).__name__}")
+        if x.dtype == torch.uint8:
+            weights = next(self.parameters(), None)
+            x = x.to(weights.dtype if weights is not None and weights.is_floating_point() else torch.float32) / 255
+        elif not x.is_floating_point():
+            raise GONError(f"images must be floats in [0, 1] or uint8 in [0, 255], got {x.dtype}")
         if self.image_shape is None:
-            return
+            return x
         if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
             c, h, w = self.image_shape
             raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
                            f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
+        if x.numel():
+            low, high = torch.aminmax(x.detach())
+            if not (0 <= low.item() and high.item() <= 1):  # also catches NaN
+                raise GONError(f"image values must lie in [0, 1], got {low.item():g} to {high.item():g} "
+                               f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
+        return x
 
     def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> "LatentModel":
         """Make this a classifier (Eq. 13): softmax(W z + b) on the latent, trained with
@@ -108,6 +126,7 @@ class LatentModel(nn.Module):
         F(encode(x)); for a classifier, which needs int64 `labels` (B,), cross-entropy on the
         latent (Eq. 13) plus the weighted reconstruction loss. `index`, the batch's positions
         in the training data, serves models with a code per training image (GLO)."""
+        x = self.check_images(x)
         z = self.encode(x)
         if self.classifier is None:
             return self.outer_loss(self.decode(z), x).mean()
@@ -149,6 +168,7 @@ class LatentModel(nn.Module):
                        labels: Tensor | None = None) -> dict[str, Tensor]:
         """Per-sample metrics of a batch: the summed squared error of the reconstruction, and
         for a classifier with labels whether each prediction is correct."""
+        x = self.check_images(x)
         z = self.encode(x)
         metrics = {"sse": squared_error(self.to_images(self.decode(z)), x)}
         if self.classifier is not None and labels is not None:
@@ -164,8 +184,9 @@ class LatentModel(nn.Module):
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "LatentModel":
         """The model saved in `directory` (by `save_pretrained` or `gon train`), in eval mode, as
-        the class its config names; GONError if it is not a `cls`."""
-        model, config, _ = load_model(directory)
+        the class its config names; GONError if it is not a `cls`. A Hugging Face Hub
+        repository id ("owner/name") that is not a local folder is fetched (gon.models.hub)."""
+        model, config, _ = load_model(model_directory(directory))
         if not isinstance(model, cls):
             raise GONError(f"{directory}: holds a {config.kind} model ({type(model).__name__}), not a {cls.__name__}")
         return model
@@ -204,6 +225,7 @@ class Variational:
     def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
                        labels: Tensor | None = None) -> dict[str, Tensor]:
         """SSE of the mean reconstruction, and the negative ELBO with one posterior sample."""
+        x = self.check_images(x)
         z = self.encode(x)
         sse = squared_error(self.to_images(self.decode(z)), x)
         sampled = self.decoder(z, sample=True, generator=generator)

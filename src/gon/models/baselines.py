@@ -26,6 +26,7 @@ from ..config import ModelConfig
 from ..decoders import CONV_SIZES, ConvDecoder, VariationalDecoder, make_activation, make_norm
 from ..errors import GONError
 from ..kinds import KINDS, KindSpec, register_kind
+from ..origin import gradients_enabled, outside_inference
 from .base import LatentModel, Variational
 from .gon import conv_decoder
 
@@ -86,7 +87,7 @@ class Autoencoder(LatentModel):
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """The encoder network's latents (B, latent_dim) of images x (B, C, H, W)."""
-        self.check_images(x)
+        x = self.check_images(x)
         return self.encoder(self.corrupt(x) if self.corrupt is not None else x)
 
 
@@ -134,16 +135,16 @@ class GLO(LatentModel):
     def loss(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         if index is None:
             raise GONError("a GLO model trains on image indices: train it with gon.train or fit")
-        self.check_images(x)
+        x = self.check_images(x)
         return self.outer_loss(self.decode(self.latents(index.to(x.device))), x).mean()
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
-        self.check_images(x)
-        # Adam is per coordinate, so each image's code depends on that image alone
-        start = self.latents.weight.detach().mean(0)
-        z = start.expand(x.shape[0], -1).clone().requires_grad_(True)
-        optimizer = torch.optim.Adam([z], lr=self.latent_lr)
-        with torch.enable_grad():
+        x = outside_inference(self.check_images(x))
+        with gradients_enabled():  # an optimisation, so under no_grad and inference_mode too
+            # Adam is per coordinate, so each image's code depends on that image alone
+            start = self.latents.weight.detach().mean(0)
+            z = start.expand(x.shape[0], -1).clone().requires_grad_(True)
+            optimizer = torch.optim.Adam([z], lr=self.latent_lr)
             for _ in range(self.inference_steps):
                 error = self.outer_loss(self.decode(z), x).sum()
                 (grad,) = torch.autograd.grad(error, z)

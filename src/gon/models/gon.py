@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,6 +22,8 @@ from ..kinds import KindSpec, register_kind
 from ..losses import squared_error
 from ..origin import CALIBRATED, PAPER, OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
 from .base import LatentModel, Variational
+from .hub import model_directory
+from .own_decoder import load_own_decoder_gon, save_own_decoder_gon
 
 logger = logging.getLogger("gon")
 
@@ -115,8 +118,9 @@ class GON(LatentModel):
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """Latents z = -grad_z0 L(x, F(z0)) at z0 = 0 (Eq. 8): images x (B, C, H, W) in [0, 1]
-        -> z (B, latent_dim). Keeps the second-order graph in training mode unless told otherwise."""
-        self.check_images(x)
+        -> z (B, latent_dim). Keeps the second-order graph in training mode unless told otherwise.
+        Works under torch.no_grad() and torch.inference_mode() (gon.origin.gradient_origin)."""
+        x = self.check_images(x)
         create_graph = self.training if create_graph is None else create_graph
         return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
                                create_graph=create_graph, scale=self.inner_scale(x))
@@ -134,6 +138,29 @@ class GON(LatentModel):
             return "general: several inner steps or a noisy origin give each sample its own point"
         return (f"general: at batch {batch_size} the origin Jacobian would cost more than it saves "
                 f"(shared from batch {decoder.origin_jacobian_cost + 1})")
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write config.json and model.safetensors into `directory`. A library model (built by
+        build_model) is saved with its ModelConfig; a GON around a decoder of your own with its
+        weights, step and settings (gon.models.own_decoder), for
+        `GON.from_pretrained(directory, decoder=YourDecoder(...))`."""
+        if isinstance(self.config, ModelConfig):
+            return super().save_pretrained(directory)
+        return save_own_decoder_gon(self, directory)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, decoder: nn.Module | None = None, **kwargs: Any) -> "GON":
+        """The model saved in `directory`, in eval mode. With no `decoder`: a library model, as
+        the class its config names. With `decoder` (built by you, as it was when saved): a GON
+        around it, `cls(decoder, latent_dim, **kwargs)`, filled with the saved weights and
+        settings; no code is ever read from the folder. `kwargs` give the losses again when
+        they were your own functions. `directory` may be a Hugging Face Hub repository id
+        (gon.models.hub)."""
+        if decoder is None:
+            if kwargs:
+                raise GONError(f"{', '.join(kwargs)}: only with a decoder of your own (decoder=...)")
+            return super().from_pretrained(directory)
+        return load_own_decoder_gon(cls, model_directory(directory), decoder, **kwargs)
 
     def _origin_decoder(self) -> Any:
         # the decoder module itself while `decode` is the plain decoder, so the step can use
@@ -171,7 +198,7 @@ class ImplicitGON(GON):
     def loss(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         """GON.loss, with I_x of Eq. 12 estimated on `coordinate_samples` random coordinates in
         training mode (the whole grid otherwise, and always for a classifier)."""
-        self.check_images(x)
+        x = self.check_images(x)
         points = self.decoder.grid.shape[0]
         n = self.coordinate_samples
         if not self.training or n is None or n >= points or self.classifier is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..config import ModelConfig
@@ -21,6 +22,8 @@ from .registry import build_model
 
 # kept for code that imported them from here; RunLayout is their one source
 CONFIG_FILE, WEIGHTS_FILE = RunLayout.CONFIG, RunLayout.WEIGHTS
+# the key of config.json that marks a GON around a decoder of its user's (gon/models/own_decoder.py)
+OWN_DECODER = "own_decoder"
 
 
 def save_model(directory: str | Path, model: nn.Module, config: ModelConfig, extra: dict[str, Any] | None = None) -> None:
@@ -31,11 +34,20 @@ def save_model(directory: str | Path, model: nn.Module, config: ModelConfig, ext
     write_json(layout.config, {"format": FORMAT, "model": config.to_dict(), **(extra or {})})
 
 
-def read_config(directory: str | Path) -> dict[str, Any]:
+def read_config(directory: str | Path, own_decoder: bool = False) -> dict[str, Any]:
+    """config.json of a model folder; with `own_decoder`, also that of a GON around a decoder
+    of its user's (which only `GON.from_pretrained(path, decoder=...)` can load)."""
     path = Path(directory) / CONFIG_FILE
     if not Path(directory).is_dir():
         raise GONError(f"{directory}: no such run directory")
     document = read_json(path, f"missing; is {directory} a directory written by `gon train`?")
+    if isinstance(document, dict) and document.get("format") == FORMAT and isinstance(document.get(OWN_DECODER), dict):
+        if own_decoder:
+            return document
+        saved = document[OWN_DECODER]
+        raise GONError(f"{directory}: holds a {saved.get('class')} around a decoder of its own ({saved.get('decoder')}): "
+                       f"load it in Python with {saved.get('class')}.from_pretrained(path, "
+                       f"decoder={saved.get('decoder')}(...))")
     if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("model"), dict):
         raise GONError(f"{path}: not a config of this library (expected format {FORMAT!r})")
     if not isinstance(document.get("train", {}), dict):
@@ -54,7 +66,8 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelConfig, dict[str,
     if metadata.get("kind") != config.kind:
         raise GONError(f"{directory / WEIGHTS_FILE}: weights of a {metadata.get('kind')!r} model, "
                        f"but config.json describes a {config.kind!r} model")
-    model = build_model(config)
+    with torch.inference_mode(False):  # loaded inside inference mode, the weights must still be autograd's
+        model = build_model(config)
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]

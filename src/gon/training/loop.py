@@ -67,6 +67,13 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
     hands the training state to `on_interrupt` and raises Interrupted; a second stops at once.
     An unset config.lr means FIT_DEFAULT_LR (`prepare_run` and `train` resolve it per model kind).
 
+    Any LatentModel trains here, a GON around a decoder of your own included (data: an
+    ImageData, e.g. `ImageData(uint8_images, labels_or_None, "mine")`). Checkpoints to a folder
+    of your own: `on_checkpoint=lambda s: save_training_state(folder, model, s, keep=2)`, and
+    `resume=latest_training_state(folder, model, len(data))[0]` (gon.training.state);
+    TensorBoard: `on_log=TensorBoardLog(folder).log` (gon.tensorboard). It computes on torch's
+    current thread count (`torch.set_num_threads`; the command line sets 1).
+
     Trains on config.device and leaves the model where it found it. Inside a torch.distributed
     process group (torchrun; see gon.distributed) each rank trains on its share of every
     global batch of config.batch_size, through DistributedDataParallel; only rank 0 shows
@@ -129,8 +136,10 @@ class _Loop:
         model.prepare_training(data.batch(self.order[:config.batch_size]).to(self.device))
         if ranks.main:
             c, h, w = data.shape
+            # the kind (ae, conv, ...) where the model has a library config, else its class (a GON of one's own)
+            name = model.config.kind if model.config is not None else type(model).__name__
             logger.info("training %s (%s parameters) on %s: %s images of %dx%dx%d; %s, %d thread(s); steps %d to "
-                        "%d of batch %d at lr %g", type(model).__name__,
+                        "%d of batch %d at lr %g", name,
                         f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}", c, h, w,
                         device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr)
             logger.debug("gradient-origin path: %s", model.origin_path(distributed.local_batch_size(

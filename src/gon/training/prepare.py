@@ -37,8 +37,12 @@ def prepare_run(model_config: ModelConfig, config: TrainConfig,
                 data: ImageData) -> tuple[LatentModel, ModelConfig, TrainConfig]:
     """A fresh model for training on `data`, its weights drawn from config.seed; with the
     model config sized to the data and the train config with its rate resolved per kind
-    (what a run records)."""
+    (what a run records) and, when neither steps nor epochs is given, the default length as
+    its steps."""
     model_config = sized_for(model_config, data)
     seed_everything(config.seed)
     model = build_model(model_config)
-    return model, model_config, dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
+    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
+    if config.steps is None and config.epochs is None:
+        config = dataclasses.replace(config, steps=config.total_steps(len(data)))
+    return model, model_config, config
