@@ -64,6 +64,7 @@ def export_affine_encoder(model: GON, input_shape: tuple[int, int, int], check: 
         raise GONError("only a single gradient step from the exact origin gives an affine encoder "
                        f"(this model: {step.steps} steps, origin noise {step.origin_std})")
     model.eval()
+    model.inner_scale(check)  # a calibrated scale not set yet is set on the real images, not on the unit ones
     # W's columns are differences encode(e_i) - encode(0) of nearly equal latents: read them in
     # float64, or at 64x64x3 inputs float32 cancellation alone exceeds the tolerance
     exact = copy.deepcopy(model).double()
