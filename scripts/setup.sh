@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything a fresh machine needs: a virtual environment with a CPU build of PyTorch,
 # this package with its test extra, the Debian packages the tests use (Fashion-MNIST, Chromium, npm)
-# and the emoji images (scripts/emoji-data.sh, into ~/.cache/gon/emoji-datasource-google).
+# the emoji images (scripts/emoji-data.sh, into ~/.cache/gon/emoji-datasource-google) and the
+# recorded sounds (scripts/sounds-data.sh, into ~/.cache/gon/supersonic-scsynth-samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -14,12 +15,15 @@ fi
 python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 # Debian packages the tests use: Fashion-MNIST, Chromium to render `gon report` pages,
-# and npm to fetch the emoji images when they are not there yet
+# and npm to fetch the emoji images and the sounds when they are not there yet
 EMOJI_DIR="$HOME/.cache/gon/emoji-datasource-google"
+SOUNDS_DIR="$HOME/.cache/gon/supersonic-scsynth-samples"
 PACKAGES=()
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then PACKAGES+=(dataset-fashion-mnist); fi
 if ! command -v chromium >/dev/null; then PACKAGES+=(chromium); fi
-if [ ! -f "$EMOJI_DIR/emoji.json" ] && ! command -v npm >/dev/null; then PACKAGES+=(npm); fi
+if { [ ! -f "$EMOJI_DIR/emoji.json" ] || [ ! -f "$SOUNDS_DIR/package.json" ]; } && ! command -v npm >/dev/null; then
+    PACKAGES+=(npm)
+fi
 if [ ${#PACKAGES[@]} -gt 0 ]; then
     SUDO=""
     if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -27,3 +31,4 @@ if [ ${#PACKAGES[@]} -gt 0 ]; then
     $SUDO apt-get install -y -qq "${PACKAGES[@]}" >/dev/null
 fi
 bash scripts/emoji-data.sh "$EMOJI_DIR"
+bash scripts/sounds-data.sh "$SOUNDS_DIR"
