@@ -27,12 +27,18 @@ from .origin import OriginStep
 GON_KINDS = ("conv", "variational", "implicit")
 # the paper's baselines (gon/models/baselines.py), built around the decoder of the GON kind named
 BASELINE_KINDS = {"ae": "conv", "tied-ae": "conv", "glo": "conv", "vae": "variational"}
-MODEL_KINDS = GON_KINDS + tuple(BASELINE_KINDS)
+# sound (gon/models/sound.py): each kind is the image kind named, on clips (C, T) of amplitudes in [-1, 1]
+AUDIO_KINDS = {"audio-implicit": "implicit", "audio-conv": "conv", "audio-ae": "ae"}
+MODEL_KINDS = GON_KINDS + tuple(BASELINE_KINDS) + tuple(AUDIO_KINDS)
+IMPLICIT_KINDS = ("implicit", "audio-implicit")
 PAPER_BATCH_SIZE = 64
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 FITS = ("resize", "pad")
+MAX_SAMPLE_RATE = 384000
+# samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz)
+MAX_CLIP_SAMPLES = 1 << 22
 
 # The paper's hyper-parameters per kind (its released scripts), used where the user gives none.
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -41,14 +47,21 @@ KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "implicit": dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
 }
 KIND_DEFAULTS.update({kind: KIND_DEFAULTS[base] for kind, base in BASELINE_KINDS.items()})
-
+# image_size is not used by sound kinds; first_w0 = 3000 is SIREN's first-layer frequency for audio
+# (Sitzmann et al. 2020, Sec. 4.1 and its audio notebook: time in [-1, 1], first omega_0 = 3000)
+KIND_DEFAULTS.update({
+    "audio-implicit": dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
+    "audio-conv": dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu"),
+})
+KIND_DEFAULTS["audio-ae"] = KIND_DEFAULTS["audio-conv"]
 # Adam's rate per kind: the paper's 1e-4 for implicit GONs; 1e-3 for convolutional and
 # variational ones, which converge several times faster than at 1e-4 at CPU budgets
 # (docs/design.md); a baseline trains at the rate of the GON kind whose decoder it shares
 DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4}
 DEFAULT_LR.update({kind: DEFAULT_LR[base] for kind, base in BASELINE_KINDS.items()})
+DEFAULT_LR.update({kind: DEFAULT_LR[base] for kind, base in AUDIO_KINDS.items()})
 
-STEP_KINDS = GON_KINDS  # the kinds that have a gradient-origin step
+STEP_KINDS = GON_KINDS + ("audio-implicit", "audio-conv")  # the kinds that have a gradient-origin step
 
 
 def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
@@ -60,6 +73,9 @@ def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
       variational: (BCE.sum(1) + KL).mean()     -> ELBO_i / B
     We sum per-sample losses instead and fix B = 64, so latents never depend on the batch.
     """
+    if kind == "audio-conv":  # the conv GON's mean over positions: T samples of a clip
+        return 1.0 / (PAPER_BATCH_SIZE * image_size)
+    kind = AUDIO_KINDS.get(kind, kind)
     if kind == "conv":
         return 1.0 / (PAPER_BATCH_SIZE * image_size * image_size)
     if kind == "implicit":
@@ -78,20 +94,27 @@ class ModelConfig:
     channels: int = option(1, "1 (grey) or 3 (RGB)", choices=(1, 3))
     latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational)", minimum=1)
     hidden_features: int | None = option(None, "base filters (conv) or SIREN width (implicit)", minimum=1)
-    num_layers: int = option(4, "SIREN hidden layers", minimum=1, kinds=("implicit",))
+    num_layers: int = option(4, "SIREN hidden layers", minimum=1, kinds=IMPLICIT_KINDS)
     activation: str | None = option(None, "activation (default elu; sine for implicit)", choices=ACTIVATIONS)
     # GroupNorm by default: per-sample, so a latent never depends on its batch. "batch" is
     # the paper's train-mode BatchNorm, which couples samples (docs/design.md, docs/results.md)
     norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS,
-                       kinds=tuple(k for k in MODEL_KINDS if k != "implicit"))
-    w0: float = option(30.0, "SIREN frequency", positive=True, kinds=("implicit",))
+                       kinds=tuple(k for k in MODEL_KINDS if k not in IMPLICIT_KINDS))
+    w0: float = option(30.0, "SIREN frequency", positive=True, kinds=IMPLICIT_KINDS)
+    first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
+                                          "3000 for sound, as SIREN's audio fits)", positive=True,
+                                    kinds=IMPLICIT_KINDS)
+    sample_rate: int = option(16000, "sound: samples per second clips are resampled to", minimum=1,
+                              kinds=tuple(AUDIO_KINDS))
+    clip_seconds: float = option(1.0, "sound: seconds per clip (the start of each recording, padded with silence)",
+                                 positive=True, kinds=tuple(AUDIO_KINDS))
     likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
                              kinds=("variational", "vae"))
     origin: OriginStep = option(help="the gradient-origin step (its fields have their own flags)",
                                 factory=OriginStep, kinds=STEP_KINDS)
     coordinate_samples: int | None = option(
         None, "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
-        minimum=1, kinds=("implicit",))
+        minimum=1, kinds=IMPLICIT_KINDS)
     classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2)
     reconstruction_weight: float = option(
         0.01, "classifier: weight of the reconstruction loss trained with it (0: classifier alone)", minimum=0)
@@ -110,9 +133,11 @@ class ModelConfig:
         check_fields(self)
         if self.num_layers > MAX_LAYERS:
             raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
-        if self.kind != "implicit" and self.image_size not in CONV_SIZES:
+        if self.kind in AUDIO_KINDS:
+            self._check_sound()
+        elif self.kind != "implicit" and self.image_size not in CONV_SIZES:
             raise GONError(f"a {self.kind} model needs image_size in {CONV_SIZES}, got {self.image_size}")
-        if self.coordinate_samples is not None and self.kind != "implicit":
+        if self.coordinate_samples is not None and self.kind not in IMPLICIT_KINDS:
             raise GONError("coordinate_samples applies to implicit models only")
         if self.classes is not None and self.kind not in ("conv", "implicit"):
             raise GONError(f"GON classifiers are built on conv or implicit models, not {self.kind} ones")
@@ -125,8 +150,32 @@ class ModelConfig:
                 raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
                                f"{self.kind} model does not have")
         elif self.origin.inner_scale is None:
-            scale = paper_inner_scale(self.kind, self.image_size, self.channels)
+            positions = self.clip_samples if self.kind == "audio-conv" else self.image_size
+            scale = paper_inner_scale(self.kind, positions, self.channels)
             self.origin = dataclasses.replace(self.origin, inner_scale=scale)
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples per clip of a sound model: sample_rate x clip_seconds."""
+        return max(1, round(self.sample_rate * self.clip_seconds))
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (C, H, W) of an image, (C, T) of a sound clip."""
+        if self.kind in AUDIO_KINDS:
+            return (self.channels, self.clip_samples)
+        return (self.channels, self.image_size, self.image_size)
+
+    def _check_sound(self) -> None:
+        if self.channels != 1:  # stereo files are mixed down (gon.data.sound)
+            raise GONError(f"sound models are mono (channels 1), got channels {self.channels}")
+        if self.sample_rate > MAX_SAMPLE_RATE:
+            raise GONError(f"sample_rate must be at most {MAX_SAMPLE_RATE} Hz, got {self.sample_rate}")
+        if self.clip_samples > MAX_CLIP_SAMPLES:
+            raise GONError(f"a clip of {self.clip_seconds:g} s at {self.sample_rate} Hz has {self.clip_samples:,} "
+                           f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
+        if self.classes is not None:
+            raise GONError("GON classifiers are built on image models; sound kinds have none yet")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":

@@ -4,6 +4,7 @@
 from .base import LatentModel, Variational
 from .gon import GON, ImplicitGON, VariationalGON
 from .baselines import GLO, VAE, Autoencoder
+from . import sound  # registers the sound kinds
 from .registry import MAX_MODEL_VALUES, build_model, check_model_size
 from .saving import load_model, read_config, save_model
 

@@ -40,14 +40,20 @@ class LatentModel(nn.Module):
         self._outer_loss = loss
         self.classifier: nn.Linear | None = None
         self.reconstruction_weight = 1.0
-        # (C, H, W) the model takes, where known (build_model sets it); None accepts any shape
-        self.image_shape: tuple[int, int, int] | None = None
+        # (C, H, W) the model takes, or (C, T) for sound, where known (build_model sets it); None accepts any shape
+        self.image_shape: tuple[int, ...] | None = None
+        # the range of the data and of what to_images returns: intensities, or amplitudes of sound
+        self.value_range: tuple[float, float] = (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> None:
-        """GONError unless x is a batch (B, C, H, W) of the images this model takes."""
+        """GONError unless x is a batch (B, C, H, W) of the images this model takes ((B, C, T) for sound)."""
         if self.image_shape is None:
             return
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+        if len(self.image_shape) == 2 and tuple(x.shape[1:]) != self.image_shape:
+            c, t = self.image_shape
+            raise GONError(f"this model takes sound clips of {c} channel(s) and {t} samples, a batch of shape "
+                           f"(B, {c}, {t}); got {tuple(x.shape)} (load_sounds(..., sample_rate, seconds) fits clips)")
+        if len(self.image_shape) == 3 and (x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape):
             c, h, w = self.image_shape
             raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
                            f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
@@ -77,8 +83,8 @@ class LatentModel(nn.Module):
         return f"none: a {type(self).__name__} encodes with its encoder network"
 
     def to_images(self, output: Any) -> Tensor:
-        """Decoder output as images in [0, 1]."""
-        return output.clamp(0, 1)
+        """Decoder output as images in [0, 1] (sound: amplitudes in [-1, 1], `value_range`)."""
+        return output.clamp(*self.value_range)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """F(encode(x)) as images in [0, 1], the shape of x, without gradients."""

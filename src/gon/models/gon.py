@@ -116,9 +116,10 @@ class ImplicitGON(GON):
         return scale * self.outer_loss(subset(z), target).mean()
 
     def render(self, z: Tensor, size: int) -> Tensor:
-        """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size)."""
+        """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size); for
+        sound, clips of `size` samples in [-1, 1] (B, C, size)."""
         with torch.no_grad():
-            return self.decoder.render(z, size).clamp(0, 1)
+            return self.decoder.render(z, size).clamp(*self.value_range)
 
 
 def conv_decoder(c: ModelConfig, output: str = "sigmoid") -> ConvDecoder:

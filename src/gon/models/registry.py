@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from ..config import ModelConfig
+from ..config import AUDIO_KINDS, ModelConfig
 from ..errors import GONError
 
 if TYPE_CHECKING:
@@ -59,5 +59,7 @@ def build_model(config: ModelConfig) -> "LatentModel":
     if config.classes is not None:
         model.add_classifier(config.classes, float(config.reconstruction_weight))
     model.config = config  # what save_pretrained writes
-    model.image_shape = (config.channels, config.image_size, config.image_size)
+    model.image_shape = config.data_shape
+    if config.kind in AUDIO_KINDS:
+        model.value_range = (-1.0, 1.0)
     return model
