@@ -106,10 +106,9 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
     skipped = 0
     model.train()
     if ranks.main:
-        c, h, w = data.shape
-        logger.info("training %s (%s parameters) on %s: %s images of %dx%dx%d; %s, %d thread(s); steps %d to %d of "
+        logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to %d of "
                     "batch %d at lr %g", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}",
-                    data.name, f"{len(data):,}", c, h, w, device, torch.get_num_threads(), first, total,
+                    data.name, f"{len(data):,}", "x".join(map(str, data.shape)), device, torch.get_num_threads(), first, total,
                     config.batch_size, lr)
         logger.debug("gradient-origin path: %s", model.origin_path(local_batch))
     start = last_time = time.perf_counter()

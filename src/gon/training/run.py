@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 
 from .. import figures, tensorboard
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData, data_for_model
+from ..data import ImageData, SoundData, data_for_model
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_atomically
@@ -241,6 +241,9 @@ def _write_figures(directory: Path, model: LatentModel, config: TrainConfig, dat
     save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], directory / "loss.png",
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
+    if isinstance(data, SoundData):
+        _write_sound_figures(directory, model, config, data, shown)
+        return
     save_grid(figures.reconstruction_pairs(model, figures.spread(shown, min(32, len(shown)))),
               directory / "reconstructions.png", columns=8)
     sampler = default_sampler(model, data)
@@ -249,6 +252,22 @@ def _write_figures(directory: Path, model: LatentModel, config: TrainConfig, dat
     save_grid(figures.samples(model, sampler, 64, seed=config.seed), directory / "samples.png", columns=8)
     z = model.encode(figures.spread(shown, 2 * min(8, len(shown) // 2)))
     save_grid(figures.interpolations(model, z[0::2], z[1::2], steps=10), directory / "interpolations.png", columns=10)
+
+
+def _write_sound_figures(directory: Path, model: LatentModel, config: TrainConfig, data: SoundData,
+                         shown: SoundData) -> None:
+    """A sound run's reconstructions, samples and interpolations, each as a PNG and a WAV."""
+    rate = data.sample_rate
+    figures.save_sound_reconstructions(model, figures.spread(shown, min(6, len(shown))),
+                                       directory / "reconstructions.png", rate)
+    sampler = default_sampler(model, data)
+    if isinstance(sampler, GaussianSampler):
+        save_sampler(directory, sampler)
+    figures.save_sound_clips(figures.samples(model, sampler, 8, seed=config.seed), directory / "samples.png", rate, 4)
+    z = model.encode(figures.spread(shown, 2 * min(2, len(shown) // 2)))
+    steps = 6
+    figures.save_sound_clips(figures.interpolations(model, z[0::2], z[1::2], steps=steps),
+                             directory / "interpolations.png", rate, steps)
 
 
 def default_sampler(model: LatentModel, data: ImageData, max_images: int = 5000) -> GaussianSampler | PriorSampler:
