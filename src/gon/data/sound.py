@@ -50,6 +50,7 @@ MAX_FILE_CHANNELS = 64
 # and a header that declares hours is more often damage than music
 MAX_FILE_SECONDS = 600.0
 MAX_FILES = 1_000_000
+DECODE_BLOCK = 1 << 16  # frames decoded at a time when checking a file to its end
 
 
 def _key(name: str) -> int:
@@ -158,14 +159,19 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
     if seconds > MAX_FILE_SECONDS:
         raise GONError(f"{where}: {path} declares {seconds:,.0f} s of audio; recordings longer than "
                        f"{MAX_FILE_SECONDS:.0f} s are refused (cut the part you want into a file of its own)")
-    # only what the clip needs, plus the resampling filter's reach
+    # only what the clip needs (plus the resampling filter's reach) is kept; the rest is decoded
+    # block by block and dropped, so that a file damaged after the clip is refused all the same
     needed = min(info.frames, math.ceil(length * info.samplerate / sample_rate) + 64)
     try:
-        samples = soundfile.read(str(path), frames=needed, dtype="float32", always_2d=True)[0]
+        with soundfile.SoundFile(str(path)) as stream:
+            samples = stream.read(needed, dtype="float32", always_2d=True)
+            decoded = len(samples)
+            while len(block := stream.read(DECODE_BLOCK, dtype="float32", always_2d=True)):
+                decoded += len(block)
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         raise GONError(f"{where}: {path} could not be decoded ({_first_line(error)})") from None
-    if samples.shape[0] == 0:
-        raise GONError(f"{where}: {path} is truncated: no samples could be decoded")
+    if decoded < info.frames:
+        raise GONError(f"{where}: {path} is truncated: {decoded:,} of its {info.frames:,} samples decode")
     if not np.isfinite(samples).all():
         raise GONError(f"{where}: {path} holds NaN or infinite samples")
     mono = samples.mean(axis=1)
