@@ -59,7 +59,7 @@ def save_sound_figure(rows: list[list[Tensor]], path: str | Path, sample_rates: 
     spectra = [[log_spectrogram(clip, rates[c]) for c, clip in enumerate(row)] for row in rows]
     # one colour scale for the whole figure, so that a quiet reconstruction looks quiet
     top = max(float(s.max()) for row in spectra for s in row)
-    fig, axes = plt.subplots(2 * len(rows), columns, figsize=(2.6 * columns, 2.4 * len(rows)), dpi=90,
+    fig, axes = plt.subplots(2 * len(rows), columns, figsize=(2.6 * columns, 2.4 * len(rows)), dpi=72,
                              squeeze=False, gridspec_kw={"height_ratios": [1, 1.6] * len(rows)})
     for r, row in enumerate(rows):
         for c in range(columns):

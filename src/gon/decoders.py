@@ -260,7 +260,9 @@ class ImplicitDecoder(nn.Module):
     per image instead of being repeated at every coordinate (same maths, same parameters as
     the paper's concatenation). `first_w0` (default w0) is the first layer's frequency on the
     coordinates alone: sin(w0 (W_c c first_w0 / w0 + W_z z + b)), so that a sound's time axis can
-    take SIREN's audio frequency while the latent enters at w0 as it does for images.
+    take SIREN's audio frequency while the latent enters at w0 as it does for images. W_c keeps
+    the bound of all D + k inputs, U(-1/(D + k), ...): SIREN's bound for time alone, U(-1, 1),
+    trained worse on the sounds set (docs/capabilities.md, "Sound").
     """
 
     def __init__(self, latent_dim: int, channels: int = 1, image_size: int = 28, hidden_features: int = 256,
