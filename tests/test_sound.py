@@ -91,7 +91,7 @@ def write_wav_header(path, frames, payload=b"", rate=8000):
     path.write_bytes(b"RIFF" + struct.pack("<I", min(4 + len(body) + frames * 2, 2 ** 32 - 1)) + body + payload)
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "nan", "ten_hours"])
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "codec", "empty", "nan", "ten_hours"])
 def test_bad_recordings_get_one_line_and_exit_2(folder, damage, capsys):
     bad = folder / "bad.wav"
     if damage == "garbage":
@@ -100,6 +100,10 @@ def test_bad_recordings_get_one_line_and_exit_2(folder, damage, capsys):
         bad = folder / "bad.flac"
         data = (folder / "bd_boom.flac").read_bytes()
         bad.write_bytes(data[: len(data) // 2])
+    elif damage == "codec":  # a WAV whose samples are MPEG layer 3, which libsndfile does not read from WAV
+        fmt = struct.pack("<HHIIHH", 0x55, 1, 8000, 2000, 1, 0)
+        body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 100) + bytes(100)
+        bad.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + body)
     elif damage == "empty":
         soundfile.write(bad, np.zeros((0, 1)), RATE)
     elif damage == "nan":

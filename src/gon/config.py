@@ -39,6 +39,14 @@ FITS = ("resize", "pad")
 MAX_SAMPLE_RATE = 384000
 # samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz)
 MAX_CLIP_SAMPLES = 1 << 22
+# the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
+# one second holds a whole hit of almost every sample in the sounds set
+DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
+
+
+def clip_samples(sample_rate: int, seconds: float) -> int:
+    """Samples in a clip of `seconds` at `sample_rate` (at least one)."""
+    return max(1, round(sample_rate * seconds))
 
 # The paper's hyper-parameters per kind (its released scripts), used where the user gives none.
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -104,9 +112,9 @@ class ModelConfig:
     first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
                                           "3000 for sound, as SIREN's audio fits)", positive=True,
                                     kinds=IMPLICIT_KINDS)
-    sample_rate: int = option(16000, "sound: samples per second clips are resampled to", minimum=1,
+    sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
                               kinds=tuple(AUDIO_KINDS))
-    clip_seconds: float = option(1.0, "sound: seconds per clip (the start of each recording, padded with silence)",
+    clip_seconds: float = option(DEFAULT_CLIP_SECONDS, "sound: seconds per clip (the start of each recording, padded with silence)",
                                  positive=True, kinds=tuple(AUDIO_KINDS))
     likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
                              kinds=("variational", "vae"))
@@ -157,7 +165,7 @@ class ModelConfig:
     @property
     def clip_samples(self) -> int:
         """Samples per clip of a sound model: sample_rate x clip_seconds."""
-        return max(1, round(self.sample_rate * self.clip_seconds))
+        return clip_samples(self.sample_rate, self.clip_seconds)
 
     @property
     def data_shape(self) -> tuple[int, ...]:

@@ -29,6 +29,7 @@ import soundfile
 import torch
 from scipy.signal import resample_poly
 
+from ..config import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
 from ..errors import GONError
 from .images import MAX_IN_MEMORY_BYTES, SPLITS
 
@@ -40,11 +41,6 @@ INSTALL_HINT = "'bash scripts/setup.sh' (or 'bash scripts/sounds-data.sh DIR')"
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif"})
 TEST_EVERY = 10
 SOUND_SCHEMES = ("sounds", "audio")
-# defaults of the clips a model sees: 16 kHz covers speech and most of a drum's energy, and one
-# second holds a whole hit of almost every sample in the sounds set
-DEFAULT_SAMPLE_RATE = 16000
-DEFAULT_CLIP_SECONDS = 1.0
-MAX_SAMPLE_RATE = 384000
 MAX_FILE_CHANNELS = 64
 # a recording of more than 10 minutes is refused from its header: a clip is its first seconds,
 # and a header that declares hours is more often damage than music
@@ -99,11 +95,6 @@ class SoundData(torch.utils.data.Dataset):
     def batch(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
         """Clips ``index`` as float32 amplitudes in [-1, 1]."""
         return self.clips[index]
-
-
-def clip_samples(sample_rate: int, seconds: float) -> int:
-    """Samples in a clip of `seconds` at `sample_rate` (at least one)."""
-    return max(1, round(sample_rate * seconds))
 
 
 def sounds_dir(arg: str, where: str) -> Path:
@@ -226,6 +217,9 @@ def load_sounds(spec: str, split: str = "train", sample_rate: int = DEFAULT_SAMP
     clips = torch.empty((len(files), channels, length), dtype=torch.float32)
     for i, path in enumerate(files):
         clips[i] = torch.from_numpy(read_clip(path, sample_rate, length, channels, spec))
+    # said once, as for images: silent conversions hid mistakes
+    logger.info("%s: %d clips read as %s at %d Hz, cut or padded to %g s", f"{spec}:{split}", len(files),
+                "mono" if channels == 1 else "stereo", sample_rate, seconds)
     labels = None
     if scheme == "sounds":
         # label order from the whole package, so train and test agree
