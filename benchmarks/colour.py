@@ -25,14 +25,14 @@ from pathlib import Path
 
 import torch
 
-from gon import ModelConfig, TrainConfig, build_model, evaluate, fit, train
+from gon import ModelConfig, TrainConfig, evaluate, fit, train
 from gon.data import data_for_model
 from gon.evaluate import encode_dataset
 from gon.models import Variational
-from gon.figures import interpolations, reconstruction_pairs, samples, spread
+from gon.gallery import interpolations, reconstruction_pairs, samples, spread
 from gon.paper.map import split_for_selection
 from gon.samplers import GaussianSampler, MixtureSampler, PriorSampler
-from gon.training import seed_everything
+from gon.training import prepare_run
 from gon.viz import save_grid
 
 DATA = "emoji"
@@ -48,10 +48,10 @@ def select_rate(kind: str, steps: int, seed: int, rates: tuple[float, ...] = RAT
     train_part, validation = split_for_selection(data_for_model(DATA, "train", config))
     rows = []
     for lr in rates:
-        seed_everything(seed)
-        model = build_model(config)
+        model, _, train_config = prepare_run(
+            config, TrainConfig(data=DATA, steps=steps, lr=lr, seed=seed, log_every=steps), train_part)
         started = time.perf_counter()
-        fit(model, train_part, TrainConfig(data=DATA, steps=steps, lr=lr, seed=seed, log_every=steps), progress=False)
+        fit(model, train_part, train_config, progress=False)
         error = evaluate(model, validation, seed=seed)["sse_per_image"]
         rows.append({"kind": kind, "lr": lr, "steps": steps, "validation_sse": error,
                      "seconds": time.perf_counter() - started, **extra})

@@ -15,11 +15,10 @@ from pathlib import Path
 import torch
 
 from gon.evaluate import evaluate
-from gon.figures import spread
+from gon.gallery import spread
 from gon.config import ModelConfig
-from gon.models import build_model
 from gon.config import TrainConfig
-from gon.training import fit, seed_everything
+from gon.training import fit, prepare_run
 from gon.data import data_for_model
 from gon.viz import save_grid
 
@@ -37,10 +36,9 @@ def main() -> None:
         config = ModelConfig(kind="implicit", image_size=args.image_size, coordinate_samples=samples)
         data = data_for_model("mnist5k", "train", config)
         test = data_for_model("mnist5k", "test", config, limit=args.eval_images)
-        seed_everything(0)
-        model = build_model(config)
-        history = fit(model, data, TrainConfig(steps=10**6, lr=1e-4, time_limit=args.seconds, log_every=10),
-                      progress=False)
+        model, _, train_config = prepare_run(
+            config, TrainConfig(steps=10**6, lr=1e-4, time_limit=args.seconds, log_every=10), data)
+        history = fit(model, data, train_config, progress=False)
         metrics = evaluate(model, test)
         rows.append((name, history[-1]["step"], history[-1]["elapsed_s"], metrics["sse_per_image"],
                      metrics["mse_per_pixel"]))

@@ -19,9 +19,8 @@ import time
 
 from gon.evaluate import evaluate
 from gon.config import ModelConfig
-from gon.models import build_model
 from gon.config import TrainConfig
-from gon.training import fit, seed_everything
+from gon.training import fit, prepare_run
 from gon.data import data_for_model
 
 
@@ -38,10 +37,9 @@ def main() -> None:
         for seed in args.seeds:
             config = ModelConfig(kind="conv", norm=norm)
             data, test = data_for_model("mnist5k", "train", config), data_for_model("mnist5k", "test", config)
-            seed_everything(seed)
-            model = build_model(config)
+            model, _, train_config = prepare_run(config, TrainConfig(steps=args.steps, lr=args.lr, seed=seed), data)
             start = time.perf_counter()
-            fit(model, data, TrainConfig(steps=args.steps, lr=args.lr, seed=seed), progress=False)
+            fit(model, data, train_config, progress=False)
             seconds = time.perf_counter() - start
             scores.setdefault("eval mode", []).append(evaluate(model, test)["sse_per_image"])
             if norm == "batch":

@@ -17,9 +17,8 @@ import json
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.config import ModelConfig
-from gon.models import build_model
 from gon.config import TrainConfig
-from gon.training import fit, seed_everything
+from gon.training import fit, prepare_run
 from gon.data import data_for_model
 
 
@@ -29,8 +28,7 @@ def run(kind: str, precision: str, args: argparse.Namespace) -> dict:
                          log_every=1, skip_nonfinite=True, device=args.device, precision=precision, seed=args.seed)
     data = data_for_model("mnist5k", "train", model_config)
     test = data_for_model("mnist5k", "test", model_config, limit=args.eval_limit)
-    seed_everything(args.seed)
-    model = build_model(model_config)
+    model, _, config = prepare_run(model_config, config, data)
     row = {"kind": kind, "precision": precision, "device": args.device, "steps": args.steps,
            "batch_size": args.batch_size}
     history: list[dict] = []

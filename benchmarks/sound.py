@@ -25,7 +25,7 @@ import torch
 from gon.audio import save_sound_figure, write_wav
 from gon.data import data_for_run, load_sounds
 from gon.evaluate import evaluate
-from gon.figures import interpolations
+from gon.gallery import interpolations
 from gon.models import load_model
 
 MODELS = (("implicit", "implicit GON"), ("conv", "conv GON"), ("ae", "autoencoder"))

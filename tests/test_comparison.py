@@ -10,7 +10,7 @@ from gon.paper.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_se
 from gon.data import load_data
 from gon.errors import GONError
 from gon.training.rundir import held
-from gon.viz import map_curve_panels
+from gon.paper.map_plots import map_curve_panels
 
 
 def test_selection_trains_and_scores_inside_the_training_split():

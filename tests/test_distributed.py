@@ -45,7 +45,7 @@ def _rank(rank, world_size, init_file, out):
 def test_two_processes_train_the_weights_of_one(tmp_path):
     mp.spawn(_rank, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2)
     ranks = [load_file(str(tmp_path / f"rank{r}.safetensors")) for r in range(2)]
-    # the gradients are all-reduced: both ranks take the same optimiser steps, bit for bit
+    # the gradients are all-reduced: both ranks take the same optimizer steps, bit for bit
     assert all(torch.equal(ranks[0][k], ranks[1][k]) for k in ranks[0])
     single, history = _trained()
     assert ranks[0].keys() == single.state_dict().keys()

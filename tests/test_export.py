@@ -11,7 +11,7 @@ import torch
 from gon.models import load_model
 from gon.cli import main
 from gon.data import load_data
-from gon.encoder import export_affine_encoder
+from gon.affine_encoder import export_affine_encoder
 from gon.errors import GONError
 from gon.export import export_decoder, export_encoder, export_run
 from gon.config import ModelConfig

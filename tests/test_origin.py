@@ -41,7 +41,8 @@ def test_step_matches_paper_double_backward(kind, images, reduce, request):
     # batch mean, so latents and parameter gradients must agree to float precision.
     x = request.getfixturevalue(images)
     assert x.shape[0] == 64
-    config = ModelConfig(kind=kind, hidden_features=16 if kind == "conv" else 64, num_layers=3)
+    siren = {"num_layers": 3} if kind == "implicit" else {}  # an option of implicit models only
+    config = ModelConfig(kind=kind, hidden_features=16 if kind == "conv" else 64, **siren)
     model = build_model(config).train()
 
     z_ref, out_ref = paper_step(model.decoder, x, config.latent_dim, reduce)
@@ -173,8 +174,9 @@ def test_shared_origin_is_used_only_where_exact_and_cheaper():
 def test_shared_origin_equals_general_path(kind, images, detach, request):
     x = request.getfixturevalue(images)[:24]
     # latent_dim 8: the conv Jacobian (cost 2k = 16 samples) is used for this batch of 24
-    model = build_model(ModelConfig(kind=kind, hidden_features=16, num_layers=2, latent_dim=8,
-                                    origin=OriginStep(detach=detach))).train()
+    siren = {"num_layers": 2} if kind == "implicit" else {}  # an option of implicit models only
+    model = build_model(ModelConfig(kind=kind, hidden_features=16, latent_dim=8, origin=OriginStep(detach=detach),
+                                    **siren)).train()
     assert model.origin_path(len(x)).startswith("shared")
     general_decoder = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
 

@@ -18,7 +18,7 @@ from gon.config import TrainConfig
 from gon.training import train
 
 RUN = ["--model", "conv", "--data", "mnist5k", "--limit", "1024", "--eval-limit", "64", "--batch-size", "16",
-       "--steps", "1500", "--checkpoint-every", "100", "--keep-checkpoints", "3", "--log-every", "100", "--quiet"]
+       "--steps", "300", "--checkpoint-every", "50", "--keep-checkpoints", "3", "--log-every", "50", "--quiet"]
 
 
 def gon_command(*args):
@@ -38,7 +38,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
                                stderr=subprocess.DEVNULL)
     checkpoints = tmp_path / ".killed.partial" / "checkpoints"
     deadline = time.time() + 120
-    while not (checkpoints / "step-00000400").exists():
+    while not (checkpoints / "step-00000200").exists():
         assert process.poll() is None, "the run finished before it could be killed"
         assert time.time() < deadline
         time.sleep(0.05)
@@ -48,7 +48,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     kept = sorted(p.name for p in checkpoints.glob("step-*"))
     # --keep-checkpoints 3, plus one while a new checkpoint is in place and the oldest not yet pruned
     # (rename before delete: a kill at that instant is what this test may hit on a busy machine)
-    assert 1 <= len(kept) <= 4 and "step-00000400" in kept
+    assert 1 <= len(kept) <= 4 and "step-00000200" in kept
 
     # the newest checkpoint is damaged (as by a crash mid-copy): resume falls back to an older one
     newest = checkpoints / kept[-1] / "model.safetensors"
@@ -144,7 +144,7 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
 
     def save_until_full(tensors, path, metadata=None):
         calls["n"] += 1
-        if calls["n"] > 2:  # the first checkpoint (weights + optimiser) fits, the second does not
+        if calls["n"] > 2:  # the first checkpoint (weights + optimizer) fits, the second does not
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_save(tensors, path, metadata=metadata)
 

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .errors import GONError
 from .files import write_atomically
-from .viz import _pyplot
+from .viz import pyplot
 
 # silence between the clips of one WAV, so that each can be told apart by ear
 GAP_SECONDS = 0.25
@@ -53,7 +53,7 @@ def save_sound_figure(rows: list[list[Tensor]], path: str | Path, sample_rates: 
                       titles: list[str] | None = None, labels: list[str] | None = None) -> Path:
     """A figure of clips: for each row of clips (each (C, T) in [-1, 1]), their waveforms above their
     log-spectrograms; `sample_rates` one rate, or one per column; `titles` per column, `labels` per row."""
-    plt = _pyplot()
+    plt = pyplot()
     columns = max(len(r) for r in rows)
     rates = [sample_rates] * columns if isinstance(sample_rates, int) else list(sample_rates)
     spectra = [[log_spectrogram(clip, rates[c]) for c, clip in enumerate(row)] for row in rows]

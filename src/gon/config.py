@@ -15,22 +15,17 @@ keys keep the names the command line always had (`--inner-steps`, `inner_steps`,
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from .decoders import ACTIVATIONS, CONV_SIZES, NORMS
+from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
-from .fields import check_fields, option, short
+from .fields import check_fields, default_of, option, short
+from .kinds import KINDS, kind_spec
 from .losses import LIKELIHOODS
 from .origin import OriginStep
 
-GON_KINDS = ("conv", "variational", "implicit")
-# the paper's baselines (gon/models/baselines.py), built around the decoder of the GON kind named
-BASELINE_KINDS = {"ae": "conv", "tied-ae": "conv", "glo": "conv", "vae": "variational"}
-# sound (gon/models/sound.py): each kind is the image kind named, on clips (C, T) of amplitudes in [-1, 1]
-AUDIO_KINDS = {"audio-implicit": "implicit", "audio-conv": "conv", "audio-ae": "ae"}
-MODEL_KINDS = GON_KINDS + tuple(BASELINE_KINDS) + tuple(AUDIO_KINDS)
-IMPLICIT_KINDS = ("implicit", "audio-implicit")
 PAPER_BATCH_SIZE = 64
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -48,28 +43,29 @@ def clip_samples(sample_rate: int, seconds: float) -> int:
     """Samples in a clip of `seconds` at `sample_rate` (at least one)."""
     return max(1, round(sample_rate * seconds))
 
-# The paper's hyper-parameters per kind (its released scripts), used where the user gives none.
-KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "conv": dict(image_size=32, latent_dim=32, hidden_features=16, activation="elu"),
-    "variational": dict(image_size=32, latent_dim=48, hidden_features=32, activation="elu"),
-    "implicit": dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
-}
-KIND_DEFAULTS.update({kind: KIND_DEFAULTS[base] for kind, base in BASELINE_KINDS.items()})
-# image_size is not used by sound kinds; first_w0 = 3000 is SIREN's first-layer frequency for audio
-# (Sitzmann et al. 2020, Sec. 4.1 and its audio notebook: time in [-1, 1], first omega_0 = 3000)
-KIND_DEFAULTS.update({
-    "audio-implicit": dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
-    "audio-conv": dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu"),
-})
-KIND_DEFAULTS["audio-ae"] = KIND_DEFAULTS["audio-conv"]
-# Adam's rate per kind: the paper's 1e-4 for implicit GONs; 1e-3 for convolutional and
-# variational ones, which converge several times faster than at 1e-4 at CPU budgets
-# (docs/design.md); a baseline trains at the rate of the GON kind whose decoder it shares
-DEFAULT_LR = {"conv": 1e-3, "variational": 1e-3, "implicit": 1e-4}
-DEFAULT_LR.update({kind: DEFAULT_LR[base] for kind, base in BASELINE_KINDS.items()})
-DEFAULT_LR.update({kind: DEFAULT_LR[base] for kind, base in AUDIO_KINDS.items()})
+logger = logging.getLogger("gon")
 
-STEP_KINDS = GON_KINDS + ("audio-implicit", "audio-conv")  # the kinds that have a gradient-origin step
+
+# The paper's inner losses, divided by the batch size B, per sample, as rules a kind's spec
+# names (`KindSpec.paper_scale`): (image_size, channels) -> inner_scale at B = 64.
+def per_pixel_scale(image_size: int, channels: int) -> float:
+    """conv: ((g - x)**2).sum(1).mean() -> SSE_i / (B * H * W) (a mean over batch and pixels)."""
+    return 1.0 / (PAPER_BATCH_SIZE * image_size * image_size)
+
+
+def per_position_scale(positions: int, channels: int) -> float:
+    """1-D conv (sound): the conv GON's mean over positions, SSE_i / (B * T) for T samples."""
+    return 1.0 / (PAPER_BATCH_SIZE * positions)
+
+
+def per_channel_scale(image_size: int, channels: int) -> float:
+    """implicit: ((g - x)**2).sum(1).mean() -> SSE_i / (B * C) (a sum over coordinates)."""
+    return 1.0 / (PAPER_BATCH_SIZE * channels)
+
+
+def per_sample_scale(image_size: int, channels: int) -> float:
+    """variational: (BCE.sum(1) + KL).mean() -> ELBO_i / B."""
+    return 1.0 / PAPER_BATCH_SIZE
 
 
 def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
@@ -80,15 +76,26 @@ def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
       implicit:    ((g - x)**2).sum(1).mean()   -> SSE_i / (B * C)       (sum over coordinates)
       variational: (BCE.sum(1) + KL).mean()     -> ELBO_i / B
     We sum per-sample losses instead and fix B = 64, so latents never depend on the batch.
+    Each kind's spec names its rule (`KindSpec.paper_scale`).
     """
-    if kind == "audio-conv":  # the conv GON's mean over positions: T samples of a clip
-        return 1.0 / (PAPER_BATCH_SIZE * image_size)
-    kind = AUDIO_KINDS.get(kind, kind)
-    if kind == "conv":
-        return 1.0 / (PAPER_BATCH_SIZE * image_size * image_size)
-    if kind == "implicit":
-        return 1.0 / (PAPER_BATCH_SIZE * channels)
-    return 1.0 / PAPER_BATCH_SIZE
+    rule = kind_spec(kind).paper_scale
+    return (rule or per_sample_scale)(image_size, channels)
+
+
+def default_inner_scale(config: "ModelConfig") -> float:
+    """The inner_scale of a step whose config leaves it unset (a sound clip's positions are its samples)."""
+    return paper_inner_scale(config.kind, config.clip_samples if config.sound else config.image_size,
+                             config.channels)
+
+
+def __getattr__(name: str) -> Any:
+    # the kind names, read from the registry (gon/kinds.py) when asked: kinds register as
+    # gon.models is imported, after this module
+    if name == "MODEL_KINDS":
+        return tuple(KINDS)
+    if name in ("GON_KINDS", "STEP_KINDS"):
+        return tuple(k for k, spec in KINDS.items() if spec.origin_step)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -97,59 +104,62 @@ class ModelConfig:
     its code), hidden_features is f (ngf) for convolutional decoders and the SIREN width
     for implicit ones, w0 the SIREN frequency, origin the gradient-origin step."""
 
-    kind: str = option("conv", "model kind", flag="model", choices=MODEL_KINDS)
+    kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(KINDS))
     image_size: int | None = option(None, "image side in pixels (default 32; 28 for implicit)", minimum=1)
     channels: int = option(1, "1 (grey) or 3 (RGB)", choices=(1, 3))
     latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational)", minimum=1)
     hidden_features: int | None = option(None, "base filters (conv) or SIREN width (implicit)", minimum=1)
-    num_layers: int = option(4, "SIREN hidden layers", minimum=1, kinds=IMPLICIT_KINDS)
+    num_layers: int = option(4, "SIREN hidden layers", minimum=1, per_kind=True)
     activation: str | None = option(None, "activation (default elu; sine for implicit)", choices=ACTIVATIONS)
     # GroupNorm by default: per-sample, so a latent never depends on its batch. "batch" is
     # the paper's train-mode BatchNorm, which couples samples (docs/design.md, docs/results.md)
     norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS,
-                       kinds=tuple(k for k in MODEL_KINDS if k not in IMPLICIT_KINDS))
-    w0: float = option(30.0, "SIREN frequency", positive=True, kinds=IMPLICIT_KINDS)
+                       per_kind=True)
+    w0: float = option(30.0, "SIREN frequency", positive=True, per_kind=True)
     first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
-                                          "3000 for sound, as SIREN's audio fits)", positive=True,
-                                    kinds=IMPLICIT_KINDS)
+                                          "3000 for sound, as SIREN's audio fits)", positive=True, per_kind=True)
     sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
-                              kinds=tuple(AUDIO_KINDS))
-    clip_seconds: float = option(DEFAULT_CLIP_SECONDS, "sound: seconds per clip (the start of each recording, padded with silence)",
-                                 positive=True, kinds=tuple(AUDIO_KINDS))
+                              per_kind=True)
+    clip_seconds: float = option(DEFAULT_CLIP_SECONDS,
+                                 "sound: seconds per clip (the start of each recording, padded with silence)",
+                                 positive=True, per_kind=True)
     likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
-                             kinds=("variational", "vae"))
+                             per_kind=True)
     origin: OriginStep = option(help="the gradient-origin step (its fields have their own flags)",
-                                factory=OriginStep, kinds=STEP_KINDS)
+                                factory=OriginStep, per_kind=True)
     coordinate_samples: int | None = option(
         None, "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
-        minimum=1, kinds=IMPLICIT_KINDS)
-    classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2)
+        minimum=1, per_kind=True)
+    classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2,
+                                 per_kind=True)
     reconstruction_weight: float = option(
-        0.01, "classifier: weight of the reconstruction loss trained with it (0: classifier alone)", minimum=0)
+        0.01, "classifier: weight of the reconstruction loss trained with it (0: classifier alone)", minimum=0,
+        per_kind=True)
     train_images: int | None = option(None, "GLO: rows of the code table (default: the number of training images)",
-                                      minimum=1, kinds=("glo",))
-    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, kinds=("glo",))
+                                      minimum=1, per_kind=True)
+    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, per_kind=True)
     inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1,
-                                  kinds=("glo",))
+                                  per_kind=True)
 
     def __post_init__(self) -> None:
-        if self.kind not in MODEL_KINDS:
-            raise GONError(f"unknown model kind {self.kind!r}: choose one of {', '.join(MODEL_KINDS)}")
-        for key, value in KIND_DEFAULTS[self.kind].items():
+        spec = kind_spec(self.kind)
+        for key, value in spec.defaults.items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
-        check_fields(self)
+        if self.classes is not None and "classes" not in spec.options:
+            bases = " or ".join(k for k, other in KINDS.items() if "classes" in other.options)
+            raise GONError(f"GON classifiers are built on {bases} models, not {self.kind} ones")
+        # the step has its own check below: its options are named by their flags
+        check_fields(self, self.kind, spec.options + ("origin",))
+        if self.reconstruction_weight != default_of(_FIELDS["reconstruction_weight"]) and self.classes is None:
+            raise GONError("reconstruction_weight applies to classifiers only: give classes as well")
         if self.num_layers > MAX_LAYERS:
             raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
-        if self.kind in AUDIO_KINDS:
+        if self.sound:
             self._check_sound()
-        elif self.kind != "implicit" and self.image_size not in CONV_SIZES:
-            raise GONError(f"a {self.kind} model needs image_size in {CONV_SIZES}, got {self.image_size}")
-        if self.coordinate_samples is not None and self.kind not in IMPLICIT_KINDS:
-            raise GONError("coordinate_samples applies to implicit models only")
-        if self.classes is not None and self.kind not in ("conv", "implicit"):
-            raise GONError(f"GON classifiers are built on conv or implicit models, not {self.kind} ones")
-        if self.kind not in STEP_KINDS:
+        if spec.image_sizes is not None and self.image_size not in spec.image_sizes:
+            raise GONError(f"a {self.kind} model needs image_size in {spec.image_sizes}, got {self.image_size}")
+        if not spec.origin_step:
             default = OriginStep()
             # inner_scale aside: runs written before the step was nested stored the paper's for every kind
             changed = [f for f in dataclasses.fields(OriginStep)
@@ -158,9 +168,12 @@ class ModelConfig:
                 raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
                                f"{self.kind} model does not have")
         elif self.origin.inner_scale is None:
-            positions = self.clip_samples if self.kind == "audio-conv" else self.image_size
-            scale = paper_inner_scale(self.kind, positions, self.channels)
-            self.origin = dataclasses.replace(self.origin, inner_scale=scale)
+            self.origin = dataclasses.replace(self.origin, inner_scale=default_inner_scale(self))
+
+    @property
+    def sound(self) -> bool:
+        """Whether the kind takes sound clips (KindSpec.data), not images."""
+        return kind_spec(self.kind).data == "sound"
 
     @property
     def clip_samples(self) -> int:
@@ -170,7 +183,7 @@ class ModelConfig:
     @property
     def data_shape(self) -> tuple[int, ...]:
         """One sample's shape: (C, H, W) of an image, (C, T) of a sound clip."""
-        if self.kind in AUDIO_KINDS:
+        if self.sound:
             return (self.channels, self.clip_samples)
         return (self.channels, self.image_size, self.image_size)
 
@@ -182,14 +195,14 @@ class ModelConfig:
         if self.clip_samples > MAX_CLIP_SAMPLES:
             raise GONError(f"a clip of {self.clip_seconds:g} s at {self.sample_rate} Hz has {self.clip_samples:,} "
                            f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
-        if self.classes is not None:
-            raise GONError("GON classifiers are built on image models; sound kinds have none yet")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+    def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> "ModelConfig":
         """A config from a dict such as `to_dict`'s or config.json's "model"; the step's options
         may be nested under "origin" or flat (inner_steps, ...: flat configs and runs written
-        before the step was nested); unknown keys raise GONError."""
+        before the step was nested); unknown keys raise GONError, and so do options that do
+        not apply to the kind, unless `recorded`: a run written before they were refused
+        recorded them, and loads with them ignored (one notice)."""
         if not isinstance(values, dict):
             raise GONError(f"the model config must be a JSON object (key: value pairs), got {type(values).__name__}")
         values = dict(values)
@@ -200,6 +213,8 @@ class ModelConfig:
             raise GONError(f"the model config's origin must be a JSON object, got {type(origin).__name__}")
         origin = {**origin, **{name: values.pop(flat) for flat, name in STEP_FLAT.items() if flat in values}}
         config = config_from_dict(cls, values, "model", build=False)
+        if recorded:
+            config = _without_inapplicable(config)
         unknown = sorted(set(origin) - set(STEP_FLAT.values()))
         if unknown:
             raise GONError(f"unknown origin-step key(s): {', '.join(map(repr, unknown))}")
@@ -214,6 +229,26 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
 
+_FIELDS = {f.name: f for f in dataclasses.fields(ModelConfig)}
+
+
+def _without_inapplicable(values: dict[str, Any]) -> dict[str, Any]:
+    """ModelConfig keyword arguments less the per-kind options that do not apply to their
+    kind (a notice names them), as older runs recorded them."""
+    spec = KINDS.get(values.get("kind", _FIELDS["kind"].default))
+    if spec is None:
+        return values  # the unknown kind is the error ModelConfig reports
+    ignored = sorted(key for key, value in values.items() if key != "origin" and _FIELDS[key].metadata.get("per_kind")
+                     and key not in spec.options and value != default_of(_FIELDS[key]))
+    if values.get("classes") is None and "reconstruction_weight" not in ignored and values.get(
+            "reconstruction_weight", _FIELDS["reconstruction_weight"].default) != _FIELDS["reconstruction_weight"].default:
+        ignored.append("reconstruction_weight")
+    if ignored:
+        logger.warning("this %s run recorded option(s) that do not apply to its kind, ignored: %s", spec.name,
+                       ", ".join(f"{key}={values[key]!r}" for key in ignored))
+    return {key: value for key, value in values.items() if key not in ignored}
+
+
 # flat key (and flag) of each OriginStep field -> the field
 STEP_FLAT = {f.metadata["flat"]: f.name for f in dataclasses.fields(OriginStep)}
 
@@ -224,7 +259,7 @@ class TrainConfig:
 
     steps or epochs sets the length (steps wins when both are given; 1000 steps when
     neither is). batch_size is the paper's 64. lr (Adam) defaults per model kind
-    (`DEFAULT_LR`).
+    (`KindSpec.lr`).
     """
 
     data: str = option("mnist5k", "data spec")
@@ -262,7 +297,7 @@ class TrainConfig:
 
     def learning_rate(self, kind: str) -> float:
         """`lr`, or when unset the default Adam rate of the model kind `kind`."""
-        return self.lr if self.lr is not None else DEFAULT_LR[kind]
+        return self.lr if self.lr is not None else kind_spec(kind).lr
 
     def total_steps(self, train_size: int) -> int:
         """Training steps on `train_size` images: `steps`, else `epochs` full batches per epoch, else 1000."""
@@ -321,11 +356,11 @@ def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The fields of a ModelConfig dict that mean something for its kind (and, for the
     classifier weight, for a classifier): what a report should show. Nested step options
     are shown flat."""
-    kind = values.get("kind")
-    kinds = {f.name: f.metadata.get("kinds") for f in dataclasses.fields(ModelConfig)}
+    spec = KINDS.get(values.get("kind"))
+    options = (spec.options + (("origin",) if spec.origin_step else ())) if spec is not None else ()
     out = {}
     for key, value in values.items():
-        if kinds.get(key) is not None and kind not in kinds[key]:
+        if key in _FIELDS and _FIELDS[key].metadata.get("per_kind") and key not in options:
             continue
         if key == "reconstruction_weight" and values.get("classes") is None:
             continue

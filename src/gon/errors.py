@@ -9,3 +9,7 @@ class GONError(Exception):
 
     def __init__(self, message: object) -> None:
         super().__init__(" ".join(str(message).splitlines()))
+
+
+class Diverged(GONError):
+    """Training stopped on a non-finite loss: for a sweep (the map) a result, not a failure."""

@@ -18,14 +18,15 @@ import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
 from torch import Tensor, nn
 
-from .encoder import AffineEncoder, export_affine_encoder
+from .affine_encoder import AffineEncoder, export_affine_encoder
 from .errors import GONError
 from .files import write_atomically
+from .layout import RunLayout
 from .data import data_for_run
 from .models import LatentModel, load_model
 
@@ -92,10 +93,10 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, encoder: bool
     model, config, document = load_model(run_dir)
     images = data_for_run(document, config, data, split, limit)
     x = images.batch(slice(0, len(images)))
-    out = Path(out) if out is not None else run_dir / "decoder.onnx"
+    out = Path(out) if out is not None else RunLayout(run_dir) / RunLayout.DECODER_ONNX
     encoder_out = None
     if encoder:
-        encoder_out = out.with_name("encoder.onnx") if encoder is True else Path(encoder)
+        encoder_out = out.with_name(RunLayout.ENCODER_ONNX) if encoder is True else Path(encoder)
         if encoder_out.resolve() == out.resolve():
             raise GONError(f"the encoder and the decoder cannot both be written to {out}")
         # before anything is written: a model without an affine encoder is refused whole
@@ -188,7 +189,7 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, names: tuple[st
         # torch.export specialises a batch of one to the constant 1
         example = torch.cat([example, example])
     batch = {0: torch.export.Dim("batch")}
-    # the exporter and its graph optimiser log every pass and optional-package note (torchvision)
+    # the exporter and its graph optimizer log every pass and optional-package note (torchvision)
     loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript", "onnx_ir")]
     levels = [log.level for log in loggers]
     for log in loggers:
@@ -227,5 +228,4 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
 
 
 def _kind(model: LatentModel) -> str:
-    config: Any = getattr(model, "config", None)
-    return getattr(config, "kind", type(model).__name__)
+    return model.config.kind if model.config is not None else type(model).__name__

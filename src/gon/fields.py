@@ -1,9 +1,11 @@
 """Config fields declared once: a dataclass field carries its help text, flag, allowed
-values and the model kinds it applies to, and `check_fields` is the one typed check of
-every config (gon/config.py, gon/origin.py)."""
+values and whether it is an option of some model kinds only (each kind's spec,
+gon/kinds.py, lists those it takes), and `check_fields` is the one typed check of every
+config (gon/config.py, gon/origin.py)."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import math
@@ -16,13 +18,14 @@ from .errors import GONError
 
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, choices: tuple[Any, ...] | None = None,
-           minimum: float | None = None, positive: bool = False, kinds: tuple[str, ...] | None = None,
+           minimum: float | None = None, positive: bool = False, per_kind: bool = False,
            factory: Any = None, flat: str | None = None) -> Any:
     """A config field: its default, help text, command-line flag (default: the field's name),
-    allowed values (choices, minimum, positive), the model kinds it applies to (None: all)
-    and, for a field of a nested config, its flat key (and flag) in the enclosing one."""
+    allowed values (choices, a tuple or a function giving one; minimum, positive), whether it applies only to the model kinds
+    that list it among their options (`per_kind`; otherwise to all) and, for a field of a
+    nested config, its flat key (and flag) in the enclosing one."""
     metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "positive": positive,
-                "kinds": kinds, "flat": flat}
+                "per_kind": per_kind, "flat": flat}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -43,13 +46,28 @@ def field_type(cls: type, name: str) -> tuple[type, bool]:
     return hint, False
 
 
-def check_fields(config: Any) -> None:
+def choices_of(f: dataclasses.Field) -> tuple[Any, ...] | None:
+    """A field's allowed values; `choices` may be a function, for a list that grows at run time (the model kinds)."""
+    choices = f.metadata.get("choices")
+    return choices() if callable(choices) else choices
+
+
+def default_of(f: dataclasses.Field) -> Any:
+    """The value a field holds when it is not given."""
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def check_fields(config: Any, model_kind: str | None = None, options: tuple[str, ...] = ()) -> None:
     """GONError unless every field of a config dataclass holds a value of its declared type
-    within its metadata's limits (the one place configs are type-checked)."""
+    within its metadata's limits (the one place configs are type-checked) and, given the
+    `model_kind` and the per-kind `options` it takes, unless every other per-kind field
+    holds its default: an option that does not apply is refused, not recorded."""
     for f in dataclasses.fields(config):
         if f.metadata.get("help") is None:
             continue
         value = getattr(config, f.name)
+        if model_kind is not None and f.metadata.get("per_kind") and f.name not in options and value != default_of(f):
+            raise GONError(f"{f.name} does not apply to {model_kind} models (got {short(value)})")
         kind, optional = field_type(type(config), f.name)
         if value is None and optional:
             continue
@@ -73,7 +91,7 @@ def check_fields(config: Any) -> None:
             if not isinstance(value, kind):
                 raise GONError(f"{name} must be a {kind.__name__}, got {short(value)}")
             continue
-        choices = f.metadata.get("choices")
+        choices = choices_of(f)
         if choices is not None and value not in choices:
             raise GONError(f"{name} must be one of {', '.join(map(str, choices))}, got {short(value)}")
         if minimum is not None and value < minimum:
@@ -90,3 +108,14 @@ def short(value: Any) -> str:
     except ValueError:  # an integer past Python's digit limit for str()
         return f"an integer of over {sys.get_int_max_str_digits()} digits"
     return text if len(text) <= 60 else text[:40] + f"... ({len(text)} characters)"
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a flag that takes a positive integer (a field's, `minimum=1`, and others)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value

@@ -1,7 +1,10 @@
 """Files and folders that appear whole or not at all, and bounded reads of our own formats.
 
-    write_atomically(path, save)              one file: temporary sibling, fsync, rename
+    write_atomically(path, save)              one file: temporary sibling, fsync, rename (the primitive)
+    write_text / write_json                   a text or JSON file, through write_atomically
+    append_jsonl(path, records)               records appended to a log, on disk when it returns
     write_directory_atomically(path, save)    one folder: the same, for a folder of files
+    swap_directory(new, path)                 a finished folder renamed onto another, the old one moved aside
     read_json(path, missing)                  a small JSON document, refusing anything else
     read_jsonl(path, skip_damaged)            the records of a log we append to, bounded
     save_tensors / read_tensors               safetensors with deterministic bytes
@@ -49,6 +52,44 @@ def write_atomically(path: str | Path, save: Callable[[Path], Any]) -> Path:
     return path
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """`text` (UTF-8) as the whole of `path`, written by `write_atomically`."""
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: str | Path, document: Any, indent: int | None = 2) -> Path:
+    """`document` as the JSON file `path` (indented, with a final newline, unless indent is
+    None: one compact line), written by `write_atomically`."""
+    text = json.dumps(document, indent=indent)
+    return write_text(path, text + "\n" if indent is not None else text)
+
+
+def append_jsonl(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Append `records` to the log `path`, a line each, and fsync it: a record reported done
+    is on disk, and a writer killed mid-line leaves a last line that `read_jsonl` drops."""
+    if not records:
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in records))
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as error:
+        raise GONError(f"could not write {path} ({error.strerror or error})") from None
+
+
+def swap_directory(new: Path, path: Path, aside: Path | None = None) -> None:
+    """Rename the finished folder `new` onto `path`, moving an old `path` aside first (to
+    `aside`, default `.NAME.old` beside it) and deleting it last, so that a crash at any
+    point leaves one of the two whole."""
+    aside = aside if aside is not None else path.with_name(f".{path.name}.old")
+    if path.exists():
+        shutil.rmtree(aside, ignore_errors=True)
+        path.rename(aside)
+    new.rename(path)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def fsync_directory(path: Path) -> None:
     """Make a rename inside `path` durable."""
     descriptor = os.open(path, os.O_RDONLY)
@@ -94,9 +135,7 @@ def write_directory_atomically(path: str | Path, save: Callable[[Path], Any], me
             for name in merge:
                 os.replace(tmp / name, path / name)
         else:
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-            tmp.rename(path)
+            swap_directory(tmp, path, old)
         fsync_directory(path.parent)
     except OSError as error:
         raise GONError(f"could not write {path} ({error.strerror or error})") from None

@@ -21,25 +21,27 @@ from typing import Any
 import soundfile
 from PIL import Image, UnidentifiedImageError
 
-from .config import AUDIO_KINDS, applicable_fields
+from .config import applicable_fields
+from .kinds import KINDS
+from .layout import RunLayout
 from .models import read_config
-from .files import read_jsonl, write_atomically
+from .files import read_jsonl, write_text
 from .viz import save_loss_plot
 from .errors import GONError
 
 # (file in the run directory, heading, what the figure shows)
 FIGURES = (
-    ("reconstructions.png", "Reconstructions", "test images (odd rows) and their reconstructions (even rows)"),
-    ("samples.png", "Samples", "decoded latents drawn from the run's sampler"),
-    ("interpolations.png", "Interpolations", "spherical interpolations between encoded test images, one pair per row"),
+    (RunLayout.RECONSTRUCTIONS, "Reconstructions", "test images (odd rows) and their reconstructions (even rows)"),
+    (RunLayout.SAMPLES, "Samples", "decoded latents drawn from the run's sampler"),
+    (RunLayout.INTERPOLATIONS, "Interpolations", "spherical interpolations between encoded test images, one pair per row"),
 )
 
 # what the same figures show for a sound run (each with the WAV of the same name beside it)
 SOUND_CAPTIONS = {
-    "reconstructions.png": "test clips (left) and their reconstructions (right): waveform above log-spectrogram; "
+    RunLayout.RECONSTRUCTIONS: "test clips (left) and their reconstructions (right): waveform above log-spectrogram; "
                            "the player plays each original then its reconstruction",
-    "samples.png": "decoded latents drawn from the run's sampler",
-    "interpolations.png": "spherical interpolation between two encoded test clips, one pair per row",
+    RunLayout.SAMPLES: "decoded latents drawn from the run's sampler",
+    RunLayout.INTERPOLATIONS: "spherical interpolation between two encoded test clips, one pair per row",
 }
 # the largest WAV embedded in a report (a report is one page to open, not an archive)
 MAX_EMBEDDED_AUDIO_BYTES = 32 << 20
@@ -69,22 +71,21 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of the run in `run_dir` to `out` (default RUN/report.html); returns its path."""
     run_dir = Path(run_dir)
     document = read_config(run_dir)
-    out = Path(out) if out is not None else run_dir / "report.html"
+    out = Path(out) if out is not None else RunLayout(run_dir) / RunLayout.REPORT
     page = render_report(run_dir, document)
     if out.is_dir():
         raise GONError(f"{out} is a directory: give a file name for the report")
-    try:
-        return write_atomically(out, lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    except OSError as error:
-        raise GONError(f"cannot write {out} ({error.strerror or error})") from None
+    return write_text(out, page)
 
 
 def render_report(run_dir: Path, document: dict[str, Any]) -> str:
     """The report's HTML for a run directory whose config.json has been read into `document`."""
     model = document.get("model", {})
     train = document.get("train") if isinstance(document.get("train"), dict) else {}
-    history, final = read_metrics(run_dir / "metrics.jsonl")
-    title = f"{model.get('kind', '?')} GON on {train.get('data', '?')}"
+    history, final = read_metrics(RunLayout(run_dir).metrics)
+    kind = model.get("kind", "?")
+    spec = KINDS.get(kind) if isinstance(kind, str) else None
+    title = f"{kind} {'GON' if spec is not None and spec.origin_step else 'model'} on {train.get('data', '?')}"
     body = [f"<h1>{_text(title)}</h1>", f"<p>Run directory: <code>{_text(run_dir.resolve())}</code></p>"]
 
     body.append("<h2>Evaluation</h2>")
@@ -110,12 +111,13 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
                     f"{_text(last.get('step'))}, {_format(last.get('steps_per_s'))} steps/s, "
                     f"{_format(last.get('elapsed_s'))} s elapsed.</p>")
 
-    sound = model.get("kind") in AUDIO_KINDS
+    spec = KINDS.get(model.get("kind")) if isinstance(model.get("kind"), str) else None
+    sound = spec is not None and spec.data == "sound"
     for name, heading, caption in FIGURES:
         body.append(f"<h2>{heading}</h2>")
         if sound:
             body.append(_figure(run_dir / name, SOUND_CAPTIONS[name]))
-            body.append(_audio(run_dir / name.replace(".png", ".wav")))
+            body.append(_audio((run_dir / name).with_suffix(".wav")))
             continue
         # image grids of 28-32 px digits are hard to read at their natural size
         body.append(_figure(run_dir / name, caption, zoom=2))
@@ -139,8 +141,8 @@ def read_metrics(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | Non
 
 def _loss_figure(run_dir: Path, history: list[dict[str, Any]]) -> str:
     caption = "training loss per image, log scale"
-    if _png_width(run_dir / "loss.png") is not None:
-        return _figure(run_dir / "loss.png", caption)
+    if _png_width(RunLayout(run_dir) / RunLayout.LOSS_PLOT) is not None:
+        return _figure(RunLayout(run_dir) / RunLayout.LOSS_PLOT, caption)
     points = [(r["step"], r["loss"]) for r in history
               if isinstance(r.get("step"), (int, float)) and isinstance(r.get("loss"), (int, float))
               and math.isfinite(r["loss"]) and r["loss"] > 0]

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from .errors import GONError
 from .files import FORMAT, read_tensors, save_tensors, write_atomically
+from .layout import RunLayout
 
 logger = logging.getLogger("gon")
 
@@ -127,7 +128,7 @@ class MixtureSampler:
 
 # sampler files: sampler.safetensors (the Gaussian `gon train` writes) and sampler-NAME.safetensors
 
-SAMPLER_FILE = "sampler.safetensors"
+SAMPLER_FILE = RunLayout.SAMPLER
 # name -> (class, its tensors in constructor order)
 SAMPLERS = {GaussianSampler.name: (GaussianSampler, ("mean", "covariance")),
             MixtureSampler.name: (MixtureSampler, ("weights", "means", "covariances"))}

@@ -15,9 +15,10 @@ import numpy as np
 from PIL import Image
 
 from .errors import GONError
+from .layout import RunLayout
 
 EXTRA = "pip install 'gradient-origin-networks[tensorboard]'"
-IMAGES = ("reconstructions", "samples")
+IMAGES = (RunLayout.RECONSTRUCTIONS, RunLayout.SAMPLES)
 
 
 class TensorBoardLog:
@@ -40,11 +41,11 @@ class TensorBoardLog:
         for key, value in metrics.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.writer.add_scalar(f"eval/{key}", value, step)
-        for name in IMAGES:
-            path = run_directory / f"{name}.png"
+        for file in IMAGES:
+            path = run_directory / file
             if path.is_file():
                 with Image.open(path) as image:
-                    self.writer.add_image(name, np.asarray(image.convert("RGB")), step, dataformats="HWC")
+                    self.writer.add_image(Path(file).stem, np.asarray(image.convert("RGB")), step, dataformats="HWC")
         self.close()
 
     def close(self) -> None:

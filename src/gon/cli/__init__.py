@@ -1,5 +1,6 @@
-"""The `gon` command line: parse (parser.py), run one command (commands.py), and turn
-every foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C).
+"""The `gon` command line: parse (parser.py), run one command (commands.py; `gon bench`'s
+are the benchmark layer's, gon/paper/cli.py, plugged in here), and turn every
+foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C).
 
     gon train --data mnist5k --steps 300
     python -m gon eval runs/conv
@@ -15,17 +16,18 @@ from typing import Sequence
 import torch
 
 from ..errors import GONError
+from ..paper.cli import add_bench, cmd_bench
 from . import commands
 from .parser import build_parser
 
 COMMANDS = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
             "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate, "render": commands.cmd_render,
             "export-encoder": commands.cmd_export_encoder, "inspect": commands.cmd_inspect,
-            "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx, "bench": commands.cmd_bench}
+            "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx, "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser([add_bench])
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
     logging.getLogger("gon").setLevel(logging.DEBUG if args.verbose else logging.INFO)

@@ -11,20 +11,18 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..config import AUDIO_KINDS, ModelConfig, TrainConfig, flat_fields, split_flat
+from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
 from ..data import data_for_run
-from ..encoder import export_affine_encoder
+from ..affine_encoder import export_affine_encoder
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
-from ..figures import (interpolations, reconstruction_pairs, samples, save_sound_clips, save_sound_reconstructions,
+from ..gallery import (interpolations, reconstruction_pairs, samples, save_sound_clips, save_sound_reconstructions,
                        sound_paths, spread)
 from ..audio import save_sound_figure, write_wav
 from ..files import read_json, write_atomically
+from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, load_model
-from ..paper import map as paper_map
-from ..paper import tables
-from ..paper.speed import SpeedConfig, format_speed, speed
 from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
 from ..training import resume, train
@@ -153,17 +151,18 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     x = spread(_data_for(args, config, document), args.n)
-    if config.kind in AUDIO_KINDS:
-        _wrote(save_sound_reconstructions(model, x, args.out or args.run / "reconstructions.png", config.sample_rate))
+    if config.sound:
+        _wrote(save_sound_reconstructions(model, x, args.out or RunLayout(args.run) / RunLayout.RECONSTRUCTIONS,
+                                          config.sample_rate))
         return 0
-    _write_png(reconstruction_pairs(model, x), args.out or args.run / "reconstructions.png", 8)
+    _write_png(reconstruction_pairs(model, x), args.out or RunLayout(args.run) / RunLayout.RECONSTRUCTIONS, 8)
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
-    sound = config.kind in AUDIO_KINDS
+    sound = config.sound
     if sound and args.resolution:
         raise GONError("--resolution renders images; a sound model renders at another rate with "
                        "`gon render --sample-rate R`")
@@ -192,23 +191,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GONError("--resolution needs an implicit model")
     images = samples(model, sampler, args.n, args.seed, args.resolution)
     if sound:
-        _wrote(save_sound_clips(images, args.out or args.run / "samples.png", config.sample_rate, 4))
+        _wrote(save_sound_clips(images, args.out or RunLayout(args.run) / RunLayout.SAMPLES, config.sample_rate, 4))
         return 0
-    _write_png(images, args.out or args.run / "samples.png")
+    _write_png(images, args.out or RunLayout(args.run) / RunLayout.SAMPLES)
     return 0
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
-    if config.kind in AUDIO_KINDS:
+    if config.sound:
         return _interpolate_sound(args, model, config, document)
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
     z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
-    _write_png(images, args.out or args.run / "interpolations.png", args.steps)
+    _write_png(images, args.out or RunLayout(args.run) / RunLayout.INTERPOLATIONS, args.steps)
     if args.gif:
 
         by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
@@ -228,7 +227,7 @@ def _interpolate_sound(args: argparse.Namespace, model, config: ModelConfig, doc
     clips = interpolations(model, *_pairs(model.encode(x)), args.steps, not args.linear)
     labels = [f"pair {i + 1}" for i in range(args.pairs)]
     titles = [f"t = {t:.2f}" for t in torch.linspace(0, 1, args.steps).tolist()]
-    _wrote(save_sound_clips(clips, args.out or args.run / "interpolations.png", config.sample_rate, args.steps,
+    _wrote(save_sound_clips(clips, args.out or RunLayout(args.run) / RunLayout.INTERPOLATIONS, config.sample_rate, args.steps,
                             titles, labels))
     return 0
 
@@ -260,7 +259,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     if not isinstance(model, ImplicitGON):
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
-    if config.kind in AUDIO_KINDS:
+    if config.sound:
         return _render_sound(args, model, config, document)
     if args.sample_rate:
         raise GONError("--sample-rate renders a sound model; give an image model --resolution")
@@ -277,8 +276,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     data = _data_for(args, config, document, args.limit)
     latents = encode_dataset(model, data)
     stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
-    out = args.out or args.run / "latents.png"
-    save_latent_histogram(latents, out, f"{config.kind} GON latents, {data.name}")
+    out = args.out or RunLayout(args.run) / RunLayout.LATENTS_PLOT
+    save_latent_histogram(latents, out, f"{config.kind} latents, {data.name}")
     print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
     print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
           f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}")
@@ -288,7 +287,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if config.latent_dim == 2 and data.labels is not None:
 
         scatter = out.with_name(out.stem + "-2d.png")
-        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} GON latents by class")
+        save_latent_scatter(latents, data.labels[: len(latents)], scatter, f"{config.kind} latents by class")
         print(f"wrote {scatter}")
     if args.json:
         print(json.dumps(stats))
@@ -300,46 +299,9 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     data = _data_for(args, config, document, 256)
     encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
-    out = write_atomically(args.out or args.run / "encoder.safetensors", encoder.save)
+    out = write_atomically(args.out or RunLayout(args.run) / RunLayout.ENCODER, encoder.save)
     print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
     return 0
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-
-    if args.bench in ("table1", "table2"):
-        run = tables.table1 if args.bench == "table1" else tables.table2
-        result = run(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
-                     seeds=tuple(args.seeds), steps=args.steps)
-        print(result.markdown)
-        print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
-        return 0
-    if args.bench == "map":
-
-        out = args.out or Path("runs/bench") / ("map-quick" if args.quick else "map")
-        result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
-                           latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
-                           budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
-                           threads=args.threads, stages=tuple(args.stages))
-        print(result.markdown)
-        print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
-        return 0
-    if args.bench == "ablation":
-        out = tables.ablation(args.name, args.out or Path("runs/bench/ablations"), quick=args.quick,
-                                   data=args.data, seeds=tuple(args.seeds), steps=args.steps,
-                                   eval_images=args.eval_images)
-        print(f"wrote {out}/{args.name}.png and {args.name}.csv")
-        return 0
-    result = speed(SpeedConfig(kind=args.kind, batch_size=args.batch_size, repeats=args.repeats,
-                               threads=args.threads), memory=not args.no_memory)
-    print(format_speed(result))
-    if args.json:
-        print(json.dumps(result))
-    return 0
-
-
-def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
-    return None if values is None else tuple(values)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

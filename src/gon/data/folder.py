@@ -3,7 +3,6 @@ decoding bounded by MAX_IMAGE_PIXELS, in memory or decoded per batch (--stream).
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,6 @@ from PIL import Image
 from ..errors import GONError
 from .images import GREY_MODES, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, SPLITS, LazyImages, pil_to_tensor, stack
 
-logger = logging.getLogger("gon")
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -126,6 +124,6 @@ def _decode_all(files: list[Path], where: str, background: str = "white") -> Ite
         with open_image(path, where) as image:
             try:
                 tensor = pil_to_tensor(image, background)
-            except Exception as exc:  # see _open_image: decoding fails with many exception types
+            except Exception as exc:  # see open_image: decoding fails with many exception types
                 raise GONError(f"{where}: cannot decode image {path}: {exc}") from exc
         yield path.name, tensor

@@ -4,7 +4,6 @@ memory-mapped (--stream), headers checked before anything is read or decompresse
 from __future__ import annotations
 
 import gzip
-import logging
 import math
 import os
 import struct
@@ -18,7 +17,6 @@ import torch
 from ..errors import GONError
 from .images import MAX_IN_MEMORY_BYTES, ImageData, LazyImages, existing_dir, fit_chunk, notice_fitted
 
-logger = logging.getLogger("gon")
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}

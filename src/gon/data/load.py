@@ -18,7 +18,6 @@ Every problem a user can fix raises :class:`gon.errors.GONError` with a one-line
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,12 +33,10 @@ from .npz import load_npz
 from .torchvision_sets import TORCHVISION_ROOT, load_torchvision
 from .sound import SOUND_SCHEMES, SoundData, load_sounds
 
-from ..config import AUDIO_KINDS
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
 
-logger = logging.getLogger("gon")
 
 __all__ = ["ImageData", "KNOWN_SPECS", "FASHION_MNIST_DIR", "TORCHVISION_ROOT", "load_data", "data_for_model",
            "data_for_run"]
@@ -153,7 +150,7 @@ def data_for_run(document: dict[str, Any], config: "ModelConfig", spec: str | No
 def data_for_model(spec: str, split: str, config: "ModelConfig", fit: str = "resize", limit: int | None = None,
                    stream: bool = False) -> ImageData | SoundData:
     """Data fitted to a model's image size and channels (a sound model's sample rate and clip length)."""
-    if config.kind in AUDIO_KINDS:
+    if config.sound:
         if spec.partition(":")[0].strip().lower() not in SOUND_SCHEMES:
             raise GONError(f"a {config.kind} model trains on sounds (sounds[:DIR] or audio:DIR), not {spec!r}")
         return load_sounds(spec, split, config.sample_rate, config.clip_seconds, config.channels, limit)

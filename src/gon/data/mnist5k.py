@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import importlib.util
-import logging
 import zlib
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import torch
 
 from ..errors import GONError
 
-logger = logging.getLogger("gon")
 
 
 _MNIST5K_CACHE: tuple[np.ndarray, np.ndarray] | None = None

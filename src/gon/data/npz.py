@@ -3,7 +3,6 @@ member's size before anything is decompressed."""
 
 from __future__ import annotations
 
-import logging
 import math
 import zipfile
 import zlib
@@ -15,7 +14,6 @@ import torch
 from ..errors import GONError
 from .images import MAX_IN_MEMORY_BYTES
 
-logger = logging.getLogger("gon")
 
 
 def load_npz(path: Path, split: str, where: str, limit: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:

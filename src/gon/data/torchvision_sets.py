@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import torch
 from ..errors import GONError
 from .images import pil_to_tensor, stack
 
-logger = logging.getLogger("gon")
 
 TORCHVISION_ROOT = Path("~/.cache/gon/torchvision")
 

@@ -1,5 +1,7 @@
 """Latent models: the interface (base.py), the GON kinds (gon.py), the paper's baselines
-(baselines.py), `build_model` over all of them (registry.py) and their files (saving.py)."""
+(baselines.py), `build_model` over all of them (registry.py) and their files (saving.py).
+Each kind's module registers its spec (gon/kinds.py) beside its builder; importing it
+here is what makes the kind known."""
 
 from .base import LatentModel, Variational
 from .gon import GON, ImplicitGON, VariationalGON

@@ -8,7 +8,11 @@
 `forward` returns the training loss, as nanoGPT's model does, so DistributedDataParallel
 wraps a model directly. A subclass says how it encodes (`encode`); everything else
 (decoding, the loss at F(z), metrics, the optional classifier head of Eq. 13, saving)
-is shared.
+is shared. A model that needs more than the images to train says so through the same
+interface: `loss_inputs` says what `loss` needs besides the images (a classifier its
+labels, GLO the images' indices), `parameter_groups` its optimizer groups,
+`code_latents` a table of training codes and `network_parameters` what counts as the
+network.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..config import ModelConfig
 from ..errors import GONError
 from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
 from .saving import load_model, save_pretrained
@@ -28,22 +33,24 @@ class LatentModel(nn.Module):
     """A decoder F and a way to encode: encode(x) -> z, decode(z) -> F(z), loss(x) at F(encode(x)).
 
     decoder: F, taking latents (B, latent_dim); loss: (F(z), x) -> one loss per sample (B,),
-    the training loss (`outer_loss`).
+    the training loss (`outer_loss`); config: the ModelConfig the model was built from
+    (what `save_pretrained` writes, and the image shape it takes), None for a model put
+    together by hand.
     """
 
-    indexed = False  # True: the training loop passes each batch's image indices to `loss` (GLO)
-
-    def __init__(self, decoder: nn.Module, latent_dim: int, loss=squared_error) -> None:
+    def __init__(self, decoder: nn.Module, latent_dim: int, loss=squared_error,
+                 config: ModelConfig | None = None) -> None:
         super().__init__()
         self.decoder = decoder
         self.latent_dim = latent_dim
         self._outer_loss = loss
         self.classifier: nn.Linear | None = None
         self.reconstruction_weight = 1.0
-        # (C, H, W) the model takes, or (C, T) for sound, where known (build_model sets it); None accepts any shape
-        self.image_shape: tuple[int, ...] | None = None
+        self.config = config
+        # (C, H, W) the model takes, or (C, T) for sound, where known; None accepts any shape
+        self.image_shape: tuple[int, ...] | None = config.data_shape if config is not None else None
         # the range of the data and of what to_images returns: intensities, or amplitudes of sound
-        self.value_range: tuple[float, float] = (0.0, 1.0)
+        self.value_range: tuple[float, float] = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> None:
         """GONError unless x is a batch (B, C, H, W) of the images this model takes ((B, C, T) for sound)."""
@@ -97,10 +104,11 @@ class LatentModel(nn.Module):
         with torch.no_grad():
             return self.to_images(self.decode(z))
 
-    def loss(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+    def loss(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         """The training objective, a scalar: mean over the batch of the per-sample loss at
         F(encode(x)); for a classifier, which needs int64 `labels` (B,), cross-entropy on the
-        latent (Eq. 13) plus the weighted reconstruction loss."""
+        latent (Eq. 13) plus the weighted reconstruction loss. `index`, the batch's positions
+        in the training data, serves models with a code per training image (GLO)."""
         z = self.encode(x)
         if self.classifier is None:
             return self.outer_loss(self.decode(z), x).mean()
@@ -112,15 +120,30 @@ class LatentModel(nn.Module):
         return loss
 
     def forward(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
-        """The training loss of a batch (`loss`); `index`: the batch's image indices, for
-        models with `indexed` set."""
-        if self.indexed:
-            return self.loss(x, labels, index=index)
-        return self.loss(x) if labels is None else self.loss(x, labels)
+        """The training loss of a batch (`loss`), given what `loss_inputs` asked for."""
+        given = {name: value for name, value in (("labels", labels), ("index", index)) if value is not None}
+        return self.loss(x, **given)
+
+    def loss_inputs(self, index: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """What `loss` needs besides a batch's images, from the batch's positions `index` in the
+        training data and the data's `labels` (None if it has none): a classifier its labels."""
+        if self.classifier is None:
+            return {}
+        if labels is None:
+            raise GONError("a GON classifier needs labels, and this data set has none")
+        return {"labels": labels[index]}
 
     def parameter_groups(self, lr: float) -> list[dict]:
-        """The optimiser's parameter groups at rate `lr`."""
+        """The optimizer's parameter groups at rate `lr`."""
         return [{"params": list(self.parameters()), "lr": lr}]
+
+    def code_latents(self) -> Tensor | None:
+        """The latents of the training images, where the model keeps a table of them (GLO); None otherwise."""
+        return None
+
+    def network_parameters(self) -> int:
+        """The number of parameters of the network, less any table of per-image codes."""
+        return sum(p.numel() for p in self.parameters())
 
     @torch.no_grad()
     def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,

@@ -23,11 +23,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..decoders import ConvDecoder, VariationalDecoder, make_activation, make_norm
+from ..decoders import CONV_SIZES, ConvDecoder, VariationalDecoder, make_activation, make_norm
 from ..errors import GONError
+from ..kinds import KINDS, KindSpec, register_kind
 from .base import LatentModel, Variational
 from .gon import conv_decoder
-from .registry import register
 
 
 class ConvEncoder(nn.Module):
@@ -79,8 +79,8 @@ class Autoencoder(LatentModel):
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int,
-                 corrupt: Callable[[Tensor], Tensor] | None = None) -> None:
-        super().__init__(decoder, latent_dim)
+                 corrupt: Callable[[Tensor], Tensor] | None = None, config: ModelConfig | None = None) -> None:
+        super().__init__(decoder, latent_dim, config=config)
         self.encoder = encoder
         self.corrupt = corrupt
 
@@ -95,8 +95,8 @@ class VAE(Variational, Autoencoder):
     encoder's output plays the part of the gradient-origin latent."""
 
     def __init__(self, encoder: nn.Module, decoder: VariationalDecoder, latent_dim: int,
-                 likelihood: str = "bernoulli") -> None:
-        super().__init__(encoder, decoder, latent_dim)
+                 likelihood: str = "bernoulli", config: ModelConfig | None = None) -> None:
+        super().__init__(encoder, decoder, latent_dim, config=config)
         self._set_likelihood(likelihood)
 
 
@@ -110,11 +110,9 @@ class GLO(LatentModel):
     reports its cost.
     """
 
-    indexed = True  # the training loop passes each batch's image indices to `loss`
-
     def __init__(self, decoder: nn.Module, latent_dim: int, images: int, latent_lr: float = 0.1,
-                 inference_steps: int = 200) -> None:
-        super().__init__(decoder, latent_dim)
+                 inference_steps: int = 200, config: ModelConfig | None = None) -> None:
+        super().__init__(decoder, latent_dim, config=config)
         self.latents = nn.Embedding(images, latent_dim)
         # small random codes: distinct from the start, and near the origin like a GON's
         nn.init.normal_(self.latents.weight, std=1 / math.sqrt(latent_dim))
@@ -123,6 +121,15 @@ class GLO(LatentModel):
     def parameter_groups(self, lr: float) -> list[dict]:
         decoder = [p for name, p in self.named_parameters() if not name.startswith("latents.")]
         return [{"params": decoder, "lr": lr}, {"params": self.latents.parameters(), "lr": self.latent_lr}]
+
+    def loss_inputs(self, index: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        return {"index": index}  # a code per training image, looked up by the batch's positions
+
+    def code_latents(self) -> Tensor:
+        return self.latents.weight.detach()
+
+    def network_parameters(self) -> int:
+        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("latents."))
 
     def loss(self, x: Tensor, labels: Tensor | None = None, index: Tensor | None = None) -> Tensor:
         if index is None:
@@ -135,13 +142,13 @@ class GLO(LatentModel):
         # Adam is per coordinate, so each image's code depends on that image alone
         start = self.latents.weight.detach().mean(0)
         z = start.expand(x.shape[0], -1).clone().requires_grad_(True)
-        optimiser = torch.optim.Adam([z], lr=self.latent_lr)
+        optimizer = torch.optim.Adam([z], lr=self.latent_lr)
         with torch.enable_grad():
             for _ in range(self.inference_steps):
                 error = self.outer_loss(self.decode(z), x).sum()
                 (grad,) = torch.autograd.grad(error, z)
                 z.grad = grad
-                optimiser.step()
+                optimizer.step()
         return z.detach()
 
     def origin_path(self, batch_size: int) -> str:
@@ -152,27 +159,37 @@ def _encoder(c: ModelConfig) -> ConvEncoder:
     return ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
 
 
-@register("ae")
 def _autoencoder(c: ModelConfig) -> Autoencoder:
     decoder = conv_decoder(c)  # before the encoder: the order of initialisation is the seed's
-    return Autoencoder(_encoder(c), decoder, c.latent_dim)
+    return Autoencoder(_encoder(c), decoder, c.latent_dim, config=c)
 
 
-@register("tied-ae")
 def _tied_autoencoder(c: ModelConfig) -> Autoencoder:
     decoder = conv_decoder(c)
-    return Autoencoder(TiedConvEncoder(decoder, c.activation, c.norm), decoder, c.latent_dim)
+    return Autoencoder(TiedConvEncoder(decoder, c.activation, c.norm), decoder, c.latent_dim, config=c)
 
 
-@register("vae")
 def _vae(c: ModelConfig) -> VAE:
     conv = conv_decoder(c, "logits")
     encoder = _encoder(c)
-    return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.likelihood)
+    return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.likelihood, config=c)
 
 
-@register("glo")
 def _glo(c: ModelConfig) -> GLO:
     if c.train_images is None:
         raise GONError("a glo model needs train_images (the number of training images; gon train sets it)")
-    return GLO(conv_decoder(c), c.latent_dim, c.train_images, float(c.latent_lr), c.inference_steps)
+    return GLO(conv_decoder(c), c.latent_dim, c.train_images, float(c.latent_lr), c.inference_steps, config=c)
+
+
+# A baseline has the defaults and the rate of the GON kind whose decoder it shares, and no
+# gradient-origin step.
+def _like(gon_kind: str, name: str, build, options: tuple[str, ...], **extra) -> KindSpec:
+    base = KINDS[gon_kind]
+    return register_kind(KindSpec(name, build, base.defaults, lr=base.lr, options=options, image_sizes=CONV_SIZES,
+                                  **extra))
+
+
+_like("conv", "ae", _autoencoder, ("norm",))
+_like("conv", "tied-ae", _tied_autoencoder, ("norm",))
+_like("conv", "glo", _glo, ("norm", "train_images", "latent_lr", "inference_steps"), sized_by_data="train_images")
+_like("variational", "vae", _vae, ("norm", "likelihood"))

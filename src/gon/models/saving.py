@@ -2,32 +2,33 @@
 
 The one save/load API: `save_model` / `load_model` here, which `model.save_pretrained`,
 `Model.from_pretrained`, `gon train` and every command that reads a run go through.
+It sits above the registry (a model is rebuilt from its config by `build_model`) and
+below the model interface, which knows it only through these functions.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from torch import nn
 
 from ..config import ModelConfig
 from ..errors import GONError
-from ..files import FORMAT, read_json, read_tensors, save_tensors, write_atomically, write_directory_atomically
+from ..files import FORMAT, read_json, read_tensors, save_tensors, write_directory_atomically, write_json
+from ..layout import RunLayout
 from .registry import build_model
 
-if TYPE_CHECKING:
-    from .base import LatentModel
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+# kept for code that imported them from here; RunLayout is their one source
+CONFIG_FILE, WEIGHTS_FILE = RunLayout.CONFIG, RunLayout.WEIGHTS
 
 
-def save_model(directory: str | Path, model: "LatentModel", config: ModelConfig, extra: dict[str, Any] | None = None) -> None:
+def save_model(directory: str | Path, model: nn.Module, config: ModelConfig, extra: dict[str, Any] | None = None) -> None:
     """Write config.json and model.safetensors into `directory` (which must exist)."""
-    directory = Path(directory)
+    layout = RunLayout(Path(directory))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_tensors(state, directory / WEIGHTS_FILE, metadata={"format": FORMAT, "kind": config.kind})
-    document = {"format": FORMAT, "model": config.to_dict(), **(extra or {})}
-    write_atomically(directory / CONFIG_FILE, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+    save_tensors(state, layout.weights, metadata={"format": FORMAT, "kind": config.kind})
+    write_json(layout.config, {"format": FORMAT, "model": config.to_dict(), **(extra or {})})
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
@@ -40,11 +41,11 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     return document
 
 
-def load_model(directory: str | Path) -> tuple["LatentModel", ModelConfig, dict[str, Any]]:
+def load_model(directory: str | Path) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
     """The model saved in `directory`, in eval mode, with its config and the whole config document."""
     directory = Path(directory)
     document = read_config(directory)
-    config = ModelConfig.from_dict(document["model"])
+    config = ModelConfig.from_dict(document["model"], recorded=True)
     state, metadata = read_tensors(directory / WEIGHTS_FILE)
     if metadata.get("format") != FORMAT:
         raise GONError(f"{directory / WEIGHTS_FILE}: not a checkpoint of this library")
@@ -64,12 +65,10 @@ def load_model(directory: str | Path) -> tuple["LatentModel", ModelConfig, dict[
     return model, config, document
 
 
-
-
-def save_pretrained(model: "LatentModel", directory: str | Path) -> Path:
-    """Write `model` (built by build_model, which gives it its config) into `directory`: a
+def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
+    """Write `model` (built with its config, as build_model does) into `directory`: a
     new directory appears whole; in an existing one each file is replaced whole, weights first."""
-    config = getattr(model, "config", None)
+    config = model.config
     if not isinstance(config, ModelConfig):
         raise GONError("this model has no config to save: build it with build_model(config), "
                        "or use gon.save_model(directory, model, config)")

@@ -1,8 +1,8 @@
 """Sound kinds: the image kinds carried to clips (B, C, T) of amplitudes in [-1, 1].
 
 - `audio-implicit`: an ImplicitGON whose SIREN takes 1-D time coordinates in [-1, 1], with
-  SIREN's audio frequency on the time axis (first_w0 = 3000, gon.config.KIND_DEFAULTS); it
-  renders a clip at any sample rate.
+  SIREN's audio frequency on the time axis (first_w0 = 3000, below); it renders a clip at
+  any sample rate.
 - `audio-conv`: a GON on transposed 1-D convolutions (ConvDecoder1d).
 - `audio-ae`: the autoencoder baseline around the very same decoder, its encoder the mirror.
 
@@ -14,11 +14,11 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..config import ModelConfig
+from ..config import ModelConfig, per_channel_scale, per_position_scale
 from ..decoders import ConvDecoder1d, ImplicitDecoder, make_activation, make_norm
+from ..kinds import KindSpec, register_kind
 from .baselines import Autoencoder
 from .gon import GON, ImplicitGON
-from .registry import register
 
 
 class ConvEncoder1d(nn.Module):
@@ -48,19 +48,33 @@ def conv1d_decoder(c: ModelConfig) -> ConvDecoder1d:
     return ConvDecoder1d(c.latent_dim, c.channels, c.clip_samples, c.hidden_features, c.activation, c.norm)
 
 
-@register("audio-conv")
 def _audio_conv(c: ModelConfig) -> GON:
-    return GON(conv1d_decoder(c), c.latent_dim, c.origin)
+    return GON(conv1d_decoder(c), c.latent_dim, c.origin, config=c)
 
 
-@register("audio-ae")
 def _audio_ae(c: ModelConfig) -> Autoencoder:
     encoder = ConvEncoder1d(c.latent_dim, c.channels, c.clip_samples, c.hidden_features, c.activation, c.norm)
-    return Autoencoder(encoder, conv1d_decoder(c), c.latent_dim)
+    return Autoencoder(encoder, conv1d_decoder(c), c.latent_dim, config=c)
 
 
-@register("audio-implicit")
 def _audio_implicit(c: ModelConfig) -> ImplicitGON:
     decoder = ImplicitDecoder(c.latent_dim, c.channels, hidden_features=c.hidden_features, num_layers=c.num_layers,
                               w0=c.w0, activation=c.activation, grid_shape=(c.clip_samples,), first_w0=c.first_w0)
-    return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples)
+    return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
+
+
+# Each is its image kind's spec on clips: the same rates (1e-4 for SIRENs, 1e-3 for convolutions)
+# and the same rule for the paper's inner scale, with a clip's T samples as its positions.
+# image_size is not used by sound kinds (1 is recorded). first_w0 = 3000 is SIREN's first-layer
+# frequency for audio (Sitzmann et al. 2020, Sec. 4.1 and its audio notebook: time in [-1, 1],
+# first omega_0 = 3000), applied to the time coordinate only (gon.decoders.ImplicitDecoder).
+SOUND_OPTIONS = ("sample_rate", "clip_seconds")
+CONV_SOUND_DEFAULTS = dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu")
+register_kind(KindSpec("audio-implicit", _audio_implicit,
+                       dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
+                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
+                       options=("num_layers", "w0", "first_w0", "coordinate_samples", *SOUND_OPTIONS), data="sound"))
+register_kind(KindSpec("audio-conv", _audio_conv, CONV_SOUND_DEFAULTS, lr=1e-3, origin_step=True,
+                       paper_scale=per_position_scale, options=("norm", *SOUND_OPTIONS), data="sound"))
+register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm", *SOUND_OPTIONS),
+                       data="sound"))

@@ -1,6 +1,6 @@
 """When does a GON beat an autoencoder with the same decoder? The map.
 
-    from gon.comparison import gon_vs_ae
+    from gon.paper.map import gon_vs_ae
     result = gon_vs_ae("runs/bench/map", quick=True)
     print(result.markdown)
 
@@ -28,7 +28,6 @@ directory skips the runs it already holds, so a long map can be stopped and cont
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -42,14 +41,13 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from ..data import ImageData, data_for_model
-from ..errors import GONError
+from ..errors import Diverged, GONError
 from ..evaluate import evaluate
 from .tables import mean_std, to_csv
-from ..files import read_jsonl, write_atomically
-from ..models import build_model
-from ..training import fit, seed_everything
+from ..files import append_jsonl, read_jsonl, write_atomically, write_text
+from ..training import fit, prepare_run
 from ..training.rundir import held
-from ..viz import save_map_curves, save_ratio_map
+from .map_plots import save_map_curves, save_ratio_map
 
 logger = logging.getLogger("gon")
 
@@ -196,10 +194,9 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     train, test = _data(cell.data, "train", kind), _data(cell.data, "test", kind)
     if cell.stage == "selection":
         train, test = split_for_selection(train)
-    model_config = ModelConfig(kind=kind, latent_dim=cell.latent_dim, norm=cell.norm)
-    seed_everything(cell.seed)
-    model = build_model(model_config)
-    config = TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, log_every=max(1, cell.steps))
+    model, _, config = prepare_run(
+        ModelConfig(kind=kind, latent_dim=cell.latent_dim, norm=cell.norm),
+        TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, log_every=max(1, cell.steps)), train)
     curve: list[dict[str, Any]] = []
     every = max(1, cell.steps // CURVE_POINTS)
     probe = _part(test, slice(0, min(CURVE_IMAGES, len(test))), "curve")
@@ -219,9 +216,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     diverged = False
     try:
         fit(model, train, config, progress=False, on_step=on_step)
-    except GONError as error:
-        if "diverged" not in str(error):
-            raise
+    except Diverged:
         diverged = True
     seconds = time.perf_counter() - clock["start"] - clock["paused"]
     record: dict[str, Any] = {**_identity(cell), "stage": cell.stage, "kind": kind, "diverged": diverged,
@@ -346,8 +341,8 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
             todo = [c for c in cells if c.key() not in done]
             logger.info("%d runs to do (%d already in %s)", len(todo), len(cells) - len(todo), log)
             for record, curve in _run_all(todo, workers, threads):
-                _append_jsonl(log, [record])
-                _append_jsonl(curves_log, curve)
+                append_jsonl(log, [record])
+                append_jsonl(curves_log, curve)
                 records.append(record)
                 curves.extend(curve)
                 done.add(_key(record))
@@ -375,13 +370,13 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
                    rates: dict[tuple[str, int, str], float], preset: MapPreset) -> str:
     """Rebuild every summary file of `out` from the raw rows; returns map.md's text."""
     markdown = summarise(records, curves, rates, preset)
-    write_atomically(out / "map.md", lambda tmp: tmp.write_text(markdown))
+    write_text(out / "map.md", markdown)
     grid = [r for r in records if r["stage"] == "grid"]
-    write_atomically(out / "runs.csv", lambda tmp: tmp.write_text(to_csv(grid, RUN_COLUMNS)))
-    write_atomically(out / "selection.csv", lambda tmp: tmp.write_text(
-        to_csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",))))
+    write_text(out / "runs.csv", to_csv(grid, RUN_COLUMNS))
+    write_text(out / "selection.csv",
+               to_csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",)))
     curve_columns = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "step", "train_seconds")
-    write_atomically(out / "curves.csv", lambda tmp: tmp.write_text(to_csv(curves, curve_columns)))
+    write_text(out / "curves.csv", to_csv(curves, curve_columns))
     if grid:
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
         paired = [{**c, "gon": gon_of(c["method"]), "baseline": PAIRS[gon_of(c["method"])],
@@ -393,15 +388,6 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:
     return (record["stage"], record["data"], record["method"], record["latent_dim"], record["norm"],
             float(record["lr"]), record["steps"], record["seed"])
-
-
-def _append_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    with open(path, "a") as f:
-        f.write("".join(json.dumps(r) + "\n" for r in rows))
-        f.flush()
-        os.fsync(f.fileno())
 
 
 # summaries

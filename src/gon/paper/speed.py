@@ -16,7 +16,6 @@ steps, less the resident size before them (Linux only).
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import statistics
 import time
@@ -28,10 +27,8 @@ from torch import Tensor
 
 from ..config import ModelConfig
 from ..data import load_data
-from ..encoder import export_affine_encoder
+from ..affine_encoder import export_affine_encoder
 from ..models import GON, build_model
-
-FORMULATIONS = ("reference", "gon", "plain")
 
 
 @dataclass
@@ -83,13 +80,13 @@ def _setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Calla
     data = load_data("mnist5k", "train", image_size=config.image_size, channels=config.channels)
     x = data.batch(torch.randperm(len(data))[: spec.batch_size])
     z_given = torch.randn(spec.batch_size, config.latent_dim)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def run(loss_fn: Callable[[], Tensor]) -> Callable[[], None]:
         def step() -> None:
-            optimiser.zero_grad(set_to_none=True)
+            optimizer.zero_grad(set_to_none=True)
             loss_fn().backward()
-            optimiser.step()
+            optimizer.step()
         return step
 
     steps = {
@@ -202,7 +199,3 @@ def format_speed(result: dict) -> str:
         lines.append("  peak memory of a training step: " + ", ".join(
             f"{k} {v:.0f} MiB" if v is not None else f"{k} n/a" for k, v in memory.items()))
     return "\n".join(lines)
-
-
-def to_json(result: dict) -> str:
-    return json.dumps(result)

@@ -2,7 +2,7 @@
 Appendices B, C, E, each as a function that trains, evaluates on held-out data and
 writes its figures (Markdown, CSV, PNG) into a directory.
 
-    from gon.experiments import table1
+    from gon.paper.tables import table1
     result = table1("runs/table1", quick=True)      # mnist5k and Fashion-MNIST, 3 seeds
     print(result.markdown)
 
@@ -14,9 +14,7 @@ figures are measured in this process; run one benchmark at a time.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
-import json
 import logging
 import statistics
 import time
@@ -28,13 +26,13 @@ import torch
 
 from ..config import ModelConfig, TrainConfig
 from ..decoders import ACTIVATIONS
-from ..figures import spread
+from ..gallery import spread
 from ..data import ImageData, data_for_model
 from ..errors import GONError
 from ..evaluate import evaluate
-from ..files import write_atomically
-from ..models import LatentModel, build_model
-from ..training import fit, seed_everything, sized_for
+from ..files import append_jsonl, write_atomically, write_text
+from ..models import LatentModel
+from ..training import fit, prepare_run
 from ..viz import save_curves, save_grid
 
 logger = logging.getLogger("gon")
@@ -105,10 +103,7 @@ def run_method(method: Method, train_data: ImageData, test: ImageData, config: T
     """Train `method` from scratch on `train_data` and evaluate it on `test`; returns the
     model and a record with the metrics, parameter count and seconds spent."""
     values = {"image_size": train_data.shape[-1], **method.model, "channels": train_data.shape[0]}
-    model_config = sized_for(ModelConfig.from_dict(values), train_data)
-    seed_everything(config.seed)
-    model = build_model(model_config)
-    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
+    model, _, config = prepare_run(ModelConfig.from_dict(values), config, train_data)
     start = time.perf_counter()
     history = fit(model, train_data, config, progress=False,
                   on_step=None if on_step is None else (lambda step: on_step(model, step)))
@@ -117,10 +112,11 @@ def run_method(method: Method, train_data: ImageData, test: ImageData, config: T
     metrics = evaluate(model, test, seed=config.seed)
     eval_seconds = time.perf_counter() - start
     record = {"method": method.label, "data": config.data, "seed": config.seed, "steps": history[-1]["step"],
-              "parameters": sum(p.numel() for name, p in model.named_parameters() if not name.startswith("latents.")),
+              "parameters": model.network_parameters(),
               "train_seconds": train_seconds, "eval_seconds": eval_seconds, **metrics}
-    if hasattr(model, "latents"):  # GLO's table of training codes is not part of the network
-        record["latent_table"] = model.latents.weight.numel()
+    codes = model.code_latents()
+    if codes is not None:  # GLO's table of training codes is not part of the network
+        record["latent_table"] = codes.numel()
     return model, record
 
 
@@ -138,7 +134,7 @@ def run_table(name: str, methods: tuple[Method, ...], metric: str, metric_label:
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     log = out / "runs.jsonl"
-    log.write_text("")
+    write_text(log, "")
     started = time.perf_counter()
     for spec in data:
         train_data, test = _load_pair(spec, methods[0].model, preset.eval_limit.get(spec))
@@ -146,14 +142,13 @@ def run_table(name: str, methods: tuple[Method, ...], metric: str, metric_label:
             for seed in seeds:
                 _, record = run_method(method, train_data, test, preset.train_config(spec, seed, steps))
                 rows.append(record)
-                with open(log, "a") as f:
-                    f.write(json.dumps(record) + "\n")
+                append_jsonl(log, [record])
                 logger.info("%s | %s | seed %d: %s %.4f (%.0f s training, %.1f s evaluation)", spec, method.label,
                             seed, metric, record[metric], record["train_seconds"], record["eval_seconds"])
     total = time.perf_counter() - started
     markdown = summarise(rows, methods, data, metric, metric_label, total)
-    _write_atomic(out / f"{name}.md", markdown)
-    _write_atomic(out / f"{name}.csv", to_csv(rows))
+    write_text(out / f"{name}.md", markdown)
+    write_text(out / f"{name}.csv", to_csv(rows))
     return TableResult(rows, markdown, out)
 
 
@@ -210,10 +205,6 @@ def to_csv(rows: list[dict[str, Any]], first: tuple[str, ...] = ()) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    write_atomically(path, lambda tmp: tmp.write_text(text))
 
 
 def table1(out: str | Path, quick: bool = True, data: tuple[str, ...] = QUICK_DATA,
@@ -344,7 +335,7 @@ def ablation(name: str, out: str | Path, quick: bool = True, data: str = "mnist5
             last = rows[-1]
             logger.info("%s | %s | %s | seed %d: test SSE %.3f after %d steps", name, curve.panel,
                         curve.method.label, seed, last["test_sse"], last["step"])
-    _write_atomic(out / f"{name}.csv", to_csv(rows))
+    write_text(out / f"{name}.csv", to_csv(rows))
     write_atomically(out / f"{name}.png", lambda tmp: save_curves(rows, tmp, f"{name} ({spec.figure}), {data}",
                                                               train=spec.train_error))
     return out
@@ -379,7 +370,7 @@ def convergence(out: str | Path, data: str = "mnist5k", seed: int = 0, eval_imag
 
     run_method(Method("GON", {"kind": "conv"}), train_data, test, TrainConfig(data=data, steps=10 ** 9, seed=seed),
                on_step=on_step)
-    _write_atomic(out / "convergence.csv", to_csv(rows))
+    write_text(out / "convergence.csv", to_csv(rows))
     write_atomically(out / "convergence.png", lambda tmp: save_grid(torch.cat(pictures), tmp, columns=shown))
     for row in rows:
         logger.info("convergence | %.0f s (%d steps): test SSE %.3f", row["target_seconds"], row["step"],

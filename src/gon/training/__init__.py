@@ -1,7 +1,10 @@
-"""Training: the loop (loop.py), a run directory around it (run.py, rundir.py), resumable
-checkpoints (state.py) and devices and torchrun (distributed.py)."""
+"""Training: the loop (loop.py), what every run does before it (prepare.py), a run
+directory around it (run.py, rundir.py), resumable checkpoints (state.py) and devices and
+torchrun (distributed.py)."""
 
 from .loop import Interrupted, fit, seed_everything
-from .run import Run, default_sampler, resume, sized_for, train
+from .prepare import prepare_run, sized_for
+from .run import Run, default_sampler, resume, train
 
-__all__ = ["fit", "seed_everything", "Interrupted", "train", "resume", "Run", "sized_for", "default_sampler"]
+__all__ = ["fit", "seed_everything", "Interrupted", "prepare_run", "train", "resume", "Run", "sized_for",
+           "default_sampler"]

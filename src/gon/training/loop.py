@@ -4,9 +4,11 @@
     model = build_model(ModelConfig(kind="conv"))
     history = fit(model, load_data("mnist5k", image_size=32), TrainConfig(steps=300))
 
-Straight-line: Adam on the model's loss (its forward), one optimiser step per batch of
+Straight-line: Adam on the model's loss (its forward), one optimizer step per batch of
 the loop's own permutation, a divergence guard, logging, checkpoints and Ctrl-C handed
-to callbacks. The run directory around it is gon/training/run.py's.
+to callbacks. `fit` reads in one screen: prepare (`_Loop`), then per step `step` and
+`after_step`; nothing in it asks which model it trains (the model's `loss_inputs` say
+what its loss needs). The run directory around it is gon/training/run.py's.
 """
 
 from __future__ import annotations
@@ -26,12 +28,15 @@ from tqdm.auto import tqdm
 
 from ..config import TrainConfig
 from ..data import ImageData
-from ..errors import GONError
+from ..errors import Diverged, GONError
 from ..models import LatentModel
 from . import distributed
 from .state import TrainingState, capture_rng, restore_rng
 
 logger = logging.getLogger("gon")
+
+# Adam's rate for a config whose `lr` was never resolved per kind (`prepare_run` resolves it)
+FIT_DEFAULT_LR = 1e-3
 
 # with skip_nonfinite, this many non-finite losses in a row still stop training: the
 # weights themselves have diverged, and skipping more batches cannot bring them back
@@ -56,127 +61,144 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
     skips that batch). Every config.checkpoint_every steps `on_checkpoint` receives the
     full training state; `resume` continues from such a state exactly (same weights, bit
     for bit on CPU, as an uninterrupted run). `on_step(step)`, if given, runs after every
-    optimiser step (e.g. to evaluate along the way); returning True stops training.
+    optimizer step (e.g. to evaluate along the way); returning True stops training.
     `on_log(record)` receives each record of the history as it is logged. With
     `on_interrupt`, a first Ctrl-C (SIGINT, in the main thread) finishes the current step,
-    hands the training state to `on_interrupt` and raises Interrupted; a second stops at once. An unset
-    config.lr means 1e-3 (`train` resolves it per model kind).
+    hands the training state to `on_interrupt` and raises Interrupted; a second stops at once.
+    An unset config.lr means FIT_DEFAULT_LR (`prepare_run` and `train` resolve it per model kind).
 
     Trains on config.device and leaves the model where it found it. Inside a torch.distributed
     process group (torchrun; see gon.distributed) each rank trains on its share of every
     global batch of config.batch_size, through DistributedDataParallel; only rank 0 shows
     progress, logs and checkpoints.
     """
-    if len(data) < config.batch_size:
-        raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
-    classifier = model.classifier
-    if classifier is not None and data.labels is None:
-        raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
-    ranks = distributed.current()
-    device = distributed.resolve_device(config.device, ranks.local_rank)
-    distributed.check_precision(device, config.precision)
-    local_batch = distributed.local_batch_size(config.batch_size, ranks)
     home = next(model.parameters()).device
-    model.to(device)
-    if config.compile:
-        distributed.compile_decoder(model)
-    objective: torch.nn.Module = model  # forward() is the training loss
-    if ranks.world_size > 1:
-        sync = config.sync_batchnorm and distributed.check_sync_batchnorm(model, ranks, device)
-        objective = distributed.data_parallel(model, ranks, device, sync)
-    elif config.sync_batchnorm:
-        distributed.check_sync_batchnorm(model, ranks, device)
-    # disabled (a pass-through) unless fp16, whose small gradients would underflow unscaled
-    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
-    lr = config.lr if config.lr is not None else 1e-3
-    # a model may ask for its own parameter groups (GLO: its latent table has its own rate)
-    optimiser = torch.optim.Adam(model.parameter_groups(lr), lr=lr)
-    batches_per_epoch = len(data) // config.batch_size
-    total = config.total_steps(len(data))
-    if resume is None:
-        seed_everything(config.seed)
-        order, first, history = torch.randperm(len(data)), 1, []
-        running, count, last_step = 0.0, 0, 0
-    else:
-        optimiser.load_state_dict(resume.optimizer)
-        optimiser.param_groups[0]["lr"] = lr  # lower than the checkpoint's after a divergence (`resume`)
-        restore_rng(resume.rng)
-        order, first, history = resume.order, resume.step + 1, list(resume.history)
-        running, count, last_step = resume.running
-    skipped = 0
-    model.train()
-    if ranks.main:
-        logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to %d of "
-                    "batch %d at lr %g", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}",
-                    data.name, f"{len(data):,}", "x".join(map(str, data.shape)), device, torch.get_num_threads(), first, total,
-                    config.batch_size, lr)
-        logger.debug("gradient-origin path: %s", model.origin_path(local_batch))
-    start = last_time = time.perf_counter()
-    elapsed_before = history[-1]["elapsed_s"] if history else 0.0
-    # redirected to a file, the bar updates every 10 s instead of filling the log
-    interactive = getattr(sys.stderr, "isatty", lambda: False)()
-    bar = tqdm(total=total, initial=first - 1, disable=not progress or not ranks.main, unit="step",
-               dynamic_ncols=True, mininterval=0.1 if interactive else 10.0)
-    interrupt = _InterruptAfterStep() if on_interrupt is not None and ranks.world_size == 1 else None
-    with interrupt or contextlib.nullcontext():
-        for step in range(first, total + 1):
-            if interrupt is not None and interrupt.requested:
-                bar.close()
-                on_interrupt(TrainingState(step - 1, order, optimiser.state_dict(), capture_rng(), list(history),
-                                           (running, count, last_step)))
-                raise Interrupted(step - 1)
-            position = (step - 1) % batches_per_epoch
-            if position == 0 and step > 1:
-                order = torch.randperm(len(data))
-            index = distributed.shard(order[position * config.batch_size:(position + 1) * config.batch_size], ranks)
-            x = data.batch(index).to(device, non_blocking=True)
-            with distributed.autocast(device, config.precision):
-                if model.indexed:  # GLO: a latent per training image, looked up by index
-                    loss = objective(x, index=index)
-                else:
-                    loss = objective(x, data.labels[index].to(device)) if classifier is not None else objective(x)
-            # the global batch's loss (this rank's, in one process): all ranks skip or stop alike
-            reported = distributed.mean_over_ranks(loss.detach(), ranks)
-            skipped = skipped + 1 if not torch.isfinite(reported) else 0
-            if skipped:
-                if not config.skip_nonfinite or skipped >= MAX_CONSECUTIVE_SKIPS:
-                    bar.close()
-                    raise GONError(f"training diverged: the loss is {reported.item()} at step {step}"
-                                   + (f" ({skipped} steps in a row)" if skipped > 1 else "") + "; try a lower --lr"
-                                   + (" (the last checkpoint is kept: continue from it at a lower rate with "
-                                      "`gon train --resume RUN --lr RATE`)"
-                                      if config.checkpoint_every and step > config.checkpoint_every else ""))
-                logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
-            else:
-                optimiser.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimiser)
-                scaler.update()
-                running, count = running + reported.item(), count + 1
-                bar.set_postfix(loss=f"{running / count:.3f}", refresh=False)
-            now = time.perf_counter()
-            out_of_time = config.time_limit is not None and now - start >= config.time_limit
-            if (step % config.log_every == 0 or step == total or out_of_time) and count:
-                record = {"step": step, "loss": running / count, "steps_per_s": (step - last_step) / (now - last_time),
-                          "elapsed_s": elapsed_before + now - start}
-                history.append(record)
-                if on_log is not None and ranks.main:
-                    on_log(record)
-                running, count, last_step, last_time = 0.0, 0, step, now
-            bar.update(1)
-            if (on_checkpoint is not None and ranks.main and config.checkpoint_every
-                    and step % config.checkpoint_every == 0 and step < total):
-                on_checkpoint(TrainingState(step, order, optimiser.state_dict(), capture_rng(), list(history),
-                                            (running, count, last_step)))
-            stop = (on_step is not None and bool(on_step(step))) or out_of_time
-            if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
-                stop = distributed.agree(stop, ranks, device)  # rank 0's clock decides for all
-            if stop:
-                break
-    bar.close()
+    loop = _Loop(model, data, config, progress, resume)
+    interrupt = _InterruptAfterStep() if on_interrupt is not None and loop.ranks.world_size == 1 else None
+    try:
+        with interrupt or contextlib.nullcontext():
+            for step in range(loop.first, loop.total + 1):
+                if interrupt is not None and interrupt.requested:
+                    loop.bar.close()
+                    on_interrupt(loop.state(step - 1))
+                    raise Interrupted(step - 1)
+                loop.step(step)
+                if loop.after_step(step, on_checkpoint, on_step, on_log):
+                    break
+    finally:
+        loop.bar.close()
     model.eval()
     model.to(home)
-    return history
+    return loop.history
+
+
+class _Loop:
+    """One run of `fit`: what it prepares (device, optimizer, data order, counters), one
+    optimizer step, and the work after it (logging, checkpoints, stopping)."""
+
+    def __init__(self, model: LatentModel, data: ImageData, config: TrainConfig, progress: bool,
+                 resume: TrainingState | None) -> None:
+        if len(data) < config.batch_size:
+            raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
+        if model.classifier is not None and data.labels is None:
+            raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
+        self.model, self.data, self.config = model, data, config
+        self.ranks, self.device, self.objective = _place(model, config)
+        ranks, device = self.ranks, self.device
+        # disabled (a pass-through) unless fp16, whose small gradients would underflow unscaled
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "fp16")
+        lr = config.lr if config.lr is not None else FIT_DEFAULT_LR
+        # a model may ask for its own parameter groups (GLO: its latent table has its own rate)
+        self.optimizer = torch.optim.Adam(model.parameter_groups(lr), lr=lr)
+        self.batches_per_epoch = len(data) // config.batch_size
+        self.total = config.total_steps(len(data))
+        if resume is None:
+            seed_everything(config.seed)  # the loop's randomness: data order, noise, coordinates
+            self.order, self.first, self.history = torch.randperm(len(data)), 1, []
+            self.running, self.count, self.last_step = 0.0, 0, 0
+        else:
+            self.optimizer.load_state_dict(resume.optimizer)
+            self.optimizer.param_groups[0]["lr"] = lr  # lower than the checkpoint's after a divergence (`resume`)
+            restore_rng(resume.rng)
+            self.order, self.first, self.history = resume.order, resume.step + 1, list(resume.history)
+            self.running, self.count, self.last_step = resume.running
+        self.skipped = 0
+        model.train()
+        if ranks.main:
+            logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to "
+                        "%d of batch %d at lr %g", type(model).__name__,
+                        f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}",
+                        "x".join(map(str, data.shape)),
+                        device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr)
+            logger.debug("gradient-origin path: %s", model.origin_path(distributed.local_batch_size(
+                config.batch_size, ranks)))
+        self.start = self.last_time = time.perf_counter()
+        self.elapsed_before = self.history[-1]["elapsed_s"] if self.history else 0.0
+        # redirected to a file, the bar updates every 10 s instead of filling the log
+        interactive = getattr(sys.stderr, "isatty", lambda: False)()
+        self.bar = tqdm(total=self.total, initial=self.first - 1, disable=not progress or not ranks.main,
+                        unit="step", dynamic_ncols=True, mininterval=0.1 if interactive else 10.0)
+
+    def state(self, step: int) -> TrainingState:
+        """Everything needed to continue after `step` steps."""
+        return TrainingState(step, self.order, self.optimizer.state_dict(), capture_rng(), list(self.history),
+                             (self.running, self.count, self.last_step))
+
+    def step(self, step: int) -> None:
+        """One optimizer step on the step's batch, or a skipped batch (config.skip_nonfinite)."""
+        config, data, device = self.config, self.data, self.device
+        position = (step - 1) % self.batches_per_epoch
+        if position == 0 and step > 1:
+            self.order = torch.randperm(len(data))
+        index = distributed.shard(self.order[position * config.batch_size:(position + 1) * config.batch_size],
+                                  self.ranks)
+        x = data.batch(index).to(device, non_blocking=True)
+        inputs = {name: value.to(device) for name, value in self.model.loss_inputs(index, data.labels).items()}
+        with distributed.autocast(device, config.precision):
+            loss = self.objective(x, **inputs)
+        # the global batch's loss (this rank's, in one process): all ranks skip or stop alike
+        reported = distributed.mean_over_ranks(loss.detach(), self.ranks)
+        self.skipped = self.skipped + 1 if not torch.isfinite(reported) else 0
+        if self.skipped:
+            if not config.skip_nonfinite or self.skipped >= MAX_CONSECUTIVE_SKIPS:
+                raise Diverged(f"training diverged: the loss is {reported.item()} at step {step}"
+                               + (f" ({self.skipped} steps in a row)" if self.skipped > 1 else "")
+                               + "; try a lower --lr"
+                               + (" (the last checkpoint is kept: continue from it at a lower rate with "
+                                  "`gon train --resume RUN --lr RATE`)"
+                                  if config.checkpoint_every and step > config.checkpoint_every else ""))
+            logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
+            return
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.running, self.count = self.running + reported.item(), self.count + 1
+        self.bar.set_postfix(loss=f"{self.running / self.count:.3f}", refresh=False)
+
+    def after_step(self, step: int, on_checkpoint: Callable[[TrainingState], None] | None,
+                   on_step: Callable[[int], bool | None] | None,
+                   on_log: Callable[[dict[str, float]], None] | None) -> bool:
+        """Log, checkpoint and ask whether to stop; True stops training."""
+        config, ranks = self.config, self.ranks
+        now = time.perf_counter()
+        out_of_time = config.time_limit is not None and now - self.start >= config.time_limit
+        if (step % config.log_every == 0 or step == self.total or out_of_time) and self.count:
+            record = {"step": step, "loss": self.running / self.count,
+                      "steps_per_s": (step - self.last_step) / (now - self.last_time),
+                      "elapsed_s": self.elapsed_before + now - self.start}
+            self.history.append(record)
+            if on_log is not None and ranks.main:
+                on_log(record)
+            self.running, self.count, self.last_step, self.last_time = 0.0, 0, step, now
+        self.bar.update(1)
+        if (on_checkpoint is not None and ranks.main and config.checkpoint_every
+                and step % config.checkpoint_every == 0 and step < self.total):
+            on_checkpoint(self.state(step))
+        stop = (on_step is not None and bool(on_step(step))) or out_of_time
+        if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
+            stop = distributed.agree(stop, ranks, self.device)  # rank 0's clock decides for all
+        return stop
 
 
 class Interrupted(KeyboardInterrupt):
@@ -186,6 +208,25 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, step: int, resume_command: str | None = None) -> None:
         super().__init__(step)
         self.step, self.resume_command = step, resume_command
+
+
+def _place(model: LatentModel, config: TrainConfig) -> tuple[distributed.Ranks, torch.device, torch.nn.Module]:
+    """The model on its device (compiled if asked), and what the loop calls for the loss:
+    the model itself (its forward() is the training loss), or its DistributedDataParallel
+    wrapper under torchrun."""
+    ranks = distributed.current()
+    device = distributed.resolve_device(config.device, ranks.local_rank)
+    distributed.check_precision(device, config.precision)
+    model.to(device)
+    if config.compile:
+        distributed.compile_decoder(model)
+    objective: torch.nn.Module = model
+    if ranks.world_size > 1:
+        sync = config.sync_batchnorm and distributed.check_sync_batchnorm(model, ranks, device)
+        objective = distributed.data_parallel(model, ranks, device, sync)
+    elif config.sync_batchnorm:
+        distributed.check_sync_batchnorm(model, ranks, device)
+    return ranks, device, objective
 
 
 class _InterruptAfterStep:

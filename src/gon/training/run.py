@@ -21,18 +21,20 @@ from typing import Any
 
 from safetensors import SafetensorError
 
-from .. import figures, tensorboard
+from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
 from ..data import ImageData, SoundData, data_for_model
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate
-from ..files import FORMAT, read_json, read_jsonl, write_atomically
+from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
+from ..layout import RunLayout
 from ..models import LatentModel, Variational, build_model, check_model_size, load_model, save_model
 from ..samplers import GaussianSampler, PriorSampler, save_sampler
 from ..viz import save_grid, save_loss_plot
 from . import distributed
-from .loop import Interrupted, fit, seed_everything
-from .rundir import claimed, replace_directory, work_directory
+from .loop import Interrupted, fit
+from .prepare import prepare_run
+from .rundir import claimed, replace_directory
 from .state import TrainingState, latest_training_state, save_training_state
 
 logger = logging.getLogger("gon")
@@ -50,17 +52,6 @@ class Run:
     train_config: TrainConfig
     metrics: dict[str, Any]
     directory: Path | None
-
-
-def sized_for(model_config: ModelConfig, data: ImageData) -> ModelConfig:
-    """`model_config` with what only the training data can tell: a GLO model's latent table
-    has a row per training image (GONError if the config names another count)."""
-    if model_config.kind != "glo":
-        return model_config
-    if model_config.train_images not in (None, len(data)):
-        raise GONError(f"train_images is {model_config.train_images}, but {data.name} has {len(data)} "
-                       f"training images")
-    return dataclasses.replace(model_config, train_images=len(data))
 
 
 def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None = None,
@@ -84,18 +75,18 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
 
 def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool,
                overwrite: bool) -> Run:
-    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
     if out is not None:
-        work = work_directory(out)
-        kept = "a trained model" if (work / "model.safetensors").is_file() else "checkpoints"
-        interrupted = kept != "checkpoints" or any((work / "checkpoints").glob("step-*"))
+        work = RunLayout(out).work
+        kept = "a trained model" if work.weights.is_file() else "checkpoints"
+        interrupted = kept != "checkpoints" or bool(work.checkpoint_folders())
         if interrupted and not overwrite:
-            raise GONError(f"an interrupted run of {out} has {kept} in {work}: continue it with `gon train --resume "
-                           f"{out}`, or pass --overwrite to start again")
+            raise GONError(f"an interrupted run of {out} has {kept} in {work.root}: continue it with `gon train "
+                           f"--resume {out}`, or pass --overwrite to start again")
         if distributed.environment().main:  # under torchrun, rank 0 alone touches the run's files
             if interrupted:  # never deleted without a word
-                logger.warning("--overwrite: deleting the interrupted run of %s in %s (it held %s)", out, work, kept)
-            shutil.rmtree(work, ignore_errors=True)
+                logger.warning("--overwrite: deleting the interrupted run of %s in %s (it held %s)", out, work.root,
+                               kept)
+            shutil.rmtree(work.root, ignore_errors=True)
     elif config.checkpoint_every:
         raise GONError("checkpoints need a run directory (--out)")
     elif config.tensorboard:
@@ -105,9 +96,7 @@ def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None,
     check_model_size(model_config)  # before the data are fitted to its image size
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
-    model_config = sized_for(model_config, data)
-    seed_everything(config.seed)
-    model = build_model(model_config)
+    model, model_config, config = prepare_run(model_config, config, data)
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=None)
 
 
@@ -121,35 +110,40 @@ def resume(out: str | Path, progress: bool = True, lr: float | None = None) -> R
 
 
 def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
-    work = work_directory(out)
-    if out.exists() and not work.exists():
+    work = RunLayout(out).work
+    if out.exists() and not work.root.exists():
         raise GONError(f"{out} is a finished run: nothing to resume")
-    if _complete(work):  # stopped after the run was written, before it was moved into place
-        logger.info("%s holds the finished run: moving it into place", work)
-        shutil.rmtree(work / "checkpoints", ignore_errors=True)
-        (work / "run.json").unlink(missing_ok=True)
-        replace_directory(work, out)
+    if work.is_complete():  # stopped after the run was written, before it was moved into place
+        logger.info("%s holds the finished run: moving it into place", work.root)
+        _finish(work, out)
         model, model_config, document = load_model(out)
-        records = read_jsonl(out / "metrics.jsonl")
+        records = read_jsonl(RunLayout(out).metrics)
         metrics = records[-1] if records and "split" in records[-1] else {}
         return Run(model, model_config, TrainConfig.from_dict(document["train"]), metrics, out)
-    document = read_json(work / "run.json", f"missing: no interrupted run of {out} to resume")
-    model_config = ModelConfig.from_dict(document["model"])
+    document = read_json(work.pending, f"missing: no interrupted run of {out} to resume")
+    model_config = ModelConfig.from_dict(document["model"], recorded=True)
     config = TrainConfig.from_dict(document["train"])
     if lr is not None:
         if not lr < config.lr:
             raise GONError(f"--lr on --resume may only lower the run's learning rate ({config.lr:g}), got {lr:g}")
         config = dataclasses.replace(config, lr=lr)
         document = {**document, "train": dataclasses.asdict(config)}
-        write_atomically(work / "run.json", lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
+        write_json(work.pending, document)
     if config.tensorboard:
         tensorboard.require()
     model = build_model(model_config)
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
-    state, path = latest_training_state(work, model, len(data), config.total_steps(len(data)))
+    state, path = latest_training_state(work.root, model, len(data), config.total_steps(len(data)))
     logger.info("resuming %s from %s", out, path.name)
     test = _test_split(config, model_config)
     return _train_and_write(model, model_config, config, data, test, out, progress, resume=state)
+
+
+def _finish(work: RunLayout, out: Path) -> None:
+    """Put the finished run in `work` in place as `out`, less what only resuming needed."""
+    shutil.rmtree(work.checkpoints, ignore_errors=True)
+    work.pending.unlink(missing_ok=True)
+    replace_directory(work.root, out)
 
 
 def _train_and_write(model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
@@ -168,21 +162,21 @@ def _train_and_write(model: LatentModel, model_config: ModelConfig, config: Trai
 def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
                           test: ImageData | None, out: Path | None, progress: bool,
                           resume: TrainingState | None) -> Run:
-    work = work_directory(out) if out is not None else None
+    work = RunLayout(out).work if out is not None else None
     on_checkpoint = on_interrupt = None
     if work is not None:
         def on_checkpoint(state: TrainingState) -> None:
-            if not (work / "run.json").is_file():  # what --resume rebuilds the run from
-                document = {"format": FORMAT, "model": model_config.to_dict(), "train": dataclasses.asdict(config)}
-                write_atomically(work / "run.json", lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
-            save_training_state(work, model, state, config.keep_checkpoints)
+            if not work.pending.is_file():  # what --resume rebuilds the run from
+                write_json(work.pending, {"format": FORMAT, "model": model_config.to_dict(),
+                                          "train": dataclasses.asdict(config)})
+            save_training_state(work.root, model, state, config.keep_checkpoints)
 
         def on_interrupt(state: TrainingState) -> None:
             on_checkpoint(state)
             raise Interrupted(state.step, f"gon train --resume {out}")
     board = None
     if work is not None and config.tensorboard:
-        board = tensorboard.TensorBoardLog(work / "tensorboard", purge_step=resume.step + 1 if resume else None)
+        board = tensorboard.TensorBoardLog(work.tensorboard, purge_step=resume.step + 1 if resume else None)
     try:
         history = fit(model, data, config, progress, resume=resume,
                       on_checkpoint=on_checkpoint if config.checkpoint_every else None,
@@ -191,21 +185,19 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
         if work is None:
             return Run(model, model_config, config, metrics, None)
         try:
-            work.mkdir(parents=True, exist_ok=True)
+            work.root.mkdir(parents=True, exist_ok=True)
             _write_run(work, model, model_config, config, data, test, history, metrics)
             if board is not None:
-                board.finish(history[-1]["step"], metrics, work)
+                board.finish(history[-1]["step"], metrics, work.root)
         except (OSError, SafetensorError) as error:
             raise GONError(f"could not write the run directory {out} ({str(error).splitlines()[0]})") from None
-        shutil.rmtree(work / "checkpoints", ignore_errors=True)
-        (work / "run.json").unlink(missing_ok=True)
-        replace_directory(work, out)
+        _finish(work, out)
     except BaseException:
         if board is not None:
             board.close()
         # keep what can be resumed or finished; anything else is a half-written run
-        if work is not None and not any((work / "checkpoints").glob("step-*")) and not _complete(work):
-            shutil.rmtree(work, ignore_errors=True)
+        if work is not None and not work.checkpoint_folders() and not work.is_complete():
+            shutil.rmtree(work.root, ignore_errors=True)
         raise
     return Run(model, model_config, config, metrics, out)
 
@@ -217,63 +209,60 @@ def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | N
         return None  # a data set without a test split trains all the same
 
 
-def _write_run(directory: Path, model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
+def _write_run(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
                test: ImageData | None, history: list[dict[str, float]], metrics: dict[str, Any]) -> None:
     parameters = sum(p.numel() for p in model.parameters())
-    save_model(directory, model, model_config,
+    save_model(run.root, model, model_config,
                {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters})
-    lines = [json.dumps(r) for r in history] + ([json.dumps({"step": history[-1]["step"], **metrics})] if metrics else [])
-    # written last of the essentials: a folder holding it holds a finished model (`_complete`)
-    write_atomically(directory / "metrics.jsonl", lambda tmp: tmp.write_text("".join(f"{line}\n" for line in lines)))
+    records = history + ([{"step": history[-1]["step"], **metrics}] if metrics else [])
+    # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`)
+    write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in records))
     try:
-        _write_figures(directory, model, config, data, test, history)
+        _write_figures(run, model, config, data, test, history)
     except (GONError, RuntimeError, ValueError) as error:  # e.g. a sampler that cannot be fitted: the model stands
         logger.warning("the run's figures are incomplete (%s); the model is saved", str(error).splitlines()[0])
 
 
-def _complete(work: Path) -> bool:
-    """Whether a work folder holds a finished run (see `_write_run`), figures aside."""
-    return all((work / name).is_file() for name in ("config.json", "model.safetensors", "metrics.jsonl"))
-
-
-def _write_figures(directory: Path, model: LatentModel, config: TrainConfig, data: ImageData, test: ImageData | None,
+def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: ImageData, test: ImageData | None,
                    history: list[dict[str, float]]) -> None:
-    save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], directory / "loss.png",
+    save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], run / run.LOSS_PLOT,
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
     if isinstance(data, SoundData):
-        _write_sound_figures(directory, model, config, data, shown)
+        _write_sound_figures(run, model, config, data, shown)
         return
-    save_grid(figures.reconstruction_pairs(model, figures.spread(shown, min(32, len(shown)))),
-              directory / "reconstructions.png", columns=8)
+    save_grid(gallery.reconstruction_pairs(model, gallery.spread(shown, min(32, len(shown)))),
+              run / run.RECONSTRUCTIONS, columns=8)
     sampler = default_sampler(model, data)
     if isinstance(sampler, GaussianSampler):
-        save_sampler(directory, sampler)
-    save_grid(figures.samples(model, sampler, 64, seed=config.seed), directory / "samples.png", columns=8)
-    z = model.encode(figures.spread(shown, 2 * min(8, len(shown) // 2)))
-    save_grid(figures.interpolations(model, z[0::2], z[1::2], steps=10), directory / "interpolations.png", columns=10)
+        save_sampler(run.root, sampler)
+    save_grid(gallery.samples(model, sampler, 64, seed=config.seed), run / run.SAMPLES, columns=8)
+    z = model.encode(gallery.spread(shown, 2 * min(8, len(shown) // 2)))
+    save_grid(gallery.interpolations(model, z[0::2], z[1::2], steps=10), run / run.INTERPOLATIONS, columns=10)
 
 
-def _write_sound_figures(directory: Path, model: LatentModel, config: TrainConfig, data: SoundData,
+def _write_sound_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: SoundData,
                          shown: SoundData) -> None:
-    """A sound run's reconstructions, samples and interpolations, each as a PNG and a WAV."""
+    """A sound run's reconstructions, samples and interpolations, each as the layout's PNG and a
+    WAV of the same name beside it (gallery.sound_paths)."""
     rate = data.sample_rate
-    figures.save_sound_reconstructions(model, figures.spread(shown, min(6, len(shown))),
-                                       directory / "reconstructions.png", rate)
+    gallery.save_sound_reconstructions(model, gallery.spread(shown, min(6, len(shown))), run / run.RECONSTRUCTIONS,
+                                       rate)
     sampler = default_sampler(model, data)
     if isinstance(sampler, GaussianSampler):
-        save_sampler(directory, sampler)
-    figures.save_sound_clips(figures.samples(model, sampler, 8, seed=config.seed), directory / "samples.png", rate, 4)
-    z = model.encode(figures.spread(shown, 2 * min(2, len(shown) // 2)))
+        save_sampler(run.root, sampler)
+    gallery.save_sound_clips(gallery.samples(model, sampler, 8, seed=config.seed), run / run.SAMPLES, rate, 4)
+    z = model.encode(gallery.spread(shown, 2 * min(2, len(shown) // 2)))
     steps = 6
-    figures.save_sound_clips(figures.interpolations(model, z[0::2], z[1::2], steps=steps),
-                             directory / "interpolations.png", rate, steps)
+    gallery.save_sound_clips(gallery.interpolations(model, z[0::2], z[1::2], steps=steps), run / run.INTERPOLATIONS,
+                             rate, steps)
 
 
 def default_sampler(model: LatentModel, data: ImageData, max_images: int = 5000) -> GaussianSampler | PriorSampler:
     """N(0, I) for variational GONs; otherwise a Gaussian fitted to training latents (Appendix D)."""
     if isinstance(model, Variational):
         return PriorSampler(model.latent_dim)
-    if hasattr(model, "latents"):  # GLO: the training codes themselves, no optimisation needed
-        return GaussianSampler.fit(model.latents.weight.detach()[:max_images])
+    codes = model.code_latents()
+    if codes is not None:  # the training codes themselves (GLO), no optimisation needed
+        return GaussianSampler.fit(codes[:max_images])
     return GaussianSampler.fit(encode_dataset(model, data, limit=max_images))

@@ -1,8 +1,8 @@
 """The run directory: where a run may be written, one writer at a time, and how it is
 put in place so that a crash at any instant leaves a whole run (old or new) behind.
 
-A run is built in a hidden work folder beside it (`.OUT.partial`, which also holds its
-checkpoints) and renamed into place when complete; `.OUT.lock` holds the writer's lock.
+A run is built in a hidden work folder beside it (`RunLayout.work`, which also holds its
+checkpoints) and renamed into place when complete; `RunLayout.lock` holds the writer's lock.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import contextlib
 import fcntl
 import itertools
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import GONError
+from ..files import swap_directory
+from ..layout import RunLayout
 from . import distributed
+
 
 def run_directory(out: Path, overwrite: bool = False) -> Path:
     """`out`, if a new run may be written there (see `train`); GONError where it may not.
@@ -38,7 +40,7 @@ def run_directory(out: Path, overwrite: bool = False) -> Path:
                        f"(overwrite=True in Python)")
     if not out.is_dir():
         raise GONError(f"{out} is a file, not a run directory: refusing to replace it")
-    if any(out.iterdir()) and not ((out / "config.json").is_file() and (out / "model.safetensors").is_file()):
+    if any(out.iterdir()) and not RunLayout(out).is_run():
         raise GONError(f"{out} is not a gon run (no config.json and model.safetensors): refusing to replace it")
     return out
 
@@ -100,7 +102,7 @@ def _busy(out: Path) -> GONError:
 
 
 def _lock_file(out: Path) -> Path:
-    return out.parent / f".{out.name}.lock"
+    return RunLayout(out).lock
 
 
 def _lock(out: Path) -> Any:
@@ -146,14 +148,9 @@ def _unlock(out: Path, handle: Any) -> None:
 def replace_directory(new: Path, out: Path) -> None:
     """Rename the finished `new` onto `out`, moving an old `out` aside first and deleting it
     last, so that a crash at any point leaves one of the two runs whole."""
-    aside = out.parent / f".{out.name}.old"
-    if out.exists():
-        shutil.rmtree(aside, ignore_errors=True)
-        out.rename(aside)
-    new.rename(out)
-    shutil.rmtree(aside, ignore_errors=True)
+    swap_directory(new, out, RunLayout(out).aside)
 
 
 def work_directory(out: Path) -> Path:
     """Where a run is built before it is renamed to `out`; also where its checkpoints live."""
-    return out.parent / f".{out.name}.partial"
+    return RunLayout(out).work.root

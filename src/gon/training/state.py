@@ -1,4 +1,4 @@
-"""Training checkpoints: everything needed to continue a run exactly (weights, optimiser,
+"""Training checkpoints: everything needed to continue a run exactly (weights, optimizer,
 step, data order, the RNG states of torch, numpy and Python), as safetensors + JSON.
 
 Each checkpoint is a folder checkpoints/step-NNNNNNNN written whole or not at all; a
@@ -7,7 +7,6 @@ damaged newest one falls back to the one before (`latest_training_state`).
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import shutil
@@ -20,8 +19,9 @@ import torch
 from torch import nn
 
 from ..errors import GONError
-from ..files import FORMAT, read_json, read_tensors, save_tensors, write_directory_atomically
-from ..models.saving import WEIGHTS_FILE
+from ..files import FORMAT, read_json, read_tensors, save_tensors, write_directory_atomically, write_json
+from ..layout import RunLayout
+from ..models import LatentModel
 
 logger = logging.getLogger("gon")
 
@@ -54,9 +54,9 @@ def restore_rng(rng: dict[str, Any]) -> None:
 def save_training_state(directory: Path, model: nn.Module, state: TrainingState, keep: int) -> Path:
     """Write checkpoints/step-NNNNNNNN whole or not at all (files.write_directory_atomically),
     then delete all but the newest `keep` checkpoints."""
-    root = directory / "checkpoints"
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / f"step-{state.step:08d}"
+    run = RunLayout(directory)
+    run.checkpoints.mkdir(parents=True, exist_ok=True)
+    final = run.checkpoint(state.step).root
     weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     optimizer_tensors = {f"state.{index}.{name}": value.detach().contiguous().cpu()
                          for index, entry in state.optimizer["state"].items() for name, value in entry.items()}
@@ -66,18 +66,19 @@ def save_training_state(directory: Path, model: nn.Module, state: TrainingState,
                 "running": list(state.running)}
 
     def save(tmp: Path) -> None:
-        save_tensors(weights, tmp / WEIGHTS_FILE, metadata={"format": FORMAT})
-        save_tensors({**optimizer_tensors, **rng_tensors}, tmp / "optimizer.safetensors", metadata={"format": FORMAT})
-        (tmp / "state.json").write_text(json.dumps(document))
+        folder = RunLayout(tmp)
+        save_tensors(weights, folder.weights, metadata={"format": FORMAT})
+        save_tensors({**optimizer_tensors, **rng_tensors}, folder.optimizer, metadata={"format": FORMAT})
+        write_json(folder.state, document, indent=None)
 
     try:
         write_directory_atomically(final, save, replace=True)
     except GONError as error:
-        kept = sorted(p.name for p in root.glob("step-*"))
+        kept = [p.name for p in run.checkpoint_folders()]
         reason = str(error).rsplit(" (", 1)[-1].rstrip(")")
         fallback = f"{kept[-1]} is kept: --resume continues from it" if kept else "no checkpoint was kept"
         raise GONError(f"could not write the checkpoint of step {state.step} ({reason}); {fallback}") from None
-    for old in sorted(root.glob("step-*"))[:-keep]:
+    for old in run.checkpoint_folders()[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -86,11 +87,12 @@ def load_training_state(path: Path, model: nn.Module, data_size: int | None = No
                         total_steps: int | None = None) -> TrainingState:
     """Load one checkpoint folder into `model` and return the rest; GONError if it is
     incomplete, foreign or damaged anywhere (`check_training_state`)."""
-    document = read_json(path / "state.json", "missing: the checkpoint is incomplete")
+    folder = RunLayout(path)
+    document = read_json(folder.state, "missing: the checkpoint is incomplete")
     if not isinstance(document, dict) or document.get("format") != FORMAT:
-        raise GONError(f"{path / 'state.json'}: not a checkpoint of this library")
-    weights, _ = read_tensors(path / WEIGHTS_FILE)
-    tensors, _ = read_tensors(path / "optimizer.safetensors")
+        raise GONError(f"{folder.state}: not a checkpoint of this library")
+    weights, _ = read_tensors(folder.weights)
+    tensors, _ = read_tensors(folder.optimizer)
     try:
         model.load_state_dict(weights)
         optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
@@ -109,10 +111,10 @@ def load_training_state(path: Path, model: nn.Module, data_size: int | None = No
         raise GONError(f"{path}: checkpoint does not fit this run ({str(error).splitlines()[0]})") from None
 
 
-def check_training_state(state: TrainingState, model: nn.Module, data_size: int | None,
+def check_training_state(state: TrainingState, model: LatentModel, data_size: int | None,
                          total_steps: int | None = None) -> None:
     """ValueError unless every part of `state` can drive `model`'s training on `data_size`
-    images: the data order is a permutation of them, the RNG states restore, the optimiser
+    images: the data order is a permutation of them, the RNG states restore, the optimizer
     state has one entry per parameter of its shape, and the counters and the logged history
     fit a run of `total_steps` steps."""
     order = state.order
@@ -131,21 +133,21 @@ def check_training_state(state: TrainingState, model: nn.Module, data_size: int 
         restore_rng(state.rng)  # raises on a state of the wrong type or shape
     finally:
         restore_rng(current)
-    groups = model.parameter_groups(1.0) if hasattr(model, "parameter_groups") else [{"params": model.parameters()}]
+    groups = model.parameter_groups(1.0)
     parameters = [p for group in groups for p in group["params"]]
     if len(state.optimizer["param_groups"]) != len(groups):
-        raise ValueError("the optimiser state has another number of parameter groups")
+        raise ValueError("the optimizer state has another number of parameter groups")
     for index, entry in state.optimizer["state"].items():
         shape = tuple(parameters[index].shape)
         if any(tuple(entry[name].shape) != shape for name in ("exp_avg", "exp_avg_sq")):
-            raise ValueError(f"the optimiser state of parameter {index} does not have its shape {shape}")
+            raise ValueError(f"the optimizer state of parameter {index} does not have its shape {shape}")
 
 
 def latest_training_state(directory: Path, model: nn.Module, data_size: int | None = None,
                           total_steps: int | None = None) -> tuple[TrainingState, Path]:
     """The newest checkpoint under directory/checkpoints that loads (for training on
     `data_size` images); older ones stand in for a newest one that is damaged."""
-    candidates = sorted((directory / "checkpoints").glob("step-*"), reverse=True)
+    candidates = RunLayout(directory).checkpoint_folders()[::-1]
     problems = []
     for path in candidates:
         try:

@@ -1,0 +1,74 @@
+"""Model kinds: one declaration each (`KindSpec`), registered beside its builder.
+
+    register_kind(KindSpec("conv", build=_conv, lr=1e-3, origin_step=True, ...))
+
+A kind's spec is the one place that says what the kind is: its defaults, Adam's rate,
+whether it has a gradient-origin step (and the paper's inner-loss scale for it), the
+kind-specific options that apply to it and its builder. `ModelConfig` validates against
+it and `build_model` builds from it, so adding a kind is one module that calls
+`register_kind` (gon/models/gon.py, gon/models/baselines.py) and one import of that
+module (gon/models/__init__.py). This module sits below the configs and the models, so
+both can read the table without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import GONError
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """One model kind.
+
+    name: the `--model` value; build: `build(config) -> model` (a LatentModel, in
+    training mode, without the classifier head, which `build_model` adds); defaults: the
+    values of the fields left None (image_size, latent_dim, hidden_features, activation:
+    the paper's scripts); lr: Adam's default rate; origin_step: whether the model encodes
+    by the gradient-origin step (`ModelConfig.origin` applies); paper_scale:
+    `(image_size, channels) -> inner_scale` that reproduces the paper's gradients at its
+    batch of 64 (gon.config has the rules), for kinds with a step; options: the
+    kind-specific ModelConfig fields (declared with `per_kind=True`) that apply to this
+    kind, every other one is refused (a kind that lists `classes` may be a classifier,
+    Eq. 13); image_sizes: the image sides it can be built for (None: any); sized_by_data: the config field that the training data's size sets (GLO's
+    code table), None if none; data: what it takes, "image" (C, H, W) or "sound" (C, T)
+    clips (gon/models/sound.py).
+    """
+
+    name: str
+    build: Callable[[Any], Any]
+    defaults: dict[str, Any]
+    lr: float
+    origin_step: bool = False
+    paper_scale: Callable[[int, int], float] | None = None
+    options: tuple[str, ...] = ()
+    image_sizes: tuple[int, ...] | None = None
+    sized_by_data: str | None = None
+    data: str = "image"
+
+    def __post_init__(self) -> None:
+        if self.origin_step and self.paper_scale is None:
+            raise GONError(f"model kind {self.name!r} has a gradient-origin step but no paper_scale rule")
+
+
+# name -> spec, in registration order (the order `--model` lists them)
+KINDS: dict[str, KindSpec] = {}
+
+
+def register_kind(spec: KindSpec) -> KindSpec:
+    """Add `spec` to the kinds `ModelConfig` accepts and `build_model` builds; a second
+    spec under a registered name is an error (two modules claiming one kind)."""
+    if spec.name in KINDS and KINDS[spec.name] is not spec:
+        raise GONError(f"model kind {spec.name!r} is registered twice")
+    KINDS[spec.name] = spec
+    return spec
+
+
+def kind_spec(name: str) -> KindSpec:
+    """The spec of kind `name`; GONError naming the registered kinds for any other name."""
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise GONError(f"unknown model kind {name!r}: choose one of {', '.join(KINDS)}") from None

@@ -1,0 +1,110 @@
+"""`gon bench`: the benchmark layer's commands, added to the `gon` parser by the command
+line's entry point (gon/cli/__init__.py), so that the command line itself never imports
+the benchmarks (tests/test_layout.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..fields import positive_int
+from ..kinds import KINDS
+from . import map as paper_map
+from . import tables
+from .map import METHODS, describe_presets
+from .speed import SpeedConfig, format_speed, speed
+from .tables import ABLATION_NAMES, QUICK_DATA
+
+
+def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, bool]:
+    """Add `gon bench` and its benchmarks to the `gon` subcommands `sub`; returns each
+    benchmark's parser with whether it takes the common --threads."""
+    bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
+        dest="bench", required=True, metavar="BENCHMARK")
+    q = bench.add_parser("speed", help="seconds per training step: paper's formulation, library, plain decoder")
+    q.add_argument("--model", dest="kind", choices=[k for k, spec in KINDS.items() if spec.origin_step], default="conv")
+    q.add_argument("--batch-size", type=positive_int, default=64, help="images per step (default %(default)s)")
+    q.add_argument("--repeats", type=positive_int, default=10, help="timed steps per formulation (default %(default)s)")
+    q.add_argument("--threads", type=positive_int, default=2, help="CPU threads (default %(default)s)")
+    q.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
+    q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
+
+    for name, what in (("table1", "Table 1: held-out summed squared error of GONs, autoencoders, detached and "
+                                  "multi-step GONs, and GLO"),
+                       ("table2", "Table 2: held-out negative ELBO (bits/dim) of a variational GON and a VAE")):
+        q = bench.add_parser(name, help=what, description=what + ". Writes NAME.md, NAME.csv and runs.jsonl.")
+        q.add_argument("--quick", action="store_true",
+                       help="the CPU preset (minutes; docs/results.md) instead of the paper's epoch counts")
+        q.add_argument("--data", nargs="+", default=list(QUICK_DATA), help="data specs (default: %(default)s)")
+        q.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        q.add_argument("--steps", type=positive_int, help="training steps per run (overrides the preset)")
+        q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
+    what = ("When a GON beats an autoencoder with the same decoder: held-out error over latent size, budget and "
+            "normalisation, each method at its best learning rate (chosen on a validation split)")
+    q = bench.add_parser("map", help="the map: GON against autoencoder (and variational GON against VAE)",
+                         description=what + ". Writes runs.jsonl, runs.csv, selection.csv, curves.csv, map.md, "
+                         "ratio.png and curves.png; a rerun into the same --out continues it. Presets: "
+                         + describe_presets() + ".")
+    q.add_argument("--quick", action="store_true", help="the CPU preset (minutes) instead of the full map")
+    q.add_argument("--data", nargs="+", help="data specs (default: the preset's)")
+    q.add_argument("--methods", nargs="+", choices=list(METHODS), help="default: gon ae")
+    q.add_argument("--latent-dims", type=positive_int, nargs="+", help="restrict the preset's latent sizes")
+    q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
+    q.add_argument("--budgets", type=positive_int, nargs="+", help="restrict the preset's budgets (steps)")
+    q.add_argument("--seeds", type=int, nargs="+", help="override the preset's seeds")
+    q.add_argument("--stages", nargs="+", choices=["selection", "grid", "summary"], default=["selection", "grid"],
+                   help="what to run (default: selection grid); summary alone rewrites the tables and plots "
+                        "from the runs held, training nothing")
+    q.add_argument("--workers", type=positive_int, default=2,
+                   help="runs trained side by side, each in its own process (default %(default)s)")
+    q.add_argument("--threads", type=positive_int, default=1, help="threads per run (default %(default)s)")
+    q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-quick)")
+    q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
+                         description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")
+    q.add_argument("name", choices=ABLATION_NAMES)
+    q.add_argument("--quick", action="store_true", help="the CPU preset (short runs)")
+    q.add_argument("--data", default="mnist5k", help="data spec (default mnist5k)")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0])
+    q.add_argument("--steps", type=positive_int, help="training steps per curve (overrides the preset)")
+    q.add_argument("--eval-images", type=positive_int, default=500, help="held-out images evaluated (default 500)")
+    q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")
+    # speed and map set threads per measurement or per worker
+    return {command: name not in ("speed", "map") for name, command in bench.choices.items()}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.bench in ("table1", "table2"):
+        run = tables.table1 if args.bench == "table1" else tables.table2
+        result = run(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
+                     seeds=tuple(args.seeds), steps=args.steps)
+        print(result.markdown)
+        print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
+        return 0
+    if args.bench == "map":
+
+        out = args.out or Path("runs/bench") / ("map-quick" if args.quick else "map")
+        result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
+                           latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
+                           budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
+                           threads=args.threads, stages=tuple(args.stages))
+        print(result.markdown)
+        print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
+        return 0
+    if args.bench == "ablation":
+        out = tables.ablation(args.name, args.out or Path("runs/bench/ablations"), quick=args.quick,
+                                   data=args.data, seeds=tuple(args.seeds), steps=args.steps,
+                                   eval_images=args.eval_images)
+        print(f"wrote {out}/{args.name}.png and {args.name}.csv")
+        return 0
+    result = speed(SpeedConfig(kind=args.kind, batch_size=args.batch_size, repeats=args.repeats,
+                               threads=args.threads), memory=not args.no_memory)
+    print(format_speed(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
+    return None if values is None else tuple(values)
