@@ -2,9 +2,9 @@
 implicit GON, the conv GON and the autoencoder with the conv GON's decoder.
 
     gon train --model audio-implicit --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
-        --steps 900 --batch-size 32 --coordinate-samples 1024 --out runs/sound/implicit
+        --steps 900 --batch-size 32 --coordinate-samples 1024 --inner-scale paper --out runs/sound/implicit
     gon train --model audio-conv --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
-        --steps 2000 --batch-size 32 --out runs/sound/conv
+        --steps 2000 --batch-size 32 --inner-scale paper --out runs/sound/conv
     gon train --model audio-ae --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
         --steps 2000 --batch-size 32 --out runs/sound/ae
     python benchmarks/sound.py runs/sound --out docs/results/sound

@@ -85,3 +85,20 @@ def test_the_two_pairs_never_share_a_curve_panel():
             for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))]
     assert map_curve_panels(rows) == {("mnist5k", "gon/ae", 32, "group"): 31250,
                                       ("mnist5k", "vgon/vae", 32, "group"): 31250}
+
+
+def test_gon_rows_keep_their_scale_rule_and_the_map_compares_the_rules(tmp_path, tiny_map):
+    # the paper's scale first (as the rows made before the rule was recorded), then the
+    # calibrated rule at the rates selected with the paper's: both GON rows stay, side by side
+    first = gon_vs_ae(tmp_path, quick=False, workers=1, inner_scale="paper")
+    assert {r.get("inner_scale") for r in first.records if r["method"] == "gon"} == {"paper"}
+    again = gon_vs_ae(tmp_path, quick=False, workers=1, inner_scale="calibrated", rates_from="paper",
+                      stages=("grid",))
+    gon_grid = [r for r in again.records if r["method"] == "gon" and r["stage"] == "grid"]
+    assert sorted(r["inner_scale"] for r in gon_grid) == ["calibrated", "paper"]
+    assert [r["rates_from"] for r in gon_grid if r["inner_scale"] == "calibrated"] == ["paper"]
+    assert len([r for r in again.records if r["method"] == "ae"]) == 3  # the baseline is not retrained
+    assert "GON inner-loss scale in these tables: calibrated" in again.markdown
+    assert "| mnist5k | gon/ae | 8 | group | 30 | calibrated |" in again.markdown
+    with open(tmp_path / "runs.csv") as f:
+        assert sorted(r["inner_scale"] for r in csv.DictReader(f)) == ["", "calibrated", "paper"]

@@ -37,12 +37,13 @@ def implicit_reduce(g, x):  # ((g - x)**2).sum(1).mean() over (B, H*W, C): sum o
 @pytest.mark.parametrize("kind,images,reduce", [("conv", "digits32", conv_reduce),
                                                  ("implicit", "digits28", implicit_reduce)])
 def test_step_matches_paper_double_backward(kind, images, reduce, request):
-    # At the paper's batch size of 64 the library's fixed inner scale equals the paper's
+    # At the paper's batch size of 64 the paper's inner scale (by name) equals the paper's
     # batch mean, so latents and parameter gradients must agree to float precision.
     x = request.getfixturevalue(images)
     assert x.shape[0] == 64
     siren = {"num_layers": 3} if kind == "implicit" else {}  # an option of implicit models only
-    config = ModelConfig(kind=kind, hidden_features=16 if kind == "conv" else 64, **siren)
+    config = ModelConfig(kind=kind, hidden_features=16 if kind == "conv" else 64,
+                         origin=OriginStep(inner_scale="paper"), **siren)
     model = build_model(config).train()
 
     z_ref, out_ref = paper_step(model.decoder, x, config.latent_dim, reduce)
@@ -63,7 +64,7 @@ def test_step_matches_paper_double_backward(kind, images, reduce, request):
 
 def test_variational_step_matches_paper(digits32):
     # Variational-GON.py: vae_loss(...).mean() over the batch, reparameterised in both passes.
-    config = ModelConfig(kind="variational", hidden_features=8)
+    config = ModelConfig(kind="variational", hidden_features=8, origin=OriginStep(inner_scale="paper"))
     model = build_model(config).train()
     x = digits32
 
@@ -129,7 +130,7 @@ def test_multistep_descends_the_inner_loss(digits32):
 
 
 def test_origin_noise_and_descent_form(digits32):
-    model = build_model(ModelConfig(kind="conv")).eval()
+    model = build_model(ModelConfig(kind="conv", origin=OriginStep(inner_scale="paper"))).eval()
     base = model.step
 
     def encode(**kw):
@@ -175,8 +176,8 @@ def test_shared_origin_equals_general_path(kind, images, detach, request):
     x = request.getfixturevalue(images)[:24]
     # latent_dim 8: the conv Jacobian (cost 2k = 16 samples) is used for this batch of 24
     siren = {"num_layers": 2} if kind == "implicit" else {}  # an option of implicit models only
-    model = build_model(ModelConfig(kind=kind, hidden_features=16, latent_dim=8, origin=OriginStep(detach=detach),
-                                    **siren)).train()
+    model = build_model(ModelConfig(kind=kind, hidden_features=16, latent_dim=8,
+                                    origin=OriginStep(detach=detach, inner_scale="paper"), **siren)).train()
     assert model.origin_path(len(x)).startswith("shared")
     general_decoder = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
 
@@ -197,7 +198,8 @@ def test_shared_origin_equals_general_path(kind, images, detach, request):
 def test_shared_origin_on_a_coordinate_subset(digits28):
     from gon.decoders import CoordinateSubset
 
-    model = build_model(ModelConfig(kind="implicit", hidden_features=16, num_layers=2)).train()
+    model = build_model(ModelConfig(kind="implicit", hidden_features=16, num_layers=2,
+                                    origin=OriginStep(inner_scale="paper"))).train()
     index = torch.randperm(28 * 28)[:100]
     subset = CoordinateSubset(model.decoder, model.decoder.grid[index])
     target = digits28[:16].flatten(2)[:, :, index]

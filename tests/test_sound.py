@@ -161,7 +161,7 @@ def test_shared_origin_equals_general_path_in_every_dimension(dim, detach, clips
     decoder = ImplicitDecoder(8, 1, hidden_features=16, num_layers=2, grid_shape=tuple(x.shape[2:]),
                               first_w0=3000.0 if dim == 1 else None)
     model = build_model(ModelConfig(kind="implicit", latent_dim=8, hidden_features=16, num_layers=2,
-                                    origin=OriginStep(detach=detach)))
+                                    origin=OriginStep(detach=detach, inner_scale="paper")))
     model.decoder, model.image_shape = decoder, None
     model.train()
     assert model.origin_path(len(x)).startswith("shared")
@@ -217,12 +217,13 @@ def test_sound_models_learn_real_clips(kind, sounds_dir):
 
 
 def test_sound_gon_step_is_the_library_step(clips):
-    """The conv sound GON's latent is gradient_origin's at the library's default inner scale."""
+    """The conv sound GON's latent is minus the gradient at the origin, at the inner scale the
+    model resolves from the library's default (no scale of its own)."""
     model = build_model(ModelConfig(kind="audio-conv", sample_rate=RATE, clip_seconds=SECONDS)).eval()
     x = clips.batch(slice(0, 4))
     z = model.encode(x)
     z0 = torch.zeros(4, model.latent_dim, requires_grad=True)
-    loss = model.inner_loss(model.decoder(z0), x).sum() * model.step.inner_scale
+    loss = model.inner_loss(model.decoder(z0), x).sum() * model.inner_scale(x)
     (grad,) = torch.autograd.grad(loss, z0)
     assert relative_error(z, -grad) < 1e-5
 

@@ -24,7 +24,7 @@ from .errors import GONError
 from .fields import check_fields, default_of, option, short
 from .kinds import KINDS, kind_spec
 from .losses import LIKELIHOODS
-from .origin import OriginStep
+from .origin import PAPER, OriginStep
 
 PAPER_BATCH_SIZE = 64
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
@@ -69,7 +69,8 @@ def per_sample_scale(image_size: int, channels: int) -> float:
 
 
 def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
-    """The fixed inner-loss scale that reproduces the paper's gradients at batch size 64.
+    """The fixed inner-loss scale that reproduces the paper's gradients at batch size 64
+    (`inner_scale="paper"`; no longer the default: see docs/results.md, "The inner-loss scale").
 
     The paper's inner losses, divided by the batch size B, per sample:
       conv:        ((g - x)**2).sum(1).mean()   -> SSE_i / (B * H * W)   (mean over batch and pixels)
@@ -80,12 +81,6 @@ def paper_inner_scale(kind: str, image_size: int, channels: int) -> float:
     """
     rule = kind_spec(kind).paper_scale
     return (rule or per_sample_scale)(image_size, channels)
-
-
-def default_inner_scale(config: "ModelConfig") -> float:
-    """The inner_scale of a step whose config leaves it unset (a sound clip's positions are its samples)."""
-    return paper_inner_scale(config.kind, config.clip_samples if config.sound else config.image_size,
-                             config.channels)
 
 
 def __getattr__(name: str) -> Any:
@@ -167,8 +162,12 @@ class ModelConfig:
             if changed:
                 raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
                                f"{self.kind} model does not have")
-        elif self.origin.inner_scale is None:
-            self.origin = dataclasses.replace(self.origin, inner_scale=default_inner_scale(self))
+        else:
+            self.origin = self.origin.resolved()
+        if spec.origin_step and self.origin.inner_scale == PAPER:
+            # a sound clip's positions are its samples
+            self.origin = dataclasses.replace(self.origin, inner_scale=paper_inner_scale(
+                self.kind, self.clip_samples if self.sound else self.image_size, self.channels))
 
     @property
     def sound(self) -> bool:

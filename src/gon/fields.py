@@ -19,13 +19,14 @@ from .errors import GONError
 
 def option(default: Any = None, help: str = "", *, flag: str | None = None, choices: tuple[Any, ...] | None = None,
            minimum: float | None = None, positive: bool = False, per_kind: bool = False,
-           factory: Any = None, flat: str | None = None) -> Any:
+           factory: Any = None, flat: str | None = None, names: tuple[str, ...] | None = None) -> Any:
     """A config field: its default, help text, command-line flag (default: the field's name),
     allowed values (choices, a tuple or a function giving one; minimum, positive), whether it applies only to the model kinds
-    that list it among their options (`per_kind`; otherwise to all) and, for a field of a
-    nested config, its flat key (and flag) in the enclosing one."""
+    that list it among their options (`per_kind`; otherwise to all), for a field of a
+    nested config its flat key (and flag) in the enclosing one, and for a number that may
+    also be a rule by name, those names (e.g. inner_scale's "calibrated")."""
     metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "positive": positive,
-                "per_kind": per_kind, "flat": flat}
+                "per_kind": per_kind, "flat": flat, "names": names}
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -72,6 +73,11 @@ def check_fields(config: Any, model_kind: str | None = None, options: tuple[str,
         if value is None and optional:
             continue
         name = f.name
+        names = f.metadata.get("names")
+        if names and isinstance(value, str):
+            if value not in names:
+                raise GONError(f"{name} must be a number or one of {', '.join(names)}, got {short(value)}")
+            continue
         if kind is bool:
             if not isinstance(value, bool):
                 raise GONError(f"{name} must be true or false, got {value!r}")

@@ -26,18 +26,23 @@ gradient reaching one sample's z0 is scaled by 1/batch_size and a latent depends
 size of the batch it was computed in. Here the inner loss is a *sum* of per-sample losses
 times a fixed `inner_scale`; for a decoder without coupling between samples the gradient
 with respect to z0[i] is then exactly inner_scale * dL_i/dz0[i], whatever else is in the
-batch. Choosing inner_scale = 1/64 times the paper's per-sample normalisation reproduces
-the paper's training dynamics at its batch size of 64 (see `gon.config.paper_inner_scale`).
+batch. The scale is a number, or a rule a model resolves: "paper" (1/64 times the paper's
+per-sample normalisation, its training dynamics at batch 64: `gon.config.paper_inner_scale`)
+or "calibrated" (set once, on the first batch a model encodes, so that its latents have unit
+RMS; gon.models.gon.GON.calibrate). Which default trains best was measured
+(docs/results.md, "The inner-loss scale").
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
+from .errors import GONError
 from .fields import check_fields, option
 
 Decoder = Callable[[Tensor], Any]
@@ -45,6 +50,12 @@ Decoder = Callable[[Tensor], Any]
 InnerLoss = Callable[[Any, Tensor], Tensor]
 
 LATENT_FORMS = ("negative_gradient", "descent")
+# inner_scale rules by name (a number is a fixed scale): "calibrated" sets the scale once from
+# the first batch a model encodes (unit-RMS latents), "paper" is the paper's factor for the
+# model's kind (gon.config.paper_inner_scale)
+CALIBRATED, PAPER = "calibrated", "paper"
+SCALE_RULES = (CALIBRATED, PAPER)
+DEFAULT_INNER_SCALE = CALIBRATED
 
 
 @runtime_checkable
@@ -73,9 +84,11 @@ class OriginStep:
     origin_std: sigma of the noisy origin z0 ~ N(0, sigma^2 I) (Appendix C, Fig. 11a).
     latent_form: "negative_gradient" takes z = -grad (Eq. 8); "descent" keeps the origin,
         z = z0 - grad (Appendix C, Fig. 11b). Identical when origin_std == 0.
-    inner_scale: fixed multiplier of the summed per-sample inner loss (see module doc);
-        None (the default) is the paper's scale for the model's kind, which ModelConfig
-        resolves; a step used without a ModelConfig takes None as 1.
+    inner_scale: multiplier of the summed per-sample inner loss (see module doc): a positive
+        number, or a rule by name: "calibrated" (the default; a GON sets it from the first batch
+        it encodes so that latents have unit RMS) or "paper" (the paper's factor for the
+        model's kind, which ModelConfig resolves to a number). None means the default rule
+        for a model (ModelConfig and GON resolve it) and 1 for `gradient_origin` called alone.
     """
 
     steps: int = option(1, "gradient steps from the origin", minimum=1, flat="inner_steps")
@@ -85,11 +98,16 @@ class OriginStep:
     origin_std: float = option(0.0, "noisy origin z0 ~ N(0, sigma^2) (Appendix C)", minimum=0, flat="origin_std")
     latent_form: str = option("negative_gradient", "z = -grad (Eq. 8) or z = z0 - grad (Appendix C)",
                               choices=LATENT_FORMS, flat="latent_form")
-    inner_scale: float | None = option(None, "inner-loss scale (default: the paper's at batch 64)", positive=True,
-                                       flat="inner_scale")
+    inner_scale: float | str | None = option(None, f"inner-loss scale: a number, 'calibrated' (unit-RMS latents on "
+                                             f"the first batch) or 'paper' (default: {DEFAULT_INNER_SCALE})",
+                                       positive=True, names=SCALE_RULES, flat="inner_scale")
 
     def __post_init__(self) -> None:
         check_fields(self)
+
+    def resolved(self) -> "OriginStep":
+        """This step with an unset inner_scale replaced by the default rule (what a model keeps)."""
+        return self if self.inner_scale is not None else dataclasses.replace(self, inner_scale=DEFAULT_INNER_SCALE)
 
 
 def gradient_origin(
@@ -101,6 +119,7 @@ def gradient_origin(
     *,
     create_graph: bool,
     generator: torch.Generator | None = None,
+    scale: float | Tensor | None = None,
 ) -> Tensor:
     """Encode `x` with the gradient of `inner_loss` at the origin of the decoder's latent space.
 
@@ -110,10 +129,13 @@ def gradient_origin(
     create_graph=True keeps the graph of the gradient, so an outer loss on F(z) trains
     the decoder through the encoder too (the second-order terms the method relies on);
     use it while training. With create_graph=False the returned latent is detached.
-    Works under torch.no_grad(): the inner gradient is always taken.
+    Works under torch.no_grad(): the inner gradient is always taken. `scale` is the inner
+    scale when the step names a rule (a model resolves it: GON.inner_scale) and overrides
+    the step's number otherwise.
     """
+    scale = _scale(step, scale)
     if shares_origin(decoder, step, x.shape[0]):
-        return _shared_origin(decoder, x, inner_loss, step, create_graph)
+        return _shared_origin(decoder, x, inner_loss, step, create_graph, scale)
     batch = x.shape[0]
     z0 = torch.zeros((batch, *latent_shape), dtype=x.dtype, device=x.device)
     if step.origin_std > 0:
@@ -124,7 +146,7 @@ def gradient_origin(
         for k in range(step.steps):
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
-            loss = inner_loss(decoder(z), x).sum() * _scale(step)
+            loss = inner_loss(decoder(z), x).sum() * scale
             (grad,) = torch.autograd.grad(loss, z, create_graph=keep_graph)
             start = 0 if (k == 0 and step.latent_form == "negative_gradient") else z
             z = start - step.step_size * grad
@@ -141,11 +163,19 @@ def shares_origin(decoder: Decoder, step: OriginStep, batch_size: int) -> bool:
             and decoder.independent_samples and batch_size > decoder.origin_jacobian_cost)
 
 
-def _scale(step: OriginStep) -> float:
-    return 1.0 if step.inner_scale is None else step.inner_scale
+def _scale(step: OriginStep, scale: float | Tensor | None) -> float | Tensor:
+    if scale is not None:
+        return scale
+    if step.inner_scale is None:
+        return 1.0
+    if isinstance(step.inner_scale, str):
+        raise GONError(f"inner_scale {step.inner_scale!r} is a rule a model resolves (GON does); "
+                       "gradient_origin itself needs a number or `scale=`")
+    return step.inner_scale
 
 
-def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep, create_graph: bool) -> Tensor:
+def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep,
+                   create_graph: bool, scale: float | Tensor) -> Tensor:
     keep_graph = create_graph and not step.detach
     with torch.enable_grad():
         origin_output, jacobian = decoder.origin_jacobian(create_graph=keep_graph)  # (1, *out), (D, k)
@@ -153,7 +183,7 @@ def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerL
             output = origin_output.expand(x.shape[0], *origin_output.shape[1:])
         else:
             output = origin_output.detach().expand(x.shape[0], *origin_output.shape[1:]).clone().requires_grad_()
-        loss = inner_loss(output, x).sum() * _scale(step)
+        loss = inner_loss(output, x).sum() * scale
         (cotangent,) = torch.autograd.grad(loss, output, create_graph=keep_graph)
         z = -step.step_size * (cotangent.reshape(x.shape[0], -1) @ jacobian)
     return z if keep_graph else z.detach()

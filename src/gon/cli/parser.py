@@ -22,6 +22,20 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _number_or_name(names: tuple[str, ...]):
+    """A number, or one of `names` (a rule such as inner_scale's "calibrated")."""
+
+    def parse(text: str) -> float | str:
+        if text in names:
+            return text
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number or one of {', '.join(names)}, got {text!r}") from None
+
+    return parse
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with one line and a hint for a bad argument instead of the whole usage (exit 2)."""
 
@@ -61,6 +75,8 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
         return
     if kind is int:
         parse = positive_int if (meta.get("minimum") or 0) >= 1 else int
+    elif meta.get("names"):
+        parse = _number_or_name(meta["names"])
     else:
         parse = _number if kind is float else str
     p.add_argument(name, dest=key, type=parse, help=help_text)

@@ -73,6 +73,10 @@ class LatentModel(nn.Module):
         self.reconstruction_weight = reconstruction_weight
         return self
 
+    def prepare_training(self, x: Tensor) -> None:
+        """Called by `fit` with the first global batch before the first step (and again on
+        resume); a GON with a calibrated inner scale sets it here. Nothing for most models."""
+
     def outer_loss(self, output: Any, x: Tensor) -> Tensor:
         """L at F(z) (the training loss): decoder output and data (B, ...) -> loss per sample (B,)."""
         return self._outer_loss(output, x)

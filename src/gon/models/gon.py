@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-import dataclasses
+import logging
+import math
 from typing import Any
 
 import torch
@@ -15,10 +16,17 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig, per_channel_scale, per_pixel_scale, per_sample_scale
 from ..decoders import CONV_SIZES, ConvDecoder, CoordinateSubset, ImplicitDecoder, VariationalDecoder
+from ..errors import GONError
 from ..kinds import KindSpec, register_kind
 from ..losses import squared_error
-from ..origin import OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
+from ..origin import CALIBRATED, PAPER, OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
 from .base import LatentModel, Variational
+
+logger = logging.getLogger("gon")
+
+# the scales a calibration tries: 1e-6 ... 1e3 in quarter decades (the paper's 1.5e-5 for a
+# 32-px conv GON and 1/64 for an implicit one lie inside)
+CALIBRATION_SCALES = tuple(10 ** (e / 4) for e in range(-24, 13))
 
 
 class GON(LatentModel):
@@ -29,7 +37,7 @@ class GON(LatentModel):
     them to differ, e.g. for translation).
 
     decoder: F, taking latents (B, latent_dim); latent_dim: k; step: how z is taken from the
-    origin (ModelConfig.origin gives the paper's, with its inner_scale);
+    origin (OriginStep; its inner_scale is "calibrated" by default: `calibrate`);
     inner_loss / outer_loss: (F(z), x) -> one loss per sample, shape (B,); outer_loss
     defaults to inner_loss (the squared error of Eq. 8); config: as LatentModel's.
     """
@@ -37,12 +45,69 @@ class GON(LatentModel):
     def __init__(self, decoder: nn.Module, latent_dim: int, step: OriginStep = OriginStep(),
                  inner_loss=squared_error, outer_loss=None, config: ModelConfig | None = None) -> None:
         super().__init__(decoder, latent_dim, outer_loss or inner_loss, config)
+        step = step.resolved()
+        if step.inner_scale == PAPER:
+            raise GONError("inner_scale 'paper' depends on the model kind: build the model from a ModelConfig, "
+                           "or give the number (gon.config.paper_inner_scale)")
         self.step = step
         self._inner_loss = inner_loss
+        if step.inner_scale == CALIBRATED:
+            # the scale `calibrate` sets, NaN until then; a buffer, so checkpoints, save_pretrained
+            # and DistributedDataParallel carry it and a reloaded model encodes identically
+            self.register_buffer("calibrated_scale", torch.tensor(math.nan))
+            self._calibration_known = False
+            self.register_load_state_dict_post_hook(_forget_calibration)
 
     def inner_loss(self, output: Any, x: Tensor) -> Tensor:
         """L inside the gradient (the encoder): decoder output and data (B, ...) -> loss per sample (B,)."""
         return self._inner_loss(output, x)
+
+    def inner_scale(self, x: Tensor) -> float | Tensor:
+        """The inner-loss scale for batch `x`: the step's number, or the calibrated scale
+        (set by `calibrate` on `x` if this is the first batch the model encodes)."""
+        if self.step.inner_scale != CALIBRATED:
+            return self.step.inner_scale
+        if not self._calibration_known:
+            if math.isnan(float(self.calibrated_scale)):
+                self.calibrate(x)
+            self._calibration_known = True
+        return self.calibrated_scale
+
+    def prepare_training(self, x: Tensor) -> None:
+        """Calibrate the inner scale on `x` (fit's first global batch) unless it is set."""
+        if self.step.inner_scale == CALIBRATED:
+            self.inner_scale(x)
+
+    def calibrate(self, x: Tensor) -> float:
+        """Set the calibrated inner scale from batch `x` by a line search along the gradient:
+        of the scales t = 1e-6 ... 1e3 in quarter decades, the one whose latent z = -t * grad
+        gives the lowest mean inner loss on `x`, i.e. the best single step from the origin.
+        z is linear in the scale, so one gradient serves every t. Called once, on the first
+        batch the model encodes (fit's first batch when training); returns the scale.
+        Measured against fixed scales in docs/results.md ("The inner-loss scale")."""
+        if self.step.inner_scale != CALIBRATED:
+            raise GONError(f"this GON's inner scale is fixed ({self.step.inner_scale:g}); build it with "
+                           "OriginStep(inner_scale='calibrated') to calibrate")
+        with torch.inference_mode(False):
+            unit = gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
+                                   create_graph=False, scale=1.0)
+            if not bool(torch.isfinite(unit).all()) or not bool(unit.any()):
+                raise GONError(f"cannot calibrate the inner scale on this batch: the gradient at the origin is "
+                               f"{'zero' if bool(torch.isfinite(unit).all()) else 'not finite'}; give inner_scale "
+                               "a number")
+            with torch.no_grad():
+                trials = [(float(self.inner_loss(self.decode(t * unit), x).mean()), t) for t in CALIBRATION_SCALES]
+        finite = [trial for trial in trials if math.isfinite(trial[0])]
+        if not finite:
+            raise GONError("cannot calibrate the inner scale on this batch: the inner loss is not finite at any "
+                           "scale tried; give inner_scale a number")
+        scale = min(finite)[1]  # ties: the smaller scale
+        with torch.no_grad():
+            self.calibrated_scale.fill_(scale)
+        self._calibration_known = True
+        logger.info("inner scale calibrated on a batch of %d: %.4g (the best single step from the origin)",
+                    x.shape[0], scale)
+        return scale
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """Latents z = -grad_z0 L(x, F(z0)) at z0 = 0 (Eq. 8): images x (B, C, H, W) in [0, 1]
@@ -50,7 +115,7 @@ class GON(LatentModel):
         self.check_images(x)
         create_graph = self.training if create_graph is None else create_graph
         return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
-                               create_graph=create_graph)
+                               create_graph=create_graph, scale=self.inner_scale(x))
 
     def origin_path(self, batch_size: int) -> str:
         """Which gradient-origin computation `encode` uses now for a batch, and why (for logs)."""
@@ -111,8 +176,8 @@ class ImplicitGON(GON):
         subset = CoordinateSubset(self.decoder, self.decoder.grid[index])
         target = x.flatten(2)[:, :, index]                                   # (B, C, n)
         scale = points / n
-        step = dataclasses.replace(self.step, inner_scale=self.step.inner_scale * scale)
-        z = gradient_origin(subset, target, self.inner_loss, (self.latent_dim,), step, create_graph=True)
+        z = gradient_origin(subset, target, self.inner_loss, (self.latent_dim,), self.step, create_graph=True,
+                            scale=self.inner_scale(x) * scale)
         return scale * self.outer_loss(subset(z), target).mean()
 
     def render(self, z: Tensor, size: int) -> Tensor:
@@ -120,6 +185,11 @@ class ImplicitGON(GON):
         sound, clips of `size` samples in [-1, 1] (B, C, size)."""
         with torch.no_grad():
             return self.decoder.render(z, size).clamp(*self.value_range)
+
+
+def _forget_calibration(module: GON, incompatible_keys: Any) -> None:
+    # a loaded state may hold another calibrated scale (or none yet): look again at the next encode
+    module._calibration_known = False
 
 
 def conv_decoder(c: ModelConfig, output: str = "sigmoid") -> ConvDecoder:

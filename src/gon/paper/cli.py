@@ -13,6 +13,7 @@ from ..fields import positive_int
 from ..kinds import KINDS
 from . import map as paper_map
 from . import tables
+from ..origin import DEFAULT_INNER_SCALE, SCALE_RULES
 from .map import METHODS, describe_presets
 from .speed import SpeedConfig, format_speed, speed
 from .tables import ABLATION_NAMES, QUICK_DATA
@@ -60,6 +61,10 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
     q.add_argument("--workers", type=positive_int, default=2,
                    help="runs trained side by side, each in its own process (default %(default)s)")
     q.add_argument("--threads", type=positive_int, default=1, help="threads per run (default %(default)s)")
+    q.add_argument("--inner-scale", choices=SCALE_RULES, default=DEFAULT_INNER_SCALE,
+                   help="the GON's inner-scale rule (default %(default)s; rows record theirs)")
+    q.add_argument("--rates-from", choices=SCALE_RULES,
+                   help="take the GON's rates from the selection made with this rule (default: --inner-scale's)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-quick)")
     q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
                          description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")
@@ -88,7 +93,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
                            latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
                            budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
-                           threads=args.threads, stages=tuple(args.stages))
+                           threads=args.threads, stages=tuple(args.stages), inner_scale=args.inner_scale,
+                           rates_from=args.rates_from)
         print(result.markdown)
         print(f"wrote {result.directory}/map.md, runs.csv, selection.csv, curves.csv, ratio.png and curves.png")
         return 0

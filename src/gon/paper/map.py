@@ -16,6 +16,11 @@ latent size, training budget and normalisation, each at its own best learning ra
    with held-out curves along training (which method reaches an error first, in steps
    and in seconds).
 
+GON rows carry the inner-loss scale rule they were trained with (`inner_scale`: "paper"
+for rows made before it was recorded, when the paper's factor was the default; "calibrated"
+since). The summaries compare the baselines with the GON at the rule asked for, and the
+two rules with each other where both were run.
+
 BatchNorm models are evaluated as the paper's scripts do, with the statistics of each
 test batch of 64 (`heldout_sse`), and also with their running statistics
 (`heldout_sse_running`), which does not look at other test images.
@@ -45,6 +50,7 @@ from ..errors import Diverged, GONError
 from ..evaluate import evaluate
 from .tables import mean_std, to_csv
 from ..files import append_jsonl, read_jsonl, write_atomically, write_text
+from ..origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
 from ..training import fit, prepare_run
 from ..training.rundir import held
 from .map_plots import save_map_curves, save_ratio_map
@@ -72,6 +78,14 @@ def gon_of(method: str) -> str:
     return method if method in PAIRS else next(g for g, b in PAIRS.items() if b == method)
 
 
+def scale_of(record: dict[str, Any]) -> str | None:
+    """The inner-scale rule a record's run used: None for a baseline, "paper" for GON rows
+    written before the rule was recorded (the paper's factor was the default then)."""
+    if record["method"] not in PAIRS:
+        return None
+    return record.get("inner_scale", PAPER)
+
+
 def metric_of(method: str) -> str:
     """The record field `method` is judged by: `heldout_sse`, or `heldout_bits_per_dim`."""
     return f"heldout_{METRICS[method]}"
@@ -89,10 +103,11 @@ class Cell:
     lr: float
     steps: int
     seed: int
+    inner_scale: str | None = None   # the GON's inner-scale rule; None for a method without the step
 
     def key(self) -> tuple[Any, ...]:
         return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
-                self.seed)
+                self.seed, self.inner_scale)
 
 
 @dataclass(frozen=True)
@@ -195,7 +210,8 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if cell.stage == "selection":
         train, test = split_for_selection(train)
     model, _, config = prepare_run(
-        ModelConfig(kind=kind, latent_dim=cell.latent_dim, norm=cell.norm),
+        ModelConfig(kind=kind, latent_dim=cell.latent_dim, norm=cell.norm,
+                    **({"origin": OriginStep(inner_scale=cell.inner_scale)} if cell.inner_scale else {})),
         TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, log_every=max(1, cell.steps)), train)
     curve: list[dict[str, Any]] = []
     every = max(1, cell.steps // CURVE_POINTS)
@@ -234,8 +250,9 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _identity(cell: Cell) -> dict[str, Any]:
+    scale = {"inner_scale": cell.inner_scale} if cell.inner_scale else {}
     return {"data": cell.data, "method": cell.method, "latent_dim": cell.latent_dim, "norm": cell.norm,
-            "lr": cell.lr, "steps": cell.steps, "seed": cell.seed}
+            "lr": cell.lr, "steps": cell.steps, "seed": cell.seed, **scale}
 
 
 def _worker_init(threads: int) -> None:
@@ -263,17 +280,24 @@ def _run_all(cells: list[Cell], workers: int, threads: int) -> Iterator[tuple[di
 
 # planning
 
+def _scale_for(method: str, inner_scale: str) -> str | None:
+    return inner_scale if method in PAIRS else None
+
+
 def selection_cells(preset: MapPreset, methods: Iterable[str], latent_dims: Iterable[int],
-                    norms: Iterable[str]) -> list[Cell]:
-    return [Cell("selection", SELECTION_DATA, method, k, norm, lr, SELECTION_STEPS, 0)
+                    norms: Iterable[str], inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
+    return [Cell("selection", SELECTION_DATA, method, k, norm, lr, SELECTION_STEPS, 0, _scale_for(method, inner_scale))
             for k in latent_dims for norm in norms for method in methods for lr in LEARNING_RATES]
 
 
-def best_rates(records: list[dict[str, Any]]) -> dict[tuple[str, int, str], float]:
-    """(method, latent_dim, norm) -> the rate with the lowest validation error (ties: the lower rate)."""
+def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None) -> dict[tuple[str, int, str], float]:
+    """(method, latent_dim, norm) -> the rate with the lowest validation error (ties: the lower
+    rate); with `inner_scale`, GON rates from the selection runs of that scale rule only."""
     best: dict[tuple[str, int, str], tuple[float, float]] = {}
     for r in records:
         if r["stage"] != "selection":
+            continue
+        if inner_scale is not None and scale_of(r) not in (None, inner_scale):
             continue
         metric = r[metric_of(r["method"])]
         key = (r["method"], r["latent_dim"], r["norm"])
@@ -284,7 +308,8 @@ def best_rates(records: list[dict[str, Any]]) -> dict[tuple[str, int, str], floa
 
 def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data: Iterable[str],
                methods: Iterable[str], latent_dims: Iterable[int], norms: Iterable[str],
-               budgets: Iterable[int] | None, seeds: Iterable[int] | None) -> list[Cell]:
+               budgets: Iterable[int] | None, seeds: Iterable[int] | None,
+               inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
     """The grid runs of `preset`, restricted to what the caller names; runs whose rate is not
     yet selected are left out (and reported by the caller)."""
     cells = []
@@ -303,7 +328,8 @@ def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data
                     if lr is None:
                         continue
                     for seed in (budget.seeds if seeds is None else tuple(seeds)):
-                        cells.append(Cell("grid", spec, method, k, norm, lr, budget.steps, seed))
+                        cells.append(Cell("grid", spec, method, k, norm, lr, budget.steps, seed,
+                                          _scale_for(method, inner_scale)))
     return cells
 
 
@@ -313,11 +339,15 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
               methods: tuple[str, ...] | None = None, latent_dims: tuple[int, ...] | None = None,
               norms: tuple[str, ...] | None = None, budgets: tuple[int, ...] | None = None,
               seeds: tuple[int, ...] | None = None, workers: int = 2, threads: int = 1,
-              stages: tuple[str, ...] = ("selection", "grid")) -> MapResult:
+              stages: tuple[str, ...] = ("selection", "grid"), inner_scale: str = DEFAULT_INNER_SCALE,
+              rates_from: str | None = None) -> MapResult:
     """Run (or continue) the map in `out`; write runs.jsonl, runs.csv, selection.csv,
     curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
     values; given ones restrict it (a long map can be run a slice at a time). One call at a
-    time may write `out`: a second gets a GONError (slices side by side need folders of their own)."""
+    time may write `out`: a second gets a GONError (slices side by side need folders of their own).
+    GON runs use the inner-scale rule `inner_scale`, at the rates selected for the rule
+    `rates_from` (default: the same rule; "paper" reuses the selection made with the paper's
+    scale, which the GON's grid records then name in their `rates_from`)."""
     preset = MAP_PRESETS["quick" if quick else "full"]
     methods = tuple(methods or preset.methods)
     unknown = [m for m in methods if m not in METHODS]
@@ -341,6 +371,8 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
             todo = [c for c in cells if c.key() not in done]
             logger.info("%d runs to do (%d already in %s)", len(todo), len(cells) - len(todo), log)
             for record, curve in _run_all(todo, workers, threads):
+                if record["method"] in PAIRS and record["stage"] == "grid" and rates_from != inner_scale:
+                    record["rates_from"] = rates_from
                 append_jsonl(log, [record])
                 append_jsonl(curves_log, curve)
                 records.append(record)
@@ -350,44 +382,60 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
                             record["method"], record["latent_dim"], record["norm"], record["lr"], record["steps"],
                             record["seed"], record["heldout_sse"], record["seconds"])
 
+        rates_from = rates_from or inner_scale
         if preset.select_rates and "selection" in stages:
-            run(selection_cells(preset, methods, latent_dims, norms))
-        rates = best_rates(records)
+            run(selection_cells(preset, methods, latent_dims, norms, rates_from))
+        rates = best_rates(records, rates_from)
         if "grid" in stages:
-            cells = grid_cells(preset, rates, data, methods, latent_dims, norms, budgets, seeds)
+            cells = grid_cells(preset, rates, data, methods, latent_dims, norms, budgets, seeds, inner_scale)
             missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
                               if preset.select_rates and (m, k, n) not in rates})
             if missing:
                 logger.warning("no selected rate yet for %s: their grid runs wait for the selection stage",
                                ", ".join(f"{m} k={k} {n}" for m, k, n in missing))
             run(cells)
-        markdown = _write_outputs(out, records, curves, rates, preset)
+        markdown = _write_outputs(out, records, curves, best_rates(records, inner_scale) or rates, preset, inner_scale)
         logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)
         return MapResult(records, markdown, out)
 
 
 def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[str, Any]],
-                   rates: dict[tuple[str, int, str], float], preset: MapPreset) -> str:
-    """Rebuild every summary file of `out` from the raw rows; returns map.md's text."""
-    markdown = summarise(records, curves, rates, preset)
+                   rates: dict[tuple[str, int, str], float], preset: MapPreset,
+                   inner_scale: str = DEFAULT_INNER_SCALE) -> str:
+    """Rebuild every summary file of `out` from the raw rows; returns map.md's text. The CSVs
+    hold every row (column inner_scale); the figures compare the baselines with the GON rows
+    of `inner_scale` where any exist (the paper's otherwise)."""
+    markdown = summarise(records, curves, rates, preset, inner_scale)
     write_text(out / "map.md", markdown)
-    grid = [r for r in records if r["stage"] == "grid"]
-    write_text(out / "runs.csv", to_csv(grid, RUN_COLUMNS))
-    write_text(out / "selection.csv",
-               to_csv([r for r in records if r["stage"] == "selection"], RUN_COLUMNS[:7] + ("heldout_sse",)))
-    curve_columns = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "step", "train_seconds")
-    write_text(out / "curves.csv", to_csv(curves, curve_columns))
+    grid = _with_scale([r for r in records if r["stage"] == "grid"])
+    write_text(out / "runs.csv", to_csv(grid, RUN_COLUMNS + ("inner_scale",)))
+    write_text(out / "selection.csv", to_csv(_with_scale([r for r in records if r["stage"] == "selection"]),
+                                              RUN_COLUMNS[:7] + ("heldout_sse", "inner_scale")))
+    curve_columns = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "step", "train_seconds",
+                     "inner_scale")
+    write_text(out / "curves.csv", to_csv(_with_scale(curves), curve_columns))
+    shown = shown_scale(records, inner_scale)
+    grid = [r for r in grid if scale_of(r) in (None, shown)]
     if grid:
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
         paired = [{**c, "gon": gon_of(c["method"]), "baseline": PAIRS[gon_of(c["method"])],
-                   "metric": metric_of(c["method"])} for c in curves]
+                   "metric": metric_of(c["method"])} for c in curves if scale_of(c) in (None, shown)]
         write_atomically(out / "curves.png", lambda tmp: save_map_curves(paired, tmp))
     return markdown
 
 
+def shown_scale(records: list[dict[str, Any]], inner_scale: str) -> str:
+    """The GON rule the tables show: `inner_scale` if any grid row has it, else the paper's."""
+    return inner_scale if any(r["stage"] == "grid" and scale_of(r) == inner_scale for r in records) else PAPER
+
+
+def _with_scale(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "inner_scale": scale_of(r) or ""} for r in rows]
+
+
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:
     return (record["stage"], record["data"], record["method"], record["latent_dim"], record["norm"],
-            float(record["lr"]), record["steps"], record["seed"])
+            float(record["lr"]), record["steps"], record["seed"], scale_of(record))
 
 
 # summaries
@@ -432,9 +480,52 @@ def first_reaching(curve: list[tuple[int, float, float]], target: float) -> tupl
 
 
 def summarise(records: list[dict[str, Any]], curves: list[dict[str, Any]],
-              rates: dict[tuple[str, int, str], float], preset: MapPreset) -> str:
+              rates: dict[tuple[str, int, str], float], preset: MapPreset,
+              inner_scale: str = DEFAULT_INNER_SCALE) -> str:
+    """map.md: the rates, the tables for the GON rows of `inner_scale` (the paper's where it
+    has none), and where both rules were run, each cell's GON under both."""
+    shown = shown_scale(records, inner_scale)
+    mine = [r for r in records if scale_of(r) in (None, shown)]
+    text = _summary(mine, [c for c in curves if scale_of(c) in (None, shown)], rates, preset, shown)
+    return text + scale_comparison(records)
+
+
+def scale_comparison(records: list[dict[str, Any]]) -> str:
+    """A table of every grid cell run with the GON under the paper's scale and another rule:
+    both GON errors, the baseline's, and both ratios (baseline / GON)."""
     grid = [r for r in records if r["stage"] == "grid"]
-    lines = ["# GON against the autoencoder with the same decoder", ""]
+    rules = sorted({scale_of(r) for r in grid if scale_of(r) not in (None, PAPER)})
+    if not rules:
+        return ""
+    lines = ["## What the inner-loss scale changed", "",
+             "Cells run with the GON under both scale rules (mean ± std over the seeds each has; GON rows of the "
+             "paper's scale were made when it was the default). Ratio: the baseline's error over the GON's "
+             "(above 1: the GON is better); BatchNorm rows use test-batch statistics.", "",
+             "| data | pair | latent | norm | steps | rule | GON (paper) | GON (rule) | baseline | ratio (paper) | "
+             "ratio (rule) |", "|" + "---|" * 11]
+    for rule in rules:
+        cells = sorted({(r["data"], gon_of(r["method"]), r["latent_dim"], r["norm"], r["steps"]) for r in grid
+                        if scale_of(r) == rule})
+        for spec, gon, k, norm, steps in cells:
+            at = [r for r in grid if (r["data"], r["latent_dim"], r["norm"], r["steps"]) == (spec, k, norm, steps)]
+            metric = metric_of(gon)
+            old = [r[metric] for r in at if r["method"] == gon and scale_of(r) == PAPER]
+            new = [r[metric] for r in at if r["method"] == gon and scale_of(r) == rule]
+            base = [r[metric] for r in at if r["method"] == PAIRS[gon]]
+            if not old or not base:
+                continue
+            b = _mean(base)
+            lines.append(f"| {spec} | {gon}/{PAIRS[gon]} | {k} | {norm} | {steps} | {rule} | {mean_std(old)} | "
+                         f"{mean_std(new)} | {mean_std(base)} | {b / _mean(old):.2f} | {b / _mean(new):.2f} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
+             rates: dict[tuple[str, int, str], float], preset: MapPreset, shown: str) -> str:
+    grid = [r for r in records if r["stage"] == "grid"]
+    lines = ["# GON against the autoencoder with the same decoder", "",
+             f"GON inner-loss scale in these tables: {shown}.", ""]
     if preset.select_rates:
         lines += ["## Learning rates selected on the validation split", "",
                   f"{SELECTION_STEPS} steps on {SELECTION_DATA}'s training split less its last "

@@ -124,6 +124,9 @@ class _Loop:
             self.running, self.count, self.last_step = resume.running
         self.skipped = 0
         model.train()
+        # before the first step, on the first global batch (the same on every rank): a GON whose
+        # inner scale is calibrated sets it here, so every rank trains with one scale
+        model.prepare_training(data.batch(self.order[:config.batch_size]).to(self.device))
         if ranks.main:
             logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to "
                         "%d of batch %d at lr %g", type(model).__name__,
