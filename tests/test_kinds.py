@@ -105,5 +105,5 @@ def test_every_kind_builds_from_its_spec_alone():
     for name, spec in KINDS.items():
         config = ModelConfig(kind=name, **({spec.sized_by_data: 4} if spec.sized_by_data else {}))
         model = build_model(config)
-        assert model.config is config and model.image_shape == (1, config.image_size, config.image_size)
+        assert model.config is config and model.image_shape == config.data_shape
         assert spec.origin_step == (config.origin.inner_scale is not None)  # the step resolved for GON kinds only

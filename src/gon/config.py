@@ -37,6 +37,17 @@ MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the mode
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 FITS = ("resize", "pad")
+MAX_SAMPLE_RATE = 384000
+# samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz)
+MAX_CLIP_SAMPLES = 1 << 22
+# the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
+# one second holds a whole hit of almost every sample in the sounds set
+DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
+
+
+def clip_samples(sample_rate: int, seconds: float) -> int:
+    """Samples in a clip of `seconds` at `sample_rate` (at least one)."""
+    return max(1, round(sample_rate * seconds))
 
 logger = logging.getLogger("gon")
 
@@ -46,6 +57,11 @@ logger = logging.getLogger("gon")
 def per_pixel_scale(image_size: int, channels: int) -> float:
     """conv: ((g - x)**2).sum(1).mean() -> SSE_i / (B * H * W) (a mean over batch and pixels)."""
     return 1.0 / (PAPER_BATCH_SIZE * image_size * image_size)
+
+
+def per_position_scale(positions: int, channels: int) -> float:
+    """1-D conv (sound): the conv GON's mean over positions, SSE_i / (B * T) for T samples."""
+    return 1.0 / (PAPER_BATCH_SIZE * positions)
 
 
 def per_channel_scale(image_size: int, channels: int) -> float:
@@ -101,6 +117,13 @@ class ModelConfig:
     norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS,
                        per_kind=True)
     w0: float = option(30.0, "SIREN frequency", positive=True, per_kind=True)
+    first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
+                                          "3000 for sound, as SIREN's audio fits)", positive=True, per_kind=True)
+    sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
+                              per_kind=True)
+    clip_seconds: float = option(DEFAULT_CLIP_SECONDS,
+                                 "sound: seconds per clip (the start of each recording, padded with silence)",
+                                 positive=True, per_kind=True)
     likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
                              per_kind=True)
     origin: OriginStep = option(help="the gradient-origin step (its fields have their own flags)",
@@ -134,6 +157,8 @@ class ModelConfig:
             raise GONError("reconstruction_weight applies to classifiers only: give classes as well")
         if self.num_layers > MAX_LAYERS:
             raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
+        if self.sound:
+            self._check_sound()
         if spec.image_sizes is not None and self.image_size not in spec.image_sizes:
             raise GONError(f"a {self.kind} model needs image_size in {spec.image_sizes}, got {self.image_size}")
         if not spec.origin_step:
@@ -147,8 +172,35 @@ class ModelConfig:
         else:
             self.origin = self.origin.resolved()
         if spec.origin_step and self.origin.inner_scale == PAPER:
+            # a sound clip's positions are its samples
             self.origin = dataclasses.replace(self.origin, inner_scale=paper_inner_scale(
-                self.kind, self.image_size, self.channels))
+                self.kind, self.clip_samples if self.sound else self.image_size, self.channels))
+
+    @property
+    def sound(self) -> bool:
+        """Whether the kind takes sound clips (KindSpec.data), not images."""
+        return kind_spec(self.kind).data == "sound"
+
+    @property
+    def clip_samples(self) -> int:
+        """Samples per clip of a sound model: sample_rate x clip_seconds."""
+        return clip_samples(self.sample_rate, self.clip_seconds)
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """One sample's shape: (C, H, W) of an image, (C, T) of a sound clip."""
+        if self.sound:
+            return (self.channels, self.clip_samples)
+        return (self.channels, self.image_size, self.image_size)
+
+    def _check_sound(self) -> None:
+        if self.channels != 1:  # stereo files are mixed down (gon.data.sound)
+            raise GONError(f"sound models are mono (channels 1), got channels {self.channels}")
+        if self.sample_rate > MAX_SAMPLE_RATE:
+            raise GONError(f"sample_rate must be at most {MAX_SAMPLE_RATE} Hz, got {self.sample_rate}")
+        if self.clip_samples > MAX_CLIP_SAMPLES:
+            raise GONError(f"a clip of {self.clip_seconds:g} s at {self.sample_rate} Hz has {self.clip_samples:,} "
+                           f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> "ModelConfig":

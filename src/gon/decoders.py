@@ -5,8 +5,10 @@
   64 and 128 px.
 - VariationalDecoder: linear mean and log-variance heads and a reparameterised Gaussian
   layer in front of a decoder (Section 3.3, Fig. 1d).
-- ImplicitDecoder: a SIREN on pixel coordinates concatenated with the latent
-  (Section 3.4, Eq. 12); it renders at any resolution.
+- ConvDecoder1d: the same decoder for 1-D signals (sound): transposed 1-D convolutions
+  that quadruple the length per block, tanh output in [-1, 1].
+- ImplicitDecoder: a SIREN on coordinates (1-D time, 2-D pixels or 3-D points) concatenated
+  with the latent (Section 3.4, Eq. 12); it renders at any resolution or sample rate.
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ def make_activation(name: str, w0: float = 1.0) -> nn.Module:
     return table[name]()
 
 
-def make_norm(name: str, channels: int) -> nn.Module:
+def make_norm(name: str, channels: int, dims: int = 2) -> nn.Module:
     if name == "none":
         return nn.Identity()
     if name == "batch":
-        return nn.BatchNorm2d(channels)
+        return nn.BatchNorm1d(channels) if dims == 1 else nn.BatchNorm2d(channels)
     if name == "group":
         # Per-sample normalisation: no coupling between the samples of a batch.
         return nn.GroupNorm(min(8, channels), channels)
@@ -143,6 +145,44 @@ class ConvDecoder(nn.Module):
         return output[:1], tangent.reshape(k, -1).T
 
 
+class ConvDecoder1d(ConvDecoder):
+    """Transposed 1-D convolutions: latent (B, k) -> signal (B, C, T), the paper's decoder
+    carried to sound. A first layer maps the latent to L0 <= 16 steps, then n stride-4 blocks
+    (kernel 8) quadruple the length with 2^(n-1) f, ..., f, C channels until L0 * 4^n >= T, and
+    the end is cut to T. Stride 4, not 2: a second of 16 kHz audio takes 5 blocks, not 10.
+    `output` is "tanh" (amplitudes in [-1, 1]) or "linear"; the shared-origin Jacobian and
+    `independent_samples` are ConvDecoder's, which only ask for `net` and `latent_dim`.
+    """
+
+    def __init__(self, latent_dim: int, channels: int = 1, length: int = 16000, hidden_features: int = 16,
+                 activation: str = "elu", norm: str = "none", output: str = "tanh") -> None:
+        nn.Module.__init__(self)  # ConvDecoder's 2-D layers are not built; its methods are shared
+        if output not in ("tanh", "linear"):
+            raise GONError(f"a 1-D decoder's output must be 'tanh' or 'linear', got {output!r}")
+        self.latent_dim, self.length = latent_dim, length
+        self.first_length, upsamplings = conv1d_plan(length)
+        widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
+        layers: list[nn.Module] = [nn.ConvTranspose1d(latent_dim, widths[0], self.first_length, 1, 0)]
+        for w_in, w_out in zip(widths, widths[1:] + [channels]):
+            layers += [make_norm(norm, w_in, dims=1), make_activation(activation), nn.ConvTranspose1d(w_in, w_out, 8, 4, 2)]
+        if output == "tanh":
+            layers.append(nn.Tanh())
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """F(z): latents (B, k) -> signals (B, C, T)."""
+        return self.net(z[:, :, None])[..., : self.length]
+
+
+def conv1d_plan(length: int) -> tuple[int, int]:
+    """(L0, n): the first layer's length and the stride-4 blocks of a ConvDecoder1d of `length`
+    samples: the fewest blocks (at least one) that leave L0 = ceil(T / 4^n) <= 16."""
+    blocks = 1
+    while math.ceil(length / 4 ** blocks) > 16:
+        blocks += 1
+    return math.ceil(length / 4 ** blocks), blocks
+
+
 # variational decoder
 
 class VariationalDecoder(nn.Module):
@@ -176,10 +216,13 @@ class VariationalDecoder(nn.Module):
 
 # implicit decoder (SIREN)
 
-def coordinate_grid(size: int, device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
-    """(size*size, 2) pixel-centre coordinates in [-1, 1], row-major ('ij'), as the paper's get_mgrid."""
-    axis = torch.linspace(-1, 1, size, device=device, dtype=dtype)
-    return torch.stack(torch.meshgrid(axis, axis, indexing="ij"), dim=-1).reshape(-1, 2)
+def coordinate_grid(size: int | tuple[int, ...], device: torch.device | None = None,
+                    dtype: torch.dtype = torch.float32) -> Tensor:
+    """(prod(shape), D) coordinates in [-1, 1] of a grid of `shape` (an int: a size x size image),
+    row-major ('ij'), as the paper's get_mgrid: (T, 1) times, (H*W, 2) pixels, (D*H*W, 3) voxels."""
+    shape = (size, size) if isinstance(size, int) else tuple(size)
+    axes = [torch.linspace(-1, 1, n, device=device, dtype=dtype) for n in shape]
+    return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))
 
 
 class SirenLayer(nn.Module):
@@ -207,23 +250,34 @@ class SirenLayer(nn.Module):
 
 
 class ImplicitDecoder(nn.Module):
-    """SIREN F(c (+) z): coordinates c concatenated with the latent z -> pixel value.
+    """SIREN F(c (+) z): coordinates c concatenated with the latent z -> the value there.
 
-    `forward(z)` renders the (B, C, S, S) image on the training grid; `render(z, size)`
-    at any resolution. The first layer's weight is split into its coordinate and latent
-    columns: W [c; z] = W_c c + W_z z, so the latent is projected once per image instead of
-    being repeated at every coordinate (same maths, same parameters as the paper's
-    concatenation).
+    `grid_shape` is the training grid: (S, S) for an image (the default, from `image_size`),
+    (T,) for T samples of sound, (D, H, W) for a volume; coordinates span [-1, 1] on every axis.
+    `forward(z)` renders (B, C, *grid_shape); `render(z, size)` on any grid of the same
+    dimension (a resolution, a sample count). The first layer's weight is split into its
+    coordinate and latent columns: W [c; z] = W_c c + W_z z, so the latent is projected once
+    per image instead of being repeated at every coordinate (same maths, same parameters as
+    the paper's concatenation). `first_w0` (default w0) is the first layer's frequency on the
+    coordinates alone: sin(w0 (W_c c first_w0 / w0 + W_z z + b)), so that a sound's time axis can
+    take SIREN's audio frequency while the latent enters at w0 as it does for images. W_c keeps
+    the bound of all D + k inputs, U(-1/(D + k), ...): SIREN's bound for time alone, U(-1, 1),
+    trained worse on the sounds set (docs/capabilities.md, "Sound").
     """
 
-    coordinate_dim = 2
-
     def __init__(self, latent_dim: int, channels: int = 1, image_size: int = 28, hidden_features: int = 256,
-                 num_layers: int = 4, w0: float = 30.0, activation: str = "sine") -> None:
+                 num_layers: int = 4, w0: float = 30.0, activation: str = "sine",
+                 grid_shape: tuple[int, ...] | None = None, first_w0: float | None = None) -> None:
         super().__init__()
         if num_layers < 1:
             raise GONError(f"an implicit decoder needs at least one hidden layer, got {num_layers}")
-        self.latent_dim, self.channels, self.image_size = latent_dim, channels, image_size
+        self.grid_shape = (image_size, image_size) if grid_shape is None else tuple(grid_shape)
+        if not 1 <= len(self.grid_shape) <= 3:
+            raise GONError(f"an implicit decoder takes coordinates of dimension 1, 2 or 3, got {len(self.grid_shape)}")
+        self.coordinate_dim = len(self.grid_shape)
+        # the coordinates' factor in the first layer: 1 for images, first_w0 / w0 for sound
+        self.coordinate_scale = 1.0 if first_w0 is None else first_w0 / w0
+        self.latent_dim, self.channels, self.image_size = latent_dim, channels, self.grid_shape[0]
         self.hidden_features = hidden_features
         self.first = SirenLayer(self.coordinate_dim + latent_dim, hidden_features, w0, first=True, activation=activation)
         self.hidden = nn.Sequential(*[SirenLayer(hidden_features, hidden_features, w0, activation=activation)
@@ -233,12 +287,19 @@ class ImplicitDecoder(nn.Module):
             bound = math.sqrt(6 / hidden_features) / w0
             with torch.no_grad():
                 self.last.weight.uniform_(-bound, bound)
-        self.register_buffer("grid", coordinate_grid(image_size), persistent=False)
+        self.register_buffer("grid", coordinate_grid(self.grid_shape), persistent=False)
+
+    def _at_coords(self, coords: Tensor) -> Tensor:
+        """The first layer's pre-activation at coordinates (P, D) without the latent: (P, H)."""
+        weight, bias = self.first.linear.weight, self.first.linear.bias
+        if self.coordinate_scale != 1.0:
+            coords = coords * self.coordinate_scale
+        return coords @ weight[:, : self.coordinate_dim].T + bias
 
     def forward_points(self, z: Tensor, coords: Tensor) -> Tensor:
-        """Values at coordinates: z (B, k), coords (P, 2) -> (B, P, C)."""
-        weight, bias = self.first.linear.weight, self.first.linear.bias
-        at_coords = coords @ weight[:, : self.coordinate_dim].T + bias      # (P, H)
+        """Values at coordinates: z (B, k), coords (P, D) -> (B, P, C)."""
+        weight = self.first.linear.weight
+        at_coords = self._at_coords(coords)                                  # (P, H)
         from_latent = z @ weight[:, self.coordinate_dim:].T                  # (B, H)
         h = self.first.activation(at_coords[None] + from_latent[:, None])
         return self.last(self.hidden(h))
@@ -247,20 +308,19 @@ class ImplicitDecoder(nn.Module):
     origin_jacobian_cost = 1  # one pass over the grid: one sample's worth of work
 
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """F(z0) on the training grid, (1, C, S, S), and its Jacobian in z at z0 = 0, (C*S*S, k)."""
+        """F(z0) on the training grid, (1, C, *grid_shape), and its Jacobian in z at z0 = 0, (C*P, k)."""
         values, jacobian = self.points_origin_jacobian(self.grid, create_graph)
-        size = self.image_size
-        return values.T.reshape(1, self.channels, size, size), jacobian
+        return values.T.reshape(1, self.channels, *self.grid_shape), jacobian
 
     def points_origin_jacobian(self, coords: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """F(c (+) z0) at coordinates (P, 2) -> values (P, C), and d vec(F^T) / dz at z0, (C*P, k).
+        """F(c (+) z0) at coordinates (P, D) -> values (P, C), and d vec(F^T) / dz at z0, (C*P, k).
 
         Each coordinate's output depends on z only through the first layer's pre-activation
         a_p = W_c c_p + b + W_z z, so dF_p/dz = (dF_p/da_p) W_z, and one backward pass over all
         coordinates (per channel) gives dF/da everywhere at once.
         """
-        weight, bias = self.first.linear.weight, self.first.linear.bias
-        pre = coords @ weight[:, : self.coordinate_dim].T + bias                    # (P, H)
+        weight = self.first.linear.weight
+        pre = self._at_coords(coords)                                               # (P, H)
         if not pre.requires_grad:  # no parameter needs a gradient
             pre = pre.detach().requires_grad_()
         values = self.last(self.hidden(self.first.activation(pre)))                 # (P, C)
@@ -270,26 +330,35 @@ class ImplicitDecoder(nn.Module):
             rows.append(d_pre @ weight[:, self.coordinate_dim:])                       # (P, k)
         return values, torch.cat(rows)
 
-    def render(self, z: Tensor, size: int) -> Tensor:
-        """F(c (+) z) on a size x size grid of coordinates c: z (B, k) -> raw values (B, C, size, size),
-        unclamped; any resolution, whatever the training grid."""
-        if torch.is_grad_enabled() or size == self.image_size:
-            grid = self.grid if size == self.image_size else coordinate_grid(size, z.device, z.dtype)
-            return self.forward_points(z, grid).transpose(1, 2).reshape(z.shape[0], self.channels, size, size)
+    def render(self, z: Tensor, size: int | tuple[int, ...]) -> Tensor:
+        """F(c (+) z) on a grid of coordinates c: z (B, k) -> raw values (B, C, *shape), unclamped;
+        any resolution, whatever the training grid. `size`: the grid's shape, or one int for every
+        axis (an image's size x size, a sound's sample count)."""
+        shape = (size,) * self.coordinate_dim if isinstance(size, int) else tuple(size)
+        if len(shape) != self.coordinate_dim:
+            raise GONError(f"this decoder takes {self.coordinate_dim}-D coordinates, not a grid of shape {shape}")
+        if torch.is_grad_enabled() or shape == self.grid_shape:
+            grid = self.grid if shape == self.grid_shape else coordinate_grid(shape, z.device, z.dtype)
+            return self.forward_points(z, grid).transpose(1, 2).reshape(z.shape[0], self.channels, *shape)
         # coordinates made and evaluated in chunks, written into the one output: at any resolution
         # the hidden layers and the grid take bounded memory, and the output is never copied
         chunk = max(1, RENDER_CHUNK_VALUES // (z.shape[0] * (self.hidden_features + 64)))  # + its int64 indices
-        axis = torch.linspace(-1, 1, size, device=z.device, dtype=z.dtype)
-        out = torch.empty(z.shape[0], self.channels, size * size, device=z.device, dtype=z.dtype)
-        for start in range(0, size * size, chunk):
-            index = torch.arange(start, min(start + chunk, size * size), device=z.device)
-            coords = torch.stack((axis[index // size], axis[index % size]), dim=-1)  # coordinate_grid's rows
+        axes = [torch.linspace(-1, 1, n, device=z.device, dtype=z.dtype) for n in shape]
+        points = math.prod(shape)
+        out = torch.empty(z.shape[0], self.channels, points, device=z.device, dtype=z.dtype)
+        for start in range(0, points, chunk):
+            index = torch.arange(start, min(start + chunk, points), device=z.device)
+            columns, rest = [], index
+            for axis, n in zip(reversed(axes), reversed(shape)):  # row-major, as coordinate_grid's rows
+                columns.append(axis[rest % n])
+                rest = rest // n
+            coords = torch.stack(columns[::-1], dim=-1)
             out[:, :, start:start + len(index)] = self.forward_points(z, coords).transpose(1, 2)
-        return out.reshape(z.shape[0], self.channels, size, size)
+        return out.reshape(z.shape[0], self.channels, *shape)
 
     def forward(self, z: Tensor) -> Tensor:
-        """F(c (+) z) on the training grid: z (B, k) -> (B, C, image_size, image_size)."""
-        return self.render(z, self.image_size)
+        """F(c (+) z) on the training grid: z (B, k) -> (B, C, *grid_shape)."""
+        return self.render(z, self.grid_shape)
 
 
 class CoordinateSubset:

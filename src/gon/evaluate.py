@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import Tensor, nn
 
-from .data import ImageData
 from .config import ModelConfig
+from .data import ImageData, SoundData
 from .models import LatentModel, images_that_fit
 
 
@@ -38,8 +39,8 @@ def with_batch_statistics(model: LatentModel) -> LatentModel:
     return model
 
 
-def evaluate(model: LatentModel, data: ImageData, batch_size: int = 256, seed: int = 0,
-             batch_statistics: bool = False) -> dict[str, float]:
+def evaluate(model: LatentModel, data: ImageData | SoundData, batch_size: int = 256, seed: int = 0,
+             batch_statistics: bool = False, per_clip: bool = False) -> dict[str, float]:
     """Mean per-image metrics over `data`.
 
     sse_per_image: summed squared error per image of F(z) against x, intensities in
@@ -49,6 +50,10 @@ def evaluate(model: LatentModel, data: ImageData, batch_size: int = 256, seed: i
     Classifiers on labelled data add accuracy (fraction of correct predictions).
     batch_statistics=True evaluates the paper's train-mode BatchNorm formulation (latents
     then depend on the batch; use the paper's batch size of 64).
+    Sound (a SoundData): the same sums over a clip's samples (amplitudes in [-1, 1]; mse_per_pixel
+    is per sample), plus snr_db, the mean over clips of 10 log10(sum x^2 / sum (x - F(z))^2), and
+    log_spectral_distance_db (`log_spectral_distance`); per_clip=True adds "clips", one row per
+    clip (file, sse, mse, snr_db).
     """
     model.eval()
     if not batch_statistics:  # with batch statistics the batch is part of the metric
@@ -56,18 +61,49 @@ def evaluate(model: LatentModel, data: ImageData, batch_size: int = 256, seed: i
     runner = with_batch_statistics(model) if batch_statistics else model
     generator = torch.Generator().manual_seed(seed)
     sums: dict[str, float] = {}
+    sound = isinstance(data, SoundData)
+    clips: list[dict] = []
     for i in range(0, len(data), batch_size):
         x = data.batch(slice(i, i + batch_size))
         labels = data.labels[i:i + batch_size] if data.labels is not None else None
         metrics = runner.evaluate_batch(x, generator=generator, labels=labels)
+        if sound:
+            metrics = {**metrics, **_sound_metrics(runner, x, metrics["sse"])}
+            for j, sse in enumerate(metrics["sse"].tolist()):
+                name = data.files[i + j] if data.files else str(i + j)
+                clips.append({"file": name, "sse": sse, "mse": sse / x[0].numel(),
+                              "snr_db": float(metrics["snr_db"][j])})
         for key, values in metrics.items():
             sums[key] = sums.get(key, 0.0) + float(values.double().sum())
     n = len(data)
     result = {("sse_per_image" if k == "sse" else k): v / n for k, v in sums.items()}
-    c, h, w = data.shape
-    result["mse_per_pixel"] = result["sse_per_image"] / (c * h * w)
+    result["mse_per_pixel"] = result["sse_per_image"] / math.prod(data.shape)
     result["images"] = n
+    if per_clip and sound:
+        result["clips"] = clips
     return result
+
+
+# a clip's energy below this (all but silent) counts as this, so that its SNR stays finite
+SILENCE = 1e-10
+
+
+def _sound_metrics(model: LatentModel, x: Tensor, sse: Tensor) -> dict[str, Tensor]:
+    energy = x.double().pow(2).flatten(1).sum(1).clamp_min(SILENCE)
+    snr = 10 * torch.log10(energy / sse.double().clamp_min(SILENCE))
+    return {"snr_db": snr, "log_spectral_distance_db": log_spectral_distance(model.reconstruct(x), x)}
+
+
+def log_spectral_distance(y: Tensor, x: Tensor, n_fft: int = 512) -> Tensor:
+    """Per clip (B,), in dB: the root mean square over frequencies of the difference of the
+    log power spectra of y and x (B, C, T), averaged over frames (Hann window, hop n_fft / 4)."""
+    n_fft = min(n_fft, x.shape[-1])
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    def power(v: Tensor) -> Tensor:
+        spec = torch.stft(v.double().flatten(0, 1), n_fft, n_fft // 4, window=window, return_complex=True)
+        return 10 * torch.log10(spec.abs().pow(2) + SILENCE)
+    distance = (power(y) - power(x)).pow(2).mean(1).sqrt().mean(1)
+    return distance.reshape(x.shape[0], x.shape[1]).mean(1)
 
 
 def latent_statistics(latents: Tensor) -> dict[str, float]:

@@ -1,18 +1,22 @@
-"""Pictures of a trained model: reconstructions, samples, interpolations, renders."""
+"""Pictures of a trained model: reconstructions, samples, interpolations, renders (for a sound
+model, pictures of waveforms and spectrograms with WAV files beside them)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from .data import ImageData
+from .audio import save_sound_figure, write_wav
+from .data import ImageData, SoundData
 from .errors import GONError
 from .models import ImplicitGON, LatentModel, Variational
 from .samplers import GaussianSampler, PriorSampler
 from .viz import lerp, slerp
 
 
-def spread(data: ImageData, n: int) -> Tensor:
+def spread(data: ImageData | SoundData, n: int) -> Tensor:
     """n images evenly spaced through `data` (data sets are often sorted by class)."""
     if n > len(data):
         raise GONError(f"{data.name}: {len(data)} images, {n} needed")
@@ -59,3 +63,35 @@ def interpolations(model: LatentModel, start: Tensor, end: Tensor, steps: int = 
     path = (slerp if spherical else lerp)(start, end, t)  # (steps, pairs, k)
     z = path.transpose(0, 1).reshape(-1, start.shape[-1])
     return decode_latents(model, z, resolution)
+
+
+# sound: each picture comes with a WAV of the same clips (gon.audio)
+
+def sound_paths(path: str | Path) -> tuple[Path, Path]:
+    """(picture, WAV) for an output named `path`: a .wav name gets its picture beside it as .png,
+    any other name its WAV beside it as .wav."""
+    path = Path(path)
+    if path.suffix.lower() == ".wav":
+        return path.with_suffix(".png"), path
+    return path, path.with_suffix(".wav")
+
+
+def save_sound_reconstructions(model: LatentModel, x: Tensor, path: str | Path, sample_rate: int) -> list[Path]:
+    """Test clips beside their reconstructions: a picture (waveforms, log-spectrograms) and a WAV
+    playing each original then its reconstruction."""
+    model.eval()
+    recon = model.reconstruct(x)
+    picture, wav = sound_paths(path)
+    save_sound_figure([[a, b] for a, b in zip(x, recon)], picture, sample_rate, ["original", "reconstruction"])
+    write_wav(wav, torch.stack([c for pair in zip(x, recon) for c in pair]), sample_rate)
+    return [picture, wav]
+
+
+def save_sound_clips(clips: Tensor, path: str | Path, sample_rate: int, columns: int, titles: list[str] | None = None,
+                     labels: list[str] | None = None) -> list[Path]:
+    """Clips (N, C, T) row-major in `columns`, as a picture and as a WAV playing them in order."""
+    picture, wav = sound_paths(path)
+    rows = [list(clips[i:i + columns]) for i in range(0, len(clips), columns)]
+    save_sound_figure(rows, picture, sample_rate, titles, labels)
+    write_wav(wav, clips, sample_rate)
+    return [picture, wav]

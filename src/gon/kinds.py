@@ -33,7 +33,8 @@ class KindSpec:
     kind-specific ModelConfig fields (declared with `per_kind=True`) that apply to this
     kind, every other one is refused (a kind that lists `classes` may be a classifier,
     Eq. 13); image_sizes: the image sides it can be built for (None: any); sized_by_data: the config field that the training data's size sets (GLO's
-    code table), None if none.
+    code table), None if none; data: what it takes, "image" (C, H, W) or "sound" (C, T)
+    clips (gon/models/sound.py).
     """
 
     name: str
@@ -45,6 +46,7 @@ class KindSpec:
     options: tuple[str, ...] = ()
     image_sizes: tuple[int, ...] | None = None
     sized_by_data: str | None = None
+    data: str = "image"
 
     def __post_init__(self) -> None:
         if self.origin_step and self.paper_scale is None:

@@ -4,7 +4,8 @@
     page = write_report("runs/conv")        # runs/conv/report.html
 
 Every image is embedded as a data URI, so the page can be mailed, archived or opened
-offline without the run directory. Figures an older run lacks are noted, not fatal.
+offline without the run directory; a sound run's WAV files are embedded the same way, as
+<audio> players under their pictures. Figures an older run lacks are noted, not fatal.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import soundfile
 from PIL import Image, UnidentifiedImageError
 
 from .config import applicable_fields
@@ -35,6 +37,16 @@ FIGURES = (
     (RunLayout.SAMPLES, "Samples", "decoded latents drawn from the run's sampler"),
     (RunLayout.INTERPOLATIONS, "Interpolations", "spherical interpolations between encoded test images, one pair per row"),
 )
+
+# what the same figures show for a sound run (each with the WAV of the same name beside it)
+SOUND_CAPTIONS = {
+    RunLayout.RECONSTRUCTIONS: "test clips (left) and their reconstructions (right): waveform above log-spectrogram; "
+                           "the player plays each original then its reconstruction",
+    RunLayout.SAMPLES: "decoded latents drawn from the run's sampler",
+    RunLayout.INTERPOLATIONS: "spherical interpolation between two encoded test clips, one pair per row",
+}
+# the largest WAV embedded in a report (a report is one page to open, not an archive)
+MAX_EMBEDDED_AUDIO_BYTES = 32 << 20
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; }
@@ -101,8 +113,14 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
                     f"{_text(last.get('step'))}, {_format(last.get('steps_per_s'))} steps/s, "
                     f"{_format(last.get('elapsed_s'))} s elapsed.</p>")
 
+    spec = KINDS.get(model.get("kind")) if isinstance(model.get("kind"), str) else None
+    sound = spec is not None and spec.data == "sound"
     for name, heading, caption in FIGURES:
         body.append(f"<h2>{heading}</h2>")
+        if sound:
+            body.append(_figure(run_dir / name, SOUND_CAPTIONS[name]))
+            body.append(_audio((run_dir / name).with_suffix(".wav")))
+            continue
         # image grids of 28-32 px digits are hard to read at their natural size
         body.append(_figure(run_dir / name, caption, zoom=2))
 
@@ -148,6 +166,22 @@ def _figure(path: Path, caption: str, zoom: int = 1) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{_text(path.stem)}\" width=\"{zoom * width}\">"
             f"<figcaption>{_text(caption)}</figcaption></figure>")
+
+
+def _audio(path: Path) -> str:
+    """An <audio> player holding the WAV file `path`, or a note of why there is none."""
+    if not path.is_file():
+        return _missing(f"{path.name} is not in this run directory")
+    try:
+        info = soundfile.info(str(path))
+        readable = info.format == "WAV" and info.frames > 0 and path.stat().st_size <= MAX_EMBEDDED_AUDIO_BYTES
+    except (soundfile.LibsndfileError, RuntimeError, OSError):
+        readable = False
+    if not readable:
+        return _missing(f"{path.name} is not a WAV file of at most {MAX_EMBEDDED_AUDIO_BYTES >> 20} MiB")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<p><audio controls preload='none' src='data:audio/wav;base64,{data}'></audio> "
+            f"{_text(path.name)}: {info.duration:.1f} s at {info.samplerate} Hz</p>")
 
 
 def _png_width(path: Path) -> int | None:

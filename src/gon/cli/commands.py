@@ -16,7 +16,9 @@ from ..affine_encoder import export_affine_encoder
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
-from ..gallery import interpolations, reconstruction_pairs, samples, spread
+from ..gallery import (interpolations, reconstruction_pairs, samples, save_sound_clips, save_sound_reconstructions,
+                       sound_paths, spread)
+from ..audio import save_sound_figure, write_wav
 from ..files import json_line, read_json, write_atomically
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, available_memory, load_model
@@ -83,6 +85,9 @@ def _describe(metrics: dict[str, Any]) -> str:
         lines.append(f"  classification accuracy:        {metrics['accuracy']:.4f}")
     if "elbo_bits_per_dim" in metrics:
         lines.append(f"  negative ELBO (bits/dim):       {metrics['elbo_bits_per_dim']:.4f}")
+    if "snr_db" in metrics:
+        lines.append(f"  signal-to-noise ratio (dB):     {metrics['snr_db']:.2f} (mean over clips)")
+        lines.append(f"  log-spectral distance (dB):     {metrics['log_spectral_distance_db']:.2f}")
     return "\n".join(lines)
 
 
@@ -108,7 +113,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     data = _data_for(args, config, document, args.limit)
-    metrics = evaluate(model, data, args.batch_size, args.seed, args.batch_statistics)
+    metrics = evaluate(model, data, args.batch_size, args.seed, args.batch_statistics, per_clip=args.json)
     metrics = {**metrics, "data": args.data or document.get("train", {}).get("data"), "split": args.split,
                "model": config.kind, "run": str(args.run)}
     print(_describe(metrics))
@@ -138,6 +143,18 @@ def _check_picture_size(count: int, channels: int, size: int) -> None:
                        f"smaller images")
 
 
+def _check_sound_size(count: int, samples: int) -> None:
+    """GONError before allocating `count` clips of `samples` beyond MAX_PICTURE_VALUES."""
+    if count * samples > MAX_PICTURE_VALUES:
+        raise GONError(f"{count} clips of {samples:,} samples would take {count * samples * 4 / 2 ** 30:.1f} GiB; "
+                       f"the limit is {MAX_PICTURE_VALUES * 4 / 2 ** 30:.0f} GiB: ask for fewer or shorter clips")
+
+
+def _wrote(paths: list[Path]) -> None:
+    for path in paths:
+        print(f"wrote {path}")
+
+
 def _write_png(images, path: Path, columns: int | None = None) -> None:
     """In the format the suffix names, written to a temporary file then renamed, so a failure
     never leaves half an image."""
@@ -155,6 +172,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     x = spread(_data_for(args, config, document), args.n)
+    if config.sound:
+        _wrote(save_sound_reconstructions(model, x, args.out or RunLayout(args.home) / RunLayout.RECONSTRUCTIONS,
+                                          config.sample_rate))
+        return 0
     _write_png(reconstruction_pairs(model, x), args.out or RunLayout(args.home) / RunLayout.RECONSTRUCTIONS, 8)
     return 0
 
@@ -162,7 +183,14 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
-    _check_picture_size(args.n, config.channels, args.resolution or config.image_size)
+    sound = config.sound
+    if sound and args.resolution:
+        raise GONError("--resolution renders images; a sound model renders at another rate with "
+                       "`gon render --sample-rate R`")
+    if sound:
+        _check_sound_size(args.n, config.clip_samples)
+    else:
+        _check_picture_size(args.n, config.channels, args.resolution or config.image_size)
     kind = args.sampler if args.sampler != "auto" else ("prior" if isinstance(model, Variational) else "gaussian")
     if kind == "prior" and not isinstance(model, Variational):
         raise GONError("the prior sampler needs a variational model; use --sampler gaussian or gmm")
@@ -186,6 +214,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     images = samples(model, sampler, args.n, args.seed, args.resolution)
+    if sound:
+        _wrote(save_sound_clips(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES, config.sample_rate, 4))
+        return 0
     _write_png(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES)
     return 0
 
@@ -193,6 +224,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
+    if config.sound:
+        return _interpolate_sound(args, model, config, document)
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
@@ -208,11 +241,53 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interpolate_sound(args: argparse.Namespace, model, config: ModelConfig, document: dict[str, Any]) -> int:
+    if args.resolution or args.gif:
+        raise GONError(f"--{'resolution' if args.resolution else 'gif'} draws images; a sound model's interpolations "
+                       "are a picture and a WAV")
+    _check_sound_size(args.pairs * args.steps, config.clip_samples)
+    data = _data_for(args, config, document)
+    x = spread(data, 2 * args.pairs)
+    clips = interpolations(model, *_pairs(model.encode(x)), args.steps, not args.linear)
+    labels = [f"pair {i + 1}" for i in range(args.pairs)]
+    titles = [f"t = {t:.2f}" for t in torch.linspace(0, 1, args.steps).tolist()]
+    _wrote(save_sound_clips(clips, args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS, config.sample_rate,
+                            args.steps, titles, labels))
+    return 0
+
+
+def _pairs(z):
+    return z[0::2], z[1::2]
+
+
+def _render_sound(args: argparse.Namespace, model, config: ModelConfig, document: dict[str, Any]) -> int:
+    """Reconstructions of an implicit sound model at any sample rate: its time axis sampled
+    `sample_rate` times per second of the clip (audio super-resolution above the training rate)."""
+    if args.resolution:
+        raise GONError("--resolution renders images; give a sound model --sample-rate R")
+    rate = args.sample_rate or config.sample_rate
+    samples_out = max(1, round(config.clip_samples * rate / config.sample_rate))
+    _check_sound_size(2 * args.n, samples_out)
+    x = spread(_data_for(args, config, document), args.n)
+    rendered = model.render(model.encode(x), samples_out)
+    picture, wav = sound_paths(args.out or args.home / f"render-{rate}hz.png")
+    save_sound_figure([[a, b] for a, b in zip(x, rendered)], picture, [config.sample_rate, rate],
+                      [f"original at {config.sample_rate} Hz", f"rendered at {rate} Hz"])
+    write_wav(wav, rendered, rate)
+    _wrote([picture, wav])
+    return 0
+
+
 def cmd_render(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     if not isinstance(model, ImplicitGON):
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
+    if config.sound:
+        return _render_sound(args, model, config, document)
+    if args.sample_rate:
+        raise GONError("--sample-rate renders a sound model; give an image model --resolution")
+    args.resolution = args.resolution or 256
     _check_picture_size(args.n, config.channels, args.resolution)
     z = model.encode(spread(_data_for(args, config, document), args.n))
     _write_png(model.render(z, args.resolution), args.out or args.home / f"render-{args.resolution}.png")

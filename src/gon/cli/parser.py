@@ -161,9 +161,12 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
 
     q = run_command("render", "render reconstructions of an implicit GON at any resolution", pretrained=True)
     with_data(q)
-    q.add_argument("--resolution", type=positive_int, default=256, help="pixels per side (default %(default)s)")
+    q.add_argument("--resolution", type=positive_int, help="pixels per side (default 256)")
+    q.add_argument("--sample-rate", type=positive_int,
+                   help="sound models: samples per second of the rendered clips (default: the training rate)")
     q.add_argument("-n", type=positive_int, default=16, help="number of images (default %(default)s)")
-    q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png)")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png; sound: "
+                                            "RUN/render-<rate>hz.png and .wav)")
     q = run_command("inspect", "latent statistics: how normal a model's latents are, with a histogram (Figs. 13-14)")
     with_data(q)
     q.add_argument("--limit", type=positive_int, default=5000, help="encode at most N images")

@@ -10,7 +10,10 @@
   a flat folder (no ``train/`` and ``test/``) is split by file: every tenth in sorted path order (the 1st,
   11th, ...) is ``test``, the rest ``train``;
 * ``npz:FILE`` - a numpy ``.npz`` archive;
-* ``torchvision:NAME[:ROOT]`` - any torchvision data set, downloaded on first use.
+* ``torchvision:NAME[:ROOT]`` - any torchvision data set, downloaded on first use;
+* ``sounds[:DIR]`` and ``audio:DIR`` - recorded sounds, not images: clips at one sample rate and
+  length (gon.data.sound, a SoundData), read by ``load_sounds``; ``load_data`` reads them at its
+  defaults (16 kHz, 1 s, mono).
 
 Every problem a user can fix raises :class:`gon.errors.GONError` with a one-line message.
 """
@@ -30,6 +33,8 @@ from .idx import FASHION_MNIST_DIR, fashion_dir, load_idx_dir, stream_idx_dir
 from .mnist5k import load_mnist5k
 from .npz import load_npz
 from .torchvision_sets import TORCHVISION_ROOT, load_torchvision
+from .sound import SOUND_SCHEMES, SoundData, load_sounds
+
 
 if TYPE_CHECKING:
     from ..config import ModelConfig
@@ -46,6 +51,9 @@ KNOWN_SPECS: list[str] = [
     "folder:DIR (image files; train/, test/ and class sub-folders optional)",
     "npz:FILE (x_train/x_test, train/test or images arrays)",
     "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)",
+    "sounds[:DIR] (207 recorded Sonic Pi samples, default ~/.cache/gon/supersonic-scsynth-samples; "
+    "bash scripts/setup.sh)",
+    "audio:DIR (WAV, FLAC, OGG or AIFF files; train/ and test/ optional)",
 ]
 
 
@@ -91,6 +99,8 @@ def load_data(
 
     scheme, sep, arg = spec.partition(":")
     scheme = scheme.strip().lower()
+    if scheme in SOUND_SCHEMES:
+        return load_sounds(spec, split, limit=limit)
     name = f"{spec}:{split}"
     if scheme in ("idx", "folder", "npz", "torchvision") and not arg:
         raise GONError(f"data spec {spec!r} needs a {'NAME' if scheme == 'torchvision' else 'path'} after '{scheme}:'")
@@ -132,7 +142,7 @@ def _spec_names() -> str:
 # data for a model
 
 def data_for_run(document: dict[str, Any], config: "ModelConfig", spec: str | None = None, split: str = "test",
-                 limit: int | None = None) -> ImageData:
+                 limit: int | None = None) -> ImageData | SoundData:
     """Data for a saved run (its config document): `spec`, or the data set it was trained on,
     fitted to the model as its training was."""
     train = document.get("train") if isinstance(document.get("train"), dict) else {}
@@ -140,7 +150,13 @@ def data_for_run(document: dict[str, Any], config: "ModelConfig", spec: str | No
 
 
 def data_for_model(spec: str, split: str, config: "ModelConfig", fit: str = "resize", limit: int | None = None,
-                   stream: bool = False) -> ImageData:
-    """Data fitted to a model's image size and channels."""
+                   stream: bool = False) -> ImageData | SoundData:
+    """Data fitted to a model's image size and channels (a sound model's sample rate and clip length)."""
+    if config.sound:
+        if spec.partition(":")[0].strip().lower() not in SOUND_SCHEMES:
+            raise GONError(f"a {config.kind} model trains on sounds (sounds[:DIR] or audio:DIR), not {spec!r}")
+        return load_sounds(spec, split, config.sample_rate, config.clip_seconds, config.channels, limit)
+    if spec.partition(":")[0].strip().lower() in SOUND_SCHEMES:
+        raise GONError(f"{spec!r} holds sounds: train an audio-implicit, audio-conv or audio-ae model on it")
     return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit,
                      stream=stream)

@@ -6,6 +6,7 @@ here is what makes the kind known."""
 from .base import LatentModel, Variational
 from .gon import GON, ImplicitGON, VariationalGON
 from .baselines import GLO, VAE, Autoencoder
+from . import sound  # registers the sound kinds
 from .registry import MAX_MODEL_VALUES, available_memory, build_model, check_model_size, images_that_fit
 from .saving import load_model, read_config, save_model
 

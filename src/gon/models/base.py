@@ -48,18 +48,23 @@ class LatentModel(nn.Module):
         self.classifier: nn.Linear | None = None
         self.reconstruction_weight = 1.0
         self.config = config
-        # (C, H, W) the model takes, where known; None accepts any shape
-        self.image_shape: tuple[int, int, int] | None = (
-            (config.channels, config.image_size, config.image_size) if config is not None else None)
+        # (C, H, W) the model takes, or (C, T) for sound, where known; None accepts any shape
+        self.image_shape: tuple[int, ...] | None = config.data_shape if config is not None else None
+        # the range of the data and of what to_images returns: intensities, or amplitudes of sound
+        self.value_range: tuple[float, float] = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> Tensor:
         """x as this model's images: uint8 images become floats in [0, 1] (x / 255), in the
         dtype of the model's weights. GONError for other integer tensors and, for a model that
         knows its image shape (every library model), for floats outside [0, 1] or a batch not
-        of shape (B, C, H, W). A GON around a decoder of your own (no `image_shape`) takes
+        of shape (B, C, H, W). A sound model (its shape is (C, T)) takes float clips (B, C, T)
+        in [-1, 1] and no uint8. A GON around a decoder of your own (no `image_shape`) takes
         floats of any range: its data need not be images."""
+        sound = self.image_shape is not None and len(self.image_shape) == 2
         if not isinstance(x, Tensor):
-            raise GONError(f"expected a tensor of images, got {type(x).__name__}")
+            raise GONError(f"expected a tensor of {'sound clips' if sound else 'images'}, got {type(x).__name__}")
+        if sound and not x.is_floating_point():
+            raise GONError(f"sound clips must be floats in [-1, 1], got {x.dtype}")
         if x.dtype == torch.uint8:
             weights = next(self.parameters(), None)
             x = x.to(weights.dtype if weights is not None and weights.is_floating_point() else torch.float32) / 255
@@ -67,13 +72,22 @@ class LatentModel(nn.Module):
             raise GONError(f"images must be floats in [0, 1] or uint8 in [0, 255], got {x.dtype}")
         if self.image_shape is None:
             return x
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+        if sound:
+            if x.ndim != 3 or tuple(x.shape[1:]) != self.image_shape:
+                c, t = self.image_shape
+                raise GONError(f"this model takes sound clips of {c} channel(s) and {t} samples, a batch of shape "
+                               f"(B, {c}, {t}); got {tuple(x.shape)} (load_sounds(..., sample_rate, seconds) fits "
+                               f"clips)")
+        elif x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
             c, h, w = self.image_shape
             raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
                            f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
         if x.numel():
             low, high = torch.aminmax(x.detach())
-            if not (0 <= low.item() and high.item() <= 1):  # also catches NaN
+            first, last = self.value_range
+            if not (first <= low.item() and high.item() <= last):  # also catches NaN
+                if sound:
+                    raise GONError(f"sound amplitudes must lie in [-1, 1], got {low.item():g} to {high.item():g}")
                 raise GONError(f"image values must lie in [0, 1], got {low.item():g} to {high.item():g} "
                                f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
         return x
@@ -107,8 +121,8 @@ class LatentModel(nn.Module):
         return f"none: a {type(self).__name__} encodes with its encoder network"
 
     def to_images(self, output: Any) -> Tensor:
-        """Decoder output as images in [0, 1]."""
-        return output.clamp(0, 1)
+        """Decoder output as images in [0, 1] (sound: amplitudes in [-1, 1], `value_range`)."""
+        return output.clamp(*self.value_range)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """F(encode(x)) as images in [0, 1], the shape of x, without gradients."""

@@ -212,9 +212,10 @@ class ImplicitGON(GON):
         return scale * self.outer_loss(subset(z), target).mean()
 
     def render(self, z: Tensor, size: int) -> Tensor:
-        """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size)."""
+        """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size); for
+        sound, clips of `size` samples in [-1, 1] (B, C, size)."""
         with torch.no_grad():
-            return self.decoder.render(z, size).clamp_(0, 1)
+            return self.decoder.render(z, size).clamp_(*self.value_range)
 
 
 def _forget_calibration(module: GON, incompatible_keys: Any) -> None:

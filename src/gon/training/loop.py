@@ -135,12 +135,12 @@ class _Loop:
         # inner scale is calibrated sets it here, so every rank trains with one scale
         model.prepare_training(data.batch(self.order[:config.batch_size]).to(self.device))
         if ranks.main:
-            c, h, w = data.shape
             # the kind (ae, conv, ...) where the model has a library config, else its class (a GON of one's own)
             name = model.config.kind if model.config is not None else type(model).__name__
-            logger.info("training %s (%s parameters) on %s: %s images of %dx%dx%d; %s, %d thread(s); steps %d to "
+            logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to "
                         "%d of batch %d at lr %g", name,
-                        f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}", c, h, w,
+                        f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}",
+                        "x".join(map(str, data.shape)),
                         device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr)
             logger.debug("gradient-origin path: %s", model.origin_path(distributed.local_batch_size(
                 config.batch_size, ranks)))

@@ -24,7 +24,7 @@ from safetensors import SafetensorError
 
 from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData, data_for_model
+from ..data import ImageData, SoundData, data_for_model
 from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
@@ -265,6 +265,9 @@ def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data
     save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], run / run.LOSS_PLOT,
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
+    if isinstance(data, SoundData):
+        _write_sound_figures(run, model, config, data, shown)
+        return
     save_grid(gallery.reconstruction_pairs(model, gallery.spread(shown, min(32, len(shown)))),
               run / run.RECONSTRUCTIONS, columns=8)
     sampler = default_sampler(model, data)
@@ -273,6 +276,23 @@ def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data
     save_grid(gallery.samples(model, sampler, 64, seed=config.seed), run / run.SAMPLES, columns=8)
     z = model.encode(gallery.spread(shown, 2 * min(8, len(shown) // 2)))
     save_grid(gallery.interpolations(model, z[0::2], z[1::2], steps=10), run / run.INTERPOLATIONS, columns=10)
+
+
+def _write_sound_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: SoundData,
+                         shown: SoundData) -> None:
+    """A sound run's reconstructions, samples and interpolations, each as the layout's PNG and a
+    WAV of the same name beside it (gallery.sound_paths)."""
+    rate = data.sample_rate
+    gallery.save_sound_reconstructions(model, gallery.spread(shown, min(6, len(shown))), run / run.RECONSTRUCTIONS,
+                                       rate)
+    sampler = default_sampler(model, data)
+    if isinstance(sampler, GaussianSampler):
+        save_sampler(run.root, sampler)
+    gallery.save_sound_clips(gallery.samples(model, sampler, 8, seed=config.seed), run / run.SAMPLES, rate, 4)
+    z = model.encode(gallery.spread(shown, 2 * min(2, len(shown) // 2)))
+    steps = 6
+    gallery.save_sound_clips(gallery.interpolations(model, z[0::2], z[1::2], steps=steps), run / run.INTERPOLATIONS,
+                             rate, steps)
 
 
 def default_sampler(model: LatentModel, data: ImageData, max_images: int = 5000) -> GaussianSampler | PriorSampler:

@@ -1,0 +1,80 @@
+"""Sound kinds: the image kinds carried to clips (B, C, T) of amplitudes in [-1, 1].
+
+- `audio-implicit`: an ImplicitGON whose SIREN takes 1-D time coordinates in [-1, 1], with
+  SIREN's audio frequency on the time axis (first_w0 = 3000, below); it renders a clip at
+  any sample rate.
+- `audio-conv`: a GON on transposed 1-D convolutions (ConvDecoder1d).
+- `audio-ae`: the autoencoder baseline around the very same decoder, its encoder the mirror.
+
+All go through the one gradient-origin step (gon/origin.py) as their image kinds do.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import ModelConfig, per_channel_scale, per_position_scale
+from ..decoders import ConvDecoder1d, ImplicitDecoder, make_activation, make_norm
+from ..kinds import KindSpec, register_kind
+from .baselines import Autoencoder
+from .gon import GON, ImplicitGON
+
+
+class ConvEncoder1d(nn.Module):
+    """Clip (B, C, T) -> latent (B, k), the mirror image of ConvDecoder1d(k, C, T, f): the clip
+    is padded with silence to the decoder's full length L0 * 4^n, then each transposed
+    convolution is undone by a convolution of the same kernel, stride and padding."""
+
+    def __init__(self, latent_dim: int, channels: int = 1, length: int = 16000, hidden_features: int = 16,
+                 activation: str = "elu", norm: str = "group") -> None:
+        super().__init__()
+        mirror = ConvDecoder1d(latent_dim, channels, length, hidden_features, activation, norm)
+        convs = [m for m in mirror.net if isinstance(m, nn.ConvTranspose1d)]
+        self.padding = mirror.first_length * 4 ** (len(convs) - 1) - length
+        layers: list[nn.Module] = []
+        for i, conv in enumerate(reversed(convs)):
+            layers.append(nn.Conv1d(conv.out_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding))
+            if i < len(convs) - 1:
+                layers += [make_norm(norm, conv.in_channels, dims=1), make_activation(activation)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(F.pad(x, (0, self.padding))).flatten(1)
+
+
+def conv1d_decoder(c: ModelConfig) -> ConvDecoder1d:
+    """The 1-D transposed-conv decoder for `c` (shared by the sound GON and its autoencoder)."""
+    return ConvDecoder1d(c.latent_dim, c.channels, c.clip_samples, c.hidden_features, c.activation, c.norm)
+
+
+def _audio_conv(c: ModelConfig) -> GON:
+    return GON(conv1d_decoder(c), c.latent_dim, c.origin, config=c)
+
+
+def _audio_ae(c: ModelConfig) -> Autoencoder:
+    encoder = ConvEncoder1d(c.latent_dim, c.channels, c.clip_samples, c.hidden_features, c.activation, c.norm)
+    return Autoencoder(encoder, conv1d_decoder(c), c.latent_dim, config=c)
+
+
+def _audio_implicit(c: ModelConfig) -> ImplicitGON:
+    decoder = ImplicitDecoder(c.latent_dim, c.channels, hidden_features=c.hidden_features, num_layers=c.num_layers,
+                              w0=c.w0, activation=c.activation, grid_shape=(c.clip_samples,), first_w0=c.first_w0)
+    return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
+
+
+# Each is its image kind's spec on clips: the same rates (1e-4 for SIRENs, 1e-3 for convolutions)
+# and the same rule for the paper's inner scale, with a clip's T samples as its positions.
+# image_size is not used by sound kinds (1 is recorded). first_w0 = 3000 is SIREN's first-layer
+# frequency for audio (Sitzmann et al. 2020, Sec. 4.1 and its audio notebook: time in [-1, 1],
+# first omega_0 = 3000), applied to the time coordinate only (gon.decoders.ImplicitDecoder).
+SOUND_OPTIONS = ("sample_rate", "clip_seconds")
+CONV_SOUND_DEFAULTS = dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu")
+register_kind(KindSpec("audio-implicit", _audio_implicit,
+                       dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
+                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
+                       options=("num_layers", "w0", "first_w0", "coordinate_samples", *SOUND_OPTIONS), data="sound"))
+register_kind(KindSpec("audio-conv", _audio_conv, CONV_SOUND_DEFAULTS, lr=1e-3, origin_step=True,
+                       paper_scale=per_position_scale, options=("norm", *SOUND_OPTIONS), data="sound"))
+register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm", *SOUND_OPTIONS),
+                       data="sound"))

@@ -1,0 +1,308 @@
+"""Sound: the sounds set and audio folders as clips, implicit decoders on coordinates of any
+dimension, the sound kinds through the one gradient-origin step, and the commands on a sound
+run. Real recordings from supersonic-scsynth-samples, cut short."""
+
+import json
+import os
+import shutil
+import struct
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+
+from gon import ModelConfig, build_model, gradient_origin
+from gon.cli import main
+from gon.data import SoundData, data_for_model, load_data, load_sounds
+from gon.data.sound import is_test
+from gon.decoders import ImplicitDecoder
+from gon.errors import GONError
+from gon.evaluate import evaluate
+from gon.origin import OriginStep
+
+# 0.25 s at 8 kHz: short enough for a test, long enough to hold a drum hit's attack
+RATE, SECONDS = 8000, 0.25
+SHORT = ["--sample-rate", RATE, "--clip-seconds", SECONDS]
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def relative_error(a, b):
+    return float((a - b).norm() / b.norm().clamp_min(1e-12))
+
+
+@pytest.fixture(scope="module")
+def clips(sounds_dir):
+    return load_sounds("sounds", "test", RATE, SECONDS)
+
+
+@pytest.fixture
+def folder(sounds_dir, tmp_path):
+    """An audio:DIR folder holding four real recordings: a kick, a snare, a hat, a tabla."""
+    for name in ("bd_boom.flac", "sn_dub.flac", "hat_raw.flac", "tabla_na.flac"):
+        shutil.copy(sounds_dir / "samples" / name, tmp_path / name)
+    return tmp_path
+
+
+# data
+
+def test_sounds_split_is_fixed_and_disjoint(sounds_dir):
+    train = load_sounds("sounds", "train", RATE, SECONDS)
+    test = load_sounds("sounds", "test", RATE, SECONDS)
+    assert (len(train), len(test)) == (181, 26)  # the package's 207 recordings
+    assert not set(train.files) & set(test.files)
+    assert all(is_test(name) for name in test.files) and not any(is_test(name) for name in train.files)
+    assert "bd_boom.flac" in test.files and "bd_haus.aiff" in train.files  # the one AIFF file reads too
+
+
+def test_clips_are_mono_amplitudes_at_one_rate_and_length(clips, sounds_dir):
+    assert isinstance(clips, torch.utils.data.Dataset) and isinstance(clips, SoundData)
+    assert clips.shape == (1, 2000) and clips[0].shape == (1, 2000) and clips.batch([0, 3]).shape == (2, 1, 2000)
+    assert clips.clips.abs().max() <= 1 and clips.clips.abs().max() > 0.5
+    # a stereo 44.1 kHz snare, mixed down and resampled: its energy is kept to within a few per cent
+    index = clips.files.index("elec_mid_snare.flac")
+    raw, rate = soundfile.read(sounds_dir / "samples" / "elec_mid_snare.flac", dtype="float32", always_2d=True)
+    native = raw.mean(1)[: int(rate * SECONDS)]
+    energy_native = float((native ** 2).sum()) / rate
+    energy_clip = float(clips[index].pow(2).sum()) / RATE
+    assert energy_clip == pytest.approx(energy_native, rel=0.05)
+    assert clips.labels is not None and len(set(clips.labels.tolist())) > 5  # families: bd, sn, hat, tabla, ...
+
+
+def test_short_recordings_are_padded_with_silence(folder):
+    hat = soundfile.info(str(folder / "hat_raw.flac"))
+    seconds = hat.frames / hat.samplerate + 0.5
+    files = sorted(os.listdir(folder))
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    for name in files:
+        shutil.move(folder / name, folder / ("test" if name == "hat_raw.flac" else "train") / name)
+    data = load_sounds(f"audio:{folder}", "test", RATE, seconds)
+    assert data.files == ("hat_raw.flac",)
+    tail = data[0][0, -int(0.4 * RATE):]
+    assert float(tail.abs().max()) == 0.0 and float(data[0].abs().max()) > 0.01  # a quiet hat, then silence
+
+
+def write_wav_header(path, frames, payload=b"", rate=8000):
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", min(frames * 2, 2 ** 32 - 1))
+    path.write_bytes(b"RIFF" + struct.pack("<I", min(4 + len(body) + frames * 2, 2 ** 32 - 1)) + body + payload)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "codec", "empty", "nan", "ten_hours"])
+def test_bad_recordings_get_one_line_and_exit_2(folder, damage, capsys):
+    bad = folder / "bad.wav"
+    if damage == "garbage":
+        bad.write_bytes(b"RIFF not really a sound" * 10)
+    elif damage == "truncated":  # a real FLAC cut in half: its decoder loses sync
+        bad = folder / "bad.flac"
+        data = (folder / "bd_boom.flac").read_bytes()
+        bad.write_bytes(data[: len(data) // 2])
+    elif damage == "codec":  # a WAV whose samples are MPEG layer 3, which libsndfile does not read from WAV
+        fmt = struct.pack("<HHIIHH", 0x55, 1, 8000, 2000, 1, 0)
+        body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 100) + bytes(100)
+        bad.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + body)
+    elif damage == "empty":
+        soundfile.write(bad, np.zeros((0, 1)), RATE)
+    elif damage == "nan":
+        samples = soundfile.read(folder / "sn_dub.flac", dtype="float32")[0][:4000]
+        samples[100] = np.nan
+        soundfile.write(bad, samples, 44100, subtype="FLOAT")
+    else:  # a sparse file: ten hours declared and present, no disk used
+        frames = RATE * 3600 * 10
+        write_wav_header(bad, frames)
+        os.truncate(bad, bad.stat().st_size + frames * 2)
+    # every file of the folder is read for training: put it where both splits see it
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    for name in os.listdir(folder):
+        if (folder / name).is_file():
+            shutil.copy(folder / name, folder / "test" / name)
+            shutil.move(folder / name, folder / "train" / name)
+    code = run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 1,
+                   "--batch-size", 2, "--out", folder / "run", "--quiet")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "bad." in err, err
+    assert not (folder / "run").exists()
+
+
+def test_a_header_that_declares_more_than_the_file_holds_reads_what_is_there(folder):
+    write_wav_header(folder / "liar.wav", 2 ** 31 - 1, payload=struct.pack("<2h", 16384, -16384))
+    shutil.move(folder / "liar.wav", folder / "x.wav")
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    shutil.move(folder / "x.wav", folder / "test" / "x.wav")
+    data = load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
+    assert data.shape == (1, 2000) and data[0][0, 0] == pytest.approx(0.5) and float(data[0][0, 2:].abs().max()) == 0
+
+
+def test_image_models_refuse_sounds_and_sound_models_refuse_images(sounds_dir):
+    with pytest.raises(GONError, match="holds sounds"):
+        data_for_model("sounds", "test", ModelConfig(kind="conv"))
+    with pytest.raises(GONError, match="trains on sounds"):
+        data_for_model("mnist5k", "test", ModelConfig(kind="audio-conv"))
+    assert isinstance(load_data("sounds", "test", limit=2), SoundData)  # at the defaults: 16 kHz, 1 s
+    with pytest.raises(GONError, match="sound models are mono"):
+        ModelConfig(kind="audio-implicit", channels=3)
+
+
+# coordinates of any dimension
+
+def volumes(digits28):
+    """(B, 1, 4, 14, 14): four real digits stacked as the slices of each volume."""
+    small = torch.nn.functional.avg_pool2d(digits28, 2)
+    return small[:32].reshape(8, 4, 14, 14)[:, None]
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+@pytest.mark.parametrize("detach", [False, True])
+def test_shared_origin_equals_general_path_in_every_dimension(dim, detach, clips, digits28):
+    x = {1: clips.batch(slice(0, 8)), 2: digits28[:8, :, :14, :14], 3: volumes(digits28)}[dim]
+    decoder = ImplicitDecoder(8, 1, hidden_features=16, num_layers=2, grid_shape=tuple(x.shape[2:]),
+                              first_w0=3000.0 if dim == 1 else None)
+    model = build_model(ModelConfig(kind="implicit", latent_dim=8, hidden_features=16, num_layers=2,
+                                    origin=OriginStep(detach=detach, inner_scale="paper")))
+    model.decoder, model.image_shape = decoder, None
+    model.train()
+    assert model.origin_path(len(x)).startswith("shared")
+
+    def latent_and_grads(decoder_fn):
+        model.zero_grad()
+        z = gradient_origin(decoder_fn, x, model.inner_loss, (8,), model.step, create_graph=True)
+        model.outer_loss(model.decoder(z), x).mean().backward()
+        return z.detach(), [p.grad.clone() for p in model.parameters()]
+
+    z_fast, grads_fast = latent_and_grads(model.decoder)
+    z_ref, grads_ref = latent_and_grads(lambda z: model.decoder(z))  # hides origin_jacobian: the general path
+    assert relative_error(z_fast, z_ref) < 1e-5
+    total = torch.cat([g.flatten() for g in grads_ref]).norm()
+    for g, g_ref in zip(grads_fast, grads_ref):
+        assert (g - g_ref).norm() <= 1e-5 * max(g_ref.norm(), 1e-3 * total)
+
+
+def test_a_volume_renders_at_any_resolution(digits28):
+    decoder = ImplicitDecoder(8, 1, hidden_features=16, num_layers=2, grid_shape=(4, 14, 14))
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        assert decoder(z).shape == (2, 1, 4, 14, 14)
+        assert decoder.render(z, (8, 28, 28)).shape == (2, 1, 8, 28, 28)
+        # the training grid's corners are the same coordinates at any resolution
+        assert torch.allclose(decoder.render(z, (8, 28, 28))[..., 0, 0, 0], decoder(z)[..., 0, 0, 0], atol=1e-6)
+    with pytest.raises(GONError, match="3-D coordinates"):
+        decoder.render(z, (28, 28))
+
+
+@pytest.mark.parametrize("grid_shape", [(40,), (6, 7), (3, 4, 5)])
+def test_chunked_rendering_matches_the_whole_grid_in_any_dimension(grid_shape, monkeypatch):
+    decoder = ImplicitDecoder(4, 2, hidden_features=16, num_layers=2, grid_shape=grid_shape)
+    z = torch.randn(3, 4)
+    shape = tuple(n + 3 for n in grid_shape)
+    whole = decoder.render(z, shape).detach()  # grad enabled: the grid in one piece
+    monkeypatch.setattr("gon.decoders.RENDER_CHUNK_VALUES", 3 * 80 * 5)  # chunks of 5 coordinates
+    with torch.no_grad():
+        chunked = decoder.render(z, shape)
+    assert chunked.shape == (3, 2, *shape)
+    assert torch.allclose(chunked, whole, atol=1e-6)
+
+
+def test_a_sound_model_checks_its_clips():
+    model = build_model(ModelConfig(kind="audio-conv", sample_rate=RATE, clip_seconds=SECONDS, latent_dim=8,
+                                    hidden_features=8))
+    length = model.image_shape[1]
+    x = torch.rand(2, 1, length) * 2 - 1
+    assert model.check_images(x) is x  # amplitudes in [-1, 1] pass as they are
+    with pytest.raises(GONError, match="floats in \\[-1, 1\\]"):
+        model.check_images(torch.zeros(2, 1, length, dtype=torch.uint8))
+    with pytest.raises(GONError, match="amplitudes must lie in"):
+        model.check_images(x * 3)
+    with pytest.raises(GONError, match="sound clips of 1 channel"):
+        model.check_images(torch.zeros(2, 1, 28, 28))
+
+
+# models
+
+@pytest.mark.parametrize("kind", ["audio-implicit", "audio-conv", "audio-ae"])
+def test_sound_models_learn_real_clips(kind, sounds_dir):
+    train = load_sounds("sounds", "train", RATE, SECONDS, limit=32)
+    config = ModelConfig(kind=kind, sample_rate=RATE, clip_seconds=SECONDS, latent_dim=16, hidden_features=16,
+                         **({"num_layers": 2, "coordinate_samples": 500} if kind == "audio-implicit" else {}))
+    model = build_model(config)
+    x = train.batch(slice(0, 32))
+    lr = 1e-3 if kind != "audio-implicit" else 1e-4
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    model.eval()
+    before = evaluate(model, train)["sse_per_image"]
+    model.train()
+    for _ in range(30):
+        optimiser.zero_grad()
+        model(x).backward()
+        optimiser.step()
+    after = evaluate(model, train)
+    assert after["sse_per_image"] < 0.9 * before
+    assert model.reconstruct(x).abs().max() <= 1 and model.reconstruct(x).shape == x.shape
+    assert np.isfinite(after["snr_db"]) and np.isfinite(after["log_spectral_distance_db"])
+
+
+def test_sound_gon_step_is_the_library_step(clips):
+    """The conv sound GON's latent is minus the gradient at the origin, at the inner scale the
+    model resolves from the library's default (no scale of its own)."""
+    model = build_model(ModelConfig(kind="audio-conv", sample_rate=RATE, clip_seconds=SECONDS)).eval()
+    x = clips.batch(slice(0, 4))
+    z = model.encode(x)
+    z0 = torch.zeros(4, model.latent_dim, requires_grad=True)
+    loss = model.inner_loss(model.decoder(z0), x).sum() * model.inner_scale(x)
+    (grad,) = torch.autograd.grad(loss, z0)
+    assert relative_error(z, -grad) < 1e-5
+
+
+# commands
+
+@pytest.fixture(scope="module")
+def implicit_run(sounds_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "sound"
+    assert run_cli("train", "--model", "audio-implicit", "--data", "sounds", *SHORT, "--hidden-features", 32,
+                   "--num-layers", 2, "--coordinate-samples", 400, "--steps", 5, "--batch-size", 16,
+                   "--limit", 48, "--eval-limit", 6, "--out", out, "--quiet") == 0
+    return out
+
+
+def test_a_sound_run_holds_wavs_pictures_and_a_report_with_audio(implicit_run):
+    for name in ("reconstructions", "samples", "interpolations"):
+        assert soundfile.info(str(implicit_run / f"{name}.wav")).samplerate == RATE
+        assert (implicit_run / f"{name}.png").stat().st_size > 1000
+    assert run_cli("report", implicit_run) == 0
+    page = (implicit_run / "report.html").read_text()
+    assert page.count("<audio controls") == 3 and "data:audio/wav;base64," in page
+
+
+def test_eval_json_gives_sse_mse_and_snr_per_clip(implicit_run, capsys):
+    assert run_cli("eval", implicit_run, "--json") == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert len(metrics["clips"]) == 26 and {"file", "sse", "mse", "snr_db"} <= set(metrics["clips"][0])
+    clip = metrics["clips"][0]
+    assert clip["mse"] == pytest.approx(clip["sse"] / 2000)
+    assert metrics["snr_db"] == pytest.approx(np.mean([c["snr_db"] for c in metrics["clips"]]))
+
+
+def test_render_at_four_times_the_training_rate(implicit_run, tmp_path):
+    out = tmp_path / "render.wav"
+    assert run_cli("render", implicit_run, "--sample-rate", 4 * RATE, "-n", 2, "--out", out) == 0
+    rendered, rate = soundfile.read(out)
+    gap = round(0.25 * rate)
+    assert rate == 4 * RATE and len(rendered) == 2 * (4 * 2000 + gap)
+    assert (tmp_path / "render.png").is_file()
+    # the render at 32 kHz passes through the 8 kHz render's samples: the grid keeps its end points
+    native = tmp_path / "native.wav"
+    assert run_cli("render", implicit_run, "-n", 1, "--out", native) == 0
+    at_rate, _ = soundfile.read(native)
+    assert rendered[0] == pytest.approx(at_rate[0], abs=2 / 32768)
+    assert rendered[8000 - 1] == pytest.approx(at_rate[2000 - 1], abs=2 / 32768)
+
+
+def test_sound_commands_refuse_image_options(implicit_run, capsys):
+    assert run_cli("render", implicit_run, "--resolution", 64) == 2
+    assert run_cli("sample", implicit_run, "--resolution", 64) == 2
+    assert run_cli("interpolate", implicit_run, "--gif", implicit_run / "x.gif") == 2
+    assert run_cli("render", implicit_run, "--sample-rate", 10 ** 9) == 2
+    assert not (implicit_run / "x.gif").exists()
+    assert all(len(line) < 300 for line in capsys.readouterr().err.splitlines())
