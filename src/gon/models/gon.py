@@ -85,6 +85,13 @@ class GON(LatentModel):
         if self.step.inner_scale == CALIBRATED:
             self.inner_scale(x)
 
+    def unit_latents(self, x: Tensor) -> Tensor:
+        """The latents of batch `x` at inner scale 1, detached: z is linear in the scale, so a
+        calibration rule reads any scale's latents off these."""
+        with torch.inference_mode(False):
+            return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
+                                   create_graph=False, scale=1.0)
+
     def calibrate(self, x: Tensor) -> float:
         """Set the calibrated inner scale from batch `x` by a line search along the gradient:
         of the scales t = 1e-6 ... 1e3 in quarter decades, the one whose latent z = -t * grad
@@ -95,9 +102,8 @@ class GON(LatentModel):
         if self.step.inner_scale != CALIBRATED:
             raise GONError(f"this GON's inner scale is fixed ({self.step.inner_scale:g}); build it with "
                            "OriginStep(inner_scale='calibrated') to calibrate")
+        unit = self.unit_latents(x)
         with torch.inference_mode(False):
-            unit = gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
-                                   create_graph=False, scale=1.0)
             if not bool(torch.isfinite(unit).all()) or not bool(unit.any()):
                 raise GONError(f"cannot calibrate the inner scale on this batch: the gradient at the origin is "
                                f"{'zero' if bool(torch.isfinite(unit).all()) else 'not finite'}; give inner_scale "

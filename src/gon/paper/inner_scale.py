@@ -40,7 +40,7 @@ from ..errors import GONError
 from ..evaluate import evaluate
 from ..files import append_jsonl, read_jsonl, write_atomically, write_text
 from ..models import GON, LatentModel, build_model
-from ..origin import CALIBRATED, PAPER, OriginStep, gradient_origin
+from ..origin import CALIBRATED, PAPER, OriginStep
 from ..training import fit, seed_everything
 from ..training.rundir import held
 from .map import _data, _scores, best_rates, split_for_selection
@@ -152,10 +152,7 @@ def map_rate(model: str, latent_dim: int, records: list[dict[str, Any]]) -> floa
 
 def _unit_rms(model: GON, x: torch.Tensor) -> float:
     """The scale whose latents of batch `x` have root mean square 1 (z is linear in the scale)."""
-    with torch.inference_mode(False):
-        unit = gradient_origin(model._origin_decoder(), x, model.inner_loss, (model.latent_dim,), model.step,
-                               create_graph=False, scale=1.0)
-    return 1.0 / float(unit.detach().double().pow(2).mean().sqrt())
+    return 1.0 / float(model.unit_latents(x).double().pow(2).mean().sqrt())
 
 
 def _calibrate_to_unit_rms(model: GON) -> None:
