@@ -6,24 +6,5 @@
 # Licence: CC0-1.0 (the package's LICENSE; PROVENANCE.md names the freesound.org recordings).
 # The version is pinned so that the split never moves.
 set -euo pipefail
-VERSION=0.84.2
-DIR="${1:-$HOME/.cache/gon/supersonic-scsynth-samples}"
-if [ -f "$DIR/package.json" ] && [ -d "$DIR/samples" ]; then
-    exit 0
-fi
-if [ -e "$DIR" ]; then
-    echo "sounds data: $DIR exists but holds no package.json and samples/; remove it to reinstall" >&2
-    exit 1
-fi
-if ! command -v npm >/dev/null; then
-    echo "sounds data: npm is needed to fetch supersonic-scsynth-samples (apt-get install npm)" >&2
-    exit 1
-fi
-mkdir -p "$(dirname "$DIR")"
-# Unpack next to DIR and move it into place at the end, so an interrupted run leaves no half copy.
-TMP="$(mktemp -d "$(dirname "$DIR")/.sounds-XXXXXX")"
-trap 'rm -rf "$TMP"' EXIT
-npm pack --silent --pack-destination "$TMP" "supersonic-scsynth-samples@$VERSION" >/dev/null
-mkdir "$TMP/package"
-tar -xzf "$TMP/supersonic-scsynth-samples-$VERSION.tgz" -C "$TMP/package" --strip-components=1
-mv "$TMP/package" "$DIR"
+bash "$(dirname "$0")/npm-data.sh" sounds supersonic-scsynth-samples 0.84.2 \
+    "${1:-$HOME/.cache/gon/supersonic-scsynth-samples}" package.json samples
