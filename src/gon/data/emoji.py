@@ -21,11 +21,11 @@ images (same size limits, alpha composited onto a white background by default, s
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 
+from .packages import is_test_name, name_key, package_dir
 from ..errors import GONError, NoSplit
 from ..files import read_json
 
@@ -34,30 +34,17 @@ __all__ = ["EMOJI_DIR", "IMAGE_FOLDER", "categories", "emoji_dir", "emoji_files"
 EMOJI_DIR = Path("~/.cache/gon/emoji-datasource-google")
 IMAGE_FOLDER = Path("img/google/64")
 INSTALL_HINT = "'bash scripts/setup.sh' (or 'npm pack emoji-datasource-google@16.0.0' and extract its package/ there)"
-TEST_EVERY = 10
-
-
-def _key(name: str) -> int:
-    return int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest(), "big")
 
 
 def is_test(name: str) -> bool:
-    """Whether the image file ``name`` (e.g. '1f600.png') belongs to the test split."""
-    return _key(name) % TEST_EVERY == 0
+    """Whether the image file ``name`` (e.g. '1f600.png') belongs to the test split (by its name's hash)."""
+    return is_test_name(name)
 
 
 def emoji_dir(arg: str, where: str) -> Path:
     """The package directory: ``arg``, or EMOJI_DIR when ``arg`` is empty; GONError when it is missing."""
-    directory = Path(arg or EMOJI_DIR).expanduser()
-    if not directory.is_dir():
-        if arg:
-            raise GONError(f"{where}: {directory} is not a directory")
-        raise GONError(f"{where}: {directory} does not exist; install the emoji images with {INSTALL_HINT}, "
-                       "or give the package's directory as emoji:DIR")
-    if not (directory / IMAGE_FOLDER).is_dir():
-        raise GONError(f"{where}: {directory} has no {IMAGE_FOLDER} folder; emoji:DIR wants the extracted npm "
-                       f"package emoji-datasource-google, as {INSTALL_HINT} installs it")
-    return directory
+    return package_dir(arg, EMOJI_DIR, IMAGE_FOLDER, where, spec="emoji", package="emoji-datasource-google",
+                       what="emoji images", hint=INSTALL_HINT)
 
 
 def _emoji_json(directory: Path, where: str) -> list[dict] | None:
@@ -98,7 +85,7 @@ def emoji_files(directory: Path, split: str, where: str) -> tuple[list[Path], to
     names = sorted(p.name for p in (directory / IMAGE_FOLDER).glob("*.png") if not p.name.startswith("."))
     if not names:
         raise GONError(f"{where}: no PNG files in {directory / IMAGE_FOLDER}")
-    chosen = sorted((n for n in names if is_test(n) == (split == "test")), key=_key)
+    chosen = sorted((n for n in names if is_test(n) == (split == "test")), key=name_key)
     if not chosen:
         raise NoSplit(f"{where}: no {split} images in {directory / IMAGE_FOLDER} ({len(names)} in total)")
     files = [directory / IMAGE_FOLDER / name for name in chosen]

@@ -18,7 +18,6 @@ recording: shorter ones are padded with silence. Limits are checked from each fi
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ import torch
 from scipy.signal import resample_poly
 
 from ..config import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
+from .packages import is_test_name, name_key, package_dir
 from ..errors import GONError
 from .images import MAX_IN_MEMORY_BYTES, SPLITS
 
@@ -39,7 +39,6 @@ SOUNDS_DIR = Path("~/.cache/gon/supersonic-scsynth-samples").expanduser()
 SOUNDS_FOLDER = "samples"
 INSTALL_HINT = "'bash scripts/setup.sh' (or 'bash scripts/sounds-data.sh DIR')"
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif"})
-TEST_EVERY = 10
 SOUND_SCHEMES = ("sounds", "audio")
 MAX_FILE_CHANNELS = 64
 # a recording of more than 10 minutes is refused from its header: a clip is its first seconds,
@@ -49,13 +48,9 @@ MAX_FILES = 1_000_000
 DECODE_BLOCK = 1 << 16  # frames decoded at a time when checking a file to its end
 
 
-def _key(name: str) -> int:
-    return int.from_bytes(hashlib.sha1(name.encode("utf-8")).digest(), "big")
-
-
 def is_test(name: str) -> bool:
-    """Whether the audio file ``name`` (e.g. 'bd_haus.aiff') belongs to the test split."""
-    return _key(name) % TEST_EVERY == 0
+    """Whether the audio file ``name`` (e.g. 'bd_haus.aiff') belongs to the test split (by its name's hash)."""
+    return is_test_name(name)
 
 
 def family(name: str) -> str:
@@ -98,16 +93,8 @@ class SoundData(torch.utils.data.Dataset):
 
 
 def sounds_dir(arg: str, where: str) -> Path:
-    directory = Path(arg or SOUNDS_DIR).expanduser()
-    if not directory.is_dir():
-        if arg:
-            raise GONError(f"{where}: {directory} is not a directory")
-        raise GONError(f"{where}: {directory} does not exist; install the sounds with {INSTALL_HINT}, "
-                       "or give the package's directory as sounds:DIR")
-    if not (directory / SOUNDS_FOLDER).is_dir():
-        raise GONError(f"{where}: {directory} has no {SOUNDS_FOLDER}/ folder; sounds:DIR wants the extracted npm "
-                       f"package supersonic-scsynth-samples, as {INSTALL_HINT} installs it")
-    return directory / SOUNDS_FOLDER
+    return package_dir(arg, SOUNDS_DIR, f"{SOUNDS_FOLDER}/", where, spec="sounds",
+                       package="supersonic-scsynth-samples", what="sounds", hint=INSTALL_HINT) / SOUNDS_FOLDER
 
 
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:
@@ -129,7 +116,7 @@ def audio_files(directory: Path, split: str, where: str) -> list[Path]:
         names = [n for n in names if is_test(n) == (chosen == "test")]
         if not names:
             raise GONError(f"{where}: no {split} files in {directory}")
-    return [directory / name for name in sorted(names, key=_key)]
+    return [directory / name for name in sorted(names, key=name_key)]
 
 
 def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: str) -> np.ndarray:
