@@ -33,10 +33,9 @@ def test_the_lowest_validation_error_wins_and_a_diverged_rate_never_does():
 
 @pytest.fixture
 def tiny_map(monkeypatch):
-    monkeypatch.setattr(comparison, "SELECTION_STEPS", 20)
-    monkeypatch.setattr(comparison, "LEARNING_RATES", (1e-3, 3e-3))
     monkeypatch.setitem(comparison.MAP_PRESETS, "full", MapPreset(
-        latent_dims=(8,), norms=("group",), budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)}))
+        latent_dims=(8,), norms=("group",), budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)},
+        selection_steps=20, rates=(1e-3, 3e-3)))
 
 
 def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map):
@@ -80,8 +79,8 @@ def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, 
 
 def test_the_two_pairs_never_share_a_curve_panel():
     # SSE and bits/dim on one axis would read as one scale
-    rows = [{"data": "mnist5k", "method": m, "gon": comparison.gon_of(m), "baseline": comparison.PAIRS[
-                 comparison.gon_of(m)], "latent_dim": 32, "norm": "group", "steps": steps}
+    rows = [{"data": "mnist5k", "method": m, "gon": comparison.pairs_of(m)[0][0], "baseline": comparison.pairs_of(
+                 m)[0][1], "latent_dim": 32, "norm": "group", "steps": steps}
             for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))]
     assert map_curve_panels(rows) == {("mnist5k", "gon/ae", 32, "group"): 31250,
                                       ("mnist5k", "vgon/vae", 32, "group"): 31250}

@@ -3,6 +3,7 @@ dimension, the sound kinds through the one gradient-origin step, and the command
 run. Real recordings from supersonic-scsynth-samples, cut short."""
 
 import json
+import math
 import os
 import shutil
 import struct
@@ -306,3 +307,37 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
     assert run_cli("render", implicit_run, "--sample-rate", 10 ** 9) == 2
     assert not (implicit_run / "x.gif").exists()
     assert all(len(line) < 300 for line in capsys.readouterr().err.splitlines())
+
+
+# the map's protocol on sound
+
+def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_the_autoencoder(
+        sounds_dir, tmp_path, monkeypatch):
+    import gon.paper.map as comparison
+
+    monkeypatch.setitem(comparison.MAP_PRESETS, "sound", comparison.MapPreset(
+        latent_dims=(8,), norms=("group",), budgets={"sounds": (comparison.Budget(12, (8,), seeds=(0,)),)},
+        methods=("gon", "ae", "igon"), kinds=dict(comparison.SOUND_KINDS), selection_data="sounds",
+        selection_steps=6, rates=(1e-4, 1e-3), batch_size=8, model={"sample_rate": RATE, "clip_seconds": SECONDS},
+        method_model={"igon": {"coordinate_samples": 64, "hidden_features": 16}}))
+    train = load_sounds("sounds", "train", RATE, SECONDS)
+    fitting, validation = comparison.split_for_selection(train)
+    assert (len(fitting), len(validation)) == (158, 23)  # an eighth of the 181 training clips
+    assert validation.files == train.files[158:] and validation.sample_rate == RATE
+
+    result = comparison.gon_vs_ae(tmp_path, preset="sound", workers=1)
+    selection = [r for r in result.records if r["stage"] == "selection"]
+    grid = [r for r in result.records if r["stage"] == "grid"]
+    assert sorted((r["method"], r["lr"]) for r in selection) == [(m, lr) for m in ("ae", "gon", "igon")
+                                                                 for lr in (1e-4, 1e-3)]
+    assert {r["test_images"] for r in selection} == {23} and {r["test_images"] for r in grid} == {26}
+    assert {r["method"]: r["kind"] for r in grid} == {"gon": "audio-conv", "ae": "audio-ae", "igon": "audio-implicit"}
+    chosen = comparison.best_rates(result.records)
+    for r in grid:  # each at its own validated rate, scored on the held-out clips with their SNR
+        assert r["lr"] == chosen[(r["method"], 8, "group")]
+        assert 0 < r["heldout_sse"] < 4 * RATE * SECONDS and math.isfinite(r["heldout_snr_db"])
+    assert "| sounds | gon/ae | 8 | group | 12 |" in result.markdown
+    assert "| sounds | igon/ae | 8 | group | 12 |" in result.markdown
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    with pytest.raises(GONError, match="method 'vgon' is not in the sound map"):
+        comparison.gon_vs_ae(tmp_path, preset="sound", methods=("vgon",), workers=1)

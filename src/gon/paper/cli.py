@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from ..fields import positive_int, seed_int, thread_count
+from ..errors import GONError
 from ..files import json_line
 from ..kinds import KINDS
 from . import map as paper_map
 from . import tables
 from ..origin import DEFAULT_INNER_SCALE, SCALE_RULES
-from .map import METHODS, describe_presets
+from .map import MAP_PRESETS, METHODS, describe_presets
 from .speed import SpeedConfig, format_speed, speed
 from .tables import ABLATION_NAMES, QUICK_DATA
 
@@ -48,9 +49,11 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
                          description=what + ". Writes runs.jsonl, runs.csv, selection.csv, curves.csv, map.md, "
                          "ratio.png and curves.png; a rerun into the same --out continues it. Presets: "
                          + describe_presets() + ".")
-    q.add_argument("--quick", action="store_true", help="the CPU preset (minutes) instead of the full map")
+    q.add_argument("--preset", choices=list(MAP_PRESETS), help="which map (default: full)")
+    q.add_argument("--quick", action="store_true", help="the CPU preset (minutes): --preset quick")
     q.add_argument("--data", nargs="+", help="data specs (default: the preset's)")
-    q.add_argument("--methods", nargs="+", choices=list(METHODS), help="default: gon ae")
+    q.add_argument("--methods", nargs="+", choices=list(METHODS),
+                   help="default: the preset's (gon ae; sound: gon ae igon, igon the implicit GON)")
     q.add_argument("--latent-dims", type=positive_int, nargs="+", help="restrict the preset's latent sizes")
     q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
     q.add_argument("--budgets", type=positive_int, nargs="+", help="restrict the preset's budgets (steps)")
@@ -65,7 +68,7 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
                    help="the GON's inner-scale rule (default %(default)s; rows record theirs)")
     q.add_argument("--rates-from", choices=SCALE_RULES,
                    help="take the GON's rates from the selection made with this rule (default: --inner-scale's)")
-    q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-quick)")
+    q.add_argument("--out", type=Path, help="output directory (default runs/bench/map, or map-PRESET)")
     q = bench.add_parser("ablation", help="an ablation of the paper's figures: curves as PNG and CSV",
                          description="Run one ablation: " + ", ".join(ABLATION_NAMES) + ".")
     q.add_argument("name", choices=ABLATION_NAMES)
@@ -89,8 +92,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.bench == "map":
 
-        out = args.out or Path("runs/bench") / ("map-quick" if args.quick else "map")
-        result = paper_map.gon_vs_ae(out, quick=args.quick, data=_tuple(args.data), methods=_tuple(args.methods),
+        if args.quick and args.preset not in (None, "quick"):
+            raise GONError(f"--quick is --preset quick, not {args.preset}")
+        name = args.preset or ("quick" if args.quick else "full")
+        out = args.out or Path("runs/bench") / ("map" if name == "full" else f"map-{name}")
+        result = paper_map.gon_vs_ae(out, preset=name, data=_tuple(args.data), methods=_tuple(args.methods),
                            latent_dims=_tuple(args.latent_dims), norms=_tuple(args.norms),
                            budgets=_tuple(args.budgets), seeds=_tuple(args.seeds), workers=args.workers,
                            threads=args.threads, stages=tuple(args.stages), inner_scale=args.inner_scale,

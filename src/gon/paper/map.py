@@ -16,6 +16,10 @@ latent size, training budget and normalisation, each at its own best learning ra
    with held-out curves along training (which method reaches an error first, in steps
    and in seconds).
 
+The same protocol runs on sound (`preset="sound"`): the conv GON, the autoencoder with its
+decoder and the implicit GON (`igon`) on clips of the recorded sounds set, selected on
+the sounds' training split (docs/capabilities.md).
+
 GON rows carry the inner-loss scale rule they were trained with (`inner_scale`: "paper"
 for rows made before it was recorded, when the paper's factor was the default; "calibrated"
 since). The summaries compare the baselines with the GON at the rule asked for, and the
@@ -38,14 +42,14 @@ import math
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import torch
 
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData, data_for_model
+from ..data import ImageData, SoundData, data_for_model
 from ..errors import Diverged, GONError
 from ..evaluate import evaluate
 from .tables import mean_std, to_csv
@@ -57,10 +61,14 @@ from .map_plots import save_map_curves, save_ratio_map
 
 logger = logging.getLogger("gon")
 
-# method -> model kind; the two methods of a pair share their decoder (gon/baselines.py)
-METHODS = {"gon": "conv", "ae": "ae", "vgon": "variational", "vae": "vae"}
-PAIRS = {"gon": "ae", "vgon": "vae"}          # GON method -> its baseline
-METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim"}
+# method -> model kind, per kind of data; the GON and the autoencoder (and the variational GON
+# and the VAE) share their decoder (gon/baselines.py, gon/models/sound.py); the implicit GON
+# (igon) is compared with the same autoencoder
+IMAGE_KINDS = {"gon": "conv", "ae": "ae", "vgon": "variational", "vae": "vae"}
+SOUND_KINDS = {"gon": "audio-conv", "ae": "audio-ae", "igon": "audio-implicit"}
+METHODS = tuple(dict.fromkeys([*IMAGE_KINDS, *SOUND_KINDS]))
+PAIRS = {"gon": "ae", "vgon": "vae", "igon": "ae"}     # GON method -> its baseline
+METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim", "igon": "sse"}
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
 SELECTION_STEPS = 3000
 SELECTION_DATA = "mnist5k"                    # rates are chosen here and used for every data set
@@ -73,9 +81,9 @@ PAPER_BATCH = 64
 RUN_COLUMNS = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse", "train_sse", "seconds")
 
 
-def gon_of(method: str) -> str:
-    """The GON method of `method`'s pair (a GON method is its own)."""
-    return method if method in PAIRS else next(g for g, b in PAIRS.items() if b == method)
+def pairs_of(method: str) -> list[tuple[str, str]]:
+    """Every (GON, baseline) pair `method` belongs to (the autoencoder is in two)."""
+    return [(g, b) for g, b in PAIRS.items() if method in (g, b)]
 
 
 def scale_of(record: dict[str, Any]) -> str | None:
@@ -104,6 +112,7 @@ class Cell:
     steps: int
     seed: int
     inner_scale: str | None = None   # the GON's inner-scale rule; None for a method without the step
+    preset: str = "full"             # whose kinds, options and batch size it trains with (not part of its key)
 
     def key(self) -> tuple[Any, ...]:
         return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
@@ -129,6 +138,13 @@ class MapPreset:
     variational: tuple[Budget, ...] = ()
     select_rates: bool = True
     fixed_lr: float = 1e-3                            # when select_rates is False
+    kinds: dict[str, str] = field(default_factory=lambda: dict(IMAGE_KINDS))   # method -> model kind
+    selection_data: str = SELECTION_DATA
+    selection_steps: int = SELECTION_STEPS
+    rates: tuple[float, ...] = LEARNING_RATES
+    batch_size: int = PAPER_BATCH
+    model: dict[str, Any] = field(default_factory=dict)        # ModelConfig fields of every run
+    method_model: dict[str, dict[str, Any]] = field(default_factory=dict)   # and of one method's runs
 
 
 PAPER_STEPS = 31250      # 500 epochs of mnist5k's 4,000 training images at batch 64
@@ -147,7 +163,19 @@ MAP_PRESETS = {
     # mnist5k / 256 / 1,000 steps / group / 1e-3
     "quick": MapPreset(latent_dims=(32, 256), norms=("group", "batch"),
                        budgets={"mnist5k": (Budget(1000, (32, 256)),)}, select_rates=False),
+    # the recorded sounds (181 training clips, 26 held out) at 8 kHz, half a second each: the
+    # conv GON, its autoencoder and the implicit GON; rates chosen by 500-step runs, batches
+    # of 32 clips, the implicit GON fitting 1,024 random time positions a step
+    "sound": MapPreset(latent_dims=(32,), norms=("group",), budgets={"sounds": (Budget(2000, (32,)),)},
+                       methods=("gon", "ae", "igon"), kinds=dict(SOUND_KINDS), selection_data="sounds",
+                       selection_steps=500, batch_size=32, model={"sample_rate": 8000, "clip_seconds": 0.5},
+                       method_model={"igon": {"coordinate_samples": 1024}}),
 }
+
+
+def model_config(preset: MapPreset, method: str, **fields: Any) -> ModelConfig:
+    """The ModelConfig of `method`'s runs under `preset`."""
+    return ModelConfig(kind=preset.kinds[method], **preset.model, **preset.method_model.get(method, {}), **fields)
 
 
 @dataclass
@@ -159,26 +187,30 @@ class MapResult:
 
 # one run
 
-_DATA: dict[tuple[str, str, str], ImageData] = {}
+Data = ImageData | SoundData
+_DATA: dict[tuple[str, str, str], Data] = {}
 
 
-def _data(spec: str, split: str, kind: str) -> ImageData:
-    """A split fitted to `kind`'s default size, cached per process (workers load each once)."""
-    key = (spec, split, kind)
+def _data(spec: str, split: str, config: ModelConfig) -> Data:
+    """A split fitted to `config`'s size (a sound model's rate and clip length), cached per
+    process (workers load each once)."""
+    key = (spec, split, repr(config))
     if key not in _DATA:
-        _DATA[key] = data_for_model(spec, split, ModelConfig(kind=kind))
+        _DATA[key] = data_for_model(spec, split, config)
     return _DATA[key]
 
 
-def _part(data: ImageData, rows: slice, name: str) -> ImageData:
+def _part(data: Data, rows: slice, name: str) -> Data:
     labels = data.labels[rows] if data.labels is not None else None
+    if isinstance(data, SoundData):
+        return SoundData(data.clips[rows], labels, f"{data.name} ({name})", data.sample_rate, data.files[rows])
     return ImageData(data.images[rows], labels, f"{data.name} ({name})")
 
 
-def split_for_selection(train: ImageData) -> tuple[ImageData, ImageData]:
-    """The training split less its last VALIDATION_FRACTION, and that last part (the
-    splits are in a fixed shuffled order, so the part is a random sample of the split)."""
-    held = max(PAPER_BATCH, round(len(train) * VALIDATION_FRACTION))
+def split_for_selection(train: Data) -> tuple[Data, Data]:
+    """The training split less its last VALIDATION_FRACTION, and that last part (the splits
+    are in a fixed order that does not follow their classes, so the part is a sample of the split)."""
+    held = max(1, round(len(train) * VALIDATION_FRACTION))
     return _part(train, slice(0, len(train) - held), "selection"), _part(train, slice(len(train) - held, None),
                                                                           "validation")
 
@@ -194,6 +226,8 @@ def _scores(model: torch.nn.Module, data: ImageData, norm: str, seed: int, prefi
     else:
         metrics, out = evaluate(model, data, seed=seed), {}
     out[f"{prefix}_sse"] = metrics["sse_per_image"]
+    if "snr_db" in metrics:
+        out[f"{prefix}_snr_db"] = metrics["snr_db"]
     if "elbo_bits_per_dim" in metrics:
         out[f"{prefix}_bits_per_dim"] = metrics["elbo_bits_per_dim"]
     return out
@@ -205,14 +239,17 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     A run whose loss diverges is a result, not an error: it is recorded with
     `diverged` true and infinite errors (a rate that diverges is never selected).
     """
-    kind = METHODS[cell.method]
-    train, test = _data(cell.data, "train", kind), _data(cell.data, "test", kind)
+    preset = MAP_PRESETS[cell.preset]
+    kind = preset.kinds[cell.method]
+    base = model_config(preset, cell.method)
+    train, test = _data(cell.data, "train", base), _data(cell.data, "test", base)
     if cell.stage == "selection":
         train, test = split_for_selection(train)
     model, _, config = prepare_run(
-        ModelConfig(kind=kind, latent_dim=cell.latent_dim, norm=cell.norm,
-                    **({"origin": OriginStep(inner_scale=cell.inner_scale)} if cell.inner_scale else {})),
-        TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, log_every=max(1, cell.steps)), train)
+        model_config(preset, cell.method, latent_dim=cell.latent_dim, norm=cell.norm,
+                     **({"origin": OriginStep(inner_scale=cell.inner_scale)} if cell.inner_scale else {})),
+        TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, batch_size=preset.batch_size,
+                    log_every=max(1, cell.steps)), train)
     curve: list[dict[str, Any]] = []
     every = max(1, cell.steps // CURVE_POINTS)
     probe = _part(test, slice(0, min(CURVE_IMAGES, len(test))), "curve")
@@ -284,10 +321,13 @@ def _scale_for(method: str, inner_scale: str) -> str | None:
     return inner_scale if method in PAIRS else None
 
 
-def selection_cells(preset: MapPreset, methods: Iterable[str], latent_dims: Iterable[int],
+def selection_cells(name: str, methods: Iterable[str], latent_dims: Iterable[int],
                     norms: Iterable[str], inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
-    return [Cell("selection", SELECTION_DATA, method, k, norm, lr, SELECTION_STEPS, 0, _scale_for(method, inner_scale))
-            for k in latent_dims for norm in norms for method in methods for lr in LEARNING_RATES]
+    """The selection runs of preset `name`: every rate of its grid, on its selection data."""
+    preset = MAP_PRESETS[name]
+    return [Cell("selection", preset.selection_data, method, k, norm, lr, preset.selection_steps, 0,
+                 _scale_for(method, inner_scale), name)
+            for k in latent_dims for norm in norms for method in methods for lr in preset.rates]
 
 
 def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None) -> dict[tuple[str, int, str], float]:
@@ -306,18 +346,19 @@ def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None) ->
     return {key: lr for key, (metric, lr) in best.items() if math.isfinite(metric)}
 
 
-def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data: Iterable[str],
+def grid_cells(name: str, rates: dict[tuple[str, int, str], float], data: Iterable[str],
                methods: Iterable[str], latent_dims: Iterable[int], norms: Iterable[str],
                budgets: Iterable[int] | None, seeds: Iterable[int] | None,
                inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
     """The grid runs of `preset`, restricted to what the caller names; runs whose rate is not
     yet selected are left out (and reported by the caller)."""
+    preset = MAP_PRESETS[name]
     cells = []
     wanted_budgets = None if budgets is None else set(budgets)
     reconstruction = tuple(m for m in methods if METRICS[m] == "sse")
     variational = tuple(m for m in methods if METRICS[m] == "bits_per_dim")
     plan = [(spec, b, reconstruction) for spec in data for b in preset.budgets.get(spec, ())]
-    plan += [(SELECTION_DATA, b, variational) for b in preset.variational if SELECTION_DATA in data]
+    plan += [(preset.selection_data, b, variational) for b in preset.variational if preset.selection_data in data]
     for spec, budget, budget_methods in plan:
         if wanted_budgets is not None and budget.steps not in wanted_budgets:
             continue
@@ -329,7 +370,7 @@ def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data
                         continue
                     for seed in (budget.seeds if seeds is None else tuple(seeds)):
                         cells.append(Cell("grid", spec, method, k, norm, lr, budget.steps, seed,
-                                          _scale_for(method, inner_scale)))
+                                          _scale_for(method, inner_scale), name))
     return cells
 
 
@@ -340,19 +381,23 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
               norms: tuple[str, ...] | None = None, budgets: tuple[int, ...] | None = None,
               seeds: tuple[int, ...] | None = None, workers: int = 2, threads: int = 1,
               stages: tuple[str, ...] = ("selection", "grid"), inner_scale: str = DEFAULT_INNER_SCALE,
-              rates_from: str | None = None) -> MapResult:
-    """Run (or continue) the map in `out`; write runs.jsonl, runs.csv, selection.csv,
+              rates_from: str | None = None, preset: str | None = None) -> MapResult:
+    """Run (or continue) the map of `preset` ("full", "quick" or "sound"; default: "quick" if
+    `quick` else "full") in `out`; write runs.jsonl, runs.csv, selection.csv,
     curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
     values; given ones restrict it (a long map can be run a slice at a time). One call at a
     time may write `out`: a second gets a GONError (slices side by side need folders of their own).
     GON runs use the inner-scale rule `inner_scale`, at the rates selected for the rule
     `rates_from` (default: the same rule; "paper" reuses the selection made with the paper's
     scale, which the GON's grid records then name in their `rates_from`)."""
-    preset = MAP_PRESETS["quick" if quick else "full"]
+    name = preset or ("quick" if quick else "full")
+    if name not in MAP_PRESETS:
+        raise GONError(f"unknown map preset {name!r}: choose from {', '.join(MAP_PRESETS)}")
+    preset = MAP_PRESETS[name]
     methods = tuple(methods or preset.methods)
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in preset.kinds]
     if unknown:
-        raise GONError(f"unknown method {unknown[0]!r}: choose from {', '.join(METHODS)}")
+        raise GONError(f"method {unknown[0]!r} is not in the {name} map: choose from {', '.join(preset.kinds)}")
     data = tuple(data or preset.budgets)
     latent_dims = tuple(latent_dims or preset.latent_dims)
     norms = tuple(norms or preset.norms)
@@ -384,10 +429,10 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
 
         rates_from = rates_from or inner_scale
         if preset.select_rates and "selection" in stages:
-            run(selection_cells(preset, methods, latent_dims, norms, rates_from))
+            run(selection_cells(name, methods, latent_dims, norms, rates_from))
         rates = best_rates(records, rates_from)
         if "grid" in stages:
-            cells = grid_cells(preset, rates, data, methods, latent_dims, norms, budgets, seeds, inner_scale)
+            cells = grid_cells(name, rates, data, methods, latent_dims, norms, budgets, seeds, inner_scale)
             missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
                               if preset.select_rates and (m, k, n) not in rates})
             if missing:
@@ -418,8 +463,8 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
     grid = [r for r in grid if scale_of(r) in (None, shown)]
     if grid:
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
-        paired = [{**c, "gon": gon_of(c["method"]), "baseline": PAIRS[gon_of(c["method"])],
-                   "metric": metric_of(c["method"])} for c in curves if scale_of(c) in (None, shown)]
+        paired = [{**c, "gon": gon, "baseline": base, "metric": metric_of(c["method"])}
+                  for c in curves if scale_of(c) in (None, shown) for gon, base in pairs_of(c["method"])]
         write_atomically(out / "curves.png", lambda tmp: save_map_curves(paired, tmp))
     return markdown
 
@@ -450,18 +495,17 @@ def ratio_table(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in grid:
-        gon = gon_of(r["method"])
-        groups.setdefault((r["data"], gon, r["latent_dim"], r["norm"], r["steps"]), {}).setdefault(
+        groups.setdefault((r["data"], r["latent_dim"], r["norm"], r["steps"]), {}).setdefault(
             r["method"], []).append(r)
-    for (spec, gon, k, norm, steps), by_method in sorted(groups.items()):
-        base = PAIRS[gon]
-        if gon not in by_method or base not in by_method:
-            continue
-        metric = metric_of(gon)
-        g, b = _mean([r[metric] for r in by_method[gon]]), _mean([r[metric] for r in by_method[base]])
-        rows.append({"data": spec, "gon": gon, "baseline": base, "latent_dim": k, "norm": norm, "steps": steps,
-                     "metric": metric, "gon_value": g, "baseline_value": b, "ratio": b / g})
-    return rows
+    for (spec, k, norm, steps), by_method in groups.items():
+        for gon, base in PAIRS.items():
+            if gon not in by_method or base not in by_method:
+                continue
+            metric = metric_of(gon)
+            g, b = _mean([r[metric] for r in by_method[gon]]), _mean([r[metric] for r in by_method[base]])
+            rows.append({"data": spec, "gon": gon, "baseline": base, "latent_dim": k, "norm": norm, "steps": steps,
+                         "metric": metric, "gon_value": g, "baseline_value": b, "ratio": b / g})
+    return sorted(rows, key=lambda r: (r["data"], r["gon"], r["latent_dim"], r["norm"], r["steps"]))
 
 
 def _curve_mean(curves: list[dict[str, Any]], match: dict[str, Any], key: str) -> list[tuple[int, float, float]]:
@@ -504,7 +548,7 @@ def scale_comparison(records: list[dict[str, Any]]) -> str:
              "| data | pair | latent | norm | steps | rule | GON (paper) | GON (rule) | baseline | ratio (paper) | "
              "ratio (rule) |", "|" + "---|" * 11]
     for rule in rules:
-        cells = sorted({(r["data"], gon_of(r["method"]), r["latent_dim"], r["norm"], r["steps"]) for r in grid
+        cells = sorted({(r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"]) for r in grid
                         if scale_of(r) == rule})
         for spec, gon, k, norm, steps in cells:
             at = [r for r in grid if (r["data"], r["latent_dim"], r["norm"], r["steps"]) == (spec, k, norm, steps)]
@@ -528,8 +572,8 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
              f"GON inner-loss scale in these tables: {shown}.", ""]
     if preset.select_rates:
         lines += ["## Learning rates selected on the validation split", "",
-                  f"{SELECTION_STEPS} steps on {SELECTION_DATA}'s training split less its last "
-                  f"{VALIDATION_FRACTION:.1%}, evaluated on that part; rates {', '.join(map(str, LEARNING_RATES))}.",
+                  f"{preset.selection_steps} steps on {preset.selection_data}'s training split less its last "
+                  f"{VALIDATION_FRACTION:.1%}, evaluated on that part; rates {', '.join(map(str, preset.rates))}.",
                   "", "| method | latent | norm | validation error per rate | selected |", "|---|---|---|---|---|"]
         for (method, k, norm), lr in sorted(rates.items()):
             tried = sorted((r["lr"], r[metric_of(method)]) for r in records if r["stage"] == "selection"
