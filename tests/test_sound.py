@@ -300,6 +300,36 @@ def test_render_at_four_times_the_training_rate(implicit_run, tmp_path):
     assert rendered[8000 - 1] == pytest.approx(at_rate[2000 - 1], abs=2 / 32768)
 
 
+def test_samples_and_interpolations_render_at_any_rate(implicit_run, tmp_path):
+    # the implicit model's samples and interpolations at twice its training rate: the same
+    # half-second clips, twice the samples, and the WAV says the rate
+    assert run_cli("sample", implicit_run, "--sample-rate", 2 * RATE, "-n", 3, "--out", tmp_path / "s.wav") == 0
+    assert run_cli("interpolate", implicit_run, "--sample-rate", 2 * RATE, "--pairs", 1, "--steps", 3,
+                   "--out", tmp_path / "i.wav") == 0
+    for name in ("s", "i"):
+        info = soundfile.info(str(tmp_path / f"{name}.wav"))
+        assert info.samplerate == 2 * RATE and info.frames == 3 * (2 * 2000 + round(0.25 * 2 * RATE))
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    # at its own rate, the samples are the ones written without the option
+    assert run_cli("sample", implicit_run, "--sample-rate", RATE, "-n", 3, "--out", tmp_path / "own.wav") == 0
+    assert run_cli("sample", implicit_run, "-n", 3, "--out", tmp_path / "default.wav") == 0
+    assert np.array_equal(soundfile.read(tmp_path / "own.wav")[0], soundfile.read(tmp_path / "default.wav")[0])
+
+
+def test_a_rate_is_refused_where_it_cannot_be_rendered(sounds_dir, tmp_path, capsys):
+    conv, digits = tmp_path / "conv-sound", tmp_path / "digits"
+    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", *SHORT, "--steps", 2, "--limit", 16,
+                   "--batch-size", 8, "--eval-limit", 4, "--out", conv, "--quiet") == 0
+    assert run_cli("train", "--model", "implicit", "--steps", 2, "--limit", 16, "--batch-size", 8, "--eval-limit", 4,
+                   "--out", digits, "--quiet") == 0
+    capsys.readouterr()
+    assert run_cli("sample", conv, "--sample-rate", 2 * RATE, "--out", conv / "x.wav") == 2
+    assert "--sample-rate renders an implicit model at another rate; this one is 'audio-conv'" in capsys.readouterr().err
+    assert run_cli("interpolate", digits, "--sample-rate", 16000, "--out", conv / "y.png") == 2
+    assert "--sample-rate renders a sound model" in capsys.readouterr().err
+    assert not (conv / "x.wav").exists() and not (conv / "y.png").exists()
+
+
 def test_sound_commands_refuse_image_options(implicit_run, capsys):
     assert run_cli("render", implicit_run, "--resolution", 64) == 2
     assert run_cli("sample", implicit_run, "--resolution", 64) == 2

@@ -184,12 +184,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
     sound = config.sound
-    if sound and args.resolution:
-        raise GONError("--resolution renders images; a sound model renders at another rate with "
-                       "`gon render --sample-rate R`")
     if sound:
-        _check_sound_size(args.n, config.clip_samples)
+        rate, args.resolution = _sound_rate(args, model, config)
+        _check_sound_size(args.n, args.resolution or config.clip_samples)
     else:
+        _image_only(args)
         _check_picture_size(args.n, config.channels, args.resolution or config.image_size)
     kind = args.sampler if args.sampler != "auto" else ("prior" if isinstance(model, Variational) else "gaussian")
     if kind == "prior" and not isinstance(model, Variational):
@@ -215,7 +214,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise GONError("--resolution needs an implicit model")
     images = samples(model, sampler, args.n, args.seed, args.resolution)
     if sound:
-        _wrote(save_sound_clips(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES, config.sample_rate, 4))
+        _wrote(save_sound_clips(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES, rate, 4))
         return 0
     _write_png(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES)
     return 0
@@ -226,6 +225,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     if config.sound:
         return _interpolate_sound(args, model, config, document)
+    _image_only(args)
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
@@ -242,18 +242,37 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def _interpolate_sound(args: argparse.Namespace, model, config: ModelConfig, document: dict[str, Any]) -> int:
-    if args.resolution or args.gif:
-        raise GONError(f"--{'resolution' if args.resolution else 'gif'} draws images; a sound model's interpolations "
-                       "are a picture and a WAV")
-    _check_sound_size(args.pairs * args.steps, config.clip_samples)
+    if args.gif:
+        raise GONError("--gif draws images; a sound model's interpolations are a picture and a WAV")
+    rate, samples_out = _sound_rate(args, model, config)
+    _check_sound_size(args.pairs * args.steps, samples_out or config.clip_samples)
     data = _data_for(args, config, document)
     x = spread(data, 2 * args.pairs)
-    clips = interpolations(model, *_pairs(model.encode(x)), args.steps, not args.linear)
+    clips = interpolations(model, *_pairs(model.encode(x)), args.steps, not args.linear, samples_out)
     labels = [f"pair {i + 1}" for i in range(args.pairs)]
     titles = [f"t = {t:.2f}" for t in torch.linspace(0, 1, args.steps).tolist()]
-    _wrote(save_sound_clips(clips, args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS, config.sample_rate,
+    _wrote(save_sound_clips(clips, args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS, rate,
                             args.steps, titles, labels))
     return 0
+
+
+def _image_only(args: argparse.Namespace) -> None:
+    if args.sample_rate:
+        raise GONError("--sample-rate renders a sound model; give an image model --resolution")
+
+
+def _sound_rate(args: argparse.Namespace, model, config: ModelConfig) -> tuple[int, int | None]:
+    """The rate a sound command writes at (--sample-rate, else the training rate), and the
+    samples per clip an implicit model renders for it (None: the model's own clip)."""
+    if args.resolution:
+        raise GONError("--resolution renders images; a sound model renders at another rate with --sample-rate R")
+    rate = args.sample_rate or config.sample_rate
+    if rate == config.sample_rate:
+        return rate, None
+    if not isinstance(model, ImplicitGON):
+        raise GONError(f"--sample-rate renders an implicit model at another rate; this one is {config.kind!r}, "
+                       f"fixed at {config.sample_rate} Hz")
+    return rate, max(1, round(config.clip_samples * rate / config.sample_rate))
 
 
 def _pairs(z):
@@ -263,10 +282,8 @@ def _pairs(z):
 def _render_sound(args: argparse.Namespace, model, config: ModelConfig, document: dict[str, Any]) -> int:
     """Reconstructions of an implicit sound model at any sample rate: its time axis sampled
     `sample_rate` times per second of the clip (audio super-resolution above the training rate)."""
-    if args.resolution:
-        raise GONError("--resolution renders images; give a sound model --sample-rate R")
-    rate = args.sample_rate or config.sample_rate
-    samples_out = max(1, round(config.clip_samples * rate / config.sample_rate))
+    rate, samples_out = _sound_rate(args, model, config)
+    samples_out = samples_out or config.clip_samples
     _check_sound_size(2 * args.n, samples_out)
     x = spread(_data_for(args, config, document), args.n)
     rendered = model.render(model.encode(x), samples_out)
@@ -285,8 +302,7 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise GONError(f"{args.run}: `gon render` needs an implicit model, this one is {config.kind!r}")
     if config.sound:
         return _render_sound(args, model, config, document)
-    if args.sample_rate:
-        raise GONError("--sample-rate renders a sound model; give an image model --resolution")
+    _image_only(args)
     args.resolution = args.resolution or 256
     _check_picture_size(args.n, config.channels, args.resolution)
     z = model.encode(spread(_data_for(args, config, document), args.n))

@@ -147,6 +147,8 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--seed", type=seed_int, default=0, help="seed of the samples (default %(default)s)")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
+    q.add_argument("--sample-rate", type=positive_int,
+                   help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
 
     q = run_command("interpolate", "write spherical interpolations between encoded images", pretrained=True)
@@ -156,6 +158,8 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
+    q.add_argument("--sample-rate", type=positive_int,
+                   help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
     q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
