@@ -23,6 +23,7 @@ def main() -> None:
     p.add_argument("--scales", nargs="+", help="restrict the scales: numbers, paper, calibrated, learned")
     p.add_argument("--joint", nargs="+", metavar="MODEL K RATE",
                    help="e.g. conv-group 32 0.0003 0.001: that cell at those rates too")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every cell (default 0)")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -33,7 +34,8 @@ def main() -> None:
     if args.scales:
         scales = tuple(s if s in (PAPER, *RULES) else float(s) for s in args.scales)
     result = sweep(args.out, steps=args.steps, models=tuple(args.models) if args.models else None,
-                   latent_dims=tuple(args.latent_dims), scales=scales, joint=joint, workers=args.workers)
+                   latent_dims=tuple(args.latent_dims), scales=scales, joint=joint, workers=args.workers,
+                   seeds=tuple(args.seeds))
     print(result.markdown)
 
 

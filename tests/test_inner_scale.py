@@ -111,6 +111,12 @@ def test_sweep_runs_score_on_validation_digits_and_compare_rules():
     gaps = rule_gaps(records + fixed)
     assert gaps[0]["calibrated_ratio"] == pytest.approx(records[2]["validation"] / gaps[0]["best"])
     assert "calibrated" in summarise(records)
+    # a second seed of some scales: a row over both seeds compares those scales' means only
+    again = [{**r, "seed": 1, "validation": 2 * r["validation"]} for r in records if r["scale"] in (1.0, "calibrated")]
+    two = [g for g in rule_gaps(records + fixed + again) if g["seeds"] == [0, 1]]
+    assert len(two) == 1 and two[0]["fixed_run"] == [1.0]
+    assert two[0]["calibrated_ratio"] == pytest.approx(records[2]["validation"] / records[1]["validation"])
+    assert "| mlp | 8 | 0.001 | 0, 1 | 1 |" in summarise(records + fixed + again)
 
 
 def test_a_library_model_calibrates_while_training(digits32):

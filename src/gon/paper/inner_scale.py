@@ -141,10 +141,12 @@ def _key(record: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def map_rate(model: str, latent_dim: int, records: list[dict[str, Any]]) -> float:
-    """The rate the map selected for `model` at `latent_dim`, else its kind's default."""
+    """The rate the map selected for `model` at `latent_dim` with the paper's inner scale (the
+    selection the sweep was planned on, whatever other rules the map has since run), else its
+    kind's default."""
     spec = MODELS[model]
     if spec.method is not None:
-        rate = best_rates(records).get((spec.method, latent_dim, spec.norm))
+        rate = best_rates(records, PAPER).get((spec.method, latent_dim, spec.norm))
         if rate is not None:
             return rate
     return TrainConfig().learning_rate(spec.kind())
@@ -203,7 +205,7 @@ def build(cell: Cell) -> LatentModel:
 def run_cell(cell: Cell) -> dict[str, Any]:
     """Train one cell on the selection split and score it on the validation part."""
     spec = MODELS[cell.model]
-    train, validation = split_for_selection(_data("mnist5k", "train", spec.kind()))
+    train, validation = split_for_selection(_data("mnist5k", "train", ModelConfig(kind=spec.kind())))
     seed_everything(cell.seed)
     model = build(cell)
     config = TrainConfig(steps=cell.steps, lr=cell.lr, seed=cell.seed, log_every=cell.steps)
@@ -260,13 +262,15 @@ def _run_all(cells: list[Cell], workers: int, threads: int) -> Iterator[dict[str
 
 
 def plan(models: tuple[str, ...], latent_dims: tuple[int, ...], scales: tuple[float | str, ...], steps: int,
-         map_records: list[dict[str, Any]], joint: tuple[str, int, tuple[float, ...]] | None = None) -> list[Cell]:
-    """Every (model, latent size, scale) at the map's rate; with `joint` = (model, latent size,
-    rates), that cell again at each of those rates (the scale's interaction with the rate)."""
-    cells = [Cell(m, k, s, map_rate(m, k, map_records), steps) for m in models for k in latent_dims for s in scales]
+         map_records: list[dict[str, Any]], joint: tuple[str, int, tuple[float, ...]] | None = None,
+         seeds: tuple[int, ...] = (0,)) -> list[Cell]:
+    """Every (model, latent size, scale, seed) at the map's rate; with `joint` = (model, latent
+    size, rates), that cell again at each of those rates (the scale's interaction with the rate)."""
+    cells = [Cell(m, k, s, map_rate(m, k, map_records), steps, seed) for m in models for k in latent_dims
+             for s in scales for seed in seeds]
     if joint is not None:
         model, k, rates = joint
-        cells += [Cell(model, k, s, lr, steps) for lr in rates for s in scales
+        cells += [Cell(model, k, s, lr, steps, seed) for lr in rates for s in scales for seed in seeds
                   if lr != map_rate(model, k, map_records)]
     return cells
 
@@ -281,7 +285,7 @@ class SweepResult:
 def sweep(out: str | Path, steps: int = 1000, models: tuple[str, ...] | None = None,
           latent_dims: tuple[int, ...] = LATENT_DIMS, scales: tuple[float | str, ...] = SCALES,
           joint: tuple[str, int, tuple[float, ...]] | None = None, workers: int = 2, threads: int = 1,
-          map_runs: Path = MAP_RUNS) -> SweepResult:
+          map_runs: Path = MAP_RUNS, seeds: tuple[int, ...] = (0,)) -> SweepResult:
     """Run (or continue) the sweep in `out`: runs.jsonl (raw rows), runs.csv, summary.md, scale.png."""
     models = tuple(models or MODELS)
     unknown = [m for m in models if m not in MODELS]
@@ -294,7 +298,7 @@ def sweep(out: str | Path, steps: int = 1000, models: tuple[str, ...] | None = N
         log = out / "runs.jsonl"
         records = read_jsonl(log)
         done = {_key(r) for r in records}
-        todo = [c for c in plan(models, latent_dims, scales, steps, map_records, joint) if c.key() not in done]
+        todo = [c for c in plan(models, latent_dims, scales, steps, map_records, joint, seeds) if c.key() not in done]
         logger.info("%d runs to do (%d already in %s)", len(todo), len(done), log)
         for record in _run_all(todo, workers, threads):
             append_jsonl(log, [record])
@@ -319,26 +323,54 @@ def _groups(records: list[dict[str, Any]]) -> dict[tuple[str, int, float, int], 
     return groups
 
 
+def _error(r: dict[str, Any]) -> float:
+    """A run's validation error; a diverged run's is infinite (never the best)."""
+    value = r["validation"]
+    return math.inf if r["diverged"] or value is None or not math.isfinite(value) else value
+
+
+def by_scale(rs: list[dict[str, Any]], seeds: set[int] | None = None) -> dict[float | str, tuple[float, int]]:
+    """scale -> (mean validation error over the seeds run, how many seeds), for one group; with
+    `seeds`, only scales run with all of them, over those seeds (so every scale is compared on
+    the same seeds)."""
+    runs: dict[float | str, dict[int, float]] = {}
+    for r in rs:
+        scale = r["scale"] if isinstance(r["scale"], str) else float(r["scale"])
+        runs.setdefault(scale, {})[r["seed"]] = _error(r)
+    out = {}
+    for scale, errors in runs.items():
+        if seeds is not None:
+            if not seeds <= set(errors):
+                continue
+            errors = {seed: errors[seed] for seed in seeds}
+        out[scale] = (statistics.mean(errors.values()), len(errors))
+    return out
+
+
 def rule_gaps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (model, latent size, rate, steps) with every fixed scale run: the best fixed
-    scale and its error, and each named scale's error over that best (1.0: as good)."""
+    """Per (model, latent size, rate, steps) and per seed set (seed 0, and where a group has
+    more seeds, the means over all of them of the scales run with each): the best of the
+    fixed scales run and its error, and each named scale's error over that best (1.0: as good)."""
     rows = []
     for (model, k, lr, steps), rs in sorted(_groups(records).items()):
-        fixed = [r for r in rs if not isinstance(r["scale"], str)]
-        if len(fixed) < len(FIXED_SCALES):
-            continue
-        best = min(fixed, key=lambda r: r["validation"])
-        row = {"model": model, "latent_dim": k, "lr": lr, "steps": steps, "metric": rs[0]["metric"],
-               "best_scale": best["scale"], "best": best["validation"]}
-        for r in rs:
-            if isinstance(r["scale"], str):
-                row[r["scale"]] = r["validation"]
-                row[f"{r['scale']}_ratio"] = r["validation"] / best["validation"] if best["validation"] else math.nan
-        for value in (1.0,):
-            same = [r for r in fixed if r["scale"] == value]
-            if same:
-                row["fixed_1_ratio"] = same[0]["validation"] / best["validation"]
-        rows.append(row)
+        every = {r["seed"] for r in rs}
+        sets = [{0}] + ([every] if len(every) > 1 else [])
+        for seeds in sets:
+            errors = by_scale(rs, seeds)
+            fixed = {s: e for s, (e, _) in errors.items() if not isinstance(s, str)}
+            if not fixed:
+                continue
+            best_scale = min(fixed, key=lambda s: fixed[s])
+            best = fixed[best_scale]
+            row = {"model": model, "latent_dim": k, "lr": lr, "steps": steps, "metric": rs[0]["metric"],
+                   "seeds": sorted(seeds), "fixed_run": sorted(fixed), "best_scale": best_scale, "best": best}
+            for scale, (error, _) in errors.items():
+                if isinstance(scale, str):
+                    row[scale] = error
+                    row[f"{scale}_ratio"] = error / best if best else math.nan
+            if 1.0 in fixed:
+                row["fixed_1_ratio"] = fixed[1.0] / best
+            rows.append(row)
     return rows
 
 
@@ -349,42 +381,51 @@ def summarise(records: list[dict[str, Any]]) -> str:
              "classification error (classifier). BatchNorm models are scored with test-batch statistics. "
              "Rules, set on the first batch: calibrated (the library's default: a line search for the best single "
              "step from the origin), unit-rms (latents of unit RMS), learned (a trained log-scale started at "
-             "unit-rms). Bold: the best fixed scale.", ""]
+             "unit-rms). Seed 0; bold: the best fixed scale.", ""]
     header = [str(s) if isinstance(s, str) else f"{s:g}" for s in SCALES]
     lines += ["| model | k | lr | steps | metric | " + " | ".join(header) + " |", "|" + "---|" * (5 + len(SCALES))]
     for (model, k, lr, steps), rs in sorted(_groups(records).items()):
-        by = {str(r["scale"]) if isinstance(r["scale"], str) else float(r["scale"]): r for r in rs}
-        fixed = [r["validation"] for r in rs if not isinstance(r["scale"], str)]
+        errors = by_scale(rs, {0})
+        fixed = [e for scale, (e, _) in errors.items() if not isinstance(scale, str)]
         best = min(fixed) if fixed else None
 
-        def cell(s: float | str) -> str:
-            r = by.get(s if isinstance(s, str) else float(s))
-            if r is None:
+        def cell(scale: float | str) -> str:
+            if scale not in errors:
                 return ""
-            text = "diverged" if r["diverged"] else f"{r['validation']:.3f}"
-            return f"**{text}**" if best is not None and r["validation"] == best else text
+            error = errors[scale][0]
+            text = f"{error:.3f}" if math.isfinite(error) else "diverged"
+            return f"**{text}**" if error == best else text
 
         lines.append(f"| {model} | {k} | {lr:g} | {steps} | {rs[0]['metric']} | "
-                     + " | ".join(cell(s) for s in SCALES) + " |")
+                     + " | ".join(cell(scale if isinstance(scale, str) else float(scale)) for scale in SCALES) + " |")
     gaps = rule_gaps(records)
     if gaps:
+        rules = ("paper", CALIBRATED, UNIT_RMS, LEARNED)
         lines += ["", "## Each rule against the best fixed scale", "",
-                  "Ratio of the rule's validation error to the best of the fixed scales 1e-4 ... 10 for the same "
-                  "model (1.00: as good; below 1: better than every fixed scale).", "",
-                  "| model | k | lr | best fixed scale | best | paper | calibrated | unit-rms | learned | fixed 1 |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "The rule's validation error over the best of the fixed scales run for the same model and seeds "
+                  "(1.00: as good; below 1: better than every fixed scale run); rows with several seeds compare "
+                  "means over those seeds, of the scales run with all of them.", "",
+                  "| model | k | lr | seeds | fixed scales run | best fixed (scale) | paper | calibrated | unit-rms | "
+                  "learned | fixed 1 |", "|" + "---|" * 11]
         for g in gaps:
-            lines.append(f"| {g['model']} | {g['latent_dim']} | {g['lr']:g} | {g['best_scale']:g} | {g['best']:.3f} | "
-                         + " | ".join(f"{g[key]:.2f}" if key in g else "" for key in
-                                      ("paper_ratio", "calibrated_ratio", "unit-rms_ratio", "learned_ratio",
-                                       "fixed_1_ratio")) + " |")
+            lines.append(f"| {g['model']} | {g['latent_dim']} | {g['lr']:g} | {', '.join(map(str, g['seeds']))} | "
+                         f"{', '.join(f'{s:g}' for s in g['fixed_run'])} | {g['best']:.3f} ({g['best_scale']:g}) | "
+                         + " | ".join(f"{g[f'{key}_ratio']:.2f}" if f"{key}_ratio" in g else ""
+                                      for key in (*rules, "fixed_1")) + " |")
+        # per cell, the comparison over the most seeds it has
+        final: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for g in gaps:
+            cell_key = (g["model"], g["latent_dim"], g["lr"], g["steps"])
+            if cell_key not in final or len(g["seeds"]) > len(final[cell_key]["seeds"]):
+                final[cell_key] = g
         lines.append("")
-        for key in ("paper_ratio", "calibrated_ratio", "unit-rms_ratio", "learned_ratio", "fixed_1_ratio"):
-            values = [g[key] for g in gaps if key in g and math.isfinite(g[key])]
+        for key in (*rules, "fixed_1"):
+            values = [g[f"{key}_ratio"] for g in final.values() if f"{key}_ratio" in g]
+            finite = [v for v in values if math.isfinite(v)]
             if values:
-                lines.append(f"- {key.replace('_ratio', '')}: median ratio {statistics.median(values):.3f}, "
-                             f"worst {max(values):.3f}, within 10% of the best fixed scale in "
-                             f"{sum(v <= 1.10 for v in values)} of {len(values)} cells")
+                lines.append(f"- {key.replace('_', ' ')} (each cell over its most seeds): median ratio "
+                             f"{statistics.median(values):.3f}, worst {max(values):.3f}, within 10% of the best fixed "
+                             f"scale run in {sum(v <= 1.10 for v in finite)} of {len(values)} cells")
     seconds = sum(r["seconds"] for r in records)
     lines += ["", f"{len(records)} runs, {seconds / 3600:.1f} hours of training.", ""]
     return "\n".join(lines)
