@@ -53,7 +53,7 @@ KNOWN_SPECS: list[str] = [
     "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)",
     "sounds[:DIR] (207 recorded Sonic Pi samples, default ~/.cache/gon/supersonic-scsynth-samples; "
     "bash scripts/setup.sh)",
-    "audio:DIR (WAV, FLAC, OGG or AIFF files; train/ and test/ optional)",
+    "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; train/ and test/ optional)",
 ]
 
 

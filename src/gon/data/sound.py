@@ -7,7 +7,7 @@ length, as a torch Dataset (SoundData) of float32 amplitudes in [-1, 1].
   (real recordings, CC0: drums, percussion, bass, guitar, ambient sounds, loops), installed by
   ``bash scripts/setup.sh`` into ~/.cache/gon/supersonic-scsynth-samples; labelled by the
   family their name starts with (``bd``, ``sn``, ``drum``, ``ambi``, ...);
-* ``audio:DIR`` - any folder of WAV, FLAC, OGG or AIFF files (``train/`` and ``test/``
+* ``audio:DIR`` - any folder of WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF or W64 files (``train/`` and ``test/``
   sub-folders optional).
 
 Both split by a hash of the file name (one file in ten is held out), so that the split
@@ -38,7 +38,8 @@ logger = logging.getLogger("gon")
 SOUNDS_DIR = Path("~/.cache/gon/supersonic-scsynth-samples").expanduser()
 SOUNDS_FOLDER = "samples"
 INSTALL_HINT = "'bash scripts/setup.sh' (or 'bash scripts/sounds-data.sh DIR')"
-AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".aiff", ".aif"})
+# what libsndfile (1.2, in soundfile's wheels) decodes: MP3 and Opus included
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64"})
 SOUND_SCHEMES = ("sounds", "audio")
 MAX_FILE_CHANNELS = 64
 # a recording of more than 10 minutes is refused from its header: a clip is its first seconds,
