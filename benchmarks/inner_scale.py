@@ -10,6 +10,7 @@ workers side by side; `--joint` adds one cell at other rates (the scale against 
 import argparse
 import logging
 
+from gon.fields import seed_int
 from gon.origin import PAPER
 from gon.paper.inner_scale import LATENT_DIMS, MODELS, RULES, SCALES, sweep
 
@@ -23,7 +24,7 @@ def main() -> None:
     p.add_argument("--scales", nargs="+", help="restrict the scales: numbers, paper, calibrated, learned")
     p.add_argument("--joint", nargs="+", metavar="MODEL K RATE",
                    help="e.g. conv-group 32 0.0003 0.001: that cell at those rates too")
-    p.add_argument("--seeds", nargs="+", type=int, default=[0], help="seeds of every cell (default 0)")
+    p.add_argument("--seeds", nargs="+", type=seed_int, default=[0], help="seeds of every cell (default 0)")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

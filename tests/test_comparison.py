@@ -79,11 +79,16 @@ def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, 
 
 def test_the_two_pairs_never_share_a_curve_panel():
     # SSE and bits/dim on one axis would read as one scale
-    rows = [{"data": "mnist5k", "method": m, "gon": comparison.pairs_of(m)[0][0], "baseline": comparison.pairs_of(
-                 m)[0][1], "latent_dim": 32, "norm": "group", "steps": steps}
+    runs = [{"data": "mnist5k", "method": m, "latent_dim": 32, "norm": "group", "steps": steps}
             for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))]
-    assert map_curve_panels(rows) == {("mnist5k", "gon/ae", 32, "group"): 31250,
-                                      ("mnist5k", "vgon/vae", 32, "group"): 31250}
+    assert map_curve_panels(comparison.paired_curves(runs, runs)) == {("mnist5k", "gon/ae", 32, "group"): 31250,
+                                                                    ("mnist5k", "vgon/vae", 32, "group"): 31250}
+    # the autoencoder is the implicit GON's baseline too: its curve joins that pair only where igon ran
+    sound = [{**r, "data": "sounds"} for r in runs[:2]]
+    assert set(map_curve_panels(comparison.paired_curves(sound, sound))) == {("sounds", "gon/ae", 32, "group")}
+    sound.append({**sound[0], "method": "igon"})
+    assert set(map_curve_panels(comparison.paired_curves(sound, sound))) == {("sounds", "gon/ae", 32, "group"),
+                                                                             ("sounds", "igon/ae", 32, "group")}
 
 
 def test_gon_rows_keep_their_scale_rule_and_the_map_compares_the_rules(tmp_path, tiny_map):
@@ -101,3 +106,15 @@ def test_gon_rows_keep_their_scale_rule_and_the_map_compares_the_rules(tmp_path,
     assert "| mnist5k | gon/ae | 8 | group | 30 | calibrated |" in again.markdown
     with open(tmp_path / "runs.csv") as f:
         assert sorted(r["inner_scale"] for r in csv.DictReader(f)) == ["", "calibrated", "paper"]
+
+
+def test_a_map_refuses_what_its_preset_cannot_run_before_it_trains(tmp_path):
+    with pytest.raises(GONError, match="quick=False asks for the full map, preset for the sound map"):
+        gon_vs_ae(tmp_path, quick=False, preset="sound")
+    with pytest.raises(GONError, match="the quick map has budgets for mnist5k, not 'fashion-mnist'"):
+        gon_vs_ae(tmp_path, quick=True, data=("fashion-mnist",))
+    assert list(tmp_path.iterdir()) == []
+    # an implicit GON has no normalisation to vary: it runs at the default's name only
+    sound = comparison.MAP_PRESETS["sound"]
+    cells = comparison.selection_cells(sound, ("gon", "igon"), (32,), ("group", "batch"))
+    assert sorted({(c.method, c.norm) for c in cells}) == [("gon", "batch"), ("gon", "group"), ("igon", "group")]

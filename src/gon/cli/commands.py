@@ -183,10 +183,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
-    sound = config.sound
+    sound, resolution = config.sound, args.resolution
     if sound:
-        rate, args.resolution = _sound_rate(args, model, config)
-        _check_sound_size(args.n, args.resolution or config.clip_samples)
+        rate, resolution = _sound_rate(args, model, config)
+        _check_sound_size(args.n, resolution or config.clip_samples)
     else:
         _image_only(args)
         _check_picture_size(args.n, config.channels, args.resolution or config.image_size)
@@ -212,7 +212,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
             print(f"wrote {save_sampler(args.run, sampler)} (fitted to {len(latents)} training latents)")
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
-    images = samples(model, sampler, args.n, args.seed, args.resolution)
+    images = samples(model, sampler, args.n, args.seed, resolution)
     if sound:
         _wrote(save_sound_clips(images, args.out or RunLayout(args.home) / RunLayout.SAMPLES, rate, 4))
         return 0
@@ -265,7 +265,8 @@ def _sound_rate(args: argparse.Namespace, model, config: ModelConfig) -> tuple[i
     """The rate a sound command writes at (--sample-rate, else the training rate), and the
     samples per clip an implicit model renders for it (None: the model's own clip)."""
     if args.resolution:
-        raise GONError("--resolution renders images; a sound model renders at another rate with --sample-rate R")
+        raise GONError("--resolution sizes images; a sound model has none (an implicit one renders at another rate "
+                       "with --sample-rate R)")
     rate = args.sample_rate or config.sample_rate
     if rate == config.sample_rate:
         return rate, None

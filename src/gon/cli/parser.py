@@ -16,6 +16,11 @@ from ..fields import choices_of, field_type, positive_int, seed_int, thread_coun
 from ..pretrained import available
 
 
+
+def sample_rate_option(q: argparse.ArgumentParser) -> None:
+    q.add_argument("--sample-rate", type=positive_int,
+                   help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
+
 def _number(text: str) -> float:
     try:
         return float(text)
@@ -147,8 +152,7 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--seed", type=seed_int, default=0, help="seed of the samples (default %(default)s)")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
-    q.add_argument("--sample-rate", type=positive_int,
-                   help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
+    sample_rate_option(q)
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
 
     q = run_command("interpolate", "write spherical interpolations between encoded images", pretrained=True)
@@ -158,16 +162,14 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
-    q.add_argument("--sample-rate", type=positive_int,
-                   help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
+    sample_rate_option(q)
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
     q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
     q = run_command("render", "render reconstructions of an implicit GON at any resolution", pretrained=True)
     with_data(q)
     q.add_argument("--resolution", type=positive_int, help="pixels per side (default 256)")
-    q.add_argument("--sample-rate", type=positive_int,
-                   help="sound models: samples per second of the rendered clips (default: the training rate)")
+    sample_rate_option(q)
     q.add_argument("-n", type=positive_int, default=16, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png; sound: "
                                             "RUN/render-<rate>hz.png and .wav)")

@@ -45,7 +45,7 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
         q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
     what = ("When a GON beats an autoencoder with the same decoder: held-out error over latent size, budget and "
             "normalisation, each method at its best learning rate (chosen on a validation split)")
-    q = bench.add_parser("map", help="the map: GON against autoencoder (and variational GON against VAE)",
+    q = bench.add_parser("map", help="the map: GON against autoencoder (variational GON against VAE; on sound, the implicit GON too)",
                          description=what + ". Writes runs.jsonl, runs.csv, selection.csv, curves.csv, map.md, "
                          "ratio.png and curves.png; a rerun into the same --out continues it. Presets: "
                          + describe_presets() + ".")
@@ -53,7 +53,9 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
     q.add_argument("--quick", action="store_true", help="the CPU preset (minutes): --preset quick")
     q.add_argument("--data", nargs="+", help="data specs (default: the preset's)")
     q.add_argument("--methods", nargs="+", choices=list(METHODS),
-                   help="default: the preset's (gon ae; sound: gon ae igon, igon the implicit GON)")
+                   help="default: the preset's (" + "; ".join(f"{name}: {' '.join(p.methods)}"
+                                                              for name, p in MAP_PRESETS.items())
+                        + "; igon is the implicit GON)")
     q.add_argument("--latent-dims", type=positive_int, nargs="+", help="restrict the preset's latent sizes")
     q.add_argument("--norms", nargs="+", choices=["group", "batch"], help="restrict the preset's normalisations")
     q.add_argument("--budgets", type=positive_int, nargs="+", help="restrict the preset's budgets (steps)")

@@ -7,10 +7,10 @@
 The GON and the autoencoder (and the variational GON and the VAE) are compared over
 latent size, training budget and normalisation, each at its own best learning rate:
 
-1. selection: for every (method, latent size, normalisation), one run per rate of
-   `LEARNING_RATES` for `SELECTION_STEPS` steps on the training split less a validation
-   part carved from its end; the rate with the lowest validation error wins. The test
-   split is never looked at here.
+1. selection: for every (method, latent size, normalisation), one run per rate of the
+   preset's `rates` for its `selection_steps` steps on its selection data's training split
+   less a validation part carved from its end (an eighth); the rate with the lowest
+   validation error wins. The test split is never looked at here.
 2. grid: every budget and seed at the selected rate, on the whole training split,
    evaluated on the held-out test split and on training images (the generalisation gap),
    with held-out curves along training (which method reaches an error first, in steps
@@ -26,7 +26,7 @@ since). The summaries compare the baselines with the GON at the rule asked for, 
 two rules with each other where both were run.
 
 BatchNorm models are evaluated as the paper's scripts do, with the statistics of each
-test batch of 64 (`heldout_sse`), and also with their running statistics
+test batch of 64 (`heldout_sse`; a validation part of fewer than 64 is one batch), and also with their running statistics
 (`heldout_sse_running`), which does not look at other test images.
 
 Runs are independent, so `workers` processes train them side by side, one thread each
@@ -49,6 +49,7 @@ from typing import Any, Iterable, Iterator
 import torch
 
 from ..config import ModelConfig, TrainConfig
+from ..kinds import kind_spec
 from ..data import ImageData, SoundData, data_for_model
 from ..errors import Diverged, GONError
 from ..evaluate import evaluate
@@ -71,7 +72,7 @@ PAIRS = {"gon": "ae", "vgon": "vae", "igon": "ae"}     # GON method -> its basel
 METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim", "igon": "sse"}
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
 SELECTION_STEPS = 3000
-SELECTION_DATA = "mnist5k"                    # rates are chosen here and used for every data set
+SELECTION_DATA = "mnist5k"                    # the image presets choose rates here, for every image data set
 VALIDATION_FRACTION = 0.125                  # of the training split: 500 of mnist5k's 4,000
 TRAIN_EVAL_IMAGES = 1000                     # training images evaluated for the generalisation gap
 CURVE_POINTS = 20                            # held-out evaluations along each grid run
@@ -112,7 +113,9 @@ class Cell:
     steps: int
     seed: int
     inner_scale: str | None = None   # the GON's inner-scale rule; None for a method without the step
-    preset: str = "full"             # whose kinds, options and batch size it trains with (not part of its key)
+    # the preset whose kinds, model fields and batch size it trains with (carried whole, so a
+    # worker process needs no lookup; not part of the key)
+    preset: "MapPreset" = field(default_factory=lambda: MAP_PRESETS["full"], compare=False, repr=False)
 
     def key(self) -> tuple[Any, ...]:
         return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
@@ -174,9 +177,20 @@ MAP_PRESETS = {
 }
 
 
+def model_fields(preset: MapPreset, method: str) -> dict[str, Any]:
+    """The ModelConfig fields `preset` gives `method`'s runs (beyond kind, latent size and norm)."""
+    return {**preset.model, **preset.method_model.get(method, {})}
+
+
 def model_config(preset: MapPreset, method: str, **fields: Any) -> ModelConfig:
     """The ModelConfig of `method`'s runs under `preset`."""
-    return ModelConfig(kind=preset.kinds[method], **preset.model, **preset.method_model.get(method, {}), **fields)
+    return ModelConfig(**{"kind": preset.kinds[method], **model_fields(preset, method), **fields})
+
+
+def takes_norm(preset: MapPreset, method: str, norm: str) -> bool:
+    """Whether `method`'s kind can be built with `norm` (an implicit GON has none: it runs at
+    the default's name only)."""
+    return norm == ModelConfig().norm or "norm" in kind_spec(preset.kinds[method]).options
 
 
 @dataclass
@@ -212,11 +226,13 @@ def split_for_selection(train: Data) -> tuple[Data, Data]:
     """The training split less its last VALIDATION_FRACTION, and that last part (the splits
     are in a fixed order that does not follow their classes, so the part is a sample of the split)."""
     held = max(1, round(len(train) * VALIDATION_FRACTION))
+    if len(train) - held < 1:
+        raise GONError(f"{train.name}: {len(train)} items cannot be split into training and validation parts")
     return _part(train, slice(0, len(train) - held), "selection"), _part(train, slice(len(train) - held, None),
                                                                           "validation")
 
 
-def _scores(model: torch.nn.Module, data: ImageData, norm: str, seed: int, prefix: str) -> dict[str, float]:
+def _scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
     """Held-out metrics the way each normalisation is evaluated (module docstring)."""
     if norm == "batch":
         metrics = evaluate(model, data, batch_size=PAPER_BATCH, seed=seed, batch_statistics=True)
@@ -240,7 +256,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     A run whose loss diverges is a result, not an error: it is recorded with
     `diverged` true and infinite errors (a rate that diverges is never selected).
     """
-    preset = MAP_PRESETS[cell.preset]
+    preset = cell.preset
     kind = preset.kinds[cell.method]
     base = model_config(preset, cell.method)
     train, test = _data(cell.data, "train", base), _data(cell.data, "test", base)
@@ -273,7 +289,8 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     except Diverged:
         diverged = True
     seconds = time.perf_counter() - clock["start"] - clock["paused"]
-    record: dict[str, Any] = {**_identity(cell), "stage": cell.stage, "kind": kind, "diverged": diverged,
+    record: dict[str, Any] = {**_identity(cell), "stage": cell.stage, "kind": kind, "batch_size": preset.batch_size,
+                              **model_fields(preset, cell.method), "diverged": diverged,
                               "seconds": seconds, "threads": torch.get_num_threads(),
                               "load_at_start": round(load, 2), "test_images": len(test),
                               "parameters": sum(p.numel() for p in model.parameters())}
@@ -322,21 +339,24 @@ def _scale_for(method: str, inner_scale: str) -> str | None:
     return inner_scale if method in PAIRS else None
 
 
-def selection_cells(name: str, methods: Iterable[str], latent_dims: Iterable[int],
+def selection_cells(preset: MapPreset, methods: Iterable[str], latent_dims: Iterable[int],
                     norms: Iterable[str], inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
-    """The selection runs of preset `name`: every rate of its grid, on its selection data."""
-    preset = MAP_PRESETS[name]
+    """The selection runs of `preset`: every rate, on its selection data (each method at the
+    normalisations its kind takes)."""
     return [Cell("selection", preset.selection_data, method, k, norm, lr, preset.selection_steps, 0,
-                 _scale_for(method, inner_scale), name)
-            for k in latent_dims for norm in norms for method in methods for lr in preset.rates]
+                 _scale_for(method, inner_scale), preset)
+            for k in latent_dims for norm in norms for method in methods if takes_norm(preset, method, norm)
+            for lr in preset.rates]
 
 
-def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None) -> dict[tuple[str, int, str], float]:
+def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None,
+               data: str | None = None) -> dict[tuple[str, int, str], float]:
     """(method, latent_dim, norm) -> the rate with the lowest validation error (ties: the lower
-    rate); with `inner_scale`, GON rates from the selection runs of that scale rule only."""
+    rate); with `inner_scale`, GON rates from the selection runs of that scale rule only; with
+    `data`, from the selection runs on that data set only."""
     best: dict[tuple[str, int, str], tuple[float, float]] = {}
     for r in records:
-        if r["stage"] != "selection":
+        if r["stage"] != "selection" or (data is not None and r.get("data", SELECTION_DATA) != data):
             continue
         if inner_scale is not None and scale_of(r) not in (None, inner_scale):
             continue
@@ -347,13 +367,12 @@ def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None) ->
     return {key: lr for key, (metric, lr) in best.items() if math.isfinite(metric)}
 
 
-def grid_cells(name: str, rates: dict[tuple[str, int, str], float], data: Iterable[str],
+def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data: Iterable[str],
                methods: Iterable[str], latent_dims: Iterable[int], norms: Iterable[str],
                budgets: Iterable[int] | None, seeds: Iterable[int] | None,
                inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
     """The grid runs of `preset`, restricted to what the caller names; runs whose rate is not
     yet selected are left out (and reported by the caller)."""
-    preset = MAP_PRESETS[name]
     cells = []
     wanted_budgets = None if budgets is None else set(budgets)
     reconstruction = tuple(m for m in methods if METRICS[m] == "sse")
@@ -366,42 +385,50 @@ def grid_cells(name: str, rates: dict[tuple[str, int, str], float], data: Iterab
         for k in (k for k in budget.latent_dims if k in set(latent_dims)):
             for norm in norms:
                 for method in budget_methods:
+                    if not takes_norm(preset, method, norm):
+                        continue
                     lr = rates.get((method, k, norm)) if preset.select_rates else preset.fixed_lr
                     if lr is None:
                         continue
                     for seed in (budget.seeds if seeds is None else tuple(seeds)):
                         cells.append(Cell("grid", spec, method, k, norm, lr, budget.steps, seed,
-                                          _scale_for(method, inner_scale), name))
+                                          _scale_for(method, inner_scale), preset))
     return cells
 
 
 # the whole map
 
-def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None = None,
+def gon_vs_ae(out: str | Path, quick: bool | None = None, data: tuple[str, ...] | None = None,
               methods: tuple[str, ...] | None = None, latent_dims: tuple[int, ...] | None = None,
               norms: tuple[str, ...] | None = None, budgets: tuple[int, ...] | None = None,
               seeds: tuple[int, ...] | None = None, workers: int = 2, threads: int = 1,
               stages: tuple[str, ...] = ("selection", "grid"), inner_scale: str = DEFAULT_INNER_SCALE,
               rates_from: str | None = None, preset: str | None = None) -> MapResult:
-    """Run (or continue) the map of `preset` ("full", "quick" or "sound"; default: "quick" if
-    `quick` else "full") in `out`; write runs.jsonl, runs.csv, selection.csv,
+    """Run (or continue) the map of `preset` ("full", "quick" or "sound"; `quick=True` is
+    "quick", `quick=False` "full"; neither given: "quick") in `out`; write runs.jsonl, runs.csv, selection.csv,
     curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
     values; given ones restrict it (a long map can be run a slice at a time). One call at a
     time may write `out`: a second gets a GONError (slices side by side need folders of their own).
     GON runs use the inner-scale rule `inner_scale`, at the rates selected for the rule
     `rates_from` (default: the same rule; "paper" reuses the selection made with the paper's
     scale, which the GON's grid records then name in their `rates_from`)."""
-    name = preset or ("quick" if quick else "full")
+    named = None if quick is None else ("quick" if quick else "full")
+    if preset is not None and named not in (None, preset):
+        raise GONError(f"quick={quick} asks for the {named} map, preset for the {preset} map: give one")
+    name = preset or named or "quick"
     if name not in MAP_PRESETS:
         raise GONError(f"unknown map preset {name!r}: choose from {', '.join(MAP_PRESETS)}")
-    preset = MAP_PRESETS[name]
-    methods = tuple(methods or preset.methods)
-    unknown = [m for m in methods if m not in preset.kinds]
+    chosen = MAP_PRESETS[name]
+    methods = tuple(methods or chosen.methods)
+    unknown = [m for m in methods if m not in chosen.kinds]
     if unknown:
-        raise GONError(f"method {unknown[0]!r} is not in the {name} map: choose from {', '.join(preset.kinds)}")
-    data = tuple(data or preset.budgets)
-    latent_dims = tuple(latent_dims or preset.latent_dims)
-    norms = tuple(norms or preset.norms)
+        raise GONError(f"method {unknown[0]!r} is not in the {name} map: choose from {', '.join(chosen.kinds)}")
+    data = tuple(data or chosen.budgets)
+    foreign = [spec for spec in data if spec not in chosen.budgets]
+    if foreign:
+        raise GONError(f"the {name} map has budgets for {', '.join(chosen.budgets)}, not {foreign[0]!r}")
+    latent_dims = tuple(latent_dims or chosen.latent_dims)
+    norms = tuple(norms or chosen.norms)
     if workers < 1 or threads < 1:
         raise GONError("workers and threads must be positive integers")
     out = Path(out)
@@ -429,18 +456,19 @@ def gon_vs_ae(out: str | Path, quick: bool = True, data: tuple[str, ...] | None 
                             record["seed"], record["heldout_sse"], record["seconds"])
 
         rates_from = rates_from or inner_scale
-        if preset.select_rates and "selection" in stages:
-            run(selection_cells(name, methods, latent_dims, norms, rates_from))
-        rates = best_rates(records, rates_from)
+        if chosen.select_rates and "selection" in stages:
+            run(selection_cells(chosen, methods, latent_dims, norms, rates_from))
+        rates = best_rates(records, rates_from, chosen.selection_data)
         if "grid" in stages:
-            cells = grid_cells(name, rates, data, methods, latent_dims, norms, budgets, seeds, inner_scale)
+            cells = grid_cells(chosen, rates, data, methods, latent_dims, norms, budgets, seeds, inner_scale)
             missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
-                              if preset.select_rates and (m, k, n) not in rates})
+                              if chosen.select_rates and takes_norm(chosen, m, n) and (m, k, n) not in rates})
             if missing:
                 logger.warning("no selected rate yet for %s: their grid runs wait for the selection stage",
                                ", ".join(f"{m} k={k} {n}" for m, k, n in missing))
             run(cells)
-        markdown = _write_outputs(out, records, curves, best_rates(records, inner_scale) or rates, preset, inner_scale)
+        markdown = _write_outputs(out, records, curves,
+                                  best_rates(records, inner_scale, chosen.selection_data) or rates, chosen, inner_scale)
         logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)
         return MapResult(records, markdown, out)
 
@@ -464,10 +492,18 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
     grid = [r for r in grid if scale_of(r) in (None, shown)]
     if grid:
         write_atomically(out / "ratio.png", lambda tmp: save_ratio_map(ratio_table(grid), tmp))
-        paired = [{**c, "gon": gon, "baseline": base, "metric": metric_of(c["method"])}
-                  for c in curves if scale_of(c) in (None, shown) for gon, base in pairs_of(c["method"])]
+        paired = paired_curves([c for c in curves if scale_of(c) in (None, shown)], grid)
         write_atomically(out / "curves.png", lambda tmp: save_map_curves(paired, tmp))
     return markdown
+
+
+def paired_curves(curves: list[dict[str, Any]], grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Curve points labelled with their pair (`gon`, `baseline`) and `metric`: a GON's own pair,
+    and a baseline's every pair whose GON was run in the same (data, latent size, norm)."""
+    ran = {(r["data"], r["method"], r["latent_dim"], r["norm"]) for r in grid}
+    return [{**c, "gon": gon, "baseline": base, "metric": metric_of(c["method"])}
+            for c in curves for gon, base in pairs_of(c["method"])
+            if c["method"] == gon or (c["data"], gon, c["latent_dim"], c["norm"]) in ran]
 
 
 def shown_scale(records: list[dict[str, Any]], inner_scale: str) -> str:
@@ -571,6 +607,9 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
     grid = [r for r in records if r["stage"] == "grid"]
     lines = ["# GON against the autoencoder with the same decoder", "",
              f"GON inner-loss scale in these tables: {shown}.", ""]
+    if any(r["method"] == "igon" for r in records):
+        lines += ["igon is the implicit GON: a SIREN of its own, compared with the same autoencoder as the conv GON.",
+                  ""]
     if preset.select_rates:
         lines += ["## Learning rates selected on the validation split", "",
                   f"{preset.selection_steps} steps on {preset.selection_data}'s training split less its last "
@@ -584,7 +623,7 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
         lines.append("")
     lines += ["## Held-out error at equal steps", "",
               "Mean ± std over seeds; ratio = baseline / GON (above 1: the GON is better). Training error on the "
-              "first 1,000 training images; BatchNorm rows give the paper's test-batch statistics and, in "
+              f"first {TRAIN_EVAL_IMAGES:,} training items; BatchNorm rows give the paper's test-batch statistics and, in "
               "brackets, running statistics. Equal time: the baseline's held-out error on its curve when it has "
               "trained as long as the GON did (blank when its runs are shorter than that).", "",
               "| data | pair | latent | norm | steps | GON lr | GON held-out | GON train | baseline lr | "
