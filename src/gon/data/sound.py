@@ -149,7 +149,9 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
                 decoded += len(block)
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         raise GONError(f"{where}: {path} could not be decoded ({_first_line(error)})") from None
-    if decoded < info.frames:
+    # an MP3's length is the decoder's estimate where the file has no Xing/LAME header (VBR files
+    # often do not), so only a file that decodes to nothing is refused there
+    if decoded < info.frames and (info.format != "MP3" or decoded == 0):
         raise GONError(f"{where}: {path} is truncated: {decoded:,} of its {info.frames:,} samples decode")
     if not np.isfinite(samples).all():
         raise GONError(f"{where}: {path} holds NaN or infinite samples")
