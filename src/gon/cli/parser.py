@@ -16,10 +16,10 @@ from ..fields import choices_of, field_type, positive_int, seed_int, thread_coun
 from ..pretrained import available
 
 
-
 def sample_rate_option(q: argparse.ArgumentParser) -> None:
     q.add_argument("--sample-rate", type=positive_int,
                    help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
+
 
 def _number(text: str) -> float:
     try:

@@ -45,7 +45,8 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
         q.add_argument("--out", type=Path, help=f"output directory (default runs/bench/{name})")
     what = ("When a GON beats an autoencoder with the same decoder: held-out error over latent size, budget and "
             "normalisation, each method at its best learning rate (chosen on a validation split)")
-    q = bench.add_parser("map", help="the map: GON against autoencoder (variational GON against VAE; on sound, the implicit GON too)",
+    q = bench.add_parser("map", help="the map: GON against autoencoder (variational GON against VAE; on sound, "
+                                     "the implicit GON too)",
                          description=what + ". Writes runs.jsonl, runs.csv, selection.csv, curves.csv, map.md, "
                          "ratio.png and curves.png; a rerun into the same --out continues it. Presets: "
                          + describe_presets() + ".")

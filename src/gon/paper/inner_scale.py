@@ -330,8 +330,8 @@ def _error(r: dict[str, Any]) -> float:
     return math.inf if r["diverged"] or value is None or not math.isfinite(value) else value
 
 
-def by_scale(rs: list[dict[str, Any]], seeds: set[int] | None = None) -> dict[float | str, tuple[float, int]]:
-    """scale -> (mean validation error over the seeds run, how many seeds), for one group; with
+def by_scale(rs: list[dict[str, Any]], seeds: set[int] | None = None) -> dict[float | str, float]:
+    """scale -> mean validation error over the seeds run, for one group; with
     `seeds`, only scales run with all of them, over those seeds (so every scale is compared on
     the same seeds)."""
     runs: dict[float | str, dict[int, float]] = {}
@@ -344,7 +344,7 @@ def by_scale(rs: list[dict[str, Any]], seeds: set[int] | None = None) -> dict[fl
             if not seeds <= set(errors):
                 continue
             errors = {seed: errors[seed] for seed in seeds}
-        out[scale] = (statistics.mean(errors.values()), len(errors))
+        out[scale] = statistics.mean(errors.values())
     return out
 
 
@@ -363,14 +363,14 @@ def rule_gaps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         sets = [{min(every)}] + ([every] if len(every) > 1 else [])
         for seeds in sets:
             errors = by_scale(rs, seeds)
-            fixed = {s: e for s, (e, _) in errors.items() if not isinstance(s, str)}
+            fixed = {s: e for s, e in errors.items() if not isinstance(s, str)}
             if not fixed:
                 continue
             best_scale = min(fixed, key=lambda s: fixed[s])
             best = fixed[best_scale]
             row = {"model": model, "latent_dim": k, "lr": lr, "steps": steps, "metric": rs[0]["metric"],
                    "seeds": sorted(seeds), "fixed_run": sorted(fixed), "best_scale": best_scale, "best": best}
-            for scale, (error, _) in errors.items():
+            for scale, error in errors.items():
                 if isinstance(scale, str):
                     row[scale] = error
                     row[f"{scale}_ratio"] = _ratio(error, best)
@@ -392,18 +392,18 @@ def summarise(records: list[dict[str, Any]]) -> str:
     lines += ["| model | k | lr | steps | metric | " + " | ".join(header) + " |", "|" + "---|" * (5 + len(SCALES))]
     for (model, k, lr, steps), rs in sorted(_groups(records).items()):
         errors = by_scale(rs, {min(r["seed"] for r in rs)})
-        fixed = [e for scale, (e, _) in errors.items() if not isinstance(scale, str)]
+        fixed = [e for scale, e in errors.items() if not isinstance(scale, str)]
         best = min(fixed) if fixed else None
 
         def cell(scale: float | str) -> str:
             if scale not in errors:
                 return ""
-            error = errors[scale][0]
+            error = errors[scale]
             text = f"{error:.3f}" if math.isfinite(error) else "diverged"
             return f"**{text}**" if error == best else text
 
         lines.append(f"| {model} | {k} | {lr:g} | {steps} | {rs[0]['metric']} | "
-                     + " | ".join(cell(scale if isinstance(scale, str) else float(scale)) for scale in SCALES) + " |")
+                     + " | ".join(cell(scale) for scale in SCALES) + " |")
     gaps = rule_gaps(records)
     if gaps:
         rules = (PAPER, CALIBRATED, UNIT_RMS, LEARNED)
@@ -451,7 +451,8 @@ def save_scale_plot(records: list[dict[str, Any]], path: str | Path) -> Path:
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), dpi=100, squeeze=False)
     for ax, model in zip(axes.flat, models):
         mine = [r for r in records if r["model"] == model]
-        mine = [r for r in mine if r["seed"] == min(q["seed"] for q in mine)]  # one run per scale: the first seed
+        first = min(r["seed"] for r in mine)
+        mine = [r for r in mine if r["seed"] == first]  # one run per scale: the first seed
         for i, (k, lr, steps) in enumerate(sorted({(r["latent_dim"], r["lr"], r["steps"]) for r in mine})):
             line = [r for r in mine if (r["latent_dim"], r["lr"], r["steps"]) == (k, lr, steps)]
             fixed = sorted((r["scale_value"], r["validation"]) for r in line

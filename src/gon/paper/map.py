@@ -26,8 +26,9 @@ since). The summaries compare the baselines with the GON at the rule asked for, 
 two rules with each other where both were run.
 
 BatchNorm models are evaluated as the paper's scripts do, with the statistics of each
-test batch of 64 (`heldout_sse`; a validation part of fewer than 64 is one batch), and also with their running statistics
-(`heldout_sse_running`), which does not look at other test images.
+test batch of 64 (`heldout_sse`; a validation part of fewer than 64 is one batch), and
+also with their running statistics (`heldout_sse_running`), which does not look at other
+test images.
 
 Runs are independent, so `workers` processes train them side by side, one thread each
 (measured in docs/results.md: two single-threaded runs on 2 cores each keep their solo
