@@ -357,7 +357,7 @@ def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None,
     `data`, from the selection runs on that data set only."""
     best: dict[tuple[str, int, str], tuple[float, float]] = {}
     for r in records:
-        if r["stage"] != "selection" or (data is not None and r.get("data", SELECTION_DATA) != data):
+        if r["stage"] != "selection" or (data is not None and r["data"] != data):
             continue
         if inner_scale is not None and scale_of(r) not in (None, inner_scale):
             continue
@@ -406,8 +406,8 @@ def gon_vs_ae(out: str | Path, quick: bool | None = None, data: tuple[str, ...] 
               stages: tuple[str, ...] = ("selection", "grid"), inner_scale: str = DEFAULT_INNER_SCALE,
               rates_from: str | None = None, preset: str | None = None) -> MapResult:
     """Run (or continue) the map of `preset` ("full", "quick" or "sound"; `quick=True` is
-    "quick", `quick=False` "full"; neither given: "quick") in `out`; write runs.jsonl, runs.csv, selection.csv,
-    curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
+    "quick", `quick=False` "full"; neither given: "quick") in `out`; write runs.jsonl,
+    runs.csv, selection.csv, curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
     values; given ones restrict it (a long map can be run a slice at a time). One call at a
     time may write `out`: a second gets a GONError (slices side by side need folders of their own).
     GON runs use the inner-scale rule `inner_scale`, at the rates selected for the rule
