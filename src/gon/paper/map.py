@@ -22,7 +22,8 @@ the sounds' training split (docs/capabilities.md).
 
 GON rows carry the inner-loss scale rule they were trained with (`inner_scale`: "paper"
 for rows made before it was recorded, when the paper's factor was the default; "calibrated"
-since). The summaries compare the baselines with the GON at the rule asked for, and the
+since); a calibrated row also records the scale the rule chose (`calibrated_scale`; the
+rows committed before this field existed lack it). The summaries compare the baselines with the GON at the rule asked for, and the
 two rules with each other where both were run.
 
 BatchNorm models are evaluated as the paper's scripts do, with the statistics of each
@@ -295,6 +296,9 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                               "seconds": seconds, "threads": torch.get_num_threads(),
                               "load_at_start": round(load, 2), "test_images": len(test),
                               "parameters": sum(p.numel() for p in model.parameters())}
+    calibrated = getattr(model, "calibrated_scale", None)  # the scale the calibrated rule chose, to read rows by
+    if isinstance(calibrated, torch.Tensor) and math.isfinite(float(calibrated)):
+        record["calibrated_scale"] = float(calibrated)
     if diverged:
         record.update({"heldout_sse": math.inf, "train_sse": math.inf, metric_of(cell.method): math.inf})
         return record, curve
