@@ -23,8 +23,8 @@ the sounds' training split (docs/capabilities.md).
 GON rows carry the inner-loss scale rule they were trained with (`inner_scale`: "paper"
 for rows made before it was recorded, when the paper's factor was the default; "calibrated"
 since); a calibrated row also records the scale the rule chose (`calibrated_scale`; the
-rows committed before this field existed lack it). The summaries compare the baselines with the GON at the rule asked for, and the
-two rules with each other where both were run.
+rows committed before this field existed lack it). The summaries compare the baselines
+with the GON at the rule asked for, and the two rules with each other where both were run.
 
 BatchNorm models are evaluated as the paper's scripts do, with the statistics of each
 test batch of 64 (`heldout_sse`; a validation part of fewer than 64 is one batch), and
