@@ -108,7 +108,8 @@ class ModelConfig:
     kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(KINDS))
     image_size: int | None = option(None, "image side in pixels (default 32; 28 for implicit)", minimum=1)
     channels: int = option(1, "1 (grey) or 3 (RGB)", choices=(1, 3))
-    latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational)", minimum=1)
+    latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational; per tile for tiled models)",
+                                    minimum=1)
     hidden_features: int | None = option(None, "base filters (conv) or SIREN width (implicit)", minimum=1)
     num_layers: int = option(4, "SIREN hidden layers", minimum=1, per_kind=True)
     activation: str | None = option(None, "activation (default elu; sine for implicit)", choices=ACTIVATIONS)
@@ -131,6 +132,9 @@ class ModelConfig:
     coordinate_samples: int | None = option(
         None, "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
         minimum=1, per_kind=True)
+    tile: int | None = option(
+        None, "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
+              "latent of latent_dim values each (default: the whole signal is one tile)", minimum=1, per_kind=True)
     classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2,
                                  per_kind=True)
     reconstruction_weight: float = option(
@@ -170,7 +174,7 @@ class ModelConfig:
                 raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
                                f"{self.kind} model does not have")
         else:
-            self.origin = self.origin.resolved()
+            self.origin = self.origin.resolved(spec.step_sizes)
         if spec.origin_step and self.origin.inner_scale == PAPER:
             # a sound clip's positions are its samples
             self.origin = dataclasses.replace(self.origin, inner_scale=paper_inner_scale(

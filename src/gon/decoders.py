@@ -9,6 +9,8 @@
   that quadruple the length per block, tanh output in [-1, 1].
 - ImplicitDecoder: a SIREN on coordinates (1-D time, 2-D pixels or 3-D points) concatenated
   with the latent (Section 3.4, Eq. 12); it renders at any resolution or sample rate.
+- ModulatedImplicitDecoder: a SIREN whose every layer the latent shifts (COIN++, functa), on a
+  whole signal's coordinates or a tile's (gon/tiling.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch.autograd.forward_ad as forward_ad
 from torch import Tensor, nn
 
 from .errors import GONError
+from .tiling import cell_grid
 
 # activations
 
@@ -380,3 +383,77 @@ class CoordinateSubset:
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
         values, jacobian = self.decoder.points_origin_jacobian(self.coords, create_graph)
         return values.T[None], jacobian
+
+
+# modulated implicit decoder (COIN++, functa)
+
+class ModulatedImplicitDecoder(nn.Module):
+    """SIREN whose hidden layers are shifted by one linear map of the latent (Dupont et al.'s
+    COIN++ and functa): h_l = sin(w0_l (W_l h_(l-1) + b_l) + s_l), with [s_1, ..., s_L] = M z.
+
+    The latent moves every layer, not only the first: the paper's concatenation (ImplicitDecoder)
+    is the case where only s_1 is non-zero. M has no bias, so at the origin z0 = 0 the network is
+    a plain SIREN shared by every sample (or tile), the point the gradient-origin step starts from;
+    shifts are in radians, so their size does not depend on w0. Coordinates are cell centres in
+    [-1, 1] of `grid_shape` (gon.tiling.cell_grid): a tile's grid (gon.tiling.Tiling) or a whole
+    signal's. `first_w0` (default w0) is the first layer's frequency on the coordinates.
+    """
+
+    independent_samples = True  # no normalisation: the samples of a batch never mix
+
+    def __init__(self, latent_dim: int, channels: int = 1, grid_shape: tuple[int, ...] = (28, 28),
+                 hidden_features: int = 128, num_layers: int = 4, w0: float = 30.0,
+                 first_w0: float | None = None) -> None:
+        super().__init__()
+        if num_layers < 1:
+            raise GONError(f"a modulated decoder needs at least one hidden layer, got {num_layers}")
+        self.grid_shape = tuple(grid_shape)
+        if not 1 <= len(self.grid_shape) <= 3:
+            raise GONError(f"a modulated decoder takes coordinates of dimension 1, 2 or 3, got {len(self.grid_shape)}")
+        self.coordinate_dim, self.latent_dim, self.channels = len(self.grid_shape), latent_dim, channels
+        self.hidden_features, self.num_layers = hidden_features, num_layers
+        self.layers = nn.ModuleList(
+            [SirenLayer(self.coordinate_dim, hidden_features, w0 if first_w0 is None else first_w0, first=True)]
+            + [SirenLayer(hidden_features, hidden_features, w0) for _ in range(num_layers - 1)])
+        self.modulation = nn.Linear(latent_dim, hidden_features * num_layers, bias=False)
+        self.last = nn.Linear(hidden_features, channels)
+        bound = math.sqrt(6 / hidden_features) / w0
+        with torch.no_grad():
+            self.last.weight.uniform_(-bound, bound)
+        self.register_buffer("grid", cell_grid(self.grid_shape), persistent=False)
+
+    @property
+    def origin_jacobian_cost(self) -> int:
+        """Forward-mode AD over the k latent directions: k grids' worth of work."""
+        return self.latent_dim
+
+    def shifts(self, z: Tensor) -> Tensor:
+        """Per-layer shifts of latents z (..., k): (..., num_layers, hidden_features)."""
+        return self.modulation(z).unflatten(-1, (self.num_layers, self.hidden_features))
+
+    def values(self, coords: Tensor, shifts: Tensor) -> Tensor:
+        """The network at coordinates (P, D) with shifts (B, L, H), one set per sample, or
+        (B, P, L, H), one per point: values (B, P, C)."""
+        if shifts.ndim == 3:
+            shifts = shifts[:, None]
+        h = coords
+        for i, layer in enumerate(self.layers):
+            h = torch.sin(layer.w0 * layer.linear(h) + shifts[..., i, :])
+        return self.last(h)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """F(z) on the grid: z (B, k) -> (B, C, *grid_shape)."""
+        out = self.values(self.grid, self.shifts(z))
+        return out.transpose(1, 2).reshape(z.shape[0], self.channels, *self.grid_shape)
+
+    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        """F(z0), (1, C, *grid_shape), and dF/dz at z0 = 0, (C * P, k), by forward-mode AD: one
+        batch of k origin copies whose tangents are the latent's unit directions."""
+        weight = self.modulation.weight
+        k = self.latent_dim
+        with (torch.set_grad_enabled(create_graph), forward_ad.dual_level(),
+              torch.autocast(weight.device.type, enabled=False)):
+            origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
+                                          torch.eye(k, dtype=weight.dtype, device=weight.device))
+            output, tangent = forward_ad.unpack_dual(self(origin))
+        return output[:1], tangent.reshape(k, -1).T

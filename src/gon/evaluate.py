@@ -51,7 +51,8 @@ def evaluate(model: LatentModel, data: ImageData | SoundData, batch_size: int = 
     batch_statistics=True evaluates the paper's train-mode BatchNorm formulation (latents
     then depend on the batch; use the paper's batch size of 64).
     Sound (a SoundData): the same sums over a clip's samples (amplitudes in [-1, 1]; mse_per_pixel
-    is per sample), plus snr_db, the mean over clips of 10 log10(sum x^2 / sum (x - F(z))^2), and
+    is per sample), plus snr_db, the mean over clips of 10 log10(sum x^2 / sum (x - F(z))^2), psnr_db,
+    the mean over clips of the PSNR with amplitudes mapped to [0, 1] (COIN++'s audio figure), and
     log_spectral_distance_db (`log_spectral_distance`); per_clip=True adds "clips", one row per
     clip (file, sse, mse, snr_db).
     """
@@ -91,7 +92,9 @@ SILENCE = 1e-10
 def _sound_metrics(model: LatentModel, x: Tensor, sse: Tensor) -> dict[str, Tensor]:
     energy = x.double().pow(2).flatten(1).sum(1).clamp_min(SILENCE)
     snr = 10 * torch.log10(energy / sse.double().clamp_min(SILENCE))
-    return {"snr_db": snr, "log_spectral_distance_db": log_spectral_distance(model.reconstruct(x), x)}
+    # COIN++'s audio PSNR: amplitudes mapped from [-1, 1] to [0, 1] (so squared errors / 4), peak 1
+    psnr = -10 * torch.log10((sse.double() / (4 * x[0].numel())).clamp_min(SILENCE))
+    return {"snr_db": snr, "psnr_db": psnr, "log_spectral_distance_db": log_spectral_distance(model.reconstruct(x), x)}
 
 
 def log_spectral_distance(y: Tensor, x: Tensor, n_fft: int = 512) -> Tensor:

@@ -34,7 +34,8 @@ class KindSpec:
     kind, every other one is refused (a kind that lists `classes` may be a classifier,
     Eq. 13); image_sizes: the image sides it can be built for (None: any); sized_by_data: the config field that the training data's size sets (GLO's
     code table), None if none; data: what it takes, "image" (C, H, W) or "sound" (C, T)
-    clips (gon/models/sound.py).
+    clips (gon/models/sound.py); step_sizes: the default rule of the inner step sizes
+    (OriginStep.step_sizes) for kinds with a step.
     """
 
     name: str
@@ -47,6 +48,7 @@ class KindSpec:
     image_sizes: tuple[int, ...] | None = None
     sized_by_data: str | None = None
     data: str = "image"
+    step_sizes: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.origin_step and self.paper_scale is None:

@@ -56,6 +56,7 @@ LATENT_FORMS = ("negative_gradient", "descent")
 # model's kind (gon.config.paper_inner_scale)
 CALIBRATED, PAPER = "calibrated", "paper"
 SCALE_RULES = (CALIBRATED, PAPER)
+STEP_SIZE_RULES = ("fixed", "learned")
 DEFAULT_INNER_SCALE = CALIBRATED
 
 
@@ -85,6 +86,10 @@ class OriginStep:
     origin_std: sigma of the noisy origin z0 ~ N(0, sigma^2 I) (Appendix C, Fig. 11a).
     latent_form: "negative_gradient" takes z = -grad (Eq. 8); "descent" keeps the origin,
         z = z0 - grad (Appendix C, Fig. 11b). Identical when origin_std == 0.
+    step_sizes: "fixed" uses step_size at every step; "learned" gives each inner step and each
+        latent dimension its own step size, a parameter trained with the decoder (Meta-SGD, as
+        functa does), started at step_size: the first step is still the GON's step from the origin,
+        but the decoder learns how far to go along each direction.
     inner_scale: multiplier of the summed per-sample inner loss (see module doc): a positive
         number, or a rule by name: "calibrated" (the default; a GON sets it from the first batch
         it encodes so that latents have unit RMS) or "paper" (the paper's factor for the
@@ -95,6 +100,9 @@ class OriginStep:
     steps: int = option(1, "gradient steps from the origin", minimum=1, flat="inner_steps")
     step_size: float = option(1.0, "inner step size (0.1 for the paper's 10-step baseline)", positive=True,
                               flat="inner_step_size")
+    step_sizes: str | None = option(None, "inner step sizes: 'fixed' (step_size at every step) or 'learned' (one "
+                                    "per step and latent dimension, trained with the decoder; default: the model "
+                                    "kind's, else fixed)", choices=STEP_SIZE_RULES, flat="step_sizes")
     detach: bool = option(False, "detach the latent: no second-order terms (ablation)", flat="detach")
     origin_std: float = option(0.0, "noisy origin z0 ~ N(0, sigma^2) (Appendix C)", minimum=0, flat="origin_std")
     latent_form: str = option("negative_gradient", "z = -grad (Eq. 8) or z = z0 - grad (Appendix C)",
@@ -106,9 +114,11 @@ class OriginStep:
     def __post_init__(self) -> None:
         check_fields(self)
 
-    def resolved(self) -> "OriginStep":
-        """This step with an unset inner_scale replaced by the default rule (what a model keeps)."""
-        return self if self.inner_scale is not None else dataclasses.replace(self, inner_scale=DEFAULT_INNER_SCALE)
+    def resolved(self, step_sizes: str = "fixed") -> "OriginStep":
+        """This step with an unset inner_scale replaced by the default rule and unset step sizes by
+        `step_sizes` (a model kind's default): what a model keeps."""
+        return dataclasses.replace(self, inner_scale=DEFAULT_INNER_SCALE if self.inner_scale is None else self.inner_scale,
+                                   step_sizes=step_sizes if self.step_sizes is None else self.step_sizes)
 
 
 def gradient_origin(
@@ -121,6 +131,7 @@ def gradient_origin(
     create_graph: bool,
     generator: torch.Generator | None = None,
     scale: float | Tensor | None = None,
+    step_sizes: Tensor | None = None,
 ) -> Tensor:
     """Encode `x` with the gradient of `inner_loss` at the origin of the decoder's latent space.
 
@@ -134,16 +145,18 @@ def gradient_origin(
     taken, in a grad-enabled island (`gradients_enabled`); under inference mode there is no
     graph to keep, so create_graph is ignored and the latent is detached. `scale` is the inner
     scale when the step names a rule (a model resolves it: GON.inner_scale) and overrides
-    the step's number otherwise.
+    the step's number otherwise. `step_sizes` (steps, *latent_shape), positive: the size of each
+    inner step per latent dimension, in place of `step.step_size` (a model with learned step
+    sizes passes its own: GON.step_sizes).
     """
     if torch.is_inference_mode_enabled() or x.is_inference():
         keep = create_graph and not torch.is_inference_mode_enabled()
         with gradients_enabled():
             return gradient_origin(decoder, outside_inference(x), inner_loss, latent_shape, step, create_graph=keep,
-                                   generator=generator, scale=scale)
+                                   generator=generator, scale=scale, step_sizes=step_sizes)
     scale = _scale(step, scale)
     if shares_origin(decoder, step, x.shape[0]):
-        return _shared_origin(decoder, x, inner_loss, step, create_graph, scale)
+        return _shared_origin(decoder, x, inner_loss, step, create_graph, scale, _step_size(step, step_sizes, 0))
     batch = x.shape[0]
     z0 = torch.zeros((batch, *latent_shape), dtype=x.dtype, device=x.device)
     if step.origin_std > 0:
@@ -157,7 +170,7 @@ def gradient_origin(
             loss = inner_loss(decoder(z), x).sum() * scale
             (grad,) = torch.autograd.grad(loss, z, create_graph=keep_graph)
             start = 0 if (k == 0 and step.latent_form == "negative_gradient") else z
-            z = start - step.step_size * grad
+            z = start - _step_size(step, step_sizes, k) * grad
             if not keep_graph:
                 z = z.detach()
     return z
@@ -207,8 +220,12 @@ def _scale(step: OriginStep, scale: float | Tensor | None) -> float | Tensor:
     return step.inner_scale
 
 
+def _step_size(step: OriginStep, step_sizes: Tensor | None, k: int) -> float | Tensor:
+    return step.step_size if step_sizes is None else step_sizes[k]
+
+
 def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep,
-                   create_graph: bool, scale: float | Tensor) -> Tensor:
+                   create_graph: bool, scale: float | Tensor, step_size: float | Tensor) -> Tensor:
     keep_graph = create_graph and not step.detach
     with gradients_enabled():
         origin_output, jacobian = decoder.origin_jacobian(create_graph=keep_graph)  # (1, *out), (D, k)
@@ -218,5 +235,5 @@ def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerL
             output = origin_output.detach().expand(x.shape[0], *origin_output.shape[1:]).clone().requires_grad_()
         loss = inner_loss(output, x).sum() * scale
         (cotangent,) = torch.autograd.grad(loss, output, create_graph=keep_graph)
-        z = -step.step_size * (cotangent.reshape(x.shape[0], -1) @ jacobian)
+        z = -step_size * (cotangent.reshape(x.shape[0], -1) @ jacobian)
     return z if keep_graph else z.detach()

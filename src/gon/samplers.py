@@ -41,6 +41,19 @@ class PriorSampler:
         return torch.randn(n, self.latent_dim, generator=generator)
 
 
+def cholesky_factor(covariance: Tensor) -> Tensor:
+    """The Cholesky factor of covariance matrices (..., k, k), a little jitter added: it keeps the
+    factor defined when some latent directions are unused. A covariance of fewer latents than
+    dimensions (a tiled model's latent of hundreds of values, fitted on a few hundred clips) is
+    singular beyond what float32 can factor with that jitter: it is factored in float64 then."""
+    jitter = 1e-6 * covariance.diagonal(dim1=-2, dim2=-1).mean().clamp_min(1e-12)
+    eye = torch.eye(covariance.shape[-1], dtype=covariance.dtype)
+    factor, info = torch.linalg.cholesky_ex(covariance + jitter * eye)
+    if bool((info == 0).all()):
+        return factor
+    return torch.linalg.cholesky(covariance.double() + jitter.double() * eye.double()).to(covariance.dtype)
+
+
 class GaussianSampler:
     """N(mean, covariance) over gradient-origin latents: mean (k,), covariance (k, k).
 
@@ -55,8 +68,7 @@ class GaussianSampler:
         self.mean = mean
         self.covariance = covariance
         # jitter keeps the Cholesky factor defined when some latent directions are unused
-        jitter = 1e-6 * covariance.diagonal().mean().clamp_min(1e-12)
-        self._scale = torch.linalg.cholesky(covariance + jitter * torch.eye(len(mean)))
+        self._scale = cholesky_factor(covariance)
 
     @classmethod
     def fit(cls, latents: Tensor) -> "GaussianSampler":
@@ -87,8 +99,7 @@ class MixtureSampler:
 
     def __init__(self, weights: Tensor, means: Tensor, covariances: Tensor) -> None:
         self.weights, self.means, self.covariances = weights, means, covariances
-        jitter = 1e-6 * covariances.diagonal(dim1=1, dim2=2).mean().clamp_min(1e-12)
-        self._scales = torch.linalg.cholesky(covariances + jitter * torch.eye(means.shape[1]))
+        self._scales = cholesky_factor(covariances)
 
     @classmethod
     def fit(cls, latents: Tensor, components: tuple[int, ...] = (1, 2, 4, 8, 16), held_out: float = 0.2,

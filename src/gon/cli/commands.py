@@ -87,6 +87,7 @@ def _describe(metrics: dict[str, Any]) -> str:
         lines.append(f"  negative ELBO (bits/dim):       {metrics['elbo_bits_per_dim']:.4f}")
     if "snr_db" in metrics:
         lines.append(f"  signal-to-noise ratio (dB):     {metrics['snr_db']:.2f} (mean over clips)")
+        lines.append(f"  PSNR, amplitudes in [0, 1] (dB): {metrics['psnr_db']:.2f} (mean over clips)")
         lines.append(f"  log-spectral distance (dB):     {metrics['log_spectral_distance_db']:.2f}")
     return "\n".join(lines)
 

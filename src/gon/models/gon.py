@@ -16,10 +16,12 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig, per_channel_scale, per_pixel_scale, per_sample_scale
-from ..decoders import CONV_SIZES, ConvDecoder, CoordinateSubset, ImplicitDecoder, VariationalDecoder
+from ..decoders import (CONV_SIZES, RENDER_CHUNK_VALUES, ConvDecoder, CoordinateSubset, ImplicitDecoder,
+                        ModulatedImplicitDecoder, VariationalDecoder)
 from ..errors import GONError
 from ..kinds import KindSpec, register_kind
 from ..losses import squared_error
+from ..tiling import Tiling
 from ..origin import CALIBRATED, PAPER, OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
 from .base import LatentModel, Variational
 from .hub import model_directory
@@ -54,6 +56,10 @@ class GON(LatentModel):
                            "or give the number (gon.config.paper_inner_scale)")
         self.step = step
         self._inner_loss = inner_loss
+        if step.step_sizes == "learned":
+            # log-sizes, so that training keeps every size positive (functa clips instead); each
+            # starts at step_size, the fixed rule's, so a learned model begins where a fixed one does
+            self.log_step_sizes = nn.Parameter(torch.full((step.steps, latent_dim), math.log(step.step_size)))
         if step.inner_scale == CALIBRATED:
             # the scale `calibrate` sets, NaN until then; a buffer, so checkpoints, save_pretrained
             # and DistributedDataParallel carry it and a reloaded model encodes identically
@@ -64,6 +70,10 @@ class GON(LatentModel):
     def inner_loss(self, output: Any, x: Tensor) -> Tensor:
         """L inside the gradient (the encoder): decoder output and data (B, ...) -> loss per sample (B,)."""
         return self._inner_loss(output, x)
+
+    def step_sizes(self) -> Tensor | None:
+        """The learned inner step sizes, (steps, latent_dim), or None for the step's fixed size."""
+        return self.log_step_sizes.exp() if self.step.step_sizes == "learned" else None
 
     def inner_scale(self, x: Tensor) -> float | Tensor:
         """The inner-loss scale for batch `x`: the step's number, or the calibrated scale
@@ -89,15 +99,23 @@ class GON(LatentModel):
         """The latents of batch `x` at inner scale 1, detached: z is linear in the scale, so a
         calibration rule reads any scale's latents off these."""
         with torch.inference_mode(False):
-            return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
-                                   create_graph=False, scale=1.0)
+            return self.origin_step(x, create_graph=False, scale=1.0)
+
+    def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor) -> Tensor:
+        """The gradient-origin step of this model on checked data `x` at inner scale `scale`:
+        latents (B, latent_dim). The one call of `gradient_origin` every encoding goes through
+        (a tiled model cuts `x` into tiles first: ModulatedGON)."""
+        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
+                               create_graph=create_graph, scale=scale, step_sizes=self.step_sizes())
 
     def calibrate(self, x: Tensor) -> float:
-        """Set the calibrated inner scale from batch `x` by a line search along the gradient:
-        of the scales t = 1e-6 ... 1e3 in quarter decades, the one whose latent z = -t * grad
-        gives the lowest mean inner loss on `x`, i.e. the best single step from the origin.
-        z is linear in the scale, so one gradient serves every t. Called once, on the first
-        batch the model encodes (fit's first batch when training); returns the scale.
+        """Set the calibrated inner scale from batch `x` by a line search: of the scales
+        t = 1e-6 ... 1e3 in quarter decades, the one whose latent (t times the gradient step,
+        taken `steps` times) gives the lowest mean inner loss on `x`, i.e. the best encoding
+        the model's own inner steps reach from the origin. For one step z = -t * grad is linear
+        in t, so one gradient serves every t; several steps are run at each t, so that a scale
+        that is right for one step cannot overshoot when taken ten times. Called once, on the
+        first batch the model encodes (fit's first batch when training); returns the scale.
         Measured against fixed scales in docs/results.md ("The inner-loss scale")."""
         if self.step.inner_scale != CALIBRATED:
             raise GONError(f"this GON's inner scale is fixed ({self.step.inner_scale:g}); build it with "
@@ -108,8 +126,7 @@ class GON(LatentModel):
                 raise GONError(f"cannot calibrate the inner scale on this batch: the gradient at the origin is "
                                f"{'zero' if bool(torch.isfinite(unit).all()) else 'not finite'}; give inner_scale "
                                "a number")
-            with torch.no_grad():
-                trials = [(float(self.inner_loss(self.decode(t * unit), x).mean()), t) for t in CALIBRATION_SCALES]
+            trials = [(self._calibration_loss(x, unit, t), t) for t in CALIBRATION_SCALES]
         finite = [trial for trial in trials if math.isfinite(trial[0])]
         if not finite:
             raise GONError("cannot calibrate the inner scale on this batch: the inner loss is not finite at any "
@@ -118,9 +135,15 @@ class GON(LatentModel):
         with torch.no_grad():
             self.calibrated_scale.fill_(scale)
         self._calibration_known = True
-        logger.info("inner scale calibrated on a batch of %d: %.4g (the best single step from the origin)",
-                    x.shape[0], scale)
+        logger.info("inner scale calibrated on a batch of %d: %.4g (the best encoding %s from the origin)",
+                    x.shape[0], scale, "one step" if self.step.steps == 1 else f"{self.step.steps} steps")
         return scale
+
+    def _calibration_loss(self, x: Tensor, unit: Tensor, scale: float) -> float:
+        """The mean inner loss on `x` of its latents at inner scale `scale` (`unit`: those at scale 1)."""
+        z = scale * unit if self.step.steps == 1 else self.origin_step(x, create_graph=False, scale=scale)
+        with torch.no_grad():
+            return float(self.inner_loss(self.decode(z), x).mean())
 
     def encode(self, x: Tensor, create_graph: bool | None = None) -> Tensor:
         """Latents z = -grad_z0 L(x, F(z0)) at z0 = 0 (Eq. 8): images x (B, C, H, W) in [0, 1]
@@ -128,8 +151,7 @@ class GON(LatentModel):
         Works under torch.no_grad() and torch.inference_mode() (gon.origin.gradient_origin)."""
         x = self.check_images(x)
         create_graph = self.training if create_graph is None else create_graph
-        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
-                               create_graph=create_graph, scale=self.inner_scale(x))
+        return self.origin_step(x, create_graph, self.inner_scale(x))
 
     def origin_path(self, batch_size: int) -> str:
         """Which gradient-origin computation `encode` uses now for a batch, and why (for logs)."""
@@ -214,7 +236,7 @@ class ImplicitGON(GON):
         target = x.flatten(2)[:, :, index]                                   # (B, C, n)
         scale = points / n
         z = gradient_origin(subset, target, self.inner_loss, (self.latent_dim,), self.step, create_graph=True,
-                            scale=self.inner_scale(x) * scale)
+                            scale=self.inner_scale(x) * scale, step_sizes=self.step_sizes())
         return scale * self.outer_loss(subset(z), target).mean()
 
     def render(self, z: Tensor, size: int) -> Tensor:
@@ -222,6 +244,55 @@ class ImplicitGON(GON):
         sound, clips of `size` samples in [-1, 1] (B, C, size)."""
         with torch.no_grad():
             return self.decoder.render(z, size).clamp_(*self.value_range)
+
+
+class ModulatedGON(ImplicitGON):
+    """An implicit GON on a ModulatedImplicitDecoder with one latent per tile (gon/tiling.py).
+
+    A signal (B, C, *size) is cut into `tiling.count` tiles and each tile is encoded by the
+    gradient-origin step as a sample of its own, on its local coordinates: every tile starts
+    at the same origin, so the shared-origin path applies to all tiles of a batch at once.
+    A signal's latent is its tiles' latents in order, (B, count * k): samplers, interpolation
+    and saving see one vector per signal. `tile_latent_dim` is k, the latent of one tile; with
+    learned step sizes (OriginStep.step_sizes) the tiles share them.
+    """
+
+    def __init__(self, decoder: ModulatedImplicitDecoder, tiling: Tiling, step: OriginStep = OriginStep(),
+                 config: ModelConfig | None = None) -> None:
+        super().__init__(decoder, decoder.latent_dim, step, config=config)
+        self.tiling = tiling
+        self.tile_latent_dim = decoder.latent_dim
+        self.latent_dim = tiling.count * decoder.latent_dim
+
+    def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor) -> Tensor:
+        """GON.origin_step on the tiles of `x`: latents (B, count * k)."""
+        z = gradient_origin(self.decoder, self.tiling.split(x), self.inner_loss, (self.tile_latent_dim,), self.step,
+                            create_graph=create_graph, scale=scale, step_sizes=self.step_sizes())
+        return z.reshape(x.shape[0], self.latent_dim)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """F(z): latents (B, count * k) -> signals (B, C, *size), each tile decoded in its place."""
+        return self.tiling.join(self.decoder(z.reshape(-1, self.tile_latent_dim)))
+
+    def render(self, z: Tensor, size: int | tuple[int, ...]) -> Tensor:
+        """Signals of latents z (B, count * k) on a grid of `size` points per axis over the same
+        span (an image's side, a clip's samples), clamped to the data's range. Each point is
+        evaluated in the tile that holds it, in chunks of bounded memory."""
+        decoder, tiling = self.decoder, self.tiling
+        shape = (size,) * decoder.coordinate_dim if isinstance(size, int) else tuple(size)
+        if len(shape) != decoder.coordinate_dim:
+            raise GONError(f"this model renders {decoder.coordinate_dim}-D grids, not a grid of shape {shape}")
+        with torch.no_grad():
+            batch = z.shape[0]
+            shifts = decoder.shifts(z.reshape(batch, tiling.count, self.tile_latent_dim))   # (B, n, L, H)
+            points = math.prod(shape)
+            out = torch.empty(batch, decoder.channels, points, dtype=z.dtype, device=z.device)
+            chunk = max(1, RENDER_CHUNK_VALUES // (batch * (decoder.num_layers + 1) * decoder.hidden_features))
+            for start in range(0, points, chunk):
+                index = torch.arange(start, min(start + chunk, points), device=z.device)
+                tile, local = tiling.locate(shape, index)
+                out[:, :, start:start + len(index)] = decoder.values(local.to(z.dtype), shifts[:, tile]).transpose(1, 2)
+            return out.reshape(batch, decoder.channels, *shape).clamp_(*self.value_range)
 
 
 def _forget_calibration(module: GON, incompatible_keys: Any) -> None:
@@ -246,6 +317,16 @@ def _variational(c: ModelConfig) -> VariationalGON:
                           c.likelihood, config=c)
 
 
+def modulated(c: ModelConfig) -> ModulatedGON:
+    """A ModulatedGON for `c`, images or sound alike: tiles of `c.tile` positions per axis of the
+    data's shape (the whole signal when unset)."""
+    size = c.data_shape[1:]
+    tiling = Tiling(size, (c.tile,) * len(size) if c.tile is not None else size)
+    decoder = ModulatedImplicitDecoder(c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0,
+                                       c.first_w0)
+    return ModulatedGON(decoder, tiling, c.origin, config=c)
+
+
 def _implicit(c: ModelConfig) -> ImplicitGON:
     decoder = ImplicitDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0,
                               c.activation)
@@ -260,6 +341,12 @@ register_kind(KindSpec("variational", _variational,
                        dict(image_size=32, latent_dim=48, hidden_features=32, activation="elu"), lr=1e-3,
                        origin_step=True, paper_scale=per_sample_scale, options=("norm", "likelihood"),
                        image_sizes=CONV_SIZES))
+# COIN++'s and functa's recipe: a SIREN every layer of which the latent shifts, with step sizes
+# learned per latent dimension (Meta-SGD) on top of the calibrated scale
+MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile")
+register_kind(KindSpec("modulated", modulated, dict(image_size=28, latent_dim=32, hidden_features=128, activation="sine"),
+                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale, options=MODULATED_OPTIONS,
+                       step_sizes="learned"))
 register_kind(KindSpec("implicit", _implicit, dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
                        lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
                        options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS)))

@@ -1,0 +1,152 @@
+"""Held-out figures of sound models beside their linear bound: trained runs on the sounds set,
+each scored per clip on the test split (mean and median SNR, COIN++'s PSNR with amplitudes in
+[0, 1], log-spectral distance), next to silence and to PCA with the same latent budget (the best
+linear code of the training clips with the run's tile and latent size: what any linear encoder
+and decoder of that size reaches).
+
+    gon train --model audio-modulated --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
+        --steps 1500 --batch-size 16 --out runs/modulated/k1-learned
+    ...
+    python benchmarks/modulated_sound.py runs/modulated/* --out docs/results/modulated-sound
+
+Writes into --out: runs.jsonl (one row per run, appended; a run already there is replaced),
+results.md (the table of every row), reconstructions.png/.wav (four held-out clips through each
+run given with --show, beside PCA at the first shown run's budget) and, with --render, the
+first shown run rendered at four times its rate beside the recording at that rate.
+"""
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from gon.audio import save_sound_figure, write_wav
+from gon.data import data_for_run, load_sounds
+from gon.evaluate import evaluate, log_spectral_distance
+from gon.models import load_model
+from gon.tiling import Tiling
+
+SHOWN = ("bd_boom.flac", "elec_mid_snare.flac", "drum_bass_hard.flac", "guit_em9.flac")
+
+
+def pca_reconstruction(train: torch.Tensor, test: torch.Tensor, tile: int, latent_dim: int) -> torch.Tensor:
+    """Test clips (N, C, T) through the best linear code of the training clips' tiles: the top
+    `latent_dim` principal directions of tiles of `tile` samples (the whole clip when tile = T)."""
+    tiling = Tiling(tuple(train.shape[2:]), (tile,))
+    a, b = tiling.split(train).flatten(1).double(), tiling.split(test).flatten(1).double()
+    mean = a.mean(0)
+    _, _, v = torch.linalg.svd(a - mean, full_matrices=False)
+    basis = v[:latent_dim]
+    codes = (b - mean) @ basis.T
+    return tiling.join((codes @ basis + mean).float().reshape(-1, *test.shape[1:2], tile)).clamp(-1, 1)
+
+
+def clip_metrics(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """The sound metrics of `gon.evaluate` for reconstructions y of clips x, as means over clips."""
+    sse = (x - y).double().pow(2).flatten(1).sum(1)
+    energy = x.double().pow(2).flatten(1).sum(1).clamp_min(1e-10)
+    snr = 10 * torch.log10(energy / sse.clamp_min(1e-10))
+    psnr = -10 * torch.log10((sse / (4 * x[0].numel())).clamp_min(1e-10))
+    return {"sse_per_clip": float(sse.mean()), "snr_db": float(snr.mean()), "median_snr_db": float(snr.median()),
+            "psnr_db": float(psnr.mean()), "log_spectral_distance_db": float(log_spectral_distance(y, x).mean())}
+
+
+def run_row(path: Path) -> tuple[dict, object, object]:
+    model, config, document = load_model(path)
+    test = data_for_run(document, config)
+    metrics = evaluate(model, test, per_clip=True)
+    snrs = torch.tensor([c["snr_db"] for c in metrics["clips"]])
+    fitted = evaluate(model, data_for_run(document, config, split="train"))
+    history = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+    last = [r for r in history if "loss" in r][-1]
+    tile = config.tile if config.tile is not None else config.clip_samples
+    latent_values = model.latent_dim
+    row = {"run": str(path), "kind": config.kind, "tile": tile if config.kind == "audio-modulated" else None,
+           "latent_dim": config.latent_dim, "latent_values_per_clip": latent_values,
+           "inner_steps": config.origin.steps, "step_sizes": config.origin.step_sizes,
+           "hidden_features": config.hidden_features, "num_layers": config.num_layers,
+           "first_w0": config.first_w0, "lr": document["train"]["lr"], "seed": document["train"]["seed"],
+           "steps": last["step"], "seconds": last["elapsed_s"], "parameters": document["parameters"],
+           "sample_rate": config.sample_rate, "clip_seconds": config.clip_seconds,
+           "test_clips": len(test), "sse_per_clip": metrics["sse_per_image"], "snr_db": metrics["snr_db"],
+           "median_snr_db": float(snrs.median()), "psnr_db": metrics["psnr_db"],
+           "log_spectral_distance_db": metrics["log_spectral_distance_db"], "train_snr_db": fitted["snr_db"]}
+    return row, model, test
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", type=Path, nargs="*", help="trained sound runs to score")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/modulated-sound"))
+    parser.add_argument("--show", type=Path, nargs="*", default=[], help="runs whose reconstructions are drawn")
+    parser.add_argument("--render", action="store_true", help="render the first shown run at 4x its rate")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows_path = args.out / "runs.jsonl"
+    rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
+    for path in args.runs:
+        row, _, _ = run_row(path)
+        rows = [r for r in rows if r["run"] != row["run"]] + [row]
+        print(json.dumps(row))
+    rows_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # references at every latent budget of the rows, on the same clips
+    references = []
+    settings = sorted({(r["sample_rate"], r["clip_seconds"]) for r in rows})
+    for rate, seconds in settings:
+        train, test = (load_sounds("sounds", split, rate, seconds).clips for split in ("train", "test"))
+        references.append({"method": "silence", "sample_rate": rate, "clip_seconds": seconds,
+                           **clip_metrics(test, torch.zeros_like(test))})
+        budgets = sorted({(r["tile"] or test.shape[-1], r["latent_dim"]) for r in rows
+                          if (r["sample_rate"], r["clip_seconds"]) == (rate, seconds)})
+        for tile, k in budgets:
+            references.append({"method": f"PCA, {k} per {tile} samples", "sample_rate": rate, "clip_seconds": seconds,
+                               "latent_values_per_clip": k * math.ceil(test.shape[-1] / tile),
+                               **clip_metrics(test, pca_reconstruction(train, test, tile, k))})
+    (args.out / "references.json").write_text(json.dumps(references, indent=1) + "\n")
+    head = ("| method | latent values per clip | inner steps | step sizes | seed | steps | seconds | "
+            "held-out mean SNR (dB) | median SNR (dB) | PSNR [0, 1] (dB) | log-spectral distance (dB) | "
+            "training clips: mean SNR (dB) |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in references:
+        lines.append(f"| {r['method']} | {r.get('latent_values_per_clip', 0)} | | | | | | {r['snr_db']:.2f} | "
+                     f"{r['median_snr_db']:.2f} | {r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | |")
+    for r in rows:
+        what = r["kind"] + (f", {r['latent_dim']} per {r['tile']} samples" if r["tile"] else f", k = {r['latent_dim']}")
+        lines.append(f"| {what} | {r['latent_values_per_clip']} | {r['inner_steps']} | {r['step_sizes']} | {r['seed']} | "
+                     f"{r['steps']} | {r['seconds']:.0f} | {r['snr_db']:.2f} | {r['median_snr_db']:.2f} | "
+                     f"{r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | {r['train_snr_db']:.2f} |")
+    (args.out / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if args.show:
+        shown = [run_row(path) for path in args.show]
+        _, first, test = shown[0]
+        index = [test.files.index(name) for name in SHOWN]
+        x = test.batch(index)
+        train = load_sounds("sounds", "train", test.sample_rate, first.config.clip_seconds).clips
+        tile = first.config.tile or x.shape[-1]
+        pca = pca_reconstruction(train, x, tile, first.config.latent_dim)
+        columns = [x, pca] + [model.reconstruct(x) for _, model, _ in shown]
+        titles = ["original", f"PCA, {first.config.latent_dim} per {tile}"] + [Path(r["run"]).name for r, _, _ in shown]
+        save_sound_figure([[c[i] for c in columns] for i in range(len(index))], args.out / "reconstructions.png",
+                          test.sample_rate, titles, list(SHOWN))
+        write_wav(args.out / "reconstructions.wav", torch.stack([c[i] for i in range(len(index)) for c in columns]),
+                  test.sample_rate)
+        if args.render:
+            rate = 4 * test.sample_rate
+            high = load_sounds("sounds", "test", rate, first.config.clip_seconds)
+            pick = index[:2]
+            rendered = first.render(first.encode(test.batch(pick)), 4 * first.config.clip_samples)
+            truth = high.batch([high.files.index(name) for name in SHOWN[:2]])
+            save_sound_figure([[test[i], r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
+                              [test.sample_rate, rate, rate], [f"original at {test.sample_rate} Hz",
+                                                               f"rendered at {rate} Hz", f"the recording at {rate} Hz"],
+                              list(SHOWN[:2]))
+            write_wav(args.out / "render.wav", rendered, rate)
+        print(f"wrote {args.out}: reconstructions (.png, .wav){' and render' if args.render else ''}")
+
+
+if __name__ == "__main__":
+    main()
