@@ -113,6 +113,24 @@ def test_a_folder_with_a_gif_splits_it_in_time(tmp_path):
     assert levels == [16, 18, 20, 22]
 
 
+@pytest.mark.parametrize("extension, codec", [
+    ("mp4", "libx264"), ("m4v", "mpeg4"), ("mkv", "libx264"), ("webm", "libvpx"), ("avi", "mpeg4"), ("mov", "mpeg4"),
+])
+def test_every_container_the_folder_lists_decodes(tmp_path, extension, codec):
+    # 20 frames at 10 fps whose red rises by 12 a frame: the test window is frames 16 to 19
+    with av.open(str(tmp_path / f"ramp.{extension}"), "w") as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = 48, 32, "yuv420p", 2_000_000
+        for i in range(20):
+            pixels = np.full((32, 48, 3), (12 * i, 100, 50), dtype=np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        out.mux(stream.encode())
+    test = load_videos(f"video:{tmp_path}", "test", frames=4, fps=10, size=8)
+    assert len(test) == 1 and len(load_videos(f"video:{tmp_path}", "train", frames=4, fps=10, size=8)) == 7
+    red = test[0][0].mean(dim=(1, 2)) * 255
+    assert torch.allclose(red, torch.tensor([192.0, 204.0, 216.0, 228.0]), atol=4)  # lossy codecs
+
+
 def test_train_and_test_folders_split_by_file(tmp_path):
     for split, count in (("train", 12), ("test", 8)):
         (tmp_path / split).mkdir()
@@ -160,17 +178,35 @@ def test_a_truncated_file_is_refused_in_one_line(carphone, capfd):
     assert capfd.readouterr().err == ""
 
 
-def test_a_truncated_matroska_file_is_refused_from_its_declared_duration(carphone, tmp_path_factory):
-    # Matroska declares a duration, not a frame count, and a cut file still opens
-    folder = tmp_path_factory.mktemp("mkv")
-    with av.open(str(carphone / CARPHONE)) as source, av.open(str(folder / "carphone.mkv"), "w") as out:
-        stream = out.add_stream_from_template(source.streams.video[0])
-        for packet in source.demux(video=0):
+def remux(source, path, **options):
+    """``source``'s video packets in another container, not re-encoded."""
+    with av.open(str(source)) as file, av.open(str(path), "w", options=options) as out:
+        stream = out.add_stream_from_template(file.streams.video[0])
+        for packet in file.demux(video=0):
             if packet.dts is not None:
                 packet.stream = stream
                 out.mux(packet)
-    assert len(load_videos(f"video:{folder}", "train", size=8)) == 1
+
+
+def test_a_file_cut_after_its_index_is_refused_from_its_frame_count(carphone, tmp_path_factory):
+    # the index first (faststart), then the file cut between two frames: it opens and decodes
+    folder = tmp_path_factory.mktemp("faststart")
+    path = folder / "carphone.mp4"
+    remux(carphone / CARPHONE, path, movflags="faststart")
+    with av.open(str(path)) as file:
+        offsets = [packet.pos for packet in file.demux(video=0) if packet.dts is not None]
+    path.write_bytes(path.read_bytes()[: offsets[60]])
+    with pytest.raises(GONError) as error:
+        load_videos(f"video:{folder}", "train", size=8)
+    assert "is truncated: 60 of its 120 frames decode" in one_line(error)
+
+
+def test_a_truncated_matroska_file_is_refused_from_its_declared_duration(carphone, tmp_path_factory):
+    # Matroska declares a duration, not a frame count, and a cut file still opens
+    folder = tmp_path_factory.mktemp("mkv")
     path = folder / "carphone.mkv"
+    remux(carphone / CARPHONE, path)
+    assert len(load_videos(f"video:{folder}", "train", size=8)) == 1
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(GONError) as error:
         load_videos(f"video:{folder}", "train", size=8)

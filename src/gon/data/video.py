@@ -63,6 +63,7 @@ MAX_VIDEO_SECONDS = 600.0
 # pixels decoded per file (10 minutes of 1080p at 30 fps is 3.7e10): bounds decoding time
 MAX_DECODED_PIXELS = 1 << 36
 MAX_FILES = 100_000
+TRUNCATED_SHARE = 0.1  # of the declared frames or duration, that may not decode (see _decode)
 _TIME_SLACK = 1e-6  # seconds: timestamps are rationals rounded to floats
 
 
@@ -154,7 +155,8 @@ def _reason(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def read_frames(path: Path, fps: float, size: int, frames: int, stride: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+def read_frames(path: Path, fps: float, size: int, frames: int, stride: int,
+                where: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Every frame of ``path`` at ``fps`` as uint8 (K, 3, size, size), with its timestamp in
     seconds (K,) float64: the frame on screen at each of first + k / fps for k = 0 .. K - 1."""
     av = _av()
@@ -164,7 +166,8 @@ def read_frames(path: Path, fps: float, size: int, frames: int, stride: int, whe
         raise GONError(f"{where}: {path} cannot be read ({_reason(error)})") from None
     if file_bytes > MAX_FILE_BYTES:
         raise GONError(f"{where}: {path} is {file_bytes / 2 ** 20:,.1f} MiB; video files over "
-                       f"{MAX_FILE_BYTES / 2 ** 20:,.1f} MiB are refused (cut the part you want into a file of its own)")
+                       f"{MAX_FILE_BYTES / 2 ** 20:,.1f} MiB are refused (cut the part you want into a file of "
+                       f"its own)")
     level = av.logging.get_level()
     av.logging.set_level(None)  # FFmpeg reports damage on stderr line by line; one GONError says it instead
     try:
@@ -224,7 +227,8 @@ def check_in_memory(where: str, count: int, frames: int, size: int) -> None:
                        f"a larger stride or a limit")
 
 
-def _decode(container: Any, stream: Any, path: Path, fps: float, size: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode(container: Any, stream: Any, path: Path, fps: float, size: int,
+            where: str) -> tuple[torch.Tensor, torch.Tensor]:
     step = Fraction(fps).limit_denominator(1 << 16)
     rate = stream.average_rate or stream.guessed_rate
     declared = stream.frames
@@ -272,12 +276,13 @@ def _decode(container: Any, stream: Any, path: Path, fps: float, size: int, wher
     frame, time = previous
     period = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else None
     end = time + (period or (float(1 / rate) if rate else 0.0))
+    # a header may declare a little more than decodes where nothing is wrong (an edit list that
+    # trims the start, sound that outlasts the picture in Matroska's duration): only a shortfall of
+    # over a second and over a tenth is damage
     seconds = _declared_seconds(container, stream)
-    if declared and decoded < declared:
+    if declared and rate and decoded < declared - max(float(rate), TRUNCATED_SHARE * declared):
         raise GONError(f"{where}: {path} is truncated: {decoded:,} of its {declared:,} frames decode")
-    # Matroska and WebM declare a duration, not a frame count; it is the longest stream's, and
-    # sound may outlast the picture a little, so only a clear shortfall is damage
-    if not declared and seconds is not None and end - first < seconds - max(1.0, 0.1 * seconds):
+    if not declared and seconds is not None and end - first < seconds - max(1.0, TRUNCATED_SHARE * seconds):
         raise GONError(f"{where}: {path} is truncated: its frames stop at {end - first:.2f} s of the "
                        f"{seconds:.2f} s it declares")
     show(end)
@@ -355,7 +360,8 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
     else:
         raise GONError(f"{spec!r} is not a video data spec (videos[:DIR] or video:DIR)")
     files, whole_file = video_files(directory, split, spec)
-    clips, times, names, sources = [], [], [], []
+    clips, times, names = [], [], []
+    read = 0
     for path in files:
         if limit is not None and len(clips) >= limit:
             break
@@ -364,7 +370,7 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
             clips.append(shown[start : start + frames])
             times.append(stamps[start : start + frames])
             names.append(path.name)
-        sources.append(path)
+        read += 1
         check_in_memory(spec, len(clips), frames, size)
     clips, times, names = clips[:limit], times[:limit], names[:limit]
     if not clips:
@@ -374,7 +380,7 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
     video = torch.stack(clips).permute(0, 2, 1, 3, 4).to(torch.float32).div_(255.0).contiguous()
     # said once, as for images and sounds: silent conversions hid mistakes
     logger.info("%s: %d clips of %d frames at %g fps, cropped to squares and resized to %dx%d, from %d videos",
-                f"{spec}:{split}", len(clips), frames, fps, size, size, len(sources))
+                f"{spec}:{split}", len(clips), frames, fps, size, size, read)
     labels = None
     if scheme == "videos":
         # label order from every installed video, so train and test agree
