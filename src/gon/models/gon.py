@@ -266,9 +266,16 @@ class ModulatedGON(ImplicitGON):
 
     def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor) -> Tensor:
         """GON.origin_step on the tiles of `x`: latents (B, count * k)."""
-        z = gradient_origin(self.decoder, self.tiling.split(x), self.inner_loss, (self.tile_latent_dim,), self.step,
+        z = gradient_origin(self._origin_decoder(), self.tiling.split(x), self.inner_loss, (self.tile_latent_dim,), self.step,
                             create_graph=create_graph, scale=scale, step_sizes=self.step_sizes())
         return z.reshape(x.shape[0], self.latent_dim)
+
+    def origin_path(self, batch_size: int) -> str:
+        """GON.origin_path for a batch of `batch_size` signals, i.e. of `batch_size * count` tiles."""
+        return super().origin_path(batch_size * self.tiling.count)
+
+    def _origin_decoder(self) -> Any:
+        return self.decoder  # the step runs on tiles, through the tile decoder itself
 
     def decode(self, z: Tensor) -> Tensor:
         """F(z): latents (B, count * k) -> signals (B, C, *size), each tile decoded in its place."""
