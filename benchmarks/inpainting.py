@@ -3,7 +3,7 @@ top half of each digit, the outer loss the whole digit, so the gradient-origin l
 the visible half must decode to the full image. Compared with an autoencoder whose
 encoder (mirroring the same decoder) sees the masked image, trained on the same loss.
 
-    python benchmarks/inpainting.py --steps 1500 --seeds 0 1 2 --out docs/images/inpainting.png
+    python -m benchmarks.inpainting --steps 1500 --seeds 0 1 2 --out docs/images/inpainting.png
 
 Prints held-out summed squared error per image over the whole image and over the hidden
 bottom half (mnist5k, 1,000 test digits, 32x32, conv decoder f = 16, k = 32).

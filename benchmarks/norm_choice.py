@@ -10,7 +10,7 @@ statistics that do not match the inner pass at the origin. This compares, on mni
          statistics over test batches of 64) and in eval mode (running statistics)
   none   no normalisation
 
-    python benchmarks/norm_choice.py --steps 2000 --seeds 0 1
+    python -m benchmarks.norm_choice --steps 2000 --seeds 0 1
 """
 
 import argparse

@@ -7,8 +7,8 @@ last tenth of the steps, the held-out summed squared error per image (evaluated 
 fp32), how many steps had a non-finite loss (skipped), and seconds per step after the
 first tenth (warm-up: CUDA kernels, autotuning).
 
-    python benchmarks/precision.py --device cuda --steps 500
-    python benchmarks/precision.py --device cpu --precisions fp32 bf16 --kinds conv --steps 50
+    python -m benchmarks.precision --device cuda --steps 500
+    python -m benchmarks.precision --device cpu --precisions fp32 bf16 --kinds conv --steps 50
 """
 
 import argparse

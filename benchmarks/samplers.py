@@ -7,7 +7,7 @@ the mean probability of the predicted class (how much a sample looks like some d
 the share predicted with probability above 0.9, the number of classes predicted at least
 20 times (variety), and the held-out log-likelihood per latent the mixture search chose by.
 
-    python benchmarks/samplers.py runs/demo > docs/results/samplers.txt
+    python -m benchmarks.samplers runs/demo > docs/results/samplers.txt
 """
 
 import argparse

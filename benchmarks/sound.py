@@ -7,7 +7,7 @@ implicit GON, the conv GON and the autoencoder with the conv GON's decoder.
         --steps 2000 --batch-size 32 --inner-scale paper --out runs/sound/conv
     gon train --model audio-ae --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
         --steps 2000 --batch-size 32 --out runs/sound/ae
-    python benchmarks/sound.py runs/sound --out docs/results/sound
+    python -m benchmarks.sound runs/sound --out docs/results/sound
 
 Writes into --out: results.json (held-out metrics, one row per clip and model), results.md,
 reconstructions.png/.wav (held-out clips beside each model's reconstruction),

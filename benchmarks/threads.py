@@ -5,7 +5,7 @@ with 1 and 2 threads on an otherwise idle machine, then two single-threaded runs
 by side, then 1 and 2 threads while `--busy` other processes run the same step in a loop.
 The command line's default of one thread comes from these figures (docs/design.md).
 
-    python benchmarks/threads.py --latent-dims 32 256 > docs/results/threads.txt
+    python -m benchmarks.threads --latent-dims 32 256 > docs/results/threads.txt
 """
 
 import argparse

@@ -13,7 +13,7 @@ from gon.cli import main
 from gon.data import load_data
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.paper.tables import ABLATIONS, Method, Preset, ablation, run_table
+from benchmarks.tables import ABLATIONS, Method, Preset, ablation, run_table
 from gon.training import fit
 
 SMALL = dict(latent_dim=8, hidden_features=8)

@@ -14,7 +14,7 @@ from gon.errors import GONError
 from gon.models import build_model
 from gon.models.gon import CALIBRATION_SCALES
 from gon.origin import gradient_origin
-from gon.paper.inner_scale import Cell, MLPDecoder, rule_gaps, run_cell, summarise
+from benchmarks.inner_scale import Cell, MLPDecoder, rule_gaps, run_cell, summarise
 
 QUICK = ["--steps", "6", "--batch-size", "16", "--limit", "64", "--eval-limit", "32", "--hidden-features", "4",
          "--quiet"]

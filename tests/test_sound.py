@@ -364,7 +364,7 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
 
 def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_the_autoencoder(
         sounds_dir, tmp_path, monkeypatch):
-    import gon.paper.map as comparison
+    import benchmarks.map as comparison
 
     monkeypatch.setitem(comparison.MAP_PRESETS, "sound", comparison.MapPreset(
         latent_dims=(8,), norms=("group",), budgets={"sounds": (comparison.Budget(12, (8,), seeds=(0,)),)},

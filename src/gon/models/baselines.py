@@ -107,7 +107,7 @@ class GLO(LatentModel):
 
     Held-out images have no code: `encode` finds one by `inference_steps` Adam steps of
     rate `latent_lr` on each image's squared error, from the mean training code. That is
-    the "orders of magnitude slower" encoding the paper mentions; `gon bench table1`
+    the "orders of magnitude slower" encoding the paper mentions; `python -m benchmarks table1`
     reports its cost.
     """
 

@@ -1,6 +1,6 @@
 """When does a GON beat an autoencoder with the same decoder? The map.
 
-    from gon.paper.map import gon_vs_ae
+    from benchmarks.map import gon_vs_ae
     result = gon_vs_ae("runs/bench/map", quick=True)
     print(result.markdown)
 
@@ -50,16 +50,16 @@ from typing import Any, Iterable, Iterator
 
 import torch
 
-from ..config import ModelConfig, TrainConfig
-from ..kinds import kind_spec
-from ..data import ImageData, SoundData, data_for_model
-from ..errors import Diverged, GONError
-from ..evaluate import evaluate
+from gon.config import ModelConfig, TrainConfig
+from gon.kinds import kind_spec
+from gon.data import ImageData, SoundData, data_for_model
+from gon.errors import Diverged, GONError
+from gon.evaluate import evaluate
 from .tables import mean_std, to_csv
-from ..files import append_jsonl, read_jsonl, write_atomically, write_text
-from ..origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
-from ..training import fit, prepare_run
-from ..training.rundir import held
+from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
+from gon.origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
+from gon.training import fit, prepare_run
+from gon.training.rundir import held
 from .map_plots import save_map_curves, save_ratio_map
 
 logger = logging.getLogger("gon")
@@ -208,7 +208,7 @@ Data = ImageData | SoundData
 _DATA: dict[tuple[str, str, str], Data] = {}
 
 
-def _data(spec: str, split: str, config: ModelConfig) -> Data:
+def cached_split(spec: str, split: str, config: ModelConfig) -> Data:
     """A split fitted to `config`'s size (a sound model's rate and clip length), cached per
     process (workers load each once)."""
     key = (spec, split, repr(config))
@@ -234,7 +234,7 @@ def split_for_selection(train: Data) -> tuple[Data, Data]:
                                                                           "validation")
 
 
-def _scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
+def held_out_scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
     """Held-out metrics the way each normalisation is evaluated (module docstring)."""
     if norm == "batch":
         metrics = evaluate(model, data, batch_size=PAPER_BATCH, seed=seed, batch_statistics=True)
@@ -261,7 +261,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     preset = cell.preset
     kind = preset.kinds[cell.method]
     base = model_config(preset, cell.method)
-    train, test = _data(cell.data, "train", base), _data(cell.data, "test", base)
+    train, test = cached_split(cell.data, "train", base), cached_split(cell.data, "test", base)
     if cell.stage == "selection":
         train, test = split_for_selection(train)
     model, _, config = prepare_run(
@@ -278,7 +278,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         if cell.stage != "grid" or (step % every and step != cell.steps):
             return
         paused = time.perf_counter()
-        scores = _scores(model, probe, cell.norm, cell.seed, "heldout")
+        scores = held_out_scores(model, probe, cell.norm, cell.seed, "heldout")
         curve.append({**_identity(cell), "step": step, "train_seconds": paused - clock["start"] - clock["paused"],
                       **scores})
         model.train()
@@ -302,9 +302,9 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if diverged:
         record.update({"heldout_sse": math.inf, "train_sse": math.inf, metric_of(cell.method): math.inf})
         return record, curve
-    record.update(_scores(model, test, cell.norm, cell.seed, "heldout"))
+    record.update(held_out_scores(model, test, cell.norm, cell.seed, "heldout"))
     if cell.stage == "grid":
-        record.update(_scores(model, _part(train, slice(0, min(TRAIN_EVAL_IMAGES, len(train))), "seen"),
+        record.update(held_out_scores(model, _part(train, slice(0, min(TRAIN_EVAL_IMAGES, len(train))), "seen"),
                               cell.norm, cell.seed, "train"))
     return record, curve
 

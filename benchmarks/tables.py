@@ -2,7 +2,7 @@
 Appendices B, C, E, each as a function that trains, evaluates on held-out data and
 writes its figures (Markdown, CSV, PNG) into a directory.
 
-    from gon.paper.tables import table1
+    from benchmarks.tables import table1
     result = table1("runs/table1", quick=True)      # mnist5k and Fashion-MNIST, 3 seeds
     print(result.markdown)
 
@@ -24,16 +24,16 @@ from typing import Any, Callable
 
 import torch
 
-from ..config import ModelConfig, TrainConfig
-from ..decoders import ACTIVATIONS
-from ..gallery import spread
-from ..data import ImageData, data_for_model
-from ..errors import GONError
-from ..evaluate import evaluate
-from ..files import append_jsonl, write_atomically, write_text
-from ..models import LatentModel
-from ..training import fit, prepare_run
-from ..viz import save_curves, save_grid
+from gon.config import ModelConfig, TrainConfig
+from gon.decoders import ACTIVATIONS
+from gon.gallery import spread
+from gon.data import ImageData, data_for_model
+from gon.errors import GONError
+from gon.evaluate import evaluate
+from gon.files import append_jsonl, write_atomically, write_text
+from gon.models import LatentModel
+from gon.training import fit, prepare_run
+from gon.viz import save_curves, save_grid
 
 logger = logging.getLogger("gon")
 
