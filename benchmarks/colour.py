@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from gon import ModelConfig, TrainConfig, evaluate, fit, train
-from gon.data import data_for_model
+from gon.training import data_for_model
 from gon.evaluate import encode_dataset
 from gon.models import Variational
 from gon.gallery import interpolations, reconstruction_pairs, samples, spread

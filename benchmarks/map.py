@@ -52,13 +52,13 @@ import torch
 
 from gon.config import ModelConfig, TrainConfig
 from gon.kinds import kind_spec
-from gon.data import ImageData, SoundData, data_for_model
+from gon.data import Data
 from gon.errors import Diverged, GONError
 from gon.evaluate import evaluate
 from .tables import mean_std, to_csv
 from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
 from gon.origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
-from gon.training import fit, prepare_run
+from gon.training import data_for_model, fit, prepare_run
 from gon.training.rundir import held
 from .map_plots import save_map_curves, save_ratio_map
 
@@ -204,7 +204,6 @@ class MapResult:
 
 # one run
 
-Data = ImageData | SoundData
 _DATA: dict[tuple[str, str, str], Data] = {}
 
 
@@ -217,21 +216,15 @@ def cached_split(spec: str, split: str, config: ModelConfig) -> Data:
     return _DATA[key]
 
 
-def _part(data: Data, rows: slice, name: str) -> Data:
-    labels = data.labels[rows] if data.labels is not None else None
-    if isinstance(data, SoundData):
-        return SoundData(data.clips[rows], labels, f"{data.name} ({name})", data.sample_rate, data.files[rows])
-    return ImageData(data.images[rows], labels, f"{data.name} ({name})")
-
-
 def split_for_selection(train: Data) -> tuple[Data, Data]:
     """The training split less its last VALIDATION_FRACTION, and that last part (the splits
     are in a fixed order that does not follow their classes, so the part is a sample of the split)."""
     held = max(1, round(len(train) * VALIDATION_FRACTION))
     if len(train) - held < 1:
         raise GONError(f"{train.name}: {len(train)} items cannot be split into training and validation parts")
-    return _part(train, slice(0, len(train) - held), "selection"), _part(train, slice(len(train) - held, None),
-                                                                          "validation")
+    cut = len(train) - held
+    return (train.subset(slice(0, cut), f"{train.name} (selection)"),
+            train.subset(slice(cut, None), f"{train.name} (validation)"))
 
 
 def held_out_scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
@@ -271,7 +264,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                     log_every=max(1, cell.steps)), train)
     curve: list[dict[str, Any]] = []
     every = max(1, cell.steps // CURVE_POINTS)
-    probe = _part(test, slice(0, min(CURVE_IMAGES, len(test))), "curve")
+    probe = test.subset(slice(0, min(CURVE_IMAGES, len(test))), f"{test.name} (curve)")
     clock = {"paused": 0.0, "start": time.perf_counter()}
 
     def on_step(step: int) -> None:
@@ -304,8 +297,8 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return record, curve
     record.update(held_out_scores(model, test, cell.norm, cell.seed, "heldout"))
     if cell.stage == "grid":
-        record.update(held_out_scores(model, _part(train, slice(0, min(TRAIN_EVAL_IMAGES, len(train))), "seen"),
-                              cell.norm, cell.seed, "train"))
+        seen = train.subset(slice(0, min(TRAIN_EVAL_IMAGES, len(train))), f"{train.name} (seen)")
+        record.update(held_out_scores(model, seen, cell.norm, cell.seed, "train"))
     return record, curve
 
 

@@ -19,7 +19,7 @@ from gon.gallery import spread
 from gon.config import ModelConfig
 from gon.config import TrainConfig
 from gon.training import fit, prepare_run
-from gon.data import data_for_model
+from gon.training import data_for_model
 from gon.viz import save_grid
 
 

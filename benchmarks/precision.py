@@ -19,7 +19,7 @@ from gon.evaluate import evaluate
 from gon.config import ModelConfig
 from gon.config import TrainConfig
 from gon.training import fit, prepare_run
-from gon.data import data_for_model
+from gon.training import data_for_model
 
 
 def run(kind: str, precision: str, args: argparse.Namespace) -> dict:

@@ -23,7 +23,8 @@ from pathlib import Path
 import torch
 
 from gon.audio import save_sound_figure, write_wav
-from gon.data import data_for_run, load_sounds
+from gon.data import load_sounds
+from gon.training import data_for_run
 from gon.evaluate import evaluate
 from gon.gallery import interpolations
 from gon.models import load_model
@@ -91,7 +92,7 @@ def main() -> None:
     pick = [test.files.index(name) for name in SHOWN[:2]]
     rendered = implicit.render(implicit.encode(test.batch(pick)), 4 * config.clip_samples)
     truth = high.batch([high.files.index(name) for name in SHOWN[:2]])
-    save_sound_figure([[test[i], r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
+    save_sound_figure([[test.batch(i), r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
                       [rate, 4 * rate, 4 * rate], ["original at 8 kHz", "implicit GON rendered at 32 kHz",
                                                    "the recording at 32 kHz"], list(SHOWN[:2]))
     write_wav(args.out / "render.wav", rendered, 4 * rate)

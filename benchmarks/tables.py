@@ -27,7 +27,8 @@ import torch
 from gon.config import ModelConfig, TrainConfig
 from gon.decoders import ACTIVATIONS
 from gon.gallery import spread
-from gon.data import ImageData, data_for_model
+from gon.data import ImageData
+from gon.training import data_for_model
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.files import append_jsonl, write_atomically, write_text

@@ -10,7 +10,7 @@ from gon.config import ModelConfig
 from gon.models import build_model
 from gon.config import TrainConfig
 from gon.training import fit
-from gon.data import data_for_model
+from gon.training import data_for_model
 
 
 @pytest.mark.parametrize("weight,floor", [(0.0, 0.7), (0.01, 0.7)])

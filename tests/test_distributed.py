@@ -16,7 +16,7 @@ from gon.config import ModelConfig
 from gon.models import build_model
 from gon.config import TrainConfig
 from gon.training import fit, train
-from gon.data import data_for_model
+from gon.training import data_for_model
 
 # 16 base filters: every GroupNorm group has 2+ channels. With one channel per group the bias
 # before it gets an exactly-zero gradient, whose float noise Adam would blow up to full steps.

@@ -122,3 +122,10 @@ def test_the_package_is_the_library():
                        and (n.value == "docs" or n.value.startswith("docs/"))]
     assert not (ROOT / "paper").exists()
     assert benchmark_imports == [] and docs_paths == []
+
+
+def test_the_data_layer_does_not_import_the_model_config():
+    # the config reads data-level facts (sample rates, fits); the data sources know no model
+    graph, _ = _imports(type_checking=True)
+    data = [m for m in graph if m == "gon.data" or m.startswith("gon.data.")]
+    assert data and not [f"{m} -> {t}" for m in data for t in graph[m] if t == "gon.config" or t.startswith("gon.config.")]

@@ -9,7 +9,7 @@ from gon.config import ModelConfig
 from gon.models import build_model
 from gon.config import TrainConfig
 from gon.training import fit
-from gon.data import data_for_model
+from gon.training import data_for_model
 
 SMALL = {
     "conv": dict(kind="conv", hidden_features=8),

@@ -112,7 +112,7 @@ def test_divergence_keeps_the_last_checkpoint_and_skip_goes_on(tmp_path, capsys)
 def test_skip_nonfinite_skips_an_isolated_bad_batch():
     from gon.models import build_model
     from gon.training import fit
-    from gon.data import data_for_model
+    from gon.training import data_for_model
 
     class OneBadBatch(type(build_model(ModelConfig(kind="conv")))):
         calls = 0
@@ -176,7 +176,7 @@ def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, d
     from gon.files import read_tensors, save_tensors
     from gon.models import build_model
     from gon.training import fit, resume
-    from gon.data import data_for_model
+    from gon.training import data_for_model
 
     model_config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
     config = TrainConfig(steps=20, batch_size=16, limit=64, eval_limit=16, checkpoint_every=5, keep_checkpoints=3,

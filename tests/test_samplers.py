@@ -14,7 +14,7 @@ from gon.models import build_model
 from gon.samplers import GaussianSampler, MixtureSampler
 from gon.config import TrainConfig
 from gon.training import fit
-from gon.data import data_for_model
+from gon.training import data_for_model
 
 
 @pytest.fixture(scope="module")

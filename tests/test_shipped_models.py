@@ -10,7 +10,7 @@ import torch
 
 import gon
 from gon.cli import main
-from gon.data import data_for_run
+from gon.training import data_for_run
 from gon.evaluate import evaluate
 from gon.models import load_model
 from gon.pretrained import available, card, pretrained_dir

@@ -10,7 +10,7 @@ from gon.config import paper_inner_scale
 from gon.origin import OriginStep
 from gon.config import TrainConfig
 from gon.training import fit
-from gon.data import data_for_model
+from gon.training import data_for_model
 from gon.config import ModelConfig
 
 

@@ -27,7 +27,7 @@ from .affine_encoder import AffineEncoder, export_affine_encoder
 from .errors import GONError
 from .files import write_atomically
 from .layout import RunLayout
-from .data import data_for_run
+from .training import data_for_run
 from .models import LatentModel, load_model
 
 ONNX_FORMAT = "gradient-origin-networks/onnx-v1"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..config import flat_fields
-from ..data import KNOWN_SPECS
+from ..data import known_specs
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 from ..pretrained import available
 
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
     parser.add_argument("--version", action="version", version=f"gon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_help = "data spec: " + ", ".join(KNOWN_SPECS)
+    data_help = "data spec: " + ", ".join(known_specs())
 
     p = sub.add_parser("train", help="train a model and write a run directory",
                        description="Train a GON. Flags override values from --config.")

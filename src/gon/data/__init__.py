@@ -1,10 +1,14 @@
-"""Image and sound data sets: `load_data(spec, split)` (load.py) reads real images as uint8 tensors
-from one of the sources (mnist5k.py, idx.py, folder.py, npz.py, torchvision_sets.py) and fits
-them to one size and channel count (images.py)."""
+"""Data sets: `load_data(spec, split)` (load.py) finds the source a spec names among the
+registered ones (sources.py; each source registers itself beside its loader: mnist5k.py,
+idx.py, folder.py, emoji.py, npz.py, torchvision_sets.py, sound.py) and returns a `Data`
+(base.py), the one Dataset contract: images (ImageData, images.py: uint8 tensors fitted
+to one size and channel count) or sound clips (SoundData, sound.py)."""
 
+from .base import Data
 from .images import ImageData, LazyImages
-from .load import KNOWN_SPECS, data_for_model, data_for_run, load_data
+from .load import load_data
 from .sound import SoundData, load_sounds
+from .sources import DataRequest, DataSource, known_specs, register_source
 
-__all__ = ["ImageData", "LazyImages", "KNOWN_SPECS", "load_data", "data_for_model", "data_for_run", "SoundData",
-           "load_sounds"]
+__all__ = ["Data", "ImageData", "LazyImages", "SoundData", "DataRequest", "DataSource", "known_specs", "load_data",
+           "load_sounds", "register_source"]
