@@ -21,9 +21,10 @@ from gon.errors import GONError
 from gon.fields import positive_int, seed_int, thread_count
 from gon.files import json_line
 from gon.kinds import KINDS
+from gon.origin import DEFAULT_INNER_SCALE, SCALE_RULES
+
 from . import map as paper_map
 from . import tables
-from gon.origin import DEFAULT_INNER_SCALE, SCALE_RULES
 from .map import MAP_PRESETS, METHODS, describe_presets
 from .speed import SpeedConfig, format_speed, speed
 from .tables import ABLATION_NAMES, QUICK_DATA

@@ -25,14 +25,13 @@ from pathlib import Path
 
 import torch
 
-from gon import ModelConfig, TrainConfig, evaluate, fit, train
-from gon.training import data_for_model
-from gon.evaluate import encode_dataset
-from gon.models import Variational
-from gon.gallery import interpolations, reconstruction_pairs, samples, spread
 from benchmarks.map import split_for_selection
+from gon import ModelConfig, TrainConfig, evaluate, fit, train
+from gon.evaluate import encode_dataset
+from gon.gallery import interpolations, reconstruction_pairs, samples, spread
+from gon.models import Variational
 from gon.samplers import GaussianSampler, MixtureSampler, PriorSampler
-from gon.training import prepare_run
+from gon.training import data_for_model, prepare_run
 from gon.viz import save_grid
 
 DATA = "emoji"

@@ -34,22 +34,24 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from gon.config import ModelConfig, TrainConfig, paper_inner_scale
 from gon.errors import GONError
-from gon.fields import seed_int
 from gon.evaluate import evaluate
+from gon.fields import seed_int
 from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
 from gon.models import GON, LatentModel, build_model
 from gon.origin import CALIBRATED, PAPER, OriginStep
 from gon.training import fit, seed_everything
 from gon.training.rundir import held
+
 from . import RESULTS
 from .map import best_rates, cached_split, held_out_scores, split_for_selection
 from .tables import to_csv
@@ -403,7 +405,7 @@ def summarise(records: list[dict[str, Any]]) -> str:
         fixed = [e for scale, e in errors.items() if not isinstance(scale, str)]
         best = min(fixed) if fixed else None
 
-        def cell(scale: float | str) -> str:
+        def cell(scale: float | str, errors: dict = errors, best: float | None = best) -> str:
             if scale not in errors:
                 return ""
             error = errors[scale]

@@ -16,15 +16,14 @@ from pathlib import Path
 
 import torch
 
-from gon.models.baselines import Autoencoder, ConvEncoder
+from gon.config import TrainConfig, paper_inner_scale
+from gon.data import load_data
 from gon.decoders import ConvDecoder
 from gon.losses import masked_squared_error, squared_error
 from gon.models import GON
-from gon.config import paper_inner_scale
+from gon.models.baselines import Autoencoder, ConvEncoder
 from gon.origin import OriginStep
-from gon.config import TrainConfig
 from gon.training import fit, seed_everything
-from gon.data import load_data
 from gon.viz import save_grid
 
 SIZE, LATENT, FILTERS = 32, 32, 16

@@ -44,23 +44,25 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import torch
 
 from gon.config import ModelConfig, TrainConfig
-from gon.kinds import kind_spec
 from gon.data import Data
 from gon.errors import Diverged, GONError
 from gon.evaluate import evaluate
-from .tables import mean_std, to_csv
 from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
+from gon.kinds import kind_spec
 from gon.origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
 from gon.training import data_for_model, fit, prepare_run
 from gon.training.rundir import held
+
 from .map_plots import save_map_curves, save_ratio_map
+from .tables import mean_std, to_csv
 
 logger = logging.getLogger("gon")
 
@@ -117,7 +119,7 @@ class Cell:
     inner_scale: str | None = None   # the GON's inner-scale rule; None for a method without the step
     # the preset whose kinds, model fields and batch size it trains with (carried whole, so a
     # worker process needs no lookup; not part of the key)
-    preset: "MapPreset" = field(default_factory=lambda: MAP_PRESETS["full"], compare=False, repr=False)
+    preset: MapPreset = field(default_factory=lambda: MAP_PRESETS["full"], compare=False, repr=False)
 
     def key(self) -> tuple[Any, ...]:
         return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
@@ -634,7 +636,7 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
         mine = {m: [r for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"])
                     == (spec, m, k, norm, steps)] for m in (gon, base)}
 
-        def held(rs: list[dict[str, Any]]) -> str:
+        def held(rs: list[dict[str, Any]], metric: str = metric, norm: str = norm) -> str:
             text = mean_std([r[metric] for r in rs])
             running = metric + "_running"
             if norm == "batch" and all(running in r for r in rs):

@@ -14,12 +14,10 @@ from pathlib import Path
 
 import torch
 
+from gon.config import ModelConfig, TrainConfig
 from gon.evaluate import evaluate
 from gon.gallery import spread
-from gon.config import ModelConfig
-from gon.config import TrainConfig
-from gon.training import fit, prepare_run
-from gon.training import data_for_model
+from gon.training import data_for_model, fit, prepare_run
 from gon.viz import save_grid
 
 

@@ -17,11 +17,9 @@ import argparse
 import statistics
 import time
 
+from gon.config import ModelConfig, TrainConfig
 from gon.evaluate import evaluate
-from gon.config import ModelConfig
-from gon.config import TrainConfig
-from gon.training import fit, prepare_run
-from gon.training import data_for_model
+from gon.training import data_for_model, fit, prepare_run
 
 
 def main() -> None:

@@ -14,12 +14,10 @@ first tenth (warm-up: CUDA kernels, autotuning).
 import argparse
 import json
 
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.config import ModelConfig
-from gon.config import TrainConfig
-from gon.training import fit, prepare_run
-from gon.training import data_for_model
+from gon.training import data_for_model, fit, prepare_run
 
 
 def run(kind: str, precision: str, args: argparse.Namespace) -> dict:

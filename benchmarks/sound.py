@@ -24,10 +24,10 @@ import torch
 
 from gon.audio import save_sound_figure, write_wav
 from gon.data import load_sounds
-from gon.training import data_for_run
 from gon.evaluate import evaluate
 from gon.gallery import interpolations
 from gon.models import load_model
+from gon.training import data_for_run
 
 MODELS = (("implicit", "implicit GON"), ("conv", "conv GON"), ("ae", "autoencoder"))
 SHOWN = ("bd_boom.flac", "elec_mid_snare.flac", "drum_bass_hard.flac", "guit_em9.flac")

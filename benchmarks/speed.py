@@ -19,17 +19,17 @@ import gc
 import multiprocessing
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
 
-from gon.config import ModelConfig
-from gon.origin import OriginStep
-from gon.data import load_data
 from gon.affine_encoder import export_affine_encoder
+from gon.config import ModelConfig
+from gon.data import load_data
 from gon.models import GON, build_model
+from gon.origin import OriginStep
 
 
 @dataclass

@@ -19,8 +19,8 @@ import torch
 def step_time(threads: int, latent_dim: int, repeats: int) -> float:
     """Median seconds of one optimiser step of the default conv GON at `latent_dim`."""
     torch.set_num_threads(threads)
-    from gon.data import load_data
     from gon.config import ModelConfig
+    from gon.data import load_data
     from gon.models import build_model
 
     x = load_data("mnist5k", "train", image_size=32, limit=64).batch(slice(0, 64))

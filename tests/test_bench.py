@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
-from benchmarks.speed import SpeedConfig, paper_inner_outer, setup
 from benchmarks.__main__ import main
+from benchmarks.speed import SpeedConfig, paper_inner_outer, setup
 
 
 @pytest.mark.parametrize("kind,per_image", [("conv", 32 * 32), ("implicit", 1), ("variational", 1)])

@@ -8,11 +8,11 @@ import torch
 
 import benchmarks.map as comparison
 from benchmarks.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
+from benchmarks.map_plots import map_curve_panels
 from gon.data import load_data
 from gon.errors import GONError
 from gon.models.gon import CALIBRATION_SCALES
 from gon.training.rundir import held
-from benchmarks.map_plots import map_curve_panels
 
 
 def test_selection_trains_and_scores_inside_the_training_split():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import io
 import importlib.util
+import io
 import struct
 import zipfile
 from pathlib import Path

@@ -17,12 +17,12 @@ from scipy.signal import resample_poly
 from gon import ModelConfig, build_model, gradient_origin
 from gon.cli import main
 from gon.data import SoundData, load_data, load_sounds
-from gon.training import data_for_model
 from gon.data.sound import is_test
 from gon.decoders import ImplicitDecoder
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.origin import OriginStep
+from gon.training import data_for_model
 
 # 0.25 s at 8 kHz: short enough for a test, long enough to hold a drum hit's attack
 RATE, SECONDS = 8000, 0.25

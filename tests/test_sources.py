@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from gon.config import ModelConfig
 from gon.data import Data, DataSource, ImageData, SoundData, known_specs, load_data, register_source
 from gon.data.sources import SOURCES
 from gon.errors import GONError
-from gon.config import ModelConfig
 from gon.training import data_for_model
 
 TESTS = Path(__file__).resolve().parent

@@ -195,7 +195,7 @@ class ModelConfig:
                            f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> "ModelConfig":
+    def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> ModelConfig:
         """A config from a dict such as `to_dict`'s or config.json's "model"; the step's options
         may be nested under "origin" or flat (inner_steps, ...: flat configs and runs written
         before the step was nested); unknown keys raise GONError, and so do options that do
@@ -312,7 +312,7 @@ class TrainConfig:
         return 1000
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """A config from a dict such as config.json's "train"; unknown keys raise GONError."""
         return cls(**config_from_dict(cls, values, "training", build=False))
 

@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -106,7 +107,7 @@ class OriginStep:
     def __post_init__(self) -> None:
         check_fields(self)
 
-    def resolved(self) -> "OriginStep":
+    def resolved(self) -> OriginStep:
         """This step with an unset inner_scale replaced by the default rule (what a model keeps)."""
         return self if self.inner_scale is not None else dataclasses.replace(self, inner_scale=DEFAULT_INNER_SCALE)
 

@@ -13,7 +13,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Any, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import torch
 

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 
-from .packages import is_test_name, name_key, package_dir
 from ..errors import GONError, NoSplit
 from ..files import read_json
 from .folder import load_files
 from .images import ImageData
+from .packages import is_test_name, name_key, package_dir
 from .sources import DataRequest, DataSource, register_source
 
 __all__ = ["EMOJI_DIR", "IMAGE_FOLDER", "categories", "emoji_dir", "emoji_files", "is_test"]

@@ -13,9 +13,17 @@ import torch
 from PIL import Image
 
 from ..errors import GONError, NoSplit
-from .images import GREY_MODES, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, ImageData, LazyImages, existing_dir, pil_to_tensor, stack
+from .images import (
+    GREY_MODES,
+    IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
+    ImageData,
+    LazyImages,
+    existing_dir,
+    pil_to_tensor,
+    stack,
+)
 from .sources import SPLITS, DataRequest, DataSource, register_source
-
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -143,4 +151,5 @@ def _load(request: DataRequest) -> ImageData:
 
 
 register_source(DataSource("folder", "image", _load,
-                           "folder:DIR (image files; train/, test/ and class sub-folders optional)", argument="required"))
+                           "folder:DIR (image files; train/, test/ and class sub-folders optional)",
+                           argument="required"))

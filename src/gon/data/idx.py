@@ -20,7 +20,6 @@ from ..errors import GONError, NoSplit
 from .images import MAX_IN_MEMORY_BYTES, ImageData, LazyImages, existing_dir, fit_chunk, fit_images, notice_fitted
 from .sources import DataRequest, DataSource, register_source
 
-
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+
 from ..errors import GONError
 from .base import Data, Index
 

@@ -19,9 +19,10 @@ Every problem a user can fix raises :class:`gon.errors.GONError` with a one-line
 
 from __future__ import annotations
 
-# the sources register themselves on import, in the order the help lists them
-from . import mnist5k, idx, folder, emoji, npz, torchvision_sets, sound  # noqa: F401
 from ..errors import GONError
+
+# the sources register themselves on import, in the order the help lists them
+from . import emoji, folder, idx, mnist5k, npz, sound, torchvision_sets  # noqa: F401
 from .base import Data
 from .images import BACKGROUNDS, FITS
 from .sources import SIGNAL_CHANNELS, SPLITS, DataRequest, parse_spec

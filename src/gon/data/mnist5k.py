@@ -15,8 +15,6 @@ from ..errors import GONError
 from .images import ImageData, fit_images
 from .sources import DataRequest, DataSource, register_source
 
-
-
 _MNIST5K_CACHE: tuple[np.ndarray, np.ndarray] | None = None
 
 

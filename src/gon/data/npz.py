@@ -16,7 +16,6 @@ from .images import MAX_IN_MEMORY_BYTES, ImageData, fit_images
 from .sources import DataRequest, DataSource, register_source
 
 
-
 def load_npz(path: Path, split: str, where: str, limit: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
     if not path.is_file():
         raise GONError(f"{where}: {path} does not exist or is not a file")

@@ -13,8 +13,8 @@ Every source returns a `Data` (base.py): the one Dataset contract of every signa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import GONError
 from .base import Data

@@ -14,7 +14,6 @@ from ..errors import GONError, NoSplit
 from .images import ImageData, pil_to_tensor, stack
 from .sources import DataRequest, DataSource, register_source
 
-
 TORCHVISION_ROOT = Path("~/.cache/gon/torchvision")
 
 
@@ -85,5 +84,5 @@ def _load(request: DataRequest) -> ImageData:
     return ImageData(images, labels, request.name)
 
 
-register_source(DataSource("torchvision", "image", _load, "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)",
-                           argument="required"))
+register_source(DataSource("torchvision", "image", _load,
+                           "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)", argument="required"))

@@ -16,7 +16,7 @@ Each is a LatentModel (gon/models/base.py), a sibling of the GON kinds with its 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

@@ -155,7 +155,7 @@ class GON(LatentModel):
         return save_own_decoder_gon(self, directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, decoder: nn.Module | None = None, **kwargs: Any) -> "GON":
+    def from_pretrained(cls, directory: str | Path, decoder: nn.Module | None = None, **kwargs: Any) -> GON:
         """The model saved in `directory`, in eval mode. With no `decoder`: a library model, as
         the class its config names. With `decoder` (built by you, as it was when saved): a GON
         around it, `cls(decoder, latent_dim, **kwargs)`, filled with the saved weights and

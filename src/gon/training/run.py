@@ -29,8 +29,16 @@ from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
 from ..layout import RunLayout
-from ..models import (LatentModel, Variational, available_memory, build_model, check_model_size, images_that_fit,
-                      load_model, save_model)
+from ..models import (
+    LatentModel,
+    Variational,
+    available_memory,
+    build_model,
+    check_model_size,
+    images_that_fit,
+    load_model,
+    save_model,
+)
 from ..models.registry import activation_bytes
 from ..samplers import GaussianSampler, PriorSampler, save_sampler
 from ..viz import save_grid, save_loss_plot
