@@ -30,7 +30,8 @@ BACKGROUNDS = {"white": 255, "black": 0}
 # the largest data set held in memory as uint8 (Fashion-MNIST at 64 px in colour is 0.7 GiB);
 # larger IDX and folder sets train with --stream
 MAX_IN_MEMORY_BYTES = 4 << 30
-# a data image's pixels (4096 x 4096): a 12000 x 12000 PNG once took 4.6 GB to feed a 28 px model
+# a data image's pixels (4096 x 4096): a larger one is decoded whole before it is shrunk to the
+# model's size, gigabytes for a 28 px model (docs/reliability.md)
 MAX_IMAGE_PIXELS = 1 << 24
 # Bound the float32 working set of resizing to about 64 MiB per chunk.
 _CHUNK_VALUES = 1 << 24
@@ -90,6 +91,7 @@ class ImageData(Data):
         return self.images[index].to(torch.float32) / 255.0
 
     def subset(self, rows: slice | torch.Tensor | list[int], name: str) -> ImageData:
+        """Images ``rows`` (read now if streamed) with their labels, named ``name``."""
         labels = self.labels[rows] if self.labels is not None else None
         return ImageData(self.images[rows], labels, name)
 

@@ -101,6 +101,7 @@ class SoundData(Data):
         return self.clips[index]
 
     def subset(self, rows: slice | torch.Tensor | list[int], name: str) -> SoundData:
+        """Clips ``rows`` with their labels and file names, named ``name``."""
         labels = self.labels[rows] if self.labels is not None else None
         files = tuple(np.array(self.files, dtype=object)[rows]) if self.files else ()
         return SoundData(self.clips[rows], labels, name, self.sample_rate, files)
