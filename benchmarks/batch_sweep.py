@@ -1,7 +1,7 @@
 """How training-step time grows with the batch: the paper's formulation against the
 library's default step (and the plain decoder step), for each model kind.
 
-    python benchmarks/batch_sweep.py --kinds conv implicit --out docs/images/batch_sweep
+    python -m benchmarks.batch_sweep --kinds conv implicit --out docs/images/batch_sweep
 
 writes OUT.csv and OUT.png and prints a Markdown table.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from gon.paper.speed import SpeedConfig, _setup, time_steps
+from benchmarks.speed import SpeedConfig, setup, time_steps
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     rows = []
     for kind in args.kinds:
         for batch in args.batch_sizes:
-            _, _, _, steps = _setup(SpeedConfig(kind=kind, batch_size=batch))
+            _, _, _, steps = setup(SpeedConfig(kind=kind, batch_size=batch))
             medians = time_steps(steps, warmup=1, repeats=args.repeats)
             rows.append({"kind": kind, "batch_size": batch, **medians})
             print(f"{kind} batch {batch}: " + ", ".join(f"{k} {v:.4f} s" for k, v in medians.items()), flush=True)

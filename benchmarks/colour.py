@@ -2,7 +2,7 @@
 
 - conv GON against the autoencoder with the same decoder, each at its own best rate of
   RATES, chosen on a validation part carved from the training split (the map's rule,
-  gon/paper/map.py), then trained on the whole training split;
+  benchmarks/map.py), then trained on the whole training split;
 - variational GON against the VAE (bits/dim), both at the library's default rate;
 - an implicit GON trained on Monte Carlo coordinates (gon.models.ImplicitGON), at its
   best rate of IMPLICIT_RATES chosen the same way, rendered at 64, 256 and 512 px
@@ -13,7 +13,7 @@
 Every model is a run directory under --runs (so `gon eval/sample/render RUN` work on
 it); the figures go to --images, the numbers to --out (runs.csv, selection.csv, colour.md).
 
-    python benchmarks/colour.py --out docs/results/colour --images docs/images/colour --runs runs/colour
+    python -m benchmarks.colour --out docs/results/colour --images docs/images/colour --runs runs/colour
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.map import split_for_selection
 from gon import ModelConfig, TrainConfig, evaluate, fit, train
-from gon.data import data_for_model
 from gon.evaluate import encode_dataset
-from gon.models import Variational
 from gon.gallery import interpolations, reconstruction_pairs, samples, spread
-from gon.paper.map import split_for_selection
+from gon.models import Variational
 from gon.samplers import GaussianSampler, MixtureSampler, PriorSampler
-from gon.training import prepare_run
+from gon.training import data_for_model, prepare_run
 from gon.viz import save_grid
 
 DATA = "emoji"

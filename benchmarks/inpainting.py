@@ -3,7 +3,7 @@ top half of each digit, the outer loss the whole digit, so the gradient-origin l
 the visible half must decode to the full image. Compared with an autoencoder whose
 encoder (mirroring the same decoder) sees the masked image, trained on the same loss.
 
-    python benchmarks/inpainting.py --steps 1500 --seeds 0 1 2 --out docs/images/inpainting.png
+    python -m benchmarks.inpainting --steps 1500 --seeds 0 1 2 --out docs/images/inpainting.png
 
 Prints held-out summed squared error per image over the whole image and over the hidden
 bottom half (mnist5k, 1,000 test digits, 32x32, conv decoder f = 16, k = 32).
@@ -16,15 +16,14 @@ from pathlib import Path
 
 import torch
 
-from gon.models.baselines import Autoencoder, ConvEncoder
+from gon.config import TrainConfig, paper_inner_scale
+from gon.data import load_data
 from gon.decoders import ConvDecoder
 from gon.losses import masked_squared_error, squared_error
 from gon.models import GON
-from gon.config import paper_inner_scale
+from gon.models.baselines import Autoencoder, ConvEncoder
 from gon.origin import OriginStep
-from gon.config import TrainConfig
 from gon.training import fit, seed_everything
-from gon.data import load_data
 from gon.viz import save_grid
 
 SIZE, LATENT, FILTERS = 32, 32, 16

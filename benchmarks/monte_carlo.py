@@ -6,7 +6,7 @@ on the mnist5k digits resized to 64x64 for the same number of seconds; one integ
 Eq. 12 over the whole 4,096-point grid, the other over N random coordinates per step.
 Both are evaluated on the whole grid of held-out digits.
 
-    python benchmarks/monte_carlo.py --seconds 240 --samples 1024 --out docs/images/monte_carlo_64.png
+    python -m benchmarks.monte_carlo --seconds 240 --samples 1024 --out docs/images/monte_carlo_64.png
 """
 
 import argparse
@@ -14,12 +14,10 @@ from pathlib import Path
 
 import torch
 
+from gon.config import ModelConfig, TrainConfig
 from gon.evaluate import evaluate
 from gon.gallery import spread
-from gon.config import ModelConfig
-from gon.config import TrainConfig
-from gon.training import fit, prepare_run
-from gon.data import data_for_model
+from gon.training import data_for_model, fit, prepare_run
 from gon.viz import save_grid
 
 

@@ -10,18 +10,16 @@ statistics that do not match the inner pass at the origin. This compares, on mni
          statistics over test batches of 64) and in eval mode (running statistics)
   none   no normalisation
 
-    python benchmarks/norm_choice.py --steps 2000 --seeds 0 1
+    python -m benchmarks.norm_choice --steps 2000 --seeds 0 1
 """
 
 import argparse
 import statistics
 import time
 
+from gon.config import ModelConfig, TrainConfig
 from gon.evaluate import evaluate
-from gon.config import ModelConfig
-from gon.config import TrainConfig
-from gon.training import fit, prepare_run
-from gon.data import data_for_model
+from gon.training import data_for_model, fit, prepare_run
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 of the latents of one batch of 64 held-out digits, and how much of it all the images
 share (the norm of the batch mean against the norm of the per-dimension spread).
 
-    python benchmarks/origin_latents.py > docs/results/gon-vs-ae/origin-latents.txt
+    python -m benchmarks.origin_latents > docs/results/gon-vs-ae/origin-latents.txt
 """
 
 import torch

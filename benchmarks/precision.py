@@ -7,19 +7,17 @@ last tenth of the steps, the held-out summed squared error per image (evaluated 
 fp32), how many steps had a non-finite loss (skipped), and seconds per step after the
 first tenth (warm-up: CUDA kernels, autotuning).
 
-    python benchmarks/precision.py --device cuda --steps 500
-    python benchmarks/precision.py --device cpu --precisions fp32 bf16 --kinds conv --steps 50
+    python -m benchmarks.precision --device cuda --steps 500
+    python -m benchmarks.precision --device cpu --precisions fp32 bf16 --kinds conv --steps 50
 """
 
 import argparse
 import json
 
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.config import ModelConfig
-from gon.config import TrainConfig
-from gon.training import fit, prepare_run
-from gon.data import data_for_model
+from gon.training import data_for_model, fit, prepare_run
 
 
 def run(kind: str, precision: str, args: argparse.Namespace) -> dict:

@@ -7,7 +7,7 @@ the mean probability of the predicted class (how much a sample looks like some d
 the share predicted with probability above 0.9, the number of classes predicted at least
 20 times (variety), and the held-out log-likelihood per latent the mixture search chose by.
 
-    python benchmarks/samplers.py runs/demo > docs/results/samplers.txt
+    python -m benchmarks.samplers runs/demo > docs/results/samplers.txt
 """
 
 import argparse
@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from gon.models import load_model
 from gon.data import load_data
 from gon.evaluate import encode_dataset
+from gon.models import load_model
 from gon.samplers import GaussianSampler, MixtureSampler
 
 
@@ -47,7 +47,7 @@ def main() -> None:
     generator = torch.Generator().manual_seed(args.seed)
     print(f"{args.run}: {args.n} samples per sampler, classifier trained on {len(train)} mnist5k digits "
           f"(held-out accuracy {classifier.score(test.batch(slice(0, len(test))).flatten(1).numpy(), test.labels):.3f})")
-    print(f"mixture search, held-out log-likelihood per latent by components: "
+    print("mixture search, held-out log-likelihood per latent by components: "
           + ", ".join(f"{k}: {v:.2f}" for k, v in likelihoods.items()) + f" -> {len(mixture.weights)} components")
     print("| images | mean top probability | share above 0.9 | classes with >= 20 |")
     print("|---|---|---|---|")

@@ -7,7 +7,7 @@ implicit GON, the conv GON and the autoencoder with the conv GON's decoder.
         --steps 2000 --batch-size 32 --inner-scale paper --out runs/sound/conv
     gon train --model audio-ae --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
         --steps 2000 --batch-size 32 --out runs/sound/ae
-    python benchmarks/sound.py runs/sound --out docs/results/sound
+    python -m benchmarks.sound runs/sound --out docs/results/sound
 
 Writes into --out: results.json (held-out metrics, one row per clip and model), results.md,
 reconstructions.png/.wav (held-out clips beside each model's reconstruction),
@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 
 from gon.audio import save_sound_figure, write_wav
-from gon.data import data_for_run, load_sounds
+from gon.data import load_sounds
 from gon.evaluate import evaluate
 from gon.gallery import interpolations
 from gon.models import load_model
+from gon.training import data_for_run
 
 MODELS = (("implicit", "implicit GON"), ("conv", "conv GON"), ("ae", "autoencoder"))
 SHOWN = ("bd_boom.flac", "elec_mid_snare.flac", "drum_bass_hard.flac", "guit_em9.flac")
@@ -91,7 +92,7 @@ def main() -> None:
     pick = [test.files.index(name) for name in SHOWN[:2]]
     rendered = implicit.render(implicit.encode(test.batch(pick)), 4 * config.clip_samples)
     truth = high.batch([high.files.index(name) for name in SHOWN[:2]])
-    save_sound_figure([[test[i], r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
+    save_sound_figure([[test.batch(i), r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
                       [rate, 4 * rate, 4 * rate], ["original at 8 kHz", "implicit GON rendered at 32 kHz",
                                                    "the recording at 32 kHz"], list(SHOWN[:2]))
     write_wav(args.out / "render.wav", rendered, 4 * rate)

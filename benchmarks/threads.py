@@ -5,7 +5,7 @@ with 1 and 2 threads on an otherwise idle machine, then two single-threaded runs
 by side, then 1 and 2 threads while `--busy` other processes run the same step in a loop.
 The command line's default of one thread comes from these figures (docs/design.md).
 
-    python benchmarks/threads.py --latent-dims 32 256 > docs/results/threads.txt
+    python -m benchmarks.threads --latent-dims 32 256 > docs/results/threads.txt
 """
 
 import argparse
@@ -19,8 +19,8 @@ import torch
 def step_time(threads: int, latent_dim: int, repeats: int) -> float:
     """Median seconds of one optimiser step of the default conv GON at `latent_dim`."""
     torch.set_num_threads(threads)
-    from gon.data import load_data
     from gon.config import ModelConfig
+    from gon.data import load_data
     from gon.models import build_model
 
     x = load_data("mnist5k", "train", image_size=32, limit=64).batch(slice(0, 64))

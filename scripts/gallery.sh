@@ -28,6 +28,6 @@ gon inspect runs/classifier-2d --out runs/classifier-2d/latents.png
 cp runs/classifier-2d/latents-2d.png "$img"/classifier_2d.png
 
 # inpainting against an autoencoder; Monte Carlo coordinates at 64x64; speed
-python benchmarks/inpainting.py --steps 1500 --seeds 0 1 2 --out "$img"/inpainting.png
-python benchmarks/monte_carlo.py --seconds 240 --samples 1024 --out "$img"/monte_carlo_64.png
-python benchmarks/batch_sweep.py --kinds conv implicit --out "$img"/batch_sweep
+python -m benchmarks.inpainting --steps 1500 --seeds 0 1 2 --out "$img"/inpainting.png
+python -m benchmarks.monte_carlo --seconds 240 --samples 1024 --out "$img"/monte_carlo_64.png
+python -m benchmarks.batch_sweep --kinds conv implicit --out "$img"/batch_sweep

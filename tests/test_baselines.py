@@ -6,14 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from benchmarks.tables import ABLATIONS, Method, Preset, ablation, run_table
 from gon import ModelConfig, TrainConfig, build_model, train
-from gon.models.baselines import GLO, TiedConvEncoder
-from gon.models import load_model
 from gon.cli import main
 from gon.data import load_data
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.paper.tables import ABLATIONS, Method, Preset, ablation, run_table
+from gon.models import load_model
+from gon.models.baselines import GLO, TiedConvEncoder
 from gon.training import fit
 
 SMALL = dict(latent_dim=8, hidden_features=8)

@@ -3,14 +3,11 @@
 import pytest
 import torch
 
-from gon.models import load_model, save_model
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
 from gon.evaluate import evaluate
-from gon.config import ModelConfig
-from gon.models import build_model
-from gon.config import TrainConfig
-from gon.training import fit
-from gon.data import data_for_model
+from gon.models import build_model, load_model, save_model
+from gon.training import data_for_model, fit
 
 
 @pytest.mark.parametrize("weight,floor", [(0.0, 0.7), (0.01, 0.7)])

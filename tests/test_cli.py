@@ -201,9 +201,9 @@ def test_npz_source_trains(tmp_path):
 
 
 def test_export_encoder_command(conv_run):
-    from gon.models import load_model
-    from gon.data import load_data
     from gon.affine_encoder import AffineEncoder
+    from gon.data import load_data
+    from gon.models import load_model
 
     assert run_cli("export-encoder", conv_run) == 0
     encoder = AffineEncoder.load(conv_run / "encoder.safetensors")

@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 import gon
-import gon.data.images as images
 import gon.data.emoji as emoji
+import gon.data.images as images
 from gon.data import load_data
 from gon.errors import GONError
 

@@ -1,4 +1,4 @@
-"""The map (gon bench map): rates chosen on validation only, one row per run, resumable."""
+"""The map (python -m benchmarks map): rates chosen on validation only, one row per run, resumable."""
 
 import csv
 import math
@@ -6,13 +6,13 @@ import math
 import pytest
 import torch
 
-import gon.paper.map as comparison
-from gon.paper.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
+import benchmarks.map as comparison
+from benchmarks.map import Budget, MapPreset, best_rates, gon_vs_ae, split_for_selection
+from benchmarks.map_plots import map_curve_panels
 from gon.data import load_data
 from gon.errors import GONError
 from gon.models.gon import CALIBRATION_SCALES
 from gon.training.rundir import held
-from gon.paper.map_plots import map_curve_panels
 
 
 def test_selection_trains_and_scores_inside_the_training_split():

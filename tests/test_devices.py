@@ -4,12 +4,10 @@ import pytest
 import torch
 
 from gon.cli import main
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
-from gon.config import ModelConfig
 from gon.models import build_model
-from gon.config import TrainConfig
-from gon.training import fit
-from gon.data import data_for_model
+from gon.training import data_for_model, fit
 
 MODEL = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
 

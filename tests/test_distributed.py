@@ -10,13 +10,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from safetensors.torch import load_file, save_file
 
-from gon.training.distributed import Ranks, local_batch_size, shard
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
-from gon.config import ModelConfig
 from gon.models import build_model
-from gon.config import TrainConfig
-from gon.training import fit, train
-from gon.data import data_for_model
+from gon.training import data_for_model, fit, train
+from gon.training.distributed import Ranks, local_batch_size, shard
 
 # 16 base filters: every GroupNorm group has 2+ channels. With one channel per group the bias
 # before it gets an exactly-zero gradient, whose float noise Adam would blow up to full steps.

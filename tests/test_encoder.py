@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from gon.affine_encoder import AffineEncoder, export_affine_encoder
-from gon.errors import GONError
 from gon.config import ModelConfig
-from gon.origin import OriginStep
+from gon.errors import GONError
 from gon.models import build_model
+from gon.origin import OriginStep
 
 
 def relative_error(a, b):

@@ -8,16 +8,14 @@ import onnxruntime
 import pytest
 import torch
 
-from gon.models import load_model
-from gon.cli import main
-from gon.data import load_data
 from gon.affine_encoder import export_affine_encoder
+from gon.cli import main
+from gon.config import ModelConfig, TrainConfig
+from gon.data import load_data
 from gon.errors import GONError
 from gon.export import export_decoder, export_encoder, export_run
-from gon.config import ModelConfig
+from gon.models import build_model, load_model
 from gon.origin import OriginStep
-from gon.models import build_model
-from gon.config import TrainConfig
 from gon.training import train
 
 TINY = {"conv": dict(hidden_features=8), "variational": dict(hidden_features=8),

@@ -14,12 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from gon.models import load_model, save_model
+from gon.config import MODEL_KINDS, ModelConfig, TrainConfig
 from gon.data import load_data
 from gon.errors import GONError
-from gon.config import MODEL_KINDS, ModelConfig
-from gon.models import build_model
-from gon.config import TrainConfig
+from gon.models import build_model, load_model, save_model
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -28,7 +26,7 @@ CASES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthC
 IDX_BYTES = 16 + 20 * 28 * 28  # header + 20 images
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def real_idx() -> bytes:
     """The first 20 Fashion-MNIST test images as an IDX file, read when a test needs them
     (not at import: collection must not depend on the data set)."""

@@ -14,11 +14,9 @@ import stat
 import struct
 import subprocess
 import sys
-import threading
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from benchmarks.inner_scale import Cell, MLPDecoder, rule_gaps, run_cell, summarise
 from gon import GON, ModelConfig, OriginStep, load_model
 from gon.cli import main
 from gon.config import paper_inner_scale
@@ -14,7 +15,6 @@ from gon.errors import GONError
 from gon.models import build_model
 from gon.models.gon import CALIBRATION_SCALES
 from gon.origin import gradient_origin
-from gon.paper.inner_scale import Cell, MLPDecoder, rule_gaps, run_cell, summarise
 
 QUICK = ["--steps", "6", "--batch-size", "16", "--limit", "64", "--eval-limit", "32", "--hidden-features", "4",
          "--quiet"]

@@ -103,9 +103,30 @@ def test_no_module_of_ours_is_imported_inside_a_function():
     assert inside == []
 
 
-def test_the_command_line_does_not_import_the_benchmark_layer():
-    # the CLI parses and calls the library; the paper's tables, map and speed are above it
-    # and plug their `gon bench` commands in through the entry point (gon/cli/__init__.py)
+def test_the_package_is_the_library():
+    # the benchmarks sit beside the package (benchmarks/) and own the committed results in
+    # docs/: an installed gon neither imports them nor reads the repository's docs
+    benchmark_imports, docs_paths = [], []
+    for path in ROOT.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                benchmark_imports += [f"{path.name}: {a.name}" for a in node.names
+                                      if a.name.split(".")[0] == "benchmarks"]
+            elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("benchmarks"):
+                benchmark_imports.append(f"{path.name}: {node.module}")
+        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and n.body and isinstance(n.body[0], ast.Expr)}
+        docs_paths += [f"{path.name}:{n.lineno}: {n.value!r}" for n in ast.walk(tree)
+                       if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
+                       and (n.value == "docs" or n.value.startswith("docs/"))]
+    assert not (ROOT / "paper").exists()
+    assert benchmark_imports == [] and docs_paths == []
+
+
+def test_the_data_layer_does_not_import_the_model_config():
+    # the config reads data-level facts (sample rates, fits); the data sources know no model
     graph, _ = _imports(type_checking=True)
-    cli = [m for m in graph if m.startswith("gon.cli.")]
-    assert cli and not [f"{m} -> {t}" for m in cli for t in graph[m] if t == "gon.paper" or t.startswith("gon.paper.")]
+    data = [m for m in graph if m == "gon.data" or m.startswith("gon.data.")]
+    assert data and not [f"{m} -> {t}" for m in data for t in graph[m] if t.split(".")[:2] == ["gon", "config"]]

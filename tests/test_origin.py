@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gon.errors import GONError
 from gon.config import ModelConfig
+from gon.errors import GONError
 from gon.models import build_model
 from gon.origin import OriginStep, gradient_origin
 

@@ -5,10 +5,9 @@ import json
 import pytest
 import torch
 
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
 from gon.models import GON, ImplicitGON, VariationalGON, build_model
-from gon.config import ModelConfig
-from gon.config import TrainConfig
 from gon.training import train
 
 

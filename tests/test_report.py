@@ -10,10 +10,9 @@ import pytest
 from PIL import Image
 
 from gon.cli import main
+from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
-from gon.config import ModelConfig
 from gon.report import write_report
-from gon.config import TrainConfig
 from gon.training import train
 
 CHROMIUM = shutil.which("chromium")

@@ -11,10 +11,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gon.models import load_model
 from gon.cli import main
-from gon.config import ModelConfig
-from gon.config import TrainConfig
+from gon.config import ModelConfig, TrainConfig
+from gon.models import load_model
 from gon.training import train
 
 RUN = ["--model", "conv", "--data", "mnist5k", "--limit", "1024", "--eval-limit", "64", "--batch-size", "16",
@@ -111,8 +110,7 @@ def test_divergence_keeps_the_last_checkpoint_and_skip_goes_on(tmp_path, capsys)
 
 def test_skip_nonfinite_skips_an_isolated_bad_batch():
     from gon.models import build_model
-    from gon.training import fit
-    from gon.data import data_for_model
+    from gon.training import data_for_model, fit
 
     class OneBadBatch(type(build_model(ModelConfig(kind="conv")))):
         calls = 0
@@ -171,12 +169,10 @@ DAMAGED_STATE = {"step": {"step": 10 ** 30}, "history": {"history": [{"step": "x
 
 @pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", *DAMAGED_STATE])
 def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, damage, caplog):
-    from gon.files import FORMAT
-    from gon.training.state import save_training_state
-    from gon.files import read_tensors, save_tensors
+    from gon.files import FORMAT, read_tensors, save_tensors
     from gon.models import build_model
-    from gon.training import fit, resume
-    from gon.data import data_for_model
+    from gon.training import data_for_model, fit, resume
+    from gon.training.state import save_training_state
 
     model_config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
     config = TrainConfig(steps=20, batch_size=16, limit=64, eval_limit=16, checkpoint_every=5, keep_checkpoints=3,

@@ -6,15 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gon.samplers import load_sampler, save_sampler
 from gon.cli import main
+from gon.config import ModelConfig, TrainConfig
 from gon.evaluate import encode_dataset, latent_statistics
-from gon.config import ModelConfig
 from gon.models import build_model
-from gon.samplers import GaussianSampler, MixtureSampler
-from gon.config import TrainConfig
-from gon.training import fit
-from gon.data import data_for_model
+from gon.samplers import GaussianSampler, MixtureSampler, load_sampler, save_sampler
+from gon.training import data_for_model, fit
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,10 @@ import torch
 
 import gon
 from gon.cli import main
-from gon.data import data_for_run
 from gon.evaluate import evaluate
 from gon.models import load_model
 from gon.pretrained import available, card, pretrained_dir
+from gon.training import data_for_run
 
 NAMES = ["mnist5k-conv", "mnist5k-implicit", "mnist5k-variational"]
 

@@ -16,12 +16,13 @@ from scipy.signal import resample_poly
 
 from gon import ModelConfig, build_model, gradient_origin
 from gon.cli import main
-from gon.data import SoundData, data_for_model, load_data, load_sounds
+from gon.data import SoundData, load_data, load_sounds
 from gon.data.sound import is_test
 from gon.decoders import ImplicitDecoder
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.origin import OriginStep
+from gon.training import data_for_model
 
 # 0.25 s at 8 kHz: short enough for a test, long enough to hold a drum hit's attack
 RATE, SECONDS = 8000, 0.25
@@ -62,14 +63,14 @@ def test_sounds_split_is_fixed_and_disjoint(sounds_dir):
 
 def test_clips_are_mono_amplitudes_at_one_rate_and_length(clips, sounds_dir):
     assert isinstance(clips, torch.utils.data.Dataset) and isinstance(clips, SoundData)
-    assert clips.shape == (1, 2000) and clips[0].shape == (1, 2000) and clips.batch([0, 3]).shape == (2, 1, 2000)
+    assert clips.shape == (1, 2000) and clips[0][0].shape == (1, 2000) and clips.batch([0, 3]).shape == (2, 1, 2000)
     assert clips.clips.abs().max() <= 1 and clips.clips.abs().max() > 0.5
     # a stereo 44.1 kHz snare, mixed down and resampled: its energy is kept to within a few per cent
     index = clips.files.index("elec_mid_snare.flac")
     raw, rate = soundfile.read(sounds_dir / "samples" / "elec_mid_snare.flac", dtype="float32", always_2d=True)
     native = raw.mean(1)[: int(rate * SECONDS)]
     energy_native = float((native ** 2).sum()) / rate
-    energy_clip = float(clips[index].pow(2).sum()) / RATE
+    energy_clip = float(clips.batch(index).pow(2).sum()) / RATE
     assert energy_clip == pytest.approx(energy_native, rel=0.05)
     assert clips.labels is not None and len(set(clips.labels.tolist())) > 5  # families: bd, sn, hat, tabla, ...
 
@@ -364,7 +365,7 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
 
 def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_the_autoencoder(
         sounds_dir, tmp_path, monkeypatch):
-    import gon.paper.map as comparison
+    import benchmarks.map as comparison
 
     monkeypatch.setitem(comparison.MAP_PRESETS, "sound", comparison.MapPreset(
         latent_dims=(8,), norms=("group",), budgets={"sounds": (comparison.Budget(12, (8,), seeds=(0,)),)},

@@ -60,8 +60,7 @@ def test_folder_stream_equals_memory(tmp_path):
 
 
 def test_streamed_training_equals_in_memory_training(tmp_path):
-    from gon.config import ModelConfig
-    from gon.config import TrainConfig
+    from gon.config import ModelConfig, TrainConfig
     from gon.training import train
 
     shutil.copy(FASHION / "t10k-images-idx3-ubyte.gz", tmp_path / "train-images-idx3-ubyte.gz")

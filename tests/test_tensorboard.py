@@ -8,9 +8,11 @@ import pytest
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
+from gon.config import (
+    ModelConfig,  # noqa: E402
+    TrainConfig,  # noqa: E402
+)
 from gon.errors import GONError  # noqa: E402
-from gon.config import ModelConfig  # noqa: E402
-from gon.config import TrainConfig  # noqa: E402
 from gon.training import train  # noqa: E402
 
 MODEL = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)

@@ -2,16 +2,13 @@
 
 import torch
 
-from gon.models.baselines import Autoencoder, ConvEncoder
+from gon.config import ModelConfig, TrainConfig, paper_inner_scale
 from gon.decoders import ConvDecoder
 from gon.losses import masked_squared_error, squared_error
 from gon.models import GON
-from gon.config import paper_inner_scale
+from gon.models.baselines import Autoencoder, ConvEncoder
 from gon.origin import OriginStep
-from gon.config import TrainConfig
-from gon.training import fit
-from gon.data import data_for_model
-from gon.config import ModelConfig
+from gon.training import data_for_model, fit
 
 
 def inpainting_gon(mask):

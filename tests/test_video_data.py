@@ -11,8 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gon.data import VideoData, load_data, load_videos
-from gon.data import video
+from gon.data import VideoData, load_data, load_videos, video
 from gon.errors import GONError, NoSplit
 
 CARPHONE = "carphone_pristine.mp4"
@@ -45,7 +44,7 @@ def one_line(error):
 
 def test_clips_are_rgb_windows_in_the_unit_range(train_clips, test_clips):
     assert isinstance(train_clips, torch.utils.data.Dataset) and isinstance(train_clips, VideoData)
-    assert train_clips.shape == (3, 16, 32, 32) and train_clips[0].shape == (3, 16, 32, 32)
+    assert train_clips.shape == (3, 16, 32, 32) and train_clips[0][0].shape == (3, 16, 32, 32) and isinstance(train_clips[0][1], int)
     assert train_clips.batch([0, 2]).shape == (2, 3, 16, 32, 32) and train_clips.clips.dtype == torch.float32
     assert 0 <= float(train_clips.clips.min()) < 0.05 and 0.95 < float(train_clips.clips.max()) <= 1
     # at 8 fps: bikes 10 s, bigbuckbunny 5.3 s, carphone 4.0 s give 80, 43 and 33 frames, so 5, 2

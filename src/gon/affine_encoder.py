@@ -44,7 +44,7 @@ class AffineEncoder:
                   metadata={"format": ENCODER_FORMAT, "input_shape": json.dumps(list(self.input_shape))})
 
     @classmethod
-    def load(cls, path: str | Path) -> "AffineEncoder":
+    def load(cls, path: str | Path) -> AffineEncoder:
         state, metadata = read_tensors(Path(path))
         if metadata.get("format") != ENCODER_FORMAT or set(state) != {"weight", "offset"}:
             raise GONError(f"{path}: not an exported encoder of this library")

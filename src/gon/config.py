@@ -19,6 +19,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from .data.images import FITS
+from .data.sound import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
 from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
 from .fields import MAX_SEED, check_fields, default_of, option, short
@@ -36,18 +38,8 @@ MAX_STEPS = 1 << 40
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
-FITS = ("resize", "pad")
-MAX_SAMPLE_RATE = 384000
 # samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz)
 MAX_CLIP_SAMPLES = 1 << 22
-# the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
-# one second holds a whole hit of almost every sample in the sounds set
-DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
-
-
-def clip_samples(sample_rate: int, seconds: float) -> int:
-    """Samples in a clip of `seconds` at `sample_rate` (at least one)."""
-    return max(1, round(sample_rate * seconds))
 
 logger = logging.getLogger("gon")
 
@@ -207,7 +199,7 @@ class ModelConfig:
                            f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> "ModelConfig":
+    def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> ModelConfig:
         """A config from a dict such as `to_dict`'s or config.json's "model"; the step's options
         may be nested under "origin" or flat (inner_steps, ...: flat configs and runs written
         before the step was nested); unknown keys raise GONError, and so do options that do
@@ -324,7 +316,7 @@ class TrainConfig:
         return 1000
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """A config from a dict such as config.json's "train"; unknown keys raise GONError."""
         return cls(**config_from_dict(cls, values, "training", build=False))
 

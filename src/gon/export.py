@@ -16,9 +16,9 @@ import contextlib
 import inspect
 import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch import Tensor, nn
@@ -27,8 +27,8 @@ from .affine_encoder import AffineEncoder, export_affine_encoder
 from .errors import GONError
 from .files import write_atomically
 from .layout import RunLayout
-from .data import data_for_run
 from .models import LatentModel, load_model
+from .training import data_for_run
 
 ONNX_FORMAT = "gradient-origin-networks/onnx-v1"
 # images lie in [0, 1]; float32 kernels of the two runtimes differ by ~1e-7 there

@@ -33,7 +33,7 @@ def option(default: Any = None, help: str = "", *, flag: str | None = None, choi
     return field(default=default, metadata=metadata)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 

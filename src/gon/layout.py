@@ -90,7 +90,7 @@ class RunLayout:
     def checkpoints(self) -> Path:
         return self.root / self.CHECKPOINTS
 
-    def checkpoint(self, step: int) -> "RunLayout":
+    def checkpoint(self, step: int) -> RunLayout:
         """The checkpoint folder of step `step`."""
         return RunLayout(self.checkpoints / f"step-{step:08d}")
 
@@ -100,7 +100,7 @@ class RunLayout:
 
     # beside the run: hidden siblings that share its name
     @property
-    def work(self) -> "RunLayout":
+    def work(self) -> RunLayout:
         """Where the run is built before it is renamed into place; also where its checkpoints live."""
         return RunLayout(self._sibling("partial"))
 

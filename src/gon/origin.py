@@ -37,8 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -114,7 +115,7 @@ class OriginStep:
     def __post_init__(self) -> None:
         check_fields(self)
 
-    def resolved(self, step_sizes: str = "fixed") -> "OriginStep":
+    def resolved(self, step_sizes: str = "fixed") -> OriginStep:
         """This step with an unset inner_scale replaced by the default rule and unset step sizes by
         `step_sizes` (a model kind's default): what a model keeps."""
         return dataclasses.replace(self, inner_scale=DEFAULT_INNER_SCALE if self.inner_scale is None else self.inner_scale,

@@ -24,12 +24,12 @@ from PIL import Image, UnidentifiedImageError
 
 from .config import applicable_fields
 from .data.images import MAX_IMAGE_PIXELS
+from .errors import GONError
+from .files import read_jsonl, write_text
 from .kinds import KINDS
 from .layout import RunLayout
 from .models import read_config
-from .files import read_jsonl, write_text
 from .viz import save_loss_plot
-from .errors import GONError
 
 # (file in the run directory, heading, what the figure shows)
 FIGURES = (

@@ -71,7 +71,7 @@ class GaussianSampler:
         self._scale = cholesky_factor(covariance)
 
     @classmethod
-    def fit(cls, latents: Tensor) -> "GaussianSampler":
+    def fit(cls, latents: Tensor) -> GaussianSampler:
         """The Gaussian with the sample mean and covariance of latents (N, k); GONError if any is not finite."""
         if not torch.isfinite(latents).all():
             raise GONError("cannot fit a latent sampler: the model's latents are not finite")
@@ -103,7 +103,7 @@ class MixtureSampler:
 
     @classmethod
     def fit(cls, latents: Tensor, components: tuple[int, ...] = (1, 2, 4, 8, 16), held_out: float = 0.2,
-            seed: int = 0) -> tuple["MixtureSampler", dict[int, float]]:
+            seed: int = 0) -> tuple[MixtureSampler, dict[int, float]]:
         """Fit mixtures of each size on (1 - held_out) of the latents, keep the size whose
         mean held-out log-likelihood is highest, refit it on all latents. Returns the sampler
         and the held-out log-likelihood per component count."""

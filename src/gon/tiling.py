@@ -85,7 +85,7 @@ class Tiling:
             rest = rest // n
             u = (j.to(torch.float64) + 0.5) * size / n          # position in training samples
             which = (u // tile).clamp_(max=count - 1)
-            local.append((2 * (u - which * tile) / tile - 1))
+            local.append(2 * (u - which * tile) / tile - 1)
             stride = math.prod(self.counts[axis + 1:])
             tiles = tiles + which.to(index.dtype) * stride
         return tiles, torch.stack(local[::-1], dim=-1)

@@ -1,5 +1,4 @@
-"""Pictures: image grids, loss curves, latent plots and interpolation paths (the map's own
-figures are gon/paper/map_plots.py's)."""
+"""Pictures: image grids, loss curves, latent plots and interpolation paths."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The `gon` command line: parse (parser.py), run one command (commands.py; `gon bench`'s
-are the benchmark layer's, gon/paper/cli.py, plugged in here), and turn every
-foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C).
+"""The `gon` command line: parse (parser.py), run one command (commands.py), and turn every
+foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C) (`run`, which
+the benchmarks' command line, python -m benchmarks, shares).
 
     gon train --data mnist5k --steps 300
     python -m gon eval runs/conv
@@ -8,31 +8,38 @@ foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
 import sys
-from typing import Any, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import torch
 
 from ..errors import GONError, os_error_message
-from ..paper.cli import add_bench, cmd_bench
 from . import commands
 from .parser import build_parser
 
 COMMANDS = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
             "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate, "render": commands.cmd_render,
             "export-encoder": commands.cmd_export_encoder, "inspect": commands.cmd_inspect,
-            "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx, "bench": cmd_bench}
+            "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser([add_bench])
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    return run(COMMANDS[args.command], args)
+
+
+def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, set_threads: bool = True) -> int:
+    """Run `command(args)` the way every command runs: logging (--verbose), --threads
+    (unless `set_threads` is false: the command sets them per measurement or per worker),
+    and one line and an exit code for every foreseeable failure."""
     logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
     logging.getLogger("gon").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    if getattr(args, "threads", None) is not None and not (args.command == "bench" and args.bench in ("speed", "map")):
+    if set_threads and getattr(args, "threads", None) is not None:
         torch.set_num_threads(args.threads)
     if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 speaks for all; the others only warn
         logging.getLogger("gon").setLevel(logging.WARNING)
@@ -40,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     stdout, sys.stdout = sys.stdout, _Output(sys.stdout)  # `> full/eval.json` on a full disk: one line as well
     try:
-        code = COMMANDS[args.command](args)
+        code = command(args)
         sys.stdout.flush()
         return code
     except GONError as error:

@@ -10,23 +10,30 @@ from typing import Any
 import torch
 from PIL import Image
 
-from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
-from ..data import data_for_run
 from ..affine_encoder import export_affine_encoder
+from ..audio import save_sound_figure, write_wav
+from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
-from ..gallery import (interpolations, reconstruction_pairs, samples, save_sound_clips, save_sound_reconstructions,
-                       sound_paths, spread)
-from ..audio import save_sound_figure, write_wav
 from ..files import json_line, read_json, write_atomically
+from ..gallery import (
+    interpolations,
+    reconstruction_pairs,
+    samples,
+    save_sound_clips,
+    save_sound_reconstructions,
+    sound_paths,
+    spread,
+)
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, available_memory, load_model
 from ..pretrained import pretrained_dir
 from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
-from ..training import resume, train
+from ..training import data_for_run, resume, train
 from ..viz import image_grid, save_gif, save_latent_histogram, save_latent_scatter
+
 
 def _load_config_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(model values, train values) of a --config file: a run's config.json ("model" and

@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .. import __version__
 from ..config import flat_fields
-from ..data import KNOWN_SPECS
+from ..data import known_specs
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 from ..pretrained import available
 
@@ -55,7 +54,8 @@ class Parser(argparse.ArgumentParser):
 DEFAULT_THREADS = 1
 
 
-def _common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
+def common_flags(q: argparse.ArgumentParser, threads: bool = True) -> None:
+    """--verbose, and --threads unless the command sets threads per measurement or per worker."""
     if threads:
         q.add_argument("--threads", type=thread_count, default=DEFAULT_THREADS,
                        help="CPU threads (default %(default)s; more is faster only on an idle machine)")
@@ -88,17 +88,12 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
     p.add_argument(name, dest=key, type=parse, help=help_text)
 
 
-Extension = Callable[[argparse._SubParsersAction], dict[argparse.ArgumentParser, bool]]
-
-
-def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParser:
-    """The `gon` parser; each of `extensions` adds its commands to the subcommands and
-    returns them, each with whether it takes the common --threads (one that sets threads
-    per measurement or per worker has its own)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The `gon` parser."""
     parser = Parser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
     parser.add_argument("--version", action="version", version=f"gon {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_help = "data spec: " + ", ".join(KNOWN_SPECS)
+    data_help = "data spec: " + ", ".join(known_specs())
 
     p = sub.add_parser("train", help="train a model and write a run directory",
                        description="Train a GON. Flags override values from --config.")
@@ -194,9 +189,6 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
     q.add_argument("--encoder-out", type=Path,
                    help="ONNX file of the encoder (default encoder.onnx beside the decoder; implies --encoder)")
 
-    commands = {command: True for command in sub.choices.values()}
-    for add in extensions:  # e.g. `gon bench`, which the benchmark layer adds (gon/paper/cli.py)
-        commands.update(add(sub))
-    for command, threads in commands.items():
-        _common_flags(command, threads)
+    for command in sub.choices.values():
+        common_flags(command)
     return parser

@@ -25,9 +25,12 @@ from pathlib import Path
 
 import torch
 
-from .packages import is_test_name, name_key, package_dir
 from ..errors import GONError, NoSplit
 from ..files import read_json
+from .folder import load_files
+from .images import ImageData
+from .packages import is_test_name, name_key, package_dir
+from .sources import DataRequest, DataSource, register_source
 
 __all__ = ["EMOJI_DIR", "IMAGE_FOLDER", "categories", "emoji_dir", "emoji_files", "is_test"]
 
@@ -98,3 +101,16 @@ def emoji_files(directory: Path, split: str, where: str) -> tuple[list[Path], to
         return files, None
     index = {name: i for i, name in enumerate(sorted(set(category_of.values())))}
     return files, torch.tensor([index[category_of[name]] for name in chosen], dtype=torch.int64)
+
+
+def _load(request: DataRequest) -> ImageData:
+    files, labels = emoji_files(emoji_dir(request.argument, request.spec), request.split, request.spec)
+    # always colour: a subset that happens to hold only the grey (LA) emoji stays RGB
+    channels = 3 if request.channels is None else request.channels
+    images, labels = load_files(files, labels, request.spec, request.image_size, channels, request.fit,
+                                request.limit, request.stream, request.background)
+    return ImageData(images, labels, request.name)
+
+
+register_source(DataSource("emoji", "image", _load, "emoji[:DIR] (3,786 64x64 colour emoji, default "
+                           "~/.cache/gon/emoji-datasource-google; bash scripts/setup.sh)"))

@@ -13,8 +13,17 @@ import torch
 from PIL import Image
 
 from ..errors import GONError, NoSplit
-from .images import GREY_MODES, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, SPLITS, LazyImages, pil_to_tensor, stack
-
+from .images import (
+    GREY_MODES,
+    IMAGE_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
+    ImageData,
+    LazyImages,
+    existing_dir,
+    pil_to_tensor,
+    stack,
+)
+from .sources import SPLITS, DataRequest, DataSource, register_source
 
 
 def _image_files(root: Path) -> list[Path]:
@@ -132,3 +141,15 @@ def _decode_all(files: list[Path], where: str, background: str = "white") -> Ite
             except Exception as exc:  # see open_image: decoding fails with many exception types
                 raise GONError(f"{where}: cannot decode image {path}: {exc}") from exc
         yield path.name, tensor
+
+
+def _load(request: DataRequest) -> ImageData:
+    files, labels = folder_files(existing_dir(request.argument, request.spec), request.split, request.spec)
+    images, labels = load_files(files, labels, request.spec, request.image_size, request.channels, request.fit,
+                                request.limit, request.stream, request.background)
+    return ImageData(images, labels, request.name)
+
+
+register_source(DataSource("folder", "image", _load,
+                           "folder:DIR (image files; train/, test/ and class sub-folders optional)",
+                           argument="required"))

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import GONError, NoSplit
-from .images import MAX_IN_MEMORY_BYTES, ImageData, LazyImages, existing_dir, fit_chunk, notice_fitted
-
+from .images import MAX_IN_MEMORY_BYTES, ImageData, LazyImages, existing_dir, fit_chunk, fit_images, notice_fitted
+from .sources import DataRequest, DataSource, register_source
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
@@ -243,3 +243,21 @@ def _read_idx(path: Path, ndim: int, where: str) -> np.ndarray:
         raise GONError(f"{where}: cannot read {path}: {exc}") from exc
     _check_idx_length(len(data), expected, dims, path, where)
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def _load(request: DataRequest) -> ImageData:
+    if request.spec.partition(":")[0].strip().lower() == "fashion-mnist":
+        directory = fashion_dir(request.argument, request.spec)
+    else:
+        directory = existing_dir(request.argument, request.spec)
+    if request.stream:
+        return stream_idx_dir(directory, request.split, request.spec, request.limit, request.image_size,
+                              request.channels, request.fit, request.name)
+    images, labels = load_idx_dir(directory, request.split, request.spec, request.limit)
+    return ImageData(fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels,
+                     request.name)
+
+
+register_source(DataSource("fashion-mnist", "image", _load,
+                           f"fashion-mnist[:DIR] (IDX files, default {FASHION_MNIST_DIR})"))
+register_source(DataSource("idx", "image", _load, "idx:DIR (MNIST-style IDX files)", argument="required"))

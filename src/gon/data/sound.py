@@ -28,10 +28,11 @@ import soundfile
 import torch
 from scipy.signal import resample_poly
 
-from ..config import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
-from .packages import is_test_name, name_key, package_dir
 from ..errors import GONError
-from .images import MAX_IN_MEMORY_BYTES, SPLITS
+from .base import Data, Index
+from .images import MAX_IN_MEMORY_BYTES
+from .packages import is_test_name, name_key, package_dir
+from .sources import SPLITS, DataRequest, DataSource, register_source
 
 logger = logging.getLogger("gon")
 
@@ -40,13 +41,22 @@ SOUNDS_FOLDER = "samples"
 INSTALL_HINT = "'bash scripts/setup.sh' (or 'bash scripts/sounds-data.sh DIR')"
 # what libsndfile (1.2, in soundfile's wheels) decodes: MP3 and Opus included
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64"})
-SOUND_SCHEMES = ("sounds", "audio")
 MAX_FILE_CHANNELS = 64
+# the highest rate a file may declare or a model may be resampled to (384 kHz studio audio)
+MAX_SAMPLE_RATE = 384000
+# the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
+# one second holds a whole hit of almost every sample in the sounds set
+DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
 # a recording of more than 10 minutes is refused from its header: a clip is its first seconds,
 # and a header that declares hours is more often damage than music
 MAX_FILE_SECONDS = 600.0
 MAX_FILES = 1_000_000
 DECODE_BLOCK = 1 << 16  # frames decoded at a time when checking a file to its end
+
+
+def clip_samples(sample_rate: int, seconds: float) -> int:
+    """Samples in a clip of `seconds` at `sample_rate` Hz (at least one)."""
+    return max(1, round(sample_rate * seconds))
 
 
 def is_test(name: str) -> bool:
@@ -60,9 +70,10 @@ def family(name: str) -> str:
 
 
 @dataclass
-class SoundData(torch.utils.data.Dataset):
+class SoundData(Data):
     """A split of a sound data set: float32 clips (N, C, T) in [-1, 1] at `sample_rate`, optional
-    int64 labels (N,). `data[i]` is clip i (C, T); `batch(index)` several (B, C, T)."""
+    int64 labels (N,). The Dataset contract is `Data`'s (gon/data/base.py): `data[i]` is clip i
+    (C, T), or `(clip, label)` where the source has labels; `batch(index)` several (B, C, T)."""
 
     clips: torch.Tensor
     labels: torch.Tensor | None
@@ -79,18 +90,21 @@ class SoundData(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.clips.shape[0])
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.clips[index]
-
     @property
     def shape(self) -> tuple[int, int]:
         """(C, T) of one clip."""
         c, t = self.clips.shape[1:]
         return int(c), int(t)
 
-    def batch(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
+    def batch(self, index: Index) -> torch.Tensor:
         """Clips ``index`` as float32 amplitudes in [-1, 1]."""
         return self.clips[index]
+
+    def subset(self, rows: slice | torch.Tensor | list[int], name: str) -> SoundData:
+        """Clips ``rows`` with their labels and file names, named ``name``."""
+        labels = self.labels[rows] if self.labels is not None else None
+        files = tuple(np.array(self.files, dtype=object)[rows]) if self.files else ()
+        return SoundData(self.clips[rows], labels, name, self.sample_rate, files)
 
 
 def sounds_dir(arg: str, where: str) -> Path:
@@ -218,3 +232,14 @@ def load_sounds(spec: str, split: str = "train", sample_rate: int = DEFAULT_SAMP
         index = {name: i for i, name in enumerate(every)}
         labels = torch.tensor([index[family(p.name)] for p in files], dtype=torch.int64)
     return SoundData(clips, labels, f"{spec}:{split}", sample_rate, tuple(p.name for p in files))
+
+
+def _load(request: DataRequest) -> SoundData:
+    return load_sounds(request.spec, request.split, request.sample_rate or DEFAULT_SAMPLE_RATE,
+                       request.clip_seconds or DEFAULT_CLIP_SECONDS, request.channels or 1, request.limit)
+
+
+register_source(DataSource("sounds", "sound", _load, "sounds[:DIR] (207 recorded Sonic Pi samples, default "
+                           "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)"))
+register_source(DataSource("audio", "sound", _load, "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; "
+                           "train/ and test/ optional)", argument="required"))

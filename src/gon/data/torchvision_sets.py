@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from ..errors import GONError, NoSplit
-from .images import pil_to_tensor, stack
-
+from .images import ImageData, pil_to_tensor, stack
+from .sources import DataRequest, DataSource, register_source
 
 TORCHVISION_ROOT = Path("~/.cache/gon/torchvision")
 
@@ -76,3 +76,13 @@ def load_torchvision(
     images = stack(items(), count, image_size, channels, fit, where)
     labels = None if None in targets else torch.tensor(targets, dtype=torch.int64)
     return images, labels
+
+
+def _load(request: DataRequest) -> ImageData:
+    images, labels = load_torchvision(request.argument, request.split, request.spec, request.image_size,
+                                      request.channels, request.fit, request.limit, request.background)
+    return ImageData(images, labels, request.name)
+
+
+register_source(DataSource("torchvision", "image", _load,
+                           "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)", argument="required"))

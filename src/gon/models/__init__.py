@@ -3,12 +3,12 @@
 Each kind's module registers its spec (gon/kinds.py) beside its builder; importing it
 here is what makes the kind known."""
 
+from . import sound  # noqa: F401 - registers the sound kinds
 from .base import LatentModel, Variational
-from .gon import GON, ImplicitGON, VariationalGON
 from .baselines import GLO, VAE, Autoencoder
-from . import sound  # registers the sound kinds
+from .gon import GON, ImplicitGON, VariationalGON
 from .registry import MAX_MODEL_VALUES, available_memory, build_model, check_model_size, images_that_fit
 from .saving import load_model, read_config, save_model
 
 __all__ = ["LatentModel", "Variational", "GON", "VariationalGON", "ImplicitGON", "Autoencoder", "VAE", "GLO",
-           "build_model", "check_model_size", "MAX_MODEL_VALUES", "load_model", "save_model", "read_config"]
+           "build_model", "check_model_size", "available_memory", "images_that_fit", "MAX_MODEL_VALUES", "load_model", "save_model", "read_config"]

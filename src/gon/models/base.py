@@ -92,7 +92,7 @@ class LatentModel(nn.Module):
                                f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
         return x
 
-    def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> "LatentModel":
+    def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> LatentModel:
         """Make this a classifier (Eq. 13): softmax(W z + b) on the latent, trained with
         cross-entropy plus `reconstruction_weight` times the reconstruction loss (0: a
         classifier alone, as Eq. 13; > 0: jointly with reconstruction)."""
@@ -196,7 +196,7 @@ class LatentModel(nn.Module):
         return save_pretrained(self, directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "LatentModel":
+    def from_pretrained(cls, directory: str | Path) -> LatentModel:
         """The model saved in `directory` (by `save_pretrained` or `gon train`), in eval mode, as
         the class its config names; GONError if it is not a `cls`. A Hugging Face Hub
         repository id ("owner/name") that is not a local folder is fetched (gon.models.hub)."""

@@ -16,7 +16,7 @@ Each is a LatentModel (gon/models/base.py), a sibling of the GON kinds with its 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -107,7 +107,7 @@ class GLO(LatentModel):
 
     Held-out images have no code: `encode` finds one by `inference_steps` Adam steps of
     rate `latent_lr` on each image's squared error, from the mean training code. That is
-    the "orders of magnitude slower" encoding the paper mentions; `gon bench table1`
+    the "orders of magnitude slower" encoding the paper mentions; `python -m benchmarks table1`
     reports its cost.
     """
 

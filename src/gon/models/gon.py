@@ -16,13 +16,20 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig, per_channel_scale, per_pixel_scale, per_sample_scale
-from ..decoders import (CONV_SIZES, RENDER_CHUNK_VALUES, ConvDecoder, CoordinateSubset, ImplicitDecoder,
-                        ModulatedImplicitDecoder, VariationalDecoder)
+from ..decoders import (
+    CONV_SIZES,
+    RENDER_CHUNK_VALUES,
+    ConvDecoder,
+    CoordinateSubset,
+    ImplicitDecoder,
+    ModulatedImplicitDecoder,
+    VariationalDecoder,
+)
 from ..errors import GONError
 from ..kinds import KindSpec, register_kind
 from ..losses import squared_error
-from ..tiling import Tiling
 from ..origin import CALIBRATED, PAPER, OriginJacobianDecoder, OriginStep, gradient_origin, shares_origin
+from ..tiling import Tiling
 from .base import LatentModel, Variational
 from .hub import model_directory
 from .own_decoder import load_own_decoder_gon, save_own_decoder_gon
@@ -177,7 +184,7 @@ class GON(LatentModel):
         return save_own_decoder_gon(self, directory)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, decoder: nn.Module | None = None, **kwargs: Any) -> "GON":
+    def from_pretrained(cls, directory: str | Path, decoder: nn.Module | None = None, **kwargs: Any) -> GON:
         """The model saved in `directory`, in eval mode. With no `decoder`: a library model, as
         the class its config names. With `decoder` (built by you, as it was when saved): a GON
         around it, `cls(decoder, latent_dim, **kwargs)`, filled with the saved weights and

@@ -20,7 +20,8 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -245,7 +246,7 @@ class _InterruptAfterStep:
     """While active in the main thread: a first SIGINT asks the loop to stop after its step
     (`requested`); a second raises KeyboardInterrupt at once, as Ctrl-C normally does."""
 
-    def __enter__(self) -> "_InterruptAfterStep":
+    def __enter__(self) -> _InterruptAfterStep:
         self.requested = False
         self.previous = None
         if threading.current_thread() is threading.main_thread():

@@ -3,21 +3,45 @@
     model, model_config, config = prepare_run(ModelConfig(kind="conv"), TrainConfig(steps=300), data)
     history = fit(model, data, config)
 
-`train`, the paper's tables and map and the benchmark scripts all start here: the
-config sized to the data, the weights seeded and built (with the size check), the
-learning rate resolved per kind.
+`train`, the paper's tables and map and the benchmark scripts all start here: the data
+fitted to the model (`data_for_model`, `data_for_run`), the config sized to the data, the
+weights seeded and built (with the size check), the learning rate resolved per kind.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData
+from ..data import Data, ImageData, load_data
+from ..data.sources import SOURCES, parse_spec
 from ..errors import GONError
 from ..kinds import kind_spec
 from ..models import LatentModel, build_model
 from .loop import seed_everything
+
+
+def data_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None,
+                   stream: bool = False) -> Data:
+    """Split `split` of `spec` fitted to a model: its image size and channels, or a sound
+    model's sample rate and clip length. GONError if the source yields another signal than
+    the model's kind takes (KindSpec.data)."""
+    source, _ = parse_spec(spec)
+    signal = kind_spec(config.kind).data
+    if source.signal != signal:
+        forms = ", ".join(s.usage.split()[0] for s in SOURCES.values() if s.signal == signal)
+        raise GONError(f"{spec!r} holds {source.signal}s, and a {config.kind} model trains on {signal}s ({forms})")
+    return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit,
+                     stream=stream, sample_rate=config.sample_rate, clip_seconds=config.clip_seconds)
+
+
+def data_for_run(document: dict[str, Any], config: ModelConfig, spec: str | None = None, split: str = "test",
+                 limit: int | None = None) -> Data:
+    """Data for a saved run (its config document): `spec`, or the data set it was trained on,
+    fitted to the model as its training was."""
+    train = document.get("train") if isinstance(document.get("train"), dict) else {}
+    return data_for_model(spec or train.get("data") or "mnist5k", split, config, train.get("fit", "resize"), limit)
 
 
 def sized_for(model_config: ModelConfig, data: ImageData) -> ModelConfig:

@@ -24,19 +24,27 @@ from safetensors import SafetensorError
 
 from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData, SoundData, data_for_model
+from ..data import ImageData, SoundData
 from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
 from ..layout import RunLayout
-from ..models import (LatentModel, Variational, available_memory, build_model, check_model_size, images_that_fit,
-                      load_model, save_model)
+from ..models import (
+    LatentModel,
+    Variational,
+    available_memory,
+    build_model,
+    check_model_size,
+    images_that_fit,
+    load_model,
+    save_model,
+)
 from ..models.registry import activation_bytes
 from ..samplers import GaussianSampler, PriorSampler, save_sampler
 from ..viz import save_grid, save_loss_plot
 from . import distributed
 from .loop import Interrupted, fit
-from .prepare import prepare_run
+from .prepare import data_for_model, prepare_run
 from .rundir import claimed, open_work_folder, replace_directory
 from .state import TrainingState, latest_training_state, save_training_state
 

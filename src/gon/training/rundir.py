@@ -19,8 +19,9 @@ import itertools
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import GONError
 from ..files import FORMAT, read_json, read_metadata, swap_directory, write_json

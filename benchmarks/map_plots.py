@@ -1,4 +1,4 @@
-"""The map's figures (gon/paper/map.py): the ratio heat map and the curves along
+"""The map's figures (map.py): the ratio heat map and the curves along
 training, drawn from the map's own records (`ratio_table` rows and curve rows)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..viz import pyplot
+from gon.viz import pyplot
 
 
 def save_ratio_map(rows: list[dict], path: str | Path) -> Path:

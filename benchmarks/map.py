@@ -1,6 +1,6 @@
 """When does a GON beat an autoencoder with the same decoder? The map.
 
-    from gon.paper.map import gon_vs_ae
+    from benchmarks.map import gon_vs_ae
     result = gon_vs_ae("runs/bench/map", quick=True)
     print(result.markdown)
 
@@ -44,23 +44,25 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import torch
 
-from ..config import ModelConfig, TrainConfig
-from ..kinds import kind_spec
-from ..data import ImageData, SoundData, data_for_model
-from ..errors import Diverged, GONError
-from ..evaluate import evaluate
-from .tables import mean_std, to_csv
-from ..files import append_jsonl, read_jsonl, write_atomically, write_text
-from ..origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
-from ..training import fit, prepare_run
-from ..training.rundir import held
+from gon.config import ModelConfig, TrainConfig
+from gon.data import Data
+from gon.errors import Diverged, GONError
+from gon.evaluate import evaluate
+from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
+from gon.kinds import kind_spec
+from gon.origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
+from gon.training import data_for_model, fit, prepare_run
+from gon.training.rundir import held
+
 from .map_plots import save_map_curves, save_ratio_map
+from .tables import mean_std, to_csv
 
 logger = logging.getLogger("gon")
 
@@ -117,7 +119,7 @@ class Cell:
     inner_scale: str | None = None   # the GON's inner-scale rule; None for a method without the step
     # the preset whose kinds, model fields and batch size it trains with (carried whole, so a
     # worker process needs no lookup; not part of the key)
-    preset: "MapPreset" = field(default_factory=lambda: MAP_PRESETS["full"], compare=False, repr=False)
+    preset: MapPreset = field(default_factory=lambda: MAP_PRESETS["full"], compare=False, repr=False)
 
     def key(self) -> tuple[Any, ...]:
         return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
@@ -204,11 +206,10 @@ class MapResult:
 
 # one run
 
-Data = ImageData | SoundData
 _DATA: dict[tuple[str, str, str], Data] = {}
 
 
-def _data(spec: str, split: str, config: ModelConfig) -> Data:
+def cached_split(spec: str, split: str, config: ModelConfig) -> Data:
     """A split fitted to `config`'s size (a sound model's rate and clip length), cached per
     process (workers load each once)."""
     key = (spec, split, repr(config))
@@ -217,24 +218,18 @@ def _data(spec: str, split: str, config: ModelConfig) -> Data:
     return _DATA[key]
 
 
-def _part(data: Data, rows: slice, name: str) -> Data:
-    labels = data.labels[rows] if data.labels is not None else None
-    if isinstance(data, SoundData):
-        return SoundData(data.clips[rows], labels, f"{data.name} ({name})", data.sample_rate, data.files[rows])
-    return ImageData(data.images[rows], labels, f"{data.name} ({name})")
-
-
 def split_for_selection(train: Data) -> tuple[Data, Data]:
     """The training split less its last VALIDATION_FRACTION, and that last part (the splits
     are in a fixed order that does not follow their classes, so the part is a sample of the split)."""
     held = max(1, round(len(train) * VALIDATION_FRACTION))
     if len(train) - held < 1:
         raise GONError(f"{train.name}: {len(train)} items cannot be split into training and validation parts")
-    return _part(train, slice(0, len(train) - held), "selection"), _part(train, slice(len(train) - held, None),
-                                                                          "validation")
+    cut = len(train) - held
+    return (train.subset(slice(0, cut), f"{train.name} (selection)"),
+            train.subset(slice(cut, None), f"{train.name} (validation)"))
 
 
-def _scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
+def held_out_scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
     """Held-out metrics the way each normalisation is evaluated (module docstring)."""
     if norm == "batch":
         metrics = evaluate(model, data, batch_size=PAPER_BATCH, seed=seed, batch_statistics=True)
@@ -261,7 +256,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     preset = cell.preset
     kind = preset.kinds[cell.method]
     base = model_config(preset, cell.method)
-    train, test = _data(cell.data, "train", base), _data(cell.data, "test", base)
+    train, test = cached_split(cell.data, "train", base), cached_split(cell.data, "test", base)
     if cell.stage == "selection":
         train, test = split_for_selection(train)
     model, _, config = prepare_run(
@@ -271,14 +266,14 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                     log_every=max(1, cell.steps)), train)
     curve: list[dict[str, Any]] = []
     every = max(1, cell.steps // CURVE_POINTS)
-    probe = _part(test, slice(0, min(CURVE_IMAGES, len(test))), "curve")
+    probe = test.subset(slice(0, min(CURVE_IMAGES, len(test))), f"{test.name} (curve)")
     clock = {"paused": 0.0, "start": time.perf_counter()}
 
     def on_step(step: int) -> None:
         if cell.stage != "grid" or (step % every and step != cell.steps):
             return
         paused = time.perf_counter()
-        scores = _scores(model, probe, cell.norm, cell.seed, "heldout")
+        scores = held_out_scores(model, probe, cell.norm, cell.seed, "heldout")
         curve.append({**_identity(cell), "step": step, "train_seconds": paused - clock["start"] - clock["paused"],
                       **scores})
         model.train()
@@ -302,10 +297,10 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if diverged:
         record.update({"heldout_sse": math.inf, "train_sse": math.inf, metric_of(cell.method): math.inf})
         return record, curve
-    record.update(_scores(model, test, cell.norm, cell.seed, "heldout"))
+    record.update(held_out_scores(model, test, cell.norm, cell.seed, "heldout"))
     if cell.stage == "grid":
-        record.update(_scores(model, _part(train, slice(0, min(TRAIN_EVAL_IMAGES, len(train))), "seen"),
-                              cell.norm, cell.seed, "train"))
+        seen = train.subset(slice(0, min(TRAIN_EVAL_IMAGES, len(train))), f"{train.name} (seen)")
+        record.update(held_out_scores(model, seen, cell.norm, cell.seed, "train"))
     return record, curve
 
 
@@ -641,7 +636,7 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
         mine = {m: [r for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"])
                     == (spec, m, k, norm, steps)] for m in (gon, base)}
 
-        def held(rs: list[dict[str, Any]]) -> str:
+        def held(rs: list[dict[str, Any]], metric: str = metric, norm: str = norm) -> str:
             text = mean_std([r[metric] for r in rs])
             running = metric + "_running"
             if norm == "batch" and all(running in r for r in rs):

@@ -2,7 +2,7 @@
 Appendices B, C, E, each as a function that trains, evaluates on held-out data and
 writes its figures (Markdown, CSV, PNG) into a directory.
 
-    from gon.paper.tables import table1
+    from benchmarks.tables import table1
     result = table1("runs/table1", quick=True)      # mnist5k and Fashion-MNIST, 3 seeds
     print(result.markdown)
 
@@ -18,22 +18,23 @@ import io
 import logging
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from ..config import ModelConfig, TrainConfig
-from ..decoders import ACTIVATIONS
-from ..gallery import spread
-from ..data import ImageData, data_for_model
-from ..errors import GONError
-from ..evaluate import evaluate
-from ..files import append_jsonl, write_atomically, write_text
-from ..models import LatentModel
-from ..training import fit, prepare_run
-from ..viz import save_curves, save_grid
+from gon.config import ModelConfig, TrainConfig
+from gon.data import ImageData
+from gon.decoders import ACTIVATIONS
+from gon.errors import GONError
+from gon.evaluate import evaluate
+from gon.files import append_jsonl, write_atomically, write_text
+from gon.gallery import spread
+from gon.models import LatentModel
+from gon.training import data_for_model, fit, prepare_run
+from gon.viz import save_curves, save_grid
 
 logger = logging.getLogger("gon")
 
@@ -316,7 +317,8 @@ def ablation(name: str, out: str | Path, quick: bool = True, data: str = "mnist5
         for seed in seeds:
             clock = {"eval": 0.0, "start": time.perf_counter()}
 
-            def on_step(model: LatentModel, step: int, curve: Curve = curve, seed: int = seed) -> None:
+            def on_step(model: LatentModel, step: int, curve: Curve = curve, seed: int = seed,
+                        clock: dict[str, float] = clock) -> None:
                 if step % spec.every and step != steps:
                     return
                 paused = time.perf_counter()

@@ -19,17 +19,17 @@ import gc
 import multiprocessing
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
 
-from ..config import ModelConfig
-from ..origin import OriginStep
-from ..data import load_data
-from ..affine_encoder import export_affine_encoder
-from ..models import GON, build_model
+from gon.affine_encoder import export_affine_encoder
+from gon.config import ModelConfig
+from gon.data import load_data
+from gon.models import GON, build_model
+from gon.origin import OriginStep
 
 
 @dataclass
@@ -42,7 +42,7 @@ class SpeedConfig:
     seed: int = 0
 
 
-def _paper_inner_outer(model: GON, config: ModelConfig, x: Tensor) -> Tensor:
+def paper_inner_outer(model: GON, config: ModelConfig, x: Tensor) -> Tensor:
     """One outer loss of the paper's formulation (its scripts' reductions, batch means)."""
     batch = x.shape[0]
     if config.kind == "implicit":
@@ -73,7 +73,7 @@ def _paper_inner_outer(model: GON, config: ModelConfig, x: Tensor) -> Tensor:
     return ((model.decoder(-grad) - x) ** 2).sum(1).mean()
 
 
-def _setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Callable[[], None]]]:
+def setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Callable[[], None]]]:
     torch.set_num_threads(spec.threads)
     torch.manual_seed(spec.seed)
     # the paper's inner scale, so the reference formulation and the library's step do the same
@@ -93,7 +93,7 @@ def _setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Calla
         return step
 
     steps = {
-        "reference": run(lambda: _paper_inner_outer(model, config, x)),
+        "reference": run(lambda: paper_inner_outer(model, config, x)),
         "gon": run(lambda: model.loss(x)),
         "plain": run(lambda: model.outer_loss(model.decode(z_given), x).mean()),
     }
@@ -124,7 +124,7 @@ def _status_mb(field: str) -> float:
 
 
 def _peak_memory_child(spec_dict: dict, formulation: str, queue) -> None:  # noqa: ANN001 - a multiprocessing queue
-    _, _, _, steps = _setup(SpeedConfig(**spec_dict))
+    _, _, _, steps = setup(SpeedConfig(**spec_dict))
     gc.collect()
     # reset the process's peak resident size (VmHWM), so that set-up peaks do not count
     with open("/proc/self/clear_refs", "w") as f:
@@ -151,7 +151,7 @@ def peak_memory_mb(spec: SpeedConfig, formulation: str) -> float | None:
 
 def speed(spec: SpeedConfig, memory: bool = True) -> dict:
     """Median seconds per training step of each formulation, encoding throughput, peak memory."""
-    model, config, x, steps = _setup(spec)
+    model, config, x, steps = setup(spec)
     result: dict = time_steps(steps, spec.warmup, spec.repeats)
     result["config"] = {**asdict(spec), "model": config.to_dict(), "origin_path": model.origin_path(spec.batch_size),
                         "torch": torch.__version__}

@@ -1,30 +1,38 @@
-"""`gon bench`: the benchmark layer's commands, added to the `gon` parser by the command
-line's entry point (gon/cli/__init__.py), so that the command line itself never imports
-the benchmarks (tests/test_layout.py)."""
+"""The benchmarks' command line, run from the repository root:
+
+    python -m benchmarks table1 --quick
+    python -m benchmarks map --preset quick
+    python -m benchmarks ablation activations --quick
+    python -m benchmarks speed --model conv
+
+Its flags, logging and one-line errors (exit 2) are the `gon` command line's (gon.cli.run).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from ..fields import positive_int, seed_int, thread_count
-from ..errors import GONError
-from ..files import json_line
-from ..kinds import KINDS
+from gon.cli import run
+from gon.cli.parser import Parser, common_flags
+from gon.errors import GONError
+from gon.fields import positive_int, seed_int, thread_count
+from gon.files import json_line
+from gon.kinds import KINDS
+from gon.origin import DEFAULT_INNER_SCALE, SCALE_RULES
+
 from . import map as paper_map
 from . import tables
-from ..origin import DEFAULT_INNER_SCALE, SCALE_RULES
 from .map import MAP_PRESETS, METHODS, describe_presets
 from .speed import SpeedConfig, format_speed, speed
 from .tables import ABLATION_NAMES, QUICK_DATA
 
 
-def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, bool]:
-    """Add `gon bench` and its benchmarks to the `gon` subcommands `sub`; returns each
-    benchmark's parser with whether it takes the common --threads."""
-    bench = sub.add_parser("bench", help="benchmarks that print figures").add_subparsers(
-        dest="bench", required=True, metavar="BENCHMARK")
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="python -m benchmarks", description="The paper's benchmarks: programs that print figures.")
+    bench = parser.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     q = bench.add_parser("speed", help="seconds per training step: paper's formulation, library, plain decoder")
     q.add_argument("--model", dest="kind", choices=[k for k, spec in KINDS.items() if spec.origin_step], default="conv")
     q.add_argument("--batch-size", type=positive_int, default=64, help="images per step (default %(default)s)")
@@ -81,20 +89,29 @@ def add_bench(sub: argparse._SubParsersAction) -> dict[argparse.ArgumentParser, 
     q.add_argument("--steps", type=positive_int, help="training steps per curve (overrides the preset)")
     q.add_argument("--eval-images", type=positive_int, default=500, help="held-out images evaluated (default 500)")
     q.add_argument("--out", type=Path, help="output directory (default runs/bench/ablations)")
-    # speed and map set threads per measurement or per worker
-    return {command: name not in ("speed", "map") for name, command in bench.choices.items()}
+    for name, command in bench.choices.items():
+        common_flags(command, threads=name not in PER_RUN_THREADS)
+    return parser
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+# these set threads per measurement or per worker (their own --threads)
+PER_RUN_THREADS = ("speed", "map")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(run_benchmark, args, set_threads=args.bench not in PER_RUN_THREADS)
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
     if args.bench in ("table1", "table2"):
-        run = tables.table1 if args.bench == "table1" else tables.table2
-        result = run(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
-                     seeds=tuple(args.seeds), steps=args.steps)
+        table = tables.table1 if args.bench == "table1" else tables.table2
+        result = table(args.out or Path("runs/bench") / args.bench, quick=args.quick, data=tuple(args.data),
+                       seeds=tuple(args.seeds), steps=args.steps)
         print(result.markdown)
         print(f"wrote {result.directory}/{args.bench}.md, {args.bench}.csv and runs.jsonl")
         return 0
     if args.bench == "map":
-
         if args.quick and args.preset not in (None, "quick"):
             raise GONError(f"--quick is --preset quick, not {args.preset}")
         name = args.preset or ("quick" if args.quick else "full")
@@ -123,3 +140,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _tuple(values: list[Any] | None) -> tuple[Any, ...] | None:
     return None if values is None else tuple(values)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

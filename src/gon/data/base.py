@@ -1,0 +1,61 @@
+"""`Data`: the one Dataset contract of every data source, whatever its signal.
+
+A split of a data set has a `name`, optional int64 `labels` (N,), and N examples:
+
+* `len(data)` is N; `data.shape` is one example's shape ((C, H, W) of an image, (C, T) of a clip);
+* `data.batch(index)` is examples `index` (an int, a slice, a list or a tensor of ints) as
+  float32, the fast path the library's loop uses;
+* `data[i]` is one example, or `(example, label)` where the source has labels; a slice, a
+  list or a tensor of indices gives a batch (with labels (N,)), so `DataLoader(data,
+  batch_size=64, shuffle=True)` works as for any torch data set;
+* `data.subset(rows, name)` is the examples `rows` (a slice or indices) as a data set of the same kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+Index = int | slice | torch.Tensor | list[int]
+
+
+class Data(Dataset):
+    """Base class of ImageData, SoundData and any source's own data set: a subclass has
+    `name` and `labels` and defines `__len__`, `shape`, `batch` and `subset`."""
+
+    name: str
+    labels: torch.Tensor | None
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One example's shape."""
+        raise NotImplementedError
+
+    def batch(self, index: Index) -> torch.Tensor:
+        """Examples `index` as float32."""
+        raise NotImplementedError
+
+    def subset(self, rows: slice | torch.Tensor | list[int], name: str) -> Data:
+        """Examples `rows` as a data set of the same kind, named `name`."""
+        raise NotImplementedError
+
+    def __getitem__(self, index: Index) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        if isinstance(index, (bool, float, str)) or (isinstance(index, torch.Tensor) and index.is_floating_point()):
+            raise TypeError(f"{self.name}: index with an int, a slice, or a list or tensor of ints, "
+                            f"not {type(index).__name__}")
+        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
+        if single:
+            index = int(index)
+            if not -len(self) <= index < len(self):
+                raise IndexError(f"{self.name}: index {index} out of range for {len(self)} examples")
+        examples = self.batch(index)
+        if self.labels is None:
+            return examples
+        labels = self.labels[index]
+        return examples, (int(labels) if single else labels)

@@ -1,0 +1,120 @@
+"""Data sources: one declaration each (`DataSource`), registered beside its loader.
+
+    register_source(DataSource("npz", "image", load=_load_npz, usage="npz:FILE (x_train/x_test, ...)",
+                               argument="required"))
+
+A spec names its source by the part before the first ':' (its scheme); what follows is the
+source's argument (a path, a name). `load_data` (load.py) finds the source here and calls
+`source.load(request)`, so adding a source is one module that calls `register_source` and
+one import of it (gon/data/load.py); a test file may register one of its own the same way.
+Every source returns a `Data` (base.py): the one Dataset contract of every signal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import GONError
+from .base import Data
+
+SPLITS = ("train", "test")
+# what a source yields, images (uint8 (C, H, W)) or sound clips (float32 (C, T)), and the
+# channel counts each can be converted to
+SIGNAL_CHANNELS = {"image": (1, 3), "sound": (1, 2), "video": (3,)}
+SIGNALS = tuple(SIGNAL_CHANNELS)
+ARGUMENTS = ("optional", "required", "none")
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """What `load_data` asks of a source: `argument` (the spec after its scheme's ':') and
+    `split`, the first `limit` examples; images fitted to `image_size` and `channels` by
+    `fit`, `stream`ed from disk and composited onto `background`; sound clips at
+    `sample_rate` Hz, `clip_seconds` long. None leaves a setting to the source (an image's own
+    size, the sound sources' 16 kHz). A source reads the settings of its signal and leaves the
+    others."""
+
+    spec: str
+    argument: str
+    split: str = "train"
+    limit: int | None = None
+    channels: int | None = None
+    image_size: int | None = None
+    fit: str = "resize"
+    stream: bool = False
+    background: str = "white"
+    sample_rate: int | None = None
+    clip_seconds: float | None = None
+
+    @property
+    def name(self) -> str:
+        """The data set's name: 'spec:split'."""
+        return f"{self.spec}:{self.split}"
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """One data source.
+
+    scheme: the spec's part before ':' (`--data SCHEME[:ARGUMENT]`); signal: what its examples
+    are, "image" or "sound" (a model kind takes one: KindSpec.data); load: `load(request) ->
+    Data`, raising GONError (one line) for anything a user can fix; usage: one line for the
+    help, the spec's form and what it holds; argument: whether a path or name after ':' is
+    "required", "optional" or refused ("none").
+    """
+
+    scheme: str
+    signal: str
+    load: Callable[[DataRequest], Data]
+    usage: str
+    argument: str = "optional"
+
+    def __post_init__(self) -> None:
+        if not self.scheme or self.scheme != self.scheme.strip().lower() or ":" in self.scheme:
+            raise GONError(f"a data source's scheme is a lower-case word without ':', got {self.scheme!r}")
+        if self.signal not in SIGNALS:
+            raise GONError(f"data source {self.scheme!r}: signal must be one of {', '.join(SIGNALS)}, "
+                           f"got {self.signal!r}")
+        if self.argument not in ARGUMENTS:
+            raise GONError(f"data source {self.scheme!r}: argument must be one of {', '.join(ARGUMENTS)}, "
+                           f"got {self.argument!r}")
+
+
+# scheme -> source, in registration order (the order the help lists them)
+SOURCES: dict[str, DataSource] = {}
+
+
+def register_source(source: DataSource) -> DataSource:
+    """Add `source` to the ones `load_data` reads; a second source under a registered
+    scheme is an error (two modules claiming one scheme)."""
+    if source.scheme in SOURCES and SOURCES[source.scheme] is not source:
+        raise GONError(f"data source {source.scheme!r} is registered twice")
+    SOURCES[source.scheme] = source
+    return source
+
+
+def parse_spec(spec: str) -> tuple[DataSource, str]:
+    """The source a spec names and its argument; GONError naming the known specs otherwise."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise GONError(f"empty data spec; known specs: {scheme_names()}")
+    scheme, sep, argument = spec.partition(":")
+    source = SOURCES.get(scheme.strip().lower())
+    if source is None:
+        hint = f" (to read the path {spec!r} use folder:{spec} or npz:{spec})" if os.path.exists(spec) else ""
+        raise GONError(f"unknown data spec {spec!r}{hint}; known specs: {scheme_names()}")
+    if source.argument == "required" and not argument:
+        raise GONError(f"data spec {spec!r} needs an argument after '{source.scheme}:' ({source.usage.split()[0]})")
+    if source.argument == "none" and sep:
+        raise GONError(f"data spec {spec!r}: {source.scheme} takes no argument")
+    return source, argument
+
+
+def known_specs() -> list[str]:
+    """One line per registered source: its spec's form and what it holds."""
+    return [source.usage for source in SOURCES.values()]
+
+
+def scheme_names() -> str:
+    return ", ".join(source.usage.split()[0] for source in SOURCES.values())
