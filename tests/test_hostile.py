@@ -555,3 +555,16 @@ def test_os_errors_of_any_kind_are_one_line(run_copy, monkeypatch, capsys, errno
         monkeypatch.setattr(gon.cli.commands, "evaluate", refuse)  # inside a command, not in a write of ours
         assert run_cli("eval", run_copy, "--limit", "16") == 2
     one_line_error(capsys)
+
+
+# round four: sound, stored scales, dtypes, inner steps (docs/reliability.md, "Failure table")
+
+def test_inner_steps_are_bounded_from_the_flag_and_from_a_run_config(run_copy, tmp_path, capsys):  # cause 1
+    assert run_cli("train", *T, "--inner-steps", 10 ** 9, "--out", tmp_path / "new") == 2
+    one_line_error(capsys, "inner_steps must be at most")
+    document = json.loads((run_copy / "config.json").read_text())
+    document["model"]["origin"]["steps"] = 10 ** 9
+    (run_copy / "config.json").write_text(json.dumps(document))
+    assert run_cli("eval", run_copy, "--limit", 16) == 2
+    one_line_error(capsys, "inner_steps must be at most")
+    assert not (tmp_path / "new").exists()

@@ -54,8 +54,8 @@ class LatentModel(nn.Module):
         self.value_range: tuple[float, float] = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> Tensor:
-        """x as this model's images: uint8 images become floats in [0, 1] (x / 255), in the
-        dtype of the model's weights. GONError for other integer tensors and, for a model that
+        """x as this model's images, in the dtype of the model's weights (floats of any
+        precision are converted; uint8 images become floats in [0, 1], x / 255). GONError for other integer tensors and, for a model that
         knows its image shape (every library model), for floats outside [0, 1] or a batch not
         of shape (B, C, H, W). A sound model (its shape is (C, T)) takes float clips (B, C, T)
         in [-1, 1] and no uint8. A GON around a decoder of your own (no `image_shape`) takes
@@ -65,11 +65,14 @@ class LatentModel(nn.Module):
             raise GONError(f"expected a tensor of {'sound clips' if sound else 'images'}, got {type(x).__name__}")
         if sound and not x.is_floating_point():
             raise GONError(f"sound clips must be floats in [-1, 1], got {x.dtype}")
+        weights = next(self.parameters(), None)
+        dtype = weights.dtype if weights is not None and weights.is_floating_point() else torch.float32
         if x.dtype == torch.uint8:
-            weights = next(self.parameters(), None)
-            x = x.to(weights.dtype if weights is not None and weights.is_floating_point() else torch.float32) / 255
+            x = x.to(dtype) / 255
         elif not x.is_floating_point():
             raise GONError(f"images must be floats in [0, 1] or uint8 in [0, 255], got {x.dtype}")
+        else:  # float16, bfloat16 or float64 data meet float32 weights: the layers need one dtype
+            x = x.to(dtype)
         if self.image_shape is None:
             return x
         if sound:

@@ -72,7 +72,9 @@ class GON(LatentModel):
             return self.step.inner_scale
         if not self._calibration_known:
             if math.isnan(float(self.calibrated_scale)):
-                if all(bool(torch.isfinite(p).all()) for p in self.parameters()):
+                # detached: weights made under inference mode are not autograd's, and the step
+                # names that in one line (gon.origin.gradients_enabled) rather than torch here
+                if all(bool(torch.isfinite(p.detach()).all()) for p in self.parameters()):
                     self.calibrate(x)
                 else:  # damaged weights (NaN): nothing to measure; the latents come out non-finite,
                     # which evaluation reports (null) and inspect refuses, as for any such model
