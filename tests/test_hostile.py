@@ -568,3 +568,34 @@ def test_inner_steps_are_bounded_from_the_flag_and_from_a_run_config(run_copy, t
     assert run_cli("eval", run_copy, "--limit", 16) == 2
     one_line_error(capsys, "inner_steps must be at most")
     assert not (tmp_path / "new").exists()
+
+
+def stored(run, change):
+    tensors, metadata = read_tensors(run / "model.safetensors")
+    save_tensors(change(tensors), run / "model.safetensors", metadata)
+
+
+def weights_as(dtype):
+    return lambda tensors: {k: v.to(dtype) if v.is_floating_point() and k != "calibrated_scale" else v
+                            for k, v in tensors.items()}
+
+
+DAMAGED_WEIGHTS = {
+    **{f"calibrated scale {value}": lambda t, value=value: {**t, "calibrated_scale": torch.tensor(value)}
+       for value in (-1.0, 0.0, float("inf"))},
+    **{f"{dtype} weights": weights_as(dtype) for dtype in (torch.complex64, torch.bool, torch.int64, torch.uint8)},
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_WEIGHTS)
+def test_stored_weights_of_another_dtype_or_a_scale_out_of_range_are_one_line(run_copy, capsys, damage):  # 4, 5
+    stored(run_copy, DAMAGED_WEIGHTS[damage])
+    assert run_cli("eval", run_copy, "--limit", 16) == 2
+    one_line_error(capsys, "model.safetensors: unusable weights")
+    assert capsys.readouterr().err == ""  # no torch warning (complex to float) either
+
+
+def test_a_scale_not_yet_calibrated_and_float64_weights_load(run_copy, capsys):  # NaN: "not yet calibrated"
+    stored(run_copy, lambda t: {**weights_as(torch.float64)(t), "calibrated_scale": torch.tensor(float("nan"))})
+    assert run_cli("eval", run_copy, "--limit", 16, "--json") == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["sse_per_image"] > 0

@@ -9,6 +9,7 @@
     read_json(path, missing)                  a small JSON document, refusing anything else
     read_jsonl(path, skip_damaged)            the records of a log we append to, bounded
     save_tensors / read_tensors               safetensors with deterministic bytes
+    tensor_problem(name, tensor)              what is wrong with a stored tensor's dtype or values
 """
 
 from __future__ import annotations
@@ -321,6 +322,24 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: d
     except SafetensorError as error:  # its I/O errors (a full disk) are OSErrors to every caller
         raise OSError(errno.EIO, str(error).splitlines()[0]) from None
     os.chmod(path, file_mode())
+
+
+# the dtypes a stored weight may have: real floating point (a model saved after .double() or
+# .half() loads into float32 weights); complex, bool and integer tensors are refused
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def tensor_problem(name: str, tensor: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,),
+                   finite: bool = True) -> str | None:
+    """What is wrong with the stored tensor `name` (read from one of our files), or None: a dtype
+    outside `dtypes`, or with `finite`, a NaN or infinite value. The one check of every stored
+    tensor's type (sampler files, model weights, checkpoints)."""
+    if tensor.dtype not in dtypes:
+        allowed = "a real float dtype" if dtypes == FLOAT_DTYPES else " or ".join(map(str, dtypes))
+        return f"{name} is {tensor.dtype}, not {allowed}"
+    if finite and not bool(torch.isfinite(tensor).all()):
+        return f"{name} is not finite"
+    return None
 
 
 def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..errors import GONError
+from ..files import FLOAT_DTYPES, tensor_problem
 from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
 from .hub import model_directory
 from .saving import load_model, save_pretrained
@@ -197,6 +198,20 @@ class LatentModel(nn.Module):
         files `from_pretrained`, `load_model` and the command line read; a failure never
         leaves a half-written model (gon.models.saving.save_pretrained)."""
         return save_pretrained(self, directory)
+
+    def state_problem(self, state: dict[str, Tensor]) -> str | None:
+        """What is wrong with a stored state (of the right keys and shapes) for this model, or
+        None: a float weight stored as complex, bool or integers, an integer buffer of another
+        dtype; subclasses add the ranges of their buffers. Checked before any tensor is loaded."""
+        expected = self.state_dict()
+        for key, tensor in state.items():
+            if key in expected:
+                dtypes = FLOAT_DTYPES if expected[key].is_floating_point() else (expected[key].dtype,)
+                # not finite: NaN weights load, and evaluation reports them (null) as for any such model
+                problem = tensor_problem(key, tensor, dtypes, finite=False)
+                if problem is not None:
+                    return problem
+        return None
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "LatentModel":

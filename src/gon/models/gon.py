@@ -82,6 +82,17 @@ class GON(LatentModel):
             self._calibration_known = True
         return self.calibrated_scale
 
+    def state_problem(self, state: dict[str, Tensor]) -> str | None:
+        """LatentModel's check, and a stored calibrated scale that is NaN (not yet calibrated)
+        or a positive finite number, as a given inner_scale must be."""
+        problem = super().state_problem(state)
+        scale = state.get("calibrated_scale")
+        if problem is None and scale is not None and scale.numel() == 1:
+            value = float(scale)
+            if not math.isnan(value) and not (math.isfinite(value) and value > 0):
+                return f"calibrated_scale is {value:g}: a calibrated inner scale is a positive finite number"
+        return problem
+
     def prepare_training(self, x: Tensor) -> None:
         """Calibrate the inner scale on `x` (fit's first global batch) unless it is set."""
         if self.step.inner_scale == CALIBRATED:
