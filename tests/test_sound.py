@@ -355,7 +355,10 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
     assert run_cli("render", implicit_run, "--resolution", 64) == 2
     assert run_cli("sample", implicit_run, "--resolution", 64) == 2
     assert run_cli("interpolate", implicit_run, "--gif", implicit_run / "x.gif") == 2
-    assert run_cli("render", implicit_run, "--sample-rate", 10 ** 9) == 2
+    for rate in (10 ** 9, 384001):  # the training limit holds for rendering too
+        with pytest.raises(SystemExit) as stop:
+            run_cli("render", implicit_run, "--sample-rate", rate)
+        assert stop.value.code == 2
     assert not (implicit_run / "x.gif").exists()
     assert all(len(line) < 300 for line in capsys.readouterr().err.splitlines())
 
@@ -392,3 +395,74 @@ def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_t
     assert (tmp_path / "curves.png").stat().st_size > 0
     with pytest.raises(GONError, match="method 'vgon' is not in the sound map"):
         comparison.gon_vs_ae(tmp_path, preset="sound", methods=("vgon",), workers=1)
+
+
+# round four (docs/reliability.md, "Failure table")
+
+@pytest.mark.parametrize("length", [["--clip-seconds", "1e308"], ["--clip-seconds", "1e-9"],
+                                    ["--sample-rate", "2", "--clip-seconds", "1"]])
+def test_clip_lengths_out_of_bounds_are_one_line_before_training(sounds_dir, tmp_path, capsys, length):  # cause 2
+    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", *length, "--steps", 1, "--limit", 8,
+                   "--batch-size", 4, "--out", tmp_path / "run", "--quiet") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gon: error: a clip of") and "\n" not in err and "samples" in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_shortest_clip_trains_and_evaluates(sounds_dir, tmp_path):  # cause 2: every metric takes it
+    from gon.config import MIN_CLIP_SAMPLES
+    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", "--sample-rate", MIN_CLIP_SAMPLES,
+                   "--clip-seconds", 1, "--steps", 1, "--limit", 8, "--batch-size", 4, "--eval-limit", 2,
+                   "--out", tmp_path / "run", "--quiet") == 0
+    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["split"] == "test"
+
+
+def test_a_failing_evaluation_after_training_keeps_the_model_and_resume_finishes(sounds_dir, tmp_path, capsys,
+                                                                                 monkeypatch):  # cause 2
+    import gon.training.run as run_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("stft(...) hop_length=0")
+
+    monkeypatch.setattr(run_module, "evaluate", broken)
+    out = tmp_path / "run"
+    args = ["--model", "audio-conv", "--data", "sounds", *SHORT, "--steps", 2, "--limit", 8, "--batch-size", 4,
+            "--eval-limit", 2]
+    assert run_cli("train", *args, "--out", out, "--quiet") == 2
+    err = capsys.readouterr().err.strip()
+    assert "held-out evaluation failed" in err and f"gon train --resume {out}" in err and "\n" not in err, err
+    assert (tmp_path / ".run.partial" / "model.safetensors").is_file()  # the trained model is kept
+    monkeypatch.undo()
+    assert run_cli("train", "--resume", out, "--quiet") == 0
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["split"] == "test"
+    assert (out / "interpolations.wav").is_file()
+
+
+def test_a_test_set_of_one_clip_gets_every_figure(folder, tmp_path):  # cause 7
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    shutil.move(folder / "bd_boom.flac", folder / "test")
+    for name in ("sn_dub.flac", "hat_raw.flac", "tabla_na.flac"):
+        shutil.move(folder / name, folder / "train")
+    out = tmp_path / "one"
+    assert run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 2,
+                   "--batch-size", 3, "--out", out, "--quiet") == 0
+    for name in ("reconstructions", "samples", "interpolations"):
+        assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.wav").is_file()
+
+
+def test_render_refuses_before_allocating_and_writes_all_outputs_or_none(implicit_run, tmp_path, capsys,
+                                                                         monkeypatch):  # cause 6, also seen
+    import gon.cli.commands as commands
+
+    monkeypatch.setattr(commands, "available_memory", lambda: 100 << 20)  # under 2 x 96,000 x 256 B + 64 MiB
+    assert run_cli("render", implicit_run, "-n", 1, "--sample-rate", 384000, "--out", tmp_path / "big.png") == 2
+    err = capsys.readouterr().err.strip()
+    assert "GiB to render, draw and write" in err and "\n" not in err, err
+    monkeypatch.undo()
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(b"precious")
+    (tmp_path / "snd.wav").symlink_to(victim)
+    assert run_cli("render", implicit_run, "-n", 1, "--out", tmp_path / "snd.png") == 2
+    assert "snd.wav exists and is a symlink" in capsys.readouterr().err
+    assert not (tmp_path / "snd.png").exists() and victim.read_bytes() == b"precious"
+    assert not (tmp_path / "big.png").exists()

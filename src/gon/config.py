@@ -40,14 +40,29 @@ FITS = ("resize", "pad")
 MAX_SAMPLE_RATE = 384000
 # samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz)
 MAX_CLIP_SAMPLES = 1 << 22
+# and at least one spectrogram frame of 16 samples, the shortest every sound metric and figure
+# takes (the log-spectral distance's STFT hops a quarter frame: 1 to 3 samples made a hop of 0)
+MIN_CLIP_SAMPLES = 16
 # the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
 # one second holds a whole hit of almost every sample in the sounds set
 DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
 
 
 def clip_samples(sample_rate: int, seconds: float) -> int:
-    """Samples in a clip of `seconds` at `sample_rate` (at least one)."""
-    return max(1, round(sample_rate * seconds))
+    """Samples in a clip of `seconds` at `sample_rate`; GONError outside MIN_CLIP_SAMPLES to
+    MAX_CLIP_SAMPLES (checked before rounding: 1e308 seconds is no OverflowError)."""
+    return clip_length(sample_rate * seconds, f"a clip of {seconds:g} s at {sample_rate} Hz",
+                       "clip_seconds or sample_rate")
+
+
+def clip_length(samples: float, what: str, change: str, maximum: int = MAX_CLIP_SAMPLES) -> int:
+    """`samples` rounded, the length of `what`; GONError (naming what to `change`) when it is not
+    from MIN_CLIP_SAMPLES to `maximum`: the one check of every derived clip length."""
+    if not MIN_CLIP_SAMPLES - 0.5 <= samples <= maximum:  # NaN and infinity fail too
+        bound = (f"the limit is {maximum:,}: lower" if samples > MIN_CLIP_SAMPLES
+                 else f"a clip needs at least {MIN_CLIP_SAMPLES} samples: raise")
+        raise GONError(f"{what} has {samples:,.0f} samples; {bound} {change}")
+    return max(MIN_CLIP_SAMPLES, round(samples))
 
 logger = logging.getLogger("gon")
 
@@ -120,7 +135,7 @@ class ModelConfig:
     first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
                                           "3000 for sound, as SIREN's audio fits)", positive=True, per_kind=True)
     sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
-                              per_kind=True)
+                              maximum=MAX_SAMPLE_RATE, per_kind=True)
     clip_seconds: float = option(DEFAULT_CLIP_SECONDS,
                                  "sound: seconds per clip (the start of each recording, padded with silence)",
                                  positive=True, per_kind=True)
@@ -196,11 +211,7 @@ class ModelConfig:
     def _check_sound(self) -> None:
         if self.channels != 1:  # stereo files are mixed down (gon.data.sound)
             raise GONError(f"sound models are mono (channels 1), got channels {self.channels}")
-        if self.sample_rate > MAX_SAMPLE_RATE:
-            raise GONError(f"sample_rate must be at most {MAX_SAMPLE_RATE} Hz, got {self.sample_rate}")
-        if self.clip_samples > MAX_CLIP_SAMPLES:
-            raise GONError(f"a clip of {self.clip_seconds:g} s at {self.sample_rate} Hz has {self.clip_samples:,} "
-                           f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
+        clip_samples(self.sample_rate, self.clip_seconds)  # GONError for a clip too long or too short
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> "ModelConfig":

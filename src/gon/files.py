@@ -1,6 +1,7 @@
 """Files and folders that appear whole or not at all, and bounded reads of our own formats.
 
     write_atomically(path, save)              one file: temporary sibling, fsync, rename (the primitive)
+    check_outputs(*paths)                     every output of a command checked before the first is written
     write_text / write_json                   a text or JSON file, through write_atomically
     json_line(document)                       one line of strict JSON (NaN and infinity as null)
     append_jsonl(path, records)               records appended to a log, on disk when it returns
@@ -49,6 +50,16 @@ def check_output_file(path: Path) -> None:
         raise OutputError(f"could not write {path} ({error.strerror or error})") from None
     if not stat.S_ISREG(mode):
         raise GONError(f"{path} exists and is {_kind(mode)}, not a regular file: refusing to replace it")
+
+
+def check_outputs(*paths: str | Path) -> None:
+    """The checks `write_atomically` makes of each path (`check_output_file`, an existing folder
+    above its own), made for all of one command's outputs before the first is written, so that a
+    refusal of the last never follows the first written: a command's outputs are all or none."""
+    for path in map(Path, paths):
+        check_output_file(path)
+        if not path.parent.is_dir() and not path.parent.parent.is_dir():
+            raise GONError(f"cannot write {path}: {path.parent.parent} does not exist")
 
 
 def file_mode() -> int:
