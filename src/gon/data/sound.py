@@ -18,10 +18,16 @@ recording: shorter ones are padded with silence. Limits are checked from each fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import struct
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile
@@ -46,7 +52,10 @@ MAX_FILE_CHANNELS = 64
 # and a header that declares hours is more often damage than music
 MAX_FILE_SECONDS = 600.0
 MAX_FILES = 1_000_000
-DECODE_BLOCK = 1 << 16  # frames decoded at a time when checking a file to its end
+DECODE_BLOCK = 1 << 16  # frames decoded at the end of a file, where a cut shows
+# the formats whose size libsndfile takes from the header and clamps to the file (read_clip checks it)
+WAVE_FORMATS = ("WAV",)
+MAX_WAVE_CHUNKS = 64  # chunks before "data" in a WAV header (fmt, fact, LIST, ...: a handful)
 
 
 def is_test(name: str) -> bool:
@@ -138,17 +147,26 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
     if seconds > MAX_FILE_SECONDS:
         raise GONError(f"{where}: {path} declares {seconds:,.0f} s of audio; recordings longer than "
                        f"{MAX_FILE_SECONDS:.0f} s are refused (cut the part you want into a file of its own)")
-    # only what the clip needs (plus the resampling filter's reach) is kept; the rest is decoded
-    # block by block and dropped, so that a file damaged after the clip is refused all the same
+    if info.format in WAVE_FORMATS:
+        _check_wave_sizes(path, where)
+    # only what the clip needs (plus the resampling filter's reach) is decoded, then the file's last
+    # block, where a cut shows: a file of ten minutes costs what its clip does. (A WAV's header
+    # was compared with its size above: libsndfile clamps the frames it reports to what is there.)
     needed = min(info.frames, math.ceil(length * info.samplerate / sample_rate) + 64)
     try:
-        with soundfile.SoundFile(str(path)) as stream:
+        with _decoder_messages() as messages, soundfile.SoundFile(str(path)) as stream:
             samples = stream.read(needed, dtype="float32", always_2d=True)
             decoded = len(samples)
-            while len(block := stream.read(DECODE_BLOCK, dtype="float32", always_2d=True)):
-                decoded += len(block)
+            if decoded == needed < info.frames and info.format not in WAVE_FORMATS:
+                decoded = stream.seek(max(needed, info.frames - DECODE_BLOCK))
+                while len(block := stream.read(DECODE_BLOCK, dtype="float32", always_2d=True)):
+                    decoded += len(block)
+            elif info.format in WAVE_FORMATS:
+                decoded = info.frames
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         raise GONError(f"{where}: {path} could not be decoded ({_first_line(error)})") from None
+    if messages:  # mpg123 resyncing over a damaged frame, which it otherwise says on our stderr
+        raise GONError(f"{where}: {path} could not be decoded (the decoder says: {messages[0]})")
     # an MP3's length is the decoder's estimate where the file has no Xing/LAME header (VBR files
     # often do not), so only a file that decodes to nothing is refused there
     if decoded < info.frames and (info.format != "MP3" or decoded == 0):
@@ -163,6 +181,50 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
     kept = mono[:length]
     out[: len(kept)] = np.clip(kept, -1.0, 1.0)  # float files and resampling ringing may overshoot
     return np.repeat(out[None], channels, axis=0)
+
+
+def _check_wave_sizes(path: Path, where: str) -> None:
+    """GONError unless the sample data a RIFF WAVE file's header declares is in the file: libsndfile
+    reads a cut or lying WAV as what is there (the missing part was silence, a declared 2^31 frames
+    over 500 real ones read as 500)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        riff, declared, wave = struct.unpack("<4sI4s", f.read(12).ljust(12, b"\0"))
+        if riff != b"RIFF" or wave != b"WAVE":
+            return  # RF64, W64 and others carry their sizes elsewhere; libsndfile checks those
+        if declared + 8 > size:
+            raise GONError(f"{where}: {path} is truncated or damaged: its header declares {declared + 8:,} bytes, "
+                           f"the file holds {size:,}")
+        for _ in range(MAX_WAVE_CHUNKS):
+            header = f.read(8)
+            if len(header) < 8:
+                return
+            name, length = struct.unpack("<4sI", header)
+            if name == b"data":
+                if f.tell() + length > size:
+                    raise GONError(f"{where}: {path} is truncated or damaged: it declares {length:,} bytes of "
+                                   f"samples, the file holds {size - f.tell():,}")
+                return
+            f.seek(length + (length & 1), 1)  # chunks are padded to an even length
+
+
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """The lines libsndfile's decoders write to the process's stderr (file descriptor 2) while
+    inside, captured rather than shown: they mean damage, which the caller reports in one line."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read(1 << 16).decode("utf-8", "replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _first_line(error: BaseException) -> str:
