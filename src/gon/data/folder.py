@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..errors import GONError, NoSplit
-from .images import GREY_MODES, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, SPLITS, LazyImages, pil_to_tensor, stack
+from .images import GREY_MODES, IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, SPLITS, LazyImages, pil_to_tensor, split_dirs, stack
 
 
 
@@ -34,8 +34,8 @@ def _class_of(path: Path, root: Path) -> str | None:
 
 def folder_files(directory: Path, split: str, where: str) -> tuple[list[Path], torch.Tensor | None]:
     """The image files of one split of an image folder, and their class indices (if every image has a class)."""
-    if (directory / "train").is_dir() and (directory / "test").is_dir():
-        roots = {name: directory / name for name in SPLITS}
+    roots = split_dirs(directory, where)
+    if roots is not None:
         by_split = {name: _image_files(root) for name, root in roots.items()}
         every = [(path, roots[name]) for name in SPLITS for path in by_split[name]]
         files, root = by_split[split], roots[split]

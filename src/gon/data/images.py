@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ..errors import GONError
+from ..errors import GONError, IndexKindError
 
 logger = logging.getLogger("gon")
 
@@ -54,6 +54,25 @@ class LazyImages:
     def __getitem__(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
         indices = np.arange(len(self))[index.numpy() if isinstance(index, torch.Tensor) else index]
         return self.fetch(np.atleast_1d(indices)) if np.ndim(indices) else self.fetch(indices[None])[0]
+
+
+def checked_index(index: Any, length: int, name: str, what: str) -> tuple[Any, bool]:
+    """(index, whether it names one item) for `data[index]` of a data set of `length` items (`what`):
+    an int in range, a slice, or a list or tensor of ints. IndexKindError (a GONError and a
+    TypeError) for anything else (1.5, None, a string), IndexError naming the set out of range."""
+    integers = isinstance(index, torch.Tensor) and not index.is_floating_point() and index.dtype != torch.bool
+    if isinstance(index, list):
+        integers = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index)
+    if not (integers or isinstance(index, slice)
+            or (isinstance(index, (int, np.integer)) and not isinstance(index, bool))):
+        raise IndexKindError(f"{name}: index with an int, a slice, or a list or tensor of ints, "
+                             f"not {type(index).__name__}")
+    single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
+    if single:
+        index = int(index)
+        if not -length <= index < length:
+            raise IndexError(f"{name}: index {index} out of range for {length} {what}")
+    return index, single
 
 
 @dataclass
@@ -96,14 +115,7 @@ class ImageData(Dataset):
         return self.images[index].to(torch.float32) / 255.0
 
     def __getitem__(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor | tuple[torch.Tensor, Any]:
-        if isinstance(index, (bool, float, str)) or (isinstance(index, torch.Tensor) and index.is_floating_point()):
-            raise TypeError(f"{self.name}: index with an int, a slice, or a list or tensor of ints, "
-                            f"not {type(index).__name__}")
-        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
-        if single:
-            index = int(index)
-            if not -len(self) <= index < len(self):
-                raise IndexError(f"{self.name}: index {index} out of range for {len(self)} images")
+        index, single = checked_index(index, len(self), self.name, "images")
         images = self.batch(index)
         if self.labels is None:
             return images
@@ -265,3 +277,16 @@ def existing_dir(arg: str, spec: str) -> Path:
     if not path.is_dir():
         raise GONError(f"{spec}: {path} is not a directory")
     return path
+
+
+def split_dirs(directory: Path, where: str) -> dict[str, Path] | None:
+    """{"train": DIR/train, "test": DIR/test} when `directory` has both folders (None otherwise);
+    GONError when they are one folder (two links to one place): the test set would be the
+    training set without a word."""
+    dirs = {name: directory / name for name in SPLITS}
+    if not all(path.is_dir() for path in dirs.values()):
+        return None
+    if dirs["train"].resolve() == dirs["test"].resolve():
+        raise GONError(f"{where}: {dirs['train']} and {dirs['test']} are the same folder: the test set must be "
+                       f"held out from training")
+    return dirs

@@ -135,6 +135,19 @@ def load_data(
     raise GONError(f"unknown data spec {spec!r}{hint}; known specs: {_spec_names()}")
 
 
+# the specs whose argument is a path on this machine (torchvision's is a name, then a root)
+PATH_SCHEMES = ("fashion-mnist", "emoji", "idx", "folder", "npz", "sounds", "audio")
+
+
+def resolved_spec(spec: str) -> str:
+    """`spec` with its path made absolute (`~` expanded, links resolved), what a run records: a
+    relative `audio:aud` named another folder, or none, for a command run from elsewhere."""
+    scheme, sep, arg = spec.partition(":")
+    if scheme.strip().lower() not in PATH_SCHEMES or not arg:
+        return spec
+    return f"{scheme}{sep}{Path(arg).expanduser().resolve()}"
+
+
 def _spec_names() -> str:
     return ", ".join(line.split()[0] for line in KNOWN_SPECS)
 

@@ -37,7 +37,7 @@ from scipy.signal import resample_poly
 from ..config import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
 from .packages import is_test_name, name_key, package_dir
 from ..errors import GONError
-from .images import MAX_IN_MEMORY_BYTES, SPLITS
+from .images import MAX_IN_MEMORY_BYTES, SPLITS, checked_index, split_dirs
 
 logger = logging.getLogger("gon")
 
@@ -88,8 +88,8 @@ class SoundData(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return int(self.clips.shape[0])
 
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self.clips[index]
+    def __getitem__(self, index: int | slice | torch.Tensor | list[int]) -> torch.Tensor:
+        return self.clips[checked_index(index, len(self), self.name, "clips")[0]]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -110,8 +110,9 @@ def sounds_dir(arg: str, where: str) -> Path:
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     """The audio files of ``split`` in their fixed order: DIR/train/ or DIR/test/ when DIR has
     them, else the files of DIR split by a hash of their names."""
-    if (directory / "train").is_dir() and (directory / "test").is_dir():
-        directory, chosen = directory / split, None
+    dirs = split_dirs(directory, where)
+    if dirs is not None:
+        directory, chosen = dirs[split], None
     else:
         chosen = split
     names = []

@@ -108,6 +108,11 @@ class LatentModel(nn.Module):
         """Called by `fit` with the first global batch before the first step (and again on
         resume); a GON with a calibrated inner scale sets it here. Nothing for most models."""
 
+    def divergence_cause(self) -> str | None:
+        """What in this model likely made the training loss non-finite, as a hint for the user
+        (None: nothing of its own; the learning rate is the usual cause)."""
+        return None
+
     def outer_loss(self, output: Any, x: Tensor) -> Tensor:
         """L at F(z) (the training loss): decoder output and data (B, ...) -> loss per sample (B,)."""
         return self._outer_loss(output, x)

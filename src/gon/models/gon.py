@@ -93,6 +93,15 @@ class GON(LatentModel):
                 return f"calibrated_scale is {value:g}: a calibrated inner scale is a positive finite number"
         return problem
 
+    def divergence_cause(self) -> str | None:
+        """A fixed inner scale above every scale a calibration tries: latents that large overflow
+        the decoder whatever the learning rate."""
+        scale = self.step.inner_scale
+        if isinstance(scale, (int, float)) and scale > CALIBRATION_SCALES[-1]:
+            return (f"the inner scale {scale:g} is above any a calibration picks (at most "
+                    f"{CALIBRATION_SCALES[-1]:g}): try a lower --inner-scale, or --inner-scale calibrated")
+        return None
+
     def prepare_training(self, x: Tensor) -> None:
         """Calibrate the inner scale on `x` (fit's first global batch) unless it is set."""
         if self.step.inner_scale == CALIBRATED:

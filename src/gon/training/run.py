@@ -26,6 +26,7 @@ from torch import Tensor
 from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
 from ..data import ImageData, SoundData, data_for_model
+from ..data.load import resolved_spec
 from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
@@ -102,6 +103,7 @@ def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None,
         raise GONError(f"a batch of {config.batch_size} images would not fit in memory (about "
                        f"{activation_bytes(model_config, config.batch_size, 'train') / 2 ** 30:.1f} GiB of activations, "
                        f"{available_memory() / 2 ** 30:.1f} GiB available): lower batch_size")
+    config = dataclasses.replace(config, data=resolved_spec(config.data))  # recorded: usable from anywhere
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
     model, model_config, config = prepare_run(model_config, config, data)
