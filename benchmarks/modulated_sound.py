@@ -23,10 +23,11 @@ from pathlib import Path
 import torch
 
 from gon.audio import save_sound_figure, write_wav
-from gon.data import data_for_run, load_sounds
+from gon.data import load_sounds
 from gon.evaluate import evaluate, log_spectral_distance
 from gon.models import load_model
 from gon.tiling import Tiling
+from gon.training import data_for_run
 
 SHOWN = ("bd_boom.flac", "elec_mid_snare.flac", "drum_bass_hard.flac", "guit_em9.flac")
 

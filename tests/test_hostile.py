@@ -17,6 +17,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -553,3 +554,105 @@ def test_os_errors_of_any_kind_are_one_line(run_copy, monkeypatch, capsys, errno
         monkeypatch.setattr(gon.cli.commands, "evaluate", refuse)  # inside a command, not in a write of ours
         assert run_cli("eval", run_copy, "--limit", "16") == 2
     one_line_error(capsys)
+
+
+# round four: sound, stored scales, dtypes, inner steps (docs/reliability.md, "Failure table")
+
+def test_inner_steps_are_bounded_from_the_flag_and_from_a_run_config(run_copy, tmp_path, capsys):  # cause 1
+    assert run_cli("train", *T, "--inner-steps", 10 ** 9, "--out", tmp_path / "new") == 2
+    one_line_error(capsys, "inner_steps must be at most")
+    document = json.loads((run_copy / "config.json").read_text())
+    document["model"]["origin"]["steps"] = 10 ** 9
+    (run_copy / "config.json").write_text(json.dumps(document))
+    assert run_cli("eval", run_copy, "--limit", 16) == 2
+    one_line_error(capsys, "inner_steps must be at most")
+    assert not (tmp_path / "new").exists()
+
+
+def stored(run, change):
+    tensors, metadata = read_tensors(run / "model.safetensors")
+    save_tensors(change(tensors), run / "model.safetensors", metadata)
+
+
+def weights_as(dtype):
+    return lambda tensors: {k: v.to(dtype) if v.is_floating_point() and k != "calibrated_scale" else v
+                            for k, v in tensors.items()}
+
+
+DAMAGED_WEIGHTS = {
+    **{f"calibrated scale {value}": lambda t, value=value: {**t, "calibrated_scale": torch.tensor(value)}
+       for value in (-1.0, 0.0, float("inf"))},
+    **{f"{dtype} weights": weights_as(dtype) for dtype in (torch.complex64, torch.bool, torch.int64, torch.uint8)},
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGED_WEIGHTS)
+def test_stored_weights_of_another_dtype_or_a_scale_out_of_range_are_one_line(run_copy, capsys, damage):  # 4, 5
+    stored(run_copy, DAMAGED_WEIGHTS[damage])
+    assert run_cli("eval", run_copy, "--limit", 16) == 2
+    one_line_error(capsys, "model.safetensors: unusable weights")
+    assert capsys.readouterr().err == ""  # no torch warning (complex to float) either
+
+
+def test_a_scale_not_yet_calibrated_and_float64_weights_load(run_copy, capsys):  # NaN: "not yet calibrated"
+    stored(run_copy, lambda t: {**weights_as(torch.float64)(t), "calibrated_scale": torch.tensor(float("nan"))})
+    assert run_cli("eval", run_copy, "--limit", 16, "--json") == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["sse_per_image"] > 0
+
+
+@pytest.mark.parametrize("name", [12, "x" * 10000, "/tmp/" + "y" * 10000])
+def test_a_model_name_that_is_no_folder_is_one_line_from_python(name):  # also seen
+    from gon import GON, GONError
+    with pytest.raises(GONError) as error:
+        GON.from_pretrained(name)
+    assert len(str(error.value)) < 200 and "\n" not in str(error.value)
+
+
+def test_a_data_set_indexed_by_a_float_or_none_is_one_line(sounds_dir):  # also seen
+    from gon import GONError
+    from gon.data import load_sounds
+    images, clips = load_data("mnist5k", "test", limit=4), load_sounds("sounds", "test", 8000, 0.25, limit=2)
+    for data, index in ((images, None), (images, 1.5), (clips, 1.5), (clips, None), (clips, "0")):
+        with pytest.raises(GONError, match="index with an int, a slice"):
+            data[index]
+    with pytest.raises(IndexError, match="out of range for 2 clips"):
+        clips[2]
+    assert clips[[1, 0]][0].shape == (2, 1, 2000) and torch.equal(clips[-1][0], clips.clips[1])
+
+
+@pytest.mark.parametrize("kind", ["folder", "audio"])
+def test_train_and_test_that_are_one_folder_are_refused(tmp_path, sounds_dir, capsys, kind):  # also seen
+    data = tmp_path / "data"
+    (data / "all").mkdir(parents=True)
+    if kind == "folder":
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, dtype=np.uint8)).save(data / "all" / f"{i}.png")
+        model = []
+    else:
+        shutil.copy(sounds_dir / "samples" / "bd_boom.flac", data / "all")
+        model = ["--model", "audio-conv", "--sample-rate", 8000, "--clip-seconds", 0.25]
+    (data / "train").symlink_to(data / "all")
+    (data / "test").symlink_to(data / "all")
+    assert run_cli("train", *T, *model, "--data", f"{kind}:{data}", "--batch-size", 1, "--out", tmp_path / "run") == 2
+    one_line_error(capsys, "are the same folder")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_records_its_data_folder_so_commands_work_from_anywhere(tmp_path, sounds_dir, monkeypatch):  # also seen
+    aud = tmp_path / "here" / "aud"
+    aud.mkdir(parents=True)
+    for name in ("bd_boom.flac", "sn_dub.flac", "hat_raw.flac", "tabla_na.flac", "bd_haus.aiff"):
+        shutil.copy(sounds_dir / "samples" / name, aud)
+    monkeypatch.chdir(tmp_path / "here")
+    assert run_cli("train", "--model", "audio-conv", "--data", "audio:aud", "--sample-rate", 8000, "--clip-seconds",
+                   0.25, "--steps", 1, "--batch-size", 2, "--out", tmp_path / "run", "--quiet") == 0
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["train"]["data"]
+    assert recorded == f"audio:{aud.resolve()}"
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("eval", tmp_path / "run") == 0
+
+
+def test_a_huge_inner_scale_is_named_as_the_cause_of_a_divergence(tmp_path, capsys):  # also seen
+    assert run_cli("train", *T, "--inner-scale", "1e30", "--out", tmp_path / "run") == 2
+    error = one_line_error(capsys, "training diverged", "--inner-scale")
+    assert "--lr" not in error

@@ -148,3 +148,18 @@ def test_a_model_loaded_under_inference_mode_encodes_and_one_built_there_says_wh
         built = build_model(ModelConfig(kind="conv", hidden_features=8)).eval()
         with pytest.raises(GONError, match=r"made under torch.inference_mode\(\).*build or load the model outside"):
             built.encode(x)
+        # used outside inference mode, the same model gives the same one line, not torch's error
+    with pytest.raises(GONError, match=r"made under torch.inference_mode\(\)"):
+        built.encode(x)
+
+
+@pytest.mark.parametrize("kind", ["conv", "variational", "implicit", "ae"])
+def test_float16_bfloat16_and_float64_images_are_converted_to_the_weights_dtype(kind):
+    model = build_model(ModelConfig(**KINDS[kind])).eval()
+    size = model.image_shape[-1]
+    x = load_data("mnist5k", "test", image_size=size, limit=4).batch(slice(0, 4))
+    reference = model.reconstruct(x)
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):
+        out = model.reconstruct(x.to(dtype))
+        assert out.dtype == torch.float32 and out.shape == reference.shape
+        assert torch.allclose(out, reference, atol=0.05), dtype  # bfloat16 keeps 8 bits of the pixels

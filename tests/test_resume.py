@@ -167,7 +167,8 @@ DAMAGED_STATE = {"step": {"step": 10 ** 30}, "history": {"history": [{"step": "x
                  "running text": {"running": ["a", 0, 0]}, "running huge": {"running": [1e308, 1e30, -5]}}
 
 
-@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", *DAMAGED_STATE])
+@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", "complex weights", "scale",
+                                    *DAMAGED_STATE])
 def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, damage, caplog):
     from gon.files import FORMAT, read_tensors, save_tensors
     from gon.models import build_model
@@ -193,7 +194,12 @@ def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, d
     elif damage == "optimizer":
         key = next(k for k in tensors if k.endswith("exp_avg"))
         tensors[key] = torch.zeros(3)
-    if damage == "state.json":
+    if damage in ("complex weights", "scale"):  # the checks of a run's weights (gon.files.tensor_problem)
+        weights, weights_metadata = read_tensors(newest / "model.safetensors")
+        weights = ({k: v.to(torch.complex64) if k != "calibrated_scale" else v for k, v in weights.items()}
+                   if damage == "complex weights" else {**weights, "calibrated_scale": torch.tensor(-1.0)})
+        save_tensors(weights, newest / "model.safetensors", weights_metadata)
+    elif damage == "state.json":
         (newest / "state.json").write_text("[" * 100000 + "]" * 100000)
     elif damage in DAMAGED_STATE:  # e.g. a step past the run's end; a log record the loop cannot read
         document = json.loads((newest / "state.json").read_text())

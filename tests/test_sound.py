@@ -150,13 +150,62 @@ def test_bad_recordings_get_one_line_and_exit_2(folder, damage, capsys):
     assert not (folder / "run").exists()
 
 
-def test_a_header_that_declares_more_than_the_file_holds_reads_what_is_there(folder):
-    write_wav_header(folder / "liar.wav", 2 ** 31 - 1, payload=struct.pack("<2h", 16384, -16384))
-    shutil.move(folder / "liar.wav", folder / "x.wav")
+@pytest.mark.parametrize("lie", ["cut in half", "2^31 frames", "data size 0xFFFFFFFF"])
+def test_a_wav_that_holds_less_than_its_header_declares_is_one_line(folder, lie, capsys):  # cause 3
     (folder / "train").mkdir(), (folder / "test").mkdir()
-    shutil.move(folder / "x.wav", folder / "test" / "x.wav")
+    bad = folder / "test" / "x.wav"
+    if lie == "cut in half":  # a real 16-bit recording: libsndfile read the missing half as silence
+        samples, rate = soundfile.read(folder / "sn_dub.flac", dtype="int16")
+        soundfile.write(bad, samples, rate, subtype="PCM_16")
+        bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    else:
+        frames = 2 ** 31 - 1 if lie == "2^31 frames" else 2 ** 32 // 2
+        write_wav_header(bad, frames, payload=bytes(1000))  # 500 real frames
+    with pytest.raises(GONError, match="x.wav is truncated or damaged") as error:
+        load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
+    assert "\n" not in str(error.value)
+    assert run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 1,
+                   "--out", folder / "run", "--quiet") == 2
+    assert not (folder / "run").exists()
+
+
+def test_a_damaged_mp3_is_one_line_and_its_decoder_stays_quiet(folder, capfd):  # also seen
+    source, rate = soundfile.read(folder / "sn_dub.flac", dtype="float32", always_2d=True)
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    bad = folder / "test" / "bad.mp3"
+    soundfile.write(bad, source, rate, format="MP3")
+    data = bytearray(bad.read_bytes())
+    for i in np.random.default_rng(0).integers(200, len(data), 300):  # frames damaged from the start
+        data[i] = 0x5A
+    bad.write_bytes(bytes(data))
+    with pytest.raises(GONError, match="bad.mp3 could not be decoded"):
+        load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
+    assert capfd.readouterr().err == ""  # mpg123's notes are captured, not printed
+
+
+def test_a_long_recording_is_checked_where_the_clip_and_the_cut_are(folder, monkeypatch):  # also seen
+    import gon.data.sound as sound
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    samples, rate = soundfile.read(folder / "sn_dub.flac", dtype="float32")
+    long = np.concatenate([samples] * 40)  # 40 times the recording
+    soundfile.write(folder / "test" / "long.flac", long, rate)
+    read = []
+    real = soundfile.SoundFile.read
+
+    def counted(self, frames=-1, *args, **kwargs):
+        block = real(self, frames, *args, **kwargs)
+        read.append(len(block))
+        return block
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counted)
     data = load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
-    assert data.shape == (1, 2000) and data[0][0, 0] == pytest.approx(0.5) and float(data[0][0, 2:].abs().max()) == 0
+    assert data.shape == (1, round(RATE * SECONDS))
+    assert sum(read) <= round(SECONDS * rate) + 64 + sound.DECODE_BLOCK < len(long) // 2
+    monkeypatch.undo()
+    cut = folder / "test" / "long.flac"
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 3 // 4])  # cut where the clip never reaches
+    with pytest.raises(GONError, match="long.flac"):
+        load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
 
 
 def test_image_models_refuse_sounds_and_sound_models_refuse_images(sounds_dir):
@@ -356,7 +405,10 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
     assert run_cli("render", implicit_run, "--resolution", 64) == 2
     assert run_cli("sample", implicit_run, "--resolution", 64) == 2
     assert run_cli("interpolate", implicit_run, "--gif", implicit_run / "x.gif") == 2
-    assert run_cli("render", implicit_run, "--sample-rate", 10 ** 9) == 2
+    for rate in (10 ** 9, 384001):  # the training limit holds for rendering too
+        with pytest.raises(SystemExit) as stop:
+            run_cli("render", implicit_run, "--sample-rate", rate)
+        assert stop.value.code == 2
     assert not (implicit_run / "x.gif").exists()
     assert all(len(line) < 300 for line in capsys.readouterr().err.splitlines())
 
@@ -393,3 +445,74 @@ def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_t
     assert (tmp_path / "curves.png").stat().st_size > 0
     with pytest.raises(GONError, match="method 'vgon' is not in the sound map"):
         comparison.gon_vs_ae(tmp_path, preset="sound", methods=("vgon",), workers=1)
+
+
+# round four (docs/reliability.md, "Failure table")
+
+@pytest.mark.parametrize("length", [["--clip-seconds", "1e308"], ["--clip-seconds", "1e-9"],
+                                    ["--sample-rate", "2", "--clip-seconds", "1"]])
+def test_clip_lengths_out_of_bounds_are_one_line_before_training(sounds_dir, tmp_path, capsys, length):  # cause 2
+    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", *length, "--steps", 1, "--limit", 8,
+                   "--batch-size", 4, "--out", tmp_path / "run", "--quiet") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gon: error: a clip of") and "\n" not in err and "samples" in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_shortest_clip_trains_and_evaluates(sounds_dir, tmp_path):  # cause 2: every metric takes it
+    from gon.data.sound import MIN_CLIP_SAMPLES
+    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", "--sample-rate", MIN_CLIP_SAMPLES,
+                   "--clip-seconds", 1, "--steps", 1, "--limit", 8, "--batch-size", 4, "--eval-limit", 2,
+                   "--out", tmp_path / "run", "--quiet") == 0
+    assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["split"] == "test"
+
+
+def test_a_failing_evaluation_after_training_keeps_the_model_and_resume_finishes(sounds_dir, tmp_path, capsys,
+                                                                                 monkeypatch):  # cause 2
+    import gon.training.run as run_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("stft(...) hop_length=0")
+
+    monkeypatch.setattr(run_module, "evaluate", broken)
+    out = tmp_path / "run"
+    args = ["--model", "audio-conv", "--data", "sounds", *SHORT, "--steps", 2, "--limit", 8, "--batch-size", 4,
+            "--eval-limit", 2]
+    assert run_cli("train", *args, "--out", out, "--quiet") == 2
+    err = capsys.readouterr().err.strip()
+    assert "held-out evaluation failed" in err and f"gon train --resume {out}" in err and "\n" not in err, err
+    assert (tmp_path / ".run.partial" / "model.safetensors").is_file()  # the trained model is kept
+    monkeypatch.undo()
+    assert run_cli("train", "--resume", out, "--quiet") == 0
+    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["split"] == "test"
+    assert (out / "interpolations.wav").is_file()
+
+
+def test_a_test_set_of_one_clip_gets_every_figure(folder, tmp_path):  # cause 7
+    (folder / "train").mkdir(), (folder / "test").mkdir()
+    shutil.move(folder / "bd_boom.flac", folder / "test")
+    for name in ("sn_dub.flac", "hat_raw.flac", "tabla_na.flac"):
+        shutil.move(folder / name, folder / "train")
+    out = tmp_path / "one"
+    assert run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 2,
+                   "--batch-size", 3, "--out", out, "--quiet") == 0
+    for name in ("reconstructions", "samples", "interpolations"):
+        assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.wav").is_file()
+
+
+def test_render_refuses_before_allocating_and_writes_all_outputs_or_none(implicit_run, tmp_path, capsys,
+                                                                         monkeypatch):  # cause 6, also seen
+    import gon.cli.commands as commands
+
+    monkeypatch.setattr(commands, "available_memory", lambda: 100 << 20)  # under 2 x 96,000 x 256 B + 64 MiB
+    assert run_cli("render", implicit_run, "-n", 1, "--sample-rate", 384000, "--out", tmp_path / "big.png") == 2
+    err = capsys.readouterr().err.strip()
+    assert "GiB to render, draw and write" in err and "\n" not in err, err
+    monkeypatch.undo()
+    victim = tmp_path / "victim.wav"
+    victim.write_bytes(b"precious")
+    (tmp_path / "snd.wav").symlink_to(victim)
+    assert run_cli("render", implicit_run, "-n", 1, "--out", tmp_path / "snd.png") == 2
+    assert "snd.wav exists and is a symlink" in capsys.readouterr().err
+    assert not (tmp_path / "snd.png").exists() and victim.read_bytes() == b"precious"
+    assert not (tmp_path / "big.png").exists()

@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .data.images import FITS
-from .data.sound import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
+from .data.sound import (
+    DEFAULT_CLIP_SECONDS,
+    DEFAULT_SAMPLE_RATE,
+    MAX_SAMPLE_RATE,
+    clip_samples,
+)
 from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
 from .fields import MAX_SEED, check_fields, default_of, option, short
@@ -38,8 +43,6 @@ MAX_STEPS = 1 << 40
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
-# samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz)
-MAX_CLIP_SAMPLES = 1 << 22
 
 logger = logging.getLogger("gon")
 
@@ -113,7 +116,7 @@ class ModelConfig:
     first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
                                           "3000 for sound, as SIREN's audio fits)", positive=True, per_kind=True)
     sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
-                              per_kind=True)
+                              maximum=MAX_SAMPLE_RATE, per_kind=True)
     clip_seconds: float = option(DEFAULT_CLIP_SECONDS,
                                  "sound: seconds per clip (the start of each recording, padded with silence)",
                                  positive=True, per_kind=True)
@@ -192,11 +195,7 @@ class ModelConfig:
     def _check_sound(self) -> None:
         if self.channels != 1:  # stereo files are mixed down (gon.data.sound)
             raise GONError(f"sound models are mono (channels 1), got channels {self.channels}")
-        if self.sample_rate > MAX_SAMPLE_RATE:
-            raise GONError(f"sample_rate must be at most {MAX_SAMPLE_RATE} Hz, got {self.sample_rate}")
-        if self.clip_samples > MAX_CLIP_SAMPLES:
-            raise GONError(f"a clip of {self.clip_seconds:g} s at {self.sample_rate} Hz has {self.clip_samples:,} "
-                           f"samples; the limit is {MAX_CLIP_SAMPLES:,}: shorten clip_seconds or lower sample_rate")
+        clip_samples(self.sample_rate, self.clip_seconds)  # GONError for a clip too long or too short
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> ModelConfig:

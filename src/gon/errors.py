@@ -15,6 +15,11 @@ class Diverged(GONError):
     """Training stopped on a non-finite loss: for a sweep (the map) a result, not a failure."""
 
 
+class IndexKindError(GONError, TypeError):
+    """A data set indexed by something that is not an int, a slice or ints (1.5, None, a
+    string): one line, and still the TypeError Python's own sequences raise."""
+
+
 class OutputError(GONError):
     """A file or folder could not be written (a full disk, a read-only folder): the output
     is left as it was. Separate from bad input because trying again can succeed."""

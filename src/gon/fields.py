@@ -73,7 +73,7 @@ def check_fields(config: Any, model_kind: str | None = None, options: tuple[str,
         kind, optional = field_type(type(config), f.name)
         if value is None and optional:
             continue
-        name = f.name
+        name = f.metadata.get("flat") or f.name  # a nested field is known by its flag (inner_steps, not steps)
         names = f.metadata.get("names")
         if names and isinstance(value, str):
             if value not in names:

@@ -1,6 +1,7 @@
 """Files and folders that appear whole or not at all, and bounded reads of our own formats.
 
     write_atomically(path, save)              one file: temporary sibling, fsync, rename (the primitive)
+    check_outputs(*paths)                     every output of a command checked before the first is written
     write_text / write_json                   a text or JSON file, through write_atomically
     json_line(document)                       one line of strict JSON (NaN and infinity as null)
     append_jsonl(path, records)               records appended to a log, on disk when it returns
@@ -9,6 +10,7 @@
     read_json(path, missing)                  a small JSON document, refusing anything else
     read_jsonl(path, skip_damaged)            the records of a log we append to, bounded
     save_tensors / read_tensors               safetensors with deterministic bytes
+    tensor_problem(name, tensor)              what is wrong with a stored tensor's dtype or values
 """
 
 from __future__ import annotations
@@ -49,6 +51,16 @@ def check_output_file(path: Path) -> None:
         raise OutputError(f"could not write {path} ({error.strerror or error})") from None
     if not stat.S_ISREG(mode):
         raise GONError(f"{path} exists and is {_kind(mode)}, not a regular file: refusing to replace it")
+
+
+def check_outputs(*paths: str | Path) -> None:
+    """The checks `write_atomically` makes of each path (`check_output_file`, an existing folder
+    above its own), made for all of one command's outputs before the first is written, so that a
+    refusal of the last never follows the first written: a command's outputs are all or none."""
+    for path in map(Path, paths):
+        check_output_file(path)
+        if not path.parent.is_dir() and not path.parent.parent.is_dir():
+            raise GONError(f"cannot write {path}: {path.parent.parent} does not exist")
 
 
 def file_mode() -> int:
@@ -322,6 +334,24 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: d
     except SafetensorError as error:  # its I/O errors (a full disk) are OSErrors to every caller
         raise OSError(errno.EIO, str(error).splitlines()[0]) from None
     os.chmod(path, file_mode())
+
+
+# the dtypes a stored weight may have: real floating point (a model saved after .double() or
+# .half() loads into float32 weights); complex, bool and integer tensors are refused
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def tensor_problem(name: str, tensor: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,),
+                   finite: bool = True) -> str | None:
+    """What is wrong with the stored tensor `name` (read from one of our files), or None: a dtype
+    outside `dtypes`, or with `finite`, a NaN or infinite value. The one check of every stored
+    tensor's type (sampler files, model weights, checkpoints)."""
+    if tensor.dtype not in dtypes:
+        allowed = "a real float dtype" if dtypes == FLOAT_DTYPES else " or ".join(map(str, dtypes))
+        return f"{name} is {tensor.dtype}, not {allowed}"
+    if finite and not bool(torch.isfinite(tensor).all()):
+        return f"{name} is not finite"
+    return None
 
 
 def read_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

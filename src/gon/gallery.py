@@ -11,6 +11,7 @@ from torch import Tensor
 from .audio import save_sound_figure, write_wav
 from .data import ImageData, SoundData
 from .errors import GONError
+from .files import check_outputs
 from .models import ImplicitGON, LatentModel, Variational
 from .samplers import GaussianSampler, PriorSampler
 from .viz import lerp, slerp
@@ -69,19 +70,19 @@ def interpolations(model: LatentModel, start: Tensor, end: Tensor, steps: int = 
 
 def sound_paths(path: str | Path) -> tuple[Path, Path]:
     """(picture, WAV) for an output named `path`: a .wav name gets its picture beside it as .png,
-    any other name its WAV beside it as .wav."""
+    any other name its WAV beside it as .wav. Both are checked before either is written (check_outputs)."""
     path = Path(path)
-    if path.suffix.lower() == ".wav":
-        return path.with_suffix(".png"), path
-    return path, path.with_suffix(".wav")
+    paths = (path.with_suffix(".png"), path) if path.suffix.lower() == ".wav" else (path, path.with_suffix(".wav"))
+    check_outputs(*paths)
+    return paths
 
 
 def save_sound_reconstructions(model: LatentModel, x: Tensor, path: str | Path, sample_rate: int) -> list[Path]:
     """Test clips beside their reconstructions: a picture (waveforms, log-spectrograms) and a WAV
     playing each original then its reconstruction."""
+    picture, wav = sound_paths(path)
     model.eval()
     recon = model.reconstruct(x)
-    picture, wav = sound_paths(path)
     save_sound_figure([[a, b] for a, b in zip(x, recon)], picture, sample_rate, ["original", "reconstruction"])
     write_wav(wav, torch.stack([c for pair in zip(x, recon) for c in pair]), sample_rate)
     return [picture, wav]

@@ -59,6 +59,10 @@ CALIBRATED, PAPER = "calibrated", "paper"
 SCALE_RULES = (CALIBRATED, PAPER)
 STEP_SIZE_RULES = ("fixed", "learned")
 DEFAULT_INNER_SCALE = CALIBRATED
+# inner steps per latent: each is a double backward through the decoder, so a step of training
+# with N of them costs about N single-step ones; the paper's multi-step baseline takes 10, and
+# 10^9 (accepted before this bound) hung in the calibration instead of failing
+MAX_INNER_STEPS = 1000
 
 
 @runtime_checkable
@@ -98,7 +102,8 @@ class OriginStep:
         for a model (ModelConfig and GON resolve it) and 1 for `gradient_origin` called alone.
     """
 
-    steps: int = option(1, "gradient steps from the origin", minimum=1, flat="inner_steps")
+    steps: int = option(1, "gradient steps from the origin", minimum=1, maximum=MAX_INNER_STEPS,
+                       flat="inner_steps")
     step_size: float = option(1.0, "inner step size (0.1 for the paper's 10-step baseline)", positive=True,
                               flat="inner_step_size")
     step_sizes: str | None = option(None, "inner step sizes: 'fixed' (step_size at every step) or 'learned' (one "

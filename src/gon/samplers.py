@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .errors import GONError
-from .files import FORMAT, read_tensors, save_tensors, write_atomically
+from .files import FORMAT, read_tensors, save_tensors, tensor_problem, write_atomically
 from .layout import RunLayout
 
 logger = logging.getLogger("gon")
@@ -178,10 +178,9 @@ def load_sampler(directory: str | Path, name: str = GaussianSampler.name,
 def _sampler_problem(name: str, state: dict[str, Tensor], latent_dim: int | None) -> str | None:
     """What is wrong with a sampler file's tensors, or None."""
     for key, tensor in state.items():
-        if tensor.dtype != torch.float32:
-            return f"{key} is {tensor.dtype}, not float32"
-        if not torch.isfinite(tensor).all():
-            return f"{key} is not finite"
+        problem = tensor_problem(key, tensor)
+        if problem is not None:
+            return problem
     if name == GaussianSampler.name:
         mean, covariance = state["mean"], state["covariance"]
         if mean.dim() != 1 or len(mean) == 0:

@@ -13,10 +13,11 @@ from PIL import Image
 from ..affine_encoder import export_affine_encoder
 from ..audio import save_sound_figure, write_wav
 from ..config import ModelConfig, TrainConfig, flat_fields, split_flat
+from ..data.sound import clip_length
 from ..errors import GONError
 from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
-from ..files import json_line, read_json, write_atomically
+from ..files import check_outputs, json_line, read_json, write_atomically
 from ..gallery import (
     interpolations,
     reconstruction_pairs,
@@ -151,11 +152,23 @@ def _check_picture_size(count: int, channels: int, size: int) -> None:
                        f"smaller images")
 
 
+# memory per output sample while clips are rendered, drawn (waveform, log-spectrogram) and written
+# as WAV (measured: docs/reliability.md, "Memory estimates")
+SOUND_BYTES_PER_SAMPLE = 256
+
+
 def _check_sound_size(count: int, samples: int) -> None:
-    """GONError before allocating `count` clips of `samples` beyond MAX_PICTURE_VALUES."""
+    """GONError before allocating `count` clips of `samples` beyond MAX_PICTURE_VALUES, or beyond
+    the memory available to render, draw and write them. (Each clip's length is bounded as a
+    training clip's, `clip_length`, which bounds the time one takes.)"""
     if count * samples > MAX_PICTURE_VALUES:
         raise GONError(f"{count} clips of {samples:,} samples would take {count * samples * 4 / 2 ** 30:.1f} GiB; "
                        f"the limit is {MAX_PICTURE_VALUES * 4 / 2 ** 30:.0f} GiB: ask for fewer or shorter clips")
+    need = count * samples * SOUND_BYTES_PER_SAMPLE + (64 << 20)  # + the rendering chunk's hidden layers
+    if need > available_memory():
+        raise GONError(f"{count} clips of {samples:,} samples would need about {need / 2 ** 30:.1f} GiB to render, "
+                       f"draw and write; {available_memory() / 2 ** 30:.1f} GiB are available: ask for fewer clips "
+                       f"or a lower --sample-rate")
 
 
 def _wrote(paths: list[Path]) -> None:
@@ -237,9 +250,11 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.resolution and not isinstance(model, ImplicitGON):
         raise GONError("--resolution needs an implicit model")
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
+    out = args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS
+    check_outputs(out, *([args.gif] if args.gif else []))
     z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
-    _write_png(images, args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS, args.steps)
+    _write_png(images, out, args.steps)
     if args.gif:
 
         by_pair = images.reshape(args.pairs, args.steps, *images.shape[1:])
@@ -281,7 +296,9 @@ def _sound_rate(args: argparse.Namespace, model, config: ModelConfig) -> tuple[i
     if not isinstance(model, ImplicitGON):
         raise GONError(f"--sample-rate renders an implicit model at another rate; this one is {config.kind!r}, "
                        f"fixed at {config.sample_rate} Hz")
-    return rate, max(1, round(config.clip_samples * rate / config.sample_rate))
+    # the training clip's duration at the new rate, held to the bounds of a training clip
+    return rate, clip_length(config.clip_samples * rate / config.sample_rate,
+                             f"a clip of {config.clip_seconds:g} s rendered at {rate} Hz", "--sample-rate")
 
 
 def _pairs(z):
@@ -294,9 +311,9 @@ def _render_sound(args: argparse.Namespace, model, config: ModelConfig, document
     rate, samples_out = _sound_rate(args, model, config)
     samples_out = samples_out or config.clip_samples
     _check_sound_size(2 * args.n, samples_out)
+    picture, wav = sound_paths(args.out or args.home / f"render-{rate}hz.png")
     x = spread(_data_for(args, config, document), args.n)
     rendered = model.render(model.encode(x), samples_out)
-    picture, wav = sound_paths(args.out or args.home / f"render-{rate}hz.png")
     save_sound_figure([[a, b] for a, b in zip(x, rendered)], picture, [config.sample_rate, rate],
                       [f"original at {config.sample_rate} Hz", f"rendered at {rate} Hz"])
     write_wav(wav, rendered, rate)
@@ -322,13 +339,15 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_inspect(args: argparse.Namespace) -> int:
 
     model, config, document = _load(args)
+    out = args.out or RunLayout(args.run) / RunLayout.LATENTS_PLOT
+    scatter = out.with_name(out.stem + "-2d.png")
+    check_outputs(out, *([scatter] if config.latent_dim == 2 else []))
     data = _data_for(args, config, document, args.limit)
     latents = encode_dataset(model, data)
     if not torch.isfinite(latents).all():
         raise GONError(f"{args.run}: the model's latents are not finite (its weights hold NaN or infinity): "
                        f"nothing to inspect")
     stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
-    out = args.out or RunLayout(args.run) / RunLayout.LATENTS_PLOT
     write_atomically(out, lambda tmp: save_latent_histogram(latents, tmp, f"{config.kind} latents, {data.name}"))
     print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
     print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
@@ -337,8 +356,6 @@ def cmd_inspect(args: argparse.Namespace) -> int:
           f"{stats['excess_kurtosis']:.3f}, KS distance to N(0, 1) {stats['ks_distance_to_normal']:.4f}")
     print(f"wrote {out}")
     if config.latent_dim == 2 and data.labels is not None:
-
-        scatter = out.with_name(out.stem + "-2d.png")
         write_atomically(scatter, lambda tmp: save_latent_scatter(latents, data.labels[: len(latents)], tmp,
                                                                   f"{config.kind} latents by class"))
         print(f"wrote {scatter}")

@@ -11,12 +11,21 @@ from pathlib import Path
 from .. import __version__
 from ..config import flat_fields
 from ..data import known_specs
+from ..data.sound import MAX_SAMPLE_RATE
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 from ..pretrained import available
 
 
+def sample_rate(text: str) -> int:
+    """argparse type of a rendering --sample-rate: the range a model's sample_rate has (MAX_SAMPLE_RATE)."""
+    value = positive_int(text)
+    if value > MAX_SAMPLE_RATE:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_SAMPLE_RATE} Hz, the training limit, got {text!r}")
+    return value
+
+
 def sample_rate_option(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--sample-rate", type=positive_int,
+    q.add_argument("--sample-rate", type=sample_rate,
                    help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
 
 

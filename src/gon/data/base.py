@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..errors import IndexKindError
+
 Index = int | slice | torch.Tensor | list[int]
 
 
@@ -28,6 +30,7 @@ class Data(Dataset):
 
     name: str
     labels: torch.Tensor | None
+    item = "examples"  # what an example is called in messages: "images", "clips"
 
     def __len__(self) -> int:
         raise NotImplementedError
@@ -46,16 +49,28 @@ class Data(Dataset):
         raise NotImplementedError
 
     def __getitem__(self, index: Index) -> torch.Tensor | tuple[torch.Tensor, Any]:
-        if isinstance(index, (bool, float, str)) or (isinstance(index, torch.Tensor) and index.is_floating_point()):
-            raise TypeError(f"{self.name}: index with an int, a slice, or a list or tensor of ints, "
-                            f"not {type(index).__name__}")
-        single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
-        if single:
-            index = int(index)
-            if not -len(self) <= index < len(self):
-                raise IndexError(f"{self.name}: index {index} out of range for {len(self)} examples")
+        index, single = checked_index(index, len(self), self.name, self.item)
         examples = self.batch(index)
         if self.labels is None:
             return examples
         labels = self.labels[index]
         return examples, (int(labels) if single else labels)
+
+
+def checked_index(index: Any, length: int, name: str, what: str) -> tuple[Any, bool]:
+    """(index, whether it names one item) for `data[index]` of a data set of `length` items (`what`):
+    an int in range, a slice, or a list or tensor of ints. IndexKindError (a GONError and a
+    TypeError) for anything else (1.5, None, a string), IndexError naming the set out of range."""
+    integers = isinstance(index, torch.Tensor) and not index.is_floating_point() and index.dtype != torch.bool
+    if isinstance(index, list):
+        integers = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index)
+    if not (integers or isinstance(index, slice)
+            or (isinstance(index, (int, np.integer)) and not isinstance(index, bool))):
+        raise IndexKindError(f"{name}: index with an int, a slice, or a list or tensor of ints, "
+                             f"not {type(index).__name__}")
+    single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
+    if single:
+        index = int(index)
+        if not -length <= index < length:
+            raise IndexError(f"{name}: index {index} out of range for {length} {what}")
+    return index, single

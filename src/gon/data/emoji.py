@@ -113,4 +113,4 @@ def _load(request: DataRequest) -> ImageData:
 
 
 register_source(DataSource("emoji", "image", _load, "emoji[:DIR] (3,786 64x64 colour emoji, default "
-                           "~/.cache/gon/emoji-datasource-google; bash scripts/setup.sh)"))
+                           "~/.cache/gon/emoji-datasource-google; bash scripts/setup.sh)", path=True))

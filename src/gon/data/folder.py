@@ -21,6 +21,7 @@ from .images import (
     LazyImages,
     existing_dir,
     pil_to_tensor,
+    split_dirs,
     stack,
 )
 from .sources import SPLITS, DataRequest, DataSource, register_source
@@ -43,8 +44,8 @@ def _class_of(path: Path, root: Path) -> str | None:
 
 def folder_files(directory: Path, split: str, where: str) -> tuple[list[Path], torch.Tensor | None]:
     """The image files of one split of an image folder, and their class indices (if every image has a class)."""
-    if (directory / "train").is_dir() and (directory / "test").is_dir():
-        roots = {name: directory / name for name in SPLITS}
+    roots = split_dirs(directory, where)
+    if roots is not None:
         by_split = {name: _image_files(root) for name, root in roots.items()}
         every = [(path, roots[name]) for name in SPLITS for path in by_split[name]]
         files, root = by_split[split], roots[split]
@@ -152,4 +153,4 @@ def _load(request: DataRequest) -> ImageData:
 
 register_source(DataSource("folder", "image", _load,
                            "folder:DIR (image files; train/, test/ and class sub-folders optional)",
-                           argument="required"))
+                           argument="required", path=True))

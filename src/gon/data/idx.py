@@ -259,5 +259,5 @@ def _load(request: DataRequest) -> ImageData:
 
 
 register_source(DataSource("fashion-mnist", "image", _load,
-                           f"fashion-mnist[:DIR] (IDX files, default {FASHION_MNIST_DIR})"))
-register_source(DataSource("idx", "image", _load, "idx:DIR (MNIST-style IDX files)", argument="required"))
+                           f"fashion-mnist[:DIR] (IDX files, default {FASHION_MNIST_DIR})", path=True))
+register_source(DataSource("idx", "image", _load, "idx:DIR (MNIST-style IDX files)", argument="required", path=True))

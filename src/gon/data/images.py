@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..errors import GONError
 from .base import Data, Index
+from .sources import SPLITS
 
 logger = logging.getLogger("gon")
 
@@ -63,6 +64,8 @@ class ImageData(Data):
     [0, 1], or ``(image, label)`` where the source has labels; ``batch(index)`` is the fast
     path the library's own loop uses: one indexing of the uint8 tensor per batch.
     """
+
+    item = "images"
 
     images: torch.Tensor | LazyImages
     labels: torch.Tensor | None
@@ -248,3 +251,16 @@ def existing_dir(arg: str, spec: str) -> Path:
     if not path.is_dir():
         raise GONError(f"{spec}: {path} is not a directory")
     return path
+
+
+def split_dirs(directory: Path, where: str) -> dict[str, Path] | None:
+    """{"train": DIR/train, "test": DIR/test} when `directory` has both folders (None otherwise);
+    GONError when they are one folder (two links to one place): the test set would be the
+    training set without a word."""
+    dirs = {name: directory / name for name in SPLITS}
+    if not all(path.is_dir() for path in dirs.values()):
+        return None
+    if dirs["train"].resolve() == dirs["test"].resolve():
+        raise GONError(f"{where}: {dirs['train']} and {dirs['test']} are the same folder: the test set must be "
+                       f"held out from training")
+    return dirs

@@ -24,7 +24,9 @@ from __future__ import annotations
 from ..errors import GONError
 
 # the sources register themselves on import, in the order the help lists them
-from . import emoji, folder, idx, mnist5k, npz, sound, torchvision_sets, video  # noqa: F401
+# isort: off
+from . import mnist5k, idx, folder, emoji, npz, torchvision_sets, sound, video  # noqa: F401
+# isort: on
 from .base import Data
 from .images import BACKGROUNDS, FITS
 from .sources import SIGNAL_CHANNELS, SPLITS, DataRequest, parse_spec

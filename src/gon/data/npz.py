@@ -127,4 +127,4 @@ def _load(request: DataRequest) -> ImageData:
 
 
 register_source(DataSource("npz", "image", _load, "npz:FILE (x_train/x_test, train/test or images arrays)",
-                           argument="required"))
+                           argument="required", path=True))

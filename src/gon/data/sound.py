@@ -18,8 +18,14 @@ recording: shorter ones are padded with silence. Limits are checked from each fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
+import struct
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +36,7 @@ from scipy.signal import resample_poly
 
 from ..errors import GONError
 from .base import Data, Index
-from .images import MAX_IN_MEMORY_BYTES
+from .images import MAX_IN_MEMORY_BYTES, split_dirs
 from .packages import is_test_name, name_key, package_dir
 from .sources import SPLITS, DataRequest, DataSource, register_source
 
@@ -47,16 +53,37 @@ MAX_SAMPLE_RATE = 384000
 # the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
 # one second holds a whole hit of almost every sample in the sounds set
 DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
+# samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz), and at least one spectrogram
+# frame of 16 samples, the shortest every sound metric and figure takes (the log-spectral
+# distance's STFT hops a quarter frame: 1 to 3 samples made a hop of 0)
+MAX_CLIP_SAMPLES, MIN_CLIP_SAMPLES = 1 << 22, 16
 # a recording of more than 10 minutes is refused from its header: a clip is its first seconds,
 # and a header that declares hours is more often damage than music
 MAX_FILE_SECONDS = 600.0
 MAX_FILES = 1_000_000
-DECODE_BLOCK = 1 << 16  # frames decoded at a time when checking a file to its end
+DECODE_BLOCK = 1 << 16  # frames decoded at the end of a file, where a cut shows
+# the formats whose size libsndfile takes from the header and clamps to the file (read_clip checks it)
+WAVE_FORMATS = ("WAV",)
+MAX_WAVE_CHUNKS = 64  # chunks before "data" in a WAV header (fmt, fact, LIST, ...: a handful)
 
 
 def clip_samples(sample_rate: int, seconds: float) -> int:
-    """Samples in a clip of `seconds` at `sample_rate` Hz (at least one)."""
-    return max(1, round(sample_rate * seconds))
+    """Samples in a clip of `seconds` at `sample_rate`; GONError outside MIN_CLIP_SAMPLES to
+    MAX_CLIP_SAMPLES (checked before rounding: 1e308 seconds is no OverflowError)."""
+    return clip_length(sample_rate * seconds, f"a clip of {seconds:g} s at {sample_rate} Hz",
+                       "clip_seconds or sample_rate")
+
+
+def clip_length(samples: float, what: str, change: str, maximum: int | None = None) -> int:
+    """`samples` rounded, the length of `what`; GONError (naming what to `change`) when it is not
+    from MIN_CLIP_SAMPLES to `maximum` (default MAX_CLIP_SAMPLES): the one check of every derived
+    clip length."""
+    maximum = MAX_CLIP_SAMPLES if maximum is None else maximum
+    if not MIN_CLIP_SAMPLES - 0.5 <= samples <= maximum:  # NaN and infinity fail too
+        bound = (f"the limit is {maximum:,}: lower" if samples > MIN_CLIP_SAMPLES
+                 else f"a clip needs at least {MIN_CLIP_SAMPLES} samples: raise")
+        raise GONError(f"{what} has {samples:,.0f} samples; {bound} {change}")
+    return max(MIN_CLIP_SAMPLES, round(samples))
 
 
 def is_test(name: str) -> bool:
@@ -74,6 +101,8 @@ class SoundData(Data):
     """A split of a sound data set: float32 clips (N, C, T) in [-1, 1] at `sample_rate`, optional
     int64 labels (N,). The Dataset contract is `Data`'s (gon/data/base.py): `data[i]` is clip i
     (C, T), or `(clip, label)` where the source has labels; `batch(index)` several (B, C, T)."""
+
+    item = "clips"
 
     clips: torch.Tensor
     labels: torch.Tensor | None
@@ -115,8 +144,9 @@ def sounds_dir(arg: str, where: str) -> Path:
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     """The audio files of ``split`` in their fixed order: DIR/train/ or DIR/test/ when DIR has
     them, else the files of DIR split by a hash of their names."""
-    if (directory / "train").is_dir() and (directory / "test").is_dir():
-        directory, chosen = directory / split, None
+    dirs = split_dirs(directory, where)
+    if dirs is not None:
+        directory, chosen = dirs[split], None
     else:
         chosen = split
     names = []
@@ -152,17 +182,26 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
     if seconds > MAX_FILE_SECONDS:
         raise GONError(f"{where}: {path} declares {seconds:,.0f} s of audio; recordings longer than "
                        f"{MAX_FILE_SECONDS:.0f} s are refused (cut the part you want into a file of its own)")
-    # only what the clip needs (plus the resampling filter's reach) is kept; the rest is decoded
-    # block by block and dropped, so that a file damaged after the clip is refused all the same
+    if info.format in WAVE_FORMATS:
+        _check_wave_sizes(path, where)
+    # only what the clip needs (plus the resampling filter's reach) is decoded, then the file's last
+    # block, where a cut shows: a file of ten minutes costs what its clip does. (A WAV's header
+    # was compared with its size above: libsndfile clamps the frames it reports to what is there.)
     needed = min(info.frames, math.ceil(length * info.samplerate / sample_rate) + 64)
     try:
-        with soundfile.SoundFile(str(path)) as stream:
+        with _decoder_messages() as messages, soundfile.SoundFile(str(path)) as stream:
             samples = stream.read(needed, dtype="float32", always_2d=True)
             decoded = len(samples)
-            while len(block := stream.read(DECODE_BLOCK, dtype="float32", always_2d=True)):
-                decoded += len(block)
+            if decoded == needed < info.frames and info.format not in WAVE_FORMATS:
+                decoded = stream.seek(max(needed, info.frames - DECODE_BLOCK))
+                while len(block := stream.read(DECODE_BLOCK, dtype="float32", always_2d=True)):
+                    decoded += len(block)
+            elif info.format in WAVE_FORMATS:
+                decoded = info.frames
     except (soundfile.LibsndfileError, RuntimeError, OSError, ValueError) as error:
         raise GONError(f"{where}: {path} could not be decoded ({_first_line(error)})") from None
+    if messages:  # mpg123 resyncing over a damaged frame, which it otherwise says on our stderr
+        raise GONError(f"{where}: {path} could not be decoded (the decoder says: {messages[0]})")
     # an MP3's length is the decoder's estimate where the file has no Xing/LAME header (VBR files
     # often do not), so only a file that decodes to nothing is refused there
     if decoded < info.frames and (info.format != "MP3" or decoded == 0):
@@ -177,6 +216,50 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
     kept = mono[:length]
     out[: len(kept)] = np.clip(kept, -1.0, 1.0)  # float files and resampling ringing may overshoot
     return np.repeat(out[None], channels, axis=0)
+
+
+def _check_wave_sizes(path: Path, where: str) -> None:
+    """GONError unless the sample data a RIFF WAVE file's header declares is in the file: libsndfile
+    reads a cut or lying WAV as what is there (the missing part was silence, a declared 2^31 frames
+    over 500 real ones read as 500)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        riff, declared, wave = struct.unpack("<4sI4s", f.read(12).ljust(12, b"\0"))
+        if riff != b"RIFF" or wave != b"WAVE":
+            return  # RF64, W64 and others carry their sizes elsewhere; libsndfile checks those
+        if declared + 8 > size:
+            raise GONError(f"{where}: {path} is truncated or damaged: its header declares {declared + 8:,} bytes, "
+                           f"the file holds {size:,}")
+        for _ in range(MAX_WAVE_CHUNKS):
+            header = f.read(8)
+            if len(header) < 8:
+                return
+            name, length = struct.unpack("<4sI", header)
+            if name == b"data":
+                if f.tell() + length > size:
+                    raise GONError(f"{where}: {path} is truncated or damaged: it declares {length:,} bytes of "
+                                   f"samples, the file holds {size - f.tell():,}")
+                return
+            f.seek(length + (length & 1), 1)  # chunks are padded to an even length
+
+
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """The lines libsndfile's decoders write to the process's stderr (file descriptor 2) while
+    inside, captured rather than shown: they mean damage, which the caller reports in one line."""
+    lines: list[str] = []
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as capture:
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read(1 << 16).decode("utf-8", "replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _first_line(error: BaseException) -> str:
@@ -240,6 +323,6 @@ def _load(request: DataRequest) -> SoundData:
 
 
 register_source(DataSource("sounds", "sound", _load, "sounds[:DIR] (207 recorded Sonic Pi samples, default "
-                           "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)"))
+                           "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)", path=True))
 register_source(DataSource("audio", "sound", _load, "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; "
-                           "train/ and test/ optional)", argument="required"))
+                           "train/ and test/ optional)", argument="required", path=True))

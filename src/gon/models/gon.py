@@ -89,13 +89,35 @@ class GON(LatentModel):
             return self.step.inner_scale
         if not self._calibration_known:
             if math.isnan(float(self.calibrated_scale)):
-                if all(bool(torch.isfinite(p).all()) for p in self.parameters()):
+                # detached: weights made under inference mode are not autograd's, and the step
+                # names that in one line (gon.origin.gradients_enabled) rather than torch here
+                if all(bool(torch.isfinite(p.detach()).all()) for p in self.parameters()):
                     self.calibrate(x)
                 else:  # damaged weights (NaN): nothing to measure; the latents come out non-finite,
                     # which evaluation reports (null) and inspect refuses, as for any such model
                     logger.warning("the model's weights are not finite: its inner scale is left uncalibrated")
             self._calibration_known = True
         return self.calibrated_scale
+
+    def state_problem(self, state: dict[str, Tensor]) -> str | None:
+        """LatentModel's check, and a stored calibrated scale that is NaN (not yet calibrated)
+        or a positive finite number, as a given inner_scale must be."""
+        problem = super().state_problem(state)
+        scale = state.get("calibrated_scale")
+        if problem is None and scale is not None and scale.numel() == 1:
+            value = float(scale)
+            if not math.isnan(value) and not (math.isfinite(value) and value > 0):
+                return f"calibrated_scale is {value:g}: a calibrated inner scale is a positive finite number"
+        return problem
+
+    def divergence_cause(self) -> str | None:
+        """A fixed inner scale above every scale a calibration tries: latents that large overflow
+        the decoder whatever the learning rate."""
+        scale = self.step.inner_scale
+        if isinstance(scale, (int, float)) and scale > CALIBRATION_SCALES[-1]:
+            return (f"the inner scale {scale:g} is above any a calibration picks (at most "
+                    f"{CALIBRATION_SCALES[-1]:g}): try a lower --inner-scale, or --inner-scale calibrated")
+        return None
 
     def prepare_training(self, x: Tensor) -> None:
         """Calibrate the inner scale on `x` (fit's first global batch) unless it is set."""

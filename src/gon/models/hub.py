@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from ..errors import GONError
+from ..fields import short
 from .saving import CONFIG_FILE, WEIGHTS_FILE
 
 EXTRA = "pip install 'gradient-origin-networks[hub]'"
@@ -25,8 +26,15 @@ def model_directory(name: str | Path) -> Path:
     """The local folder of a model: `name` itself when it is a path that exists or not a
     repository id, else a snapshot of the Hub repository `name` (GONError in one line when
     huggingface_hub is missing or the repository cannot be had)."""
+    if not isinstance(name, (str, Path)):
+        raise GONError(f"a model is a folder or a Hugging Face Hub id (owner/name), got {type(name).__name__} "
+                       f"{short(name)}")
     path = Path(name)
-    if path.exists() or not isinstance(name, str) or not REPO_ID.match(name):
+    try:
+        exists = path.exists()
+    except OSError as error:  # a name past the system's limits (ENAMETOOLONG)
+        raise GONError(f"{short(str(name))}: {error.strerror or error}") from None
+    if exists or not isinstance(name, str) or not REPO_ID.match(name):
         return path
     try:
         from huggingface_hub import snapshot_download

@@ -124,6 +124,9 @@ def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: n
                            (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys)
         raise GONError(f"{directory / WEIGHTS_FILE}: does not fit this {type(decoder).__name__} (saved around a "
                        f"{saved.get('decoder')}; {detail}): build the decoder as it was when saved")
+    problem = model.state_problem(state)
+    if problem is not None:
+        raise GONError(f"{directory / WEIGHTS_FILE}: unusable weights ({problem})")
     model.load_state_dict(state)
     return model.eval()
 

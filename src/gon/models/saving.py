@@ -75,6 +75,9 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelConfig, dict[str,
         detail = "; ".join(f"{label}: {', '.join(keys[:3])}" for label, keys in
                            (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys)
         raise GONError(f"{directory / WEIGHTS_FILE}: does not fit a {config.kind} model with this config ({detail})")
+    problem = model.state_problem(state)
+    if problem is not None:
+        raise GONError(f"{directory / WEIGHTS_FILE}: unusable weights ({problem})")
     model.load_state_dict(state)
     model.eval()
     return model, config, document

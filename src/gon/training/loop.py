@@ -152,6 +152,16 @@ class _Loop:
         self.bar = tqdm(total=self.total, initial=self.first - 1, disable=not progress or not ranks.main,
                         unit="step", dynamic_ncols=True, mininterval=0.1 if interactive else 10.0)
 
+    def _divergence_hint(self, step: int) -> str:
+        """What to change after a non-finite loss at `step`: the model's own cause if it names one
+        (a huge inner scale), else the rate, unless no update has been made yet."""
+        cause = self.model.divergence_cause()
+        if cause is not None:
+            return cause
+        if step == 1:
+            return "no update was made yet, so the learning rate is not the cause: check the data and the model's options"
+        return "try a lower --lr"
+
     def state(self, step: int) -> TrainingState:
         """Everything needed to continue after `step` steps."""
         return TrainingState(step, self.order, self.optimizer.state_dict(), capture_rng(), list(self.history),
@@ -176,7 +186,7 @@ class _Loop:
             if not config.skip_nonfinite or self.skipped >= MAX_CONSECUTIVE_SKIPS:
                 raise Diverged(f"training diverged: the loss is {reported.item()} at step {step}"
                                + (f" ({self.skipped} steps in a row)" if self.skipped > 1 else "")
-                               + "; try a lower --lr"
+                               + f"; {self._divergence_hint(step)}"
                                + (" (the last checkpoint is kept: continue from it at a lower rate with "
                                   "`gon train --resume RUN --lr RATE`)"
                                   if config.checkpoint_every and step > config.checkpoint_every else ""))

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from safetensors import SafetensorError
+from torch import Tensor
 
 from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData, SoundData
+from ..data import ImageData, SoundData, resolved_spec
 from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
@@ -109,6 +110,7 @@ def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None,
         raise GONError(f"a batch of {config.batch_size} images would not fit in memory (about "
                        f"{activation_bytes(model_config, config.batch_size, 'train') / 2 ** 30:.1f} GiB of activations, "
                        f"{available_memory() / 2 ** 30:.1f} GiB available): lower batch_size")
+    config = dataclasses.replace(config, data=resolved_spec(config.data))  # recorded: usable from anywhere
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
     model, model_config, config = prepare_run(model_config, config, data)
@@ -130,11 +132,9 @@ def _resume(out: Path, progress: bool, lr: float | None = None) -> Run:
         raise GONError(f"{out} is a finished run: nothing to resume")
     if work.is_complete():  # stopped after the run was written, before it was moved into place
         logger.info("%s holds the finished run: moving it into place", work.root)
-        _finish_figures(work)
+        metrics = _finish_figures(work)
         _finish(work, out)
         model, model_config, document = load_model(out)
-        records = read_jsonl(RunLayout(out).metrics)
-        metrics = records[-1] if records and "split" in records[-1] else {}
         return Run(model, model_config, TrainConfig.from_dict(document["train"]), metrics, out)
     document = read_json(work.marker, f"missing: no interrupted run of {out} to resume")
     model_config = ModelConfig.from_dict(document["model"], recorded=True)
@@ -197,19 +197,24 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
         history = fit(model, data, config, progress, resume=resume,
                       on_checkpoint=on_checkpoint if config.checkpoint_every else None,
                       on_log=board.log if board is not None else None, on_interrupt=on_interrupt)
-        metrics = {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data} if test else {}
         if work is None:
-            return Run(model, model_config, config, metrics, None)
+            return Run(model, model_config, config, _held_out(model, config, test), None)
         try:
             open_work_folder(work.root, document)
-            _write_run(work, model, model_config, config, data, test, history, metrics)
+            # the model and its loss history first: whatever fails after (the held-out evaluation,
+            # a figure, the disk) leaves a finished model that `--resume` completes
+            _write_model(work, model, model_config, config, data, history)
+            metrics = _evaluate_saved(work, model, config, test)
+            _write_run_figures(work, model, config, data, test, history)
             if board is not None:
                 board.finish(history[-1]["step"], metrics, work.root)
-        except (OSError, SafetensorError, OutputError) as error:
+        except (OSError, SafetensorError, GONError) as error:
             reason = str(error).splitlines()[0]
             if work.is_complete():  # the model is safe: say how to finish, whatever failed after it
                 raise GONError(f"{reason}; the trained model is kept in {work.root}: finish the run with "
                                f"`gon train --resume {out}`") from None
+            if isinstance(error, GONError) and not isinstance(error, OutputError):
+                raise
             raise GONError(f"could not write the run directory {out} ({reason})") from None
         _finish(work, out)
     except BaseException:
@@ -229,28 +234,59 @@ def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | N
         return None  # a data set without a test split trains all the same; a damaged one stops the run
 
 
-def _write_run(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
-               test: ImageData | None, history: list[dict[str, float]], metrics: dict[str, Any]) -> None:
+def _write_model(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig,
+                 data: ImageData, history: list[dict[str, float]]) -> None:
     parameters = sum(p.numel() for p in model.parameters())
     save_model(run.root, model, model_config,
                {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters})
-    records = history + ([{"step": history[-1]["step"], **metrics}] if metrics else [])
-    # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`)
-    write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in records))
-    _write_run_figures(run, model, config, data, test, history)
+    # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`);
+    # the held-out record is appended once it is measured (`_evaluate_saved`)
+    write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in history))
 
 
-def _finish_figures(work: RunLayout) -> None:
-    """Write the figures (and sampler) of a finished run whose writer was killed after its
-    model and metrics were saved but before its last figure (interpolations.png) was."""
-    if (work / work.INTERPOLATIONS).is_file():
-        return
+def _held_out(model: LatentModel, config: TrainConfig, test: ImageData | SoundData | None) -> dict[str, Any]:
+    """The held-out metrics (empty without a test split); any failure of the evaluation is one
+    line (GONError) naming it, never an internal error after training."""
+    if test is None:
+        return {}
+    try:
+        return {**evaluate(model, test, seed=config.seed), "split": "test", "data": config.data}
+    except GONError:
+        raise
+    except (RuntimeError, ValueError, ArithmeticError) as error:
+        raise GONError(f"the held-out evaluation failed ({type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else ''})") from None
+
+
+def _evaluate_saved(run: RunLayout, model: LatentModel, config: TrainConfig,
+                    test: ImageData | SoundData | None) -> dict[str, Any]:
+    """The held-out metrics of the model saved in `run`, appended to its metrics.jsonl unless
+    they are there already (a resumed run that stopped after its evaluation)."""
+    records = read_jsonl(run.metrics)
+    if records and "split" in records[-1]:
+        return records[-1]
+    metrics = _held_out(model, config, test)
+    if metrics:
+        records.append({"step": records[-1]["step"] if records else 0, **metrics})
+        write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in records))
+    return metrics
+
+
+def _finish_figures(work: RunLayout) -> dict[str, Any]:
+    """Complete a finished run whose writer stopped after its model and loss history were saved:
+    its held-out metrics, if missing, then its figures (and sampler), if its last figure
+    (interpolations.png) is missing. Returns the held-out metrics."""
     model, model_config, document = load_model(work.root)
     config = TrainConfig.from_dict(document["train"])
+    test = _test_split(config, model_config)
+    metrics = _evaluate_saved(work, model, config, test)
+    if (work / work.INTERPOLATIONS).is_file():
+        return metrics
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     history = [r for r in read_jsonl(work.metrics) if "split" not in r]
     if history:
-        _write_run_figures(work, model, config, data, _test_split(config, model_config), history)
+        _write_run_figures(work, model, config, data, test, history)
+    return metrics
 
 
 def _write_run_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: ImageData,
@@ -282,7 +318,7 @@ def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data
     if isinstance(sampler, GaussianSampler):
         save_sampler(run.root, sampler)
     save_grid(gallery.samples(model, sampler, 64, seed=config.seed), run / run.SAMPLES, columns=8)
-    z = model.encode(gallery.spread(shown, 2 * min(8, len(shown) // 2)))
+    z = model.encode(_interpolation_ends(shown, data, 8))
     save_grid(gallery.interpolations(model, z[0::2], z[1::2], steps=10), run / run.INTERPOLATIONS, columns=10)
 
 
@@ -297,10 +333,17 @@ def _write_sound_figures(run: RunLayout, model: LatentModel, config: TrainConfig
     if isinstance(sampler, GaussianSampler):
         save_sampler(run.root, sampler)
     gallery.save_sound_clips(gallery.samples(model, sampler, 8, seed=config.seed), run / run.SAMPLES, rate, 4)
-    z = model.encode(gallery.spread(shown, 2 * min(2, len(shown) // 2)))
+    z = model.encode(_interpolation_ends(shown, data, 2))
     steps = 6
     gallery.save_sound_clips(gallery.interpolations(model, z[0::2], z[1::2], steps=steps), run / run.INTERPOLATIONS,
                              rate, steps)
+
+
+def _interpolation_ends(shown: ImageData | SoundData, data: ImageData | SoundData, pairs: int) -> Tensor:
+    """The ends of up to `pairs` interpolations, spread through the examples shown (the test set),
+    or through the training set when the test set holds one: a pair needs two."""
+    source = shown if len(shown) >= 2 else data
+    return gallery.spread(source, 2 * min(pairs, len(source) // 2))
 
 
 def default_sampler(model: LatentModel, data: ImageData, max_images: int = 5000) -> GaussianSampler | PriorSampler:

@@ -98,6 +98,9 @@ def load_training_state(path: Path, model: nn.Module, data_size: int | None = No
     tensors, _ = read_tensors(folder.optimizer)
     try:
         check_state_document(document)
+        problem = model.state_problem(weights) if isinstance(model, LatentModel) else None
+        if problem is not None:
+            raise ValueError(f"unusable weights: {problem}")
         model.load_state_dict(weights)
         optimizer_state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
