@@ -1,5 +1,6 @@
-"""The `gon` command line: parse (parser.py), run one command (commands.py; `gon bench`'s
-are the benchmark layer's, gon/paper/cli.py, plugged in here), and turn every
+"""The `gon` command line: parse (front.py answers --help, --version and an unknown command
+without loading torch; parser.py parses a command), run one command (commands.py; `gon
+bench`'s are the benchmark layer's, gon/paper/cli.py, plugged in here), and turn every
 foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C).
 
     gon train --data mnist5k --steps 300
@@ -14,22 +15,26 @@ import signal
 import sys
 from typing import Any, Sequence, TextIO
 
-import torch
-
 from ..errors import GONError, os_error_message
-from ..paper.cli import add_bench, cmd_bench
-from . import commands
-from .parser import build_parser
-
-COMMANDS = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
-            "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate, "render": commands.cmd_render,
-            "export-encoder": commands.cmd_export_encoder, "inspect": commands.cmd_inspect,
-            "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx, "bench": cmd_bench}
+from .front import COMMANDS, command_of, front_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser([add_bench])
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if command_of(argv) not in COMMANDS:
+        front_parser().parse_args(argv)  # help, version or an error: each exits here
+    # deferred on purpose: torch and the library load only once a command is named
+    import torch
+
+    from ..paper.cli import add_bench, cmd_bench
+    from . import commands
+    from .parser import build_parser
+
+    run = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
+           "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate, "render": commands.cmd_render,
+           "export-encoder": commands.cmd_export_encoder, "inspect": commands.cmd_inspect,
+           "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx, "bench": cmd_bench}
+    args = build_parser([add_bench]).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
     logging.getLogger("gon").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if getattr(args, "threads", None) is not None and not (args.command == "bench" and args.bench in ("speed", "map")):
@@ -40,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     stdout, sys.stdout = sys.stdout, _Output(sys.stdout)  # `> full/eval.json` on a full disk: one line as well
     try:
-        code = COMMANDS[args.command](args)
+        code = run[args.command](args)
         sys.stdout.flush()
         return code
     except GONError as error:
