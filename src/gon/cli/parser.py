@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 from ..config import flat_fields
 from ..data import KNOWN_SPECS
+from ..data.sound import SOUND_SPLITS
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 from ..pretrained import available
 from .front import COMMANDS, top_parser
@@ -118,7 +119,9 @@ def build_parser(extensions: Sequence[Extension] = ()) -> argparse.ArgumentParse
 
     def with_data(q: argparse.ArgumentParser) -> None:
         q.add_argument("--data", help=data_help + " (default: the run's training data)")
-        q.add_argument("--split", choices=("train", "test"), default="test")
+        q.add_argument("--split", choices=SOUND_SPLITS, default="test",
+                       help="which split (default %(default)s); all: every file of a sound folder, for one too "
+                            "small to hold test files")
 
     q = run_command("eval", pretrained=True)
     with_data(q)

@@ -33,7 +33,7 @@ from .idx import FASHION_MNIST_DIR, fashion_dir, load_idx_dir, stream_idx_dir
 from .mnist5k import load_mnist5k
 from .npz import load_npz
 from .torchvision_sets import TORCHVISION_ROOT, load_torchvision
-from .sound import SOUND_SCHEMES, SoundData, load_sounds
+from .sound import SOUND_SCHEMES, WHOLE, SoundData, load_sounds
 
 
 if TYPE_CHECKING:
@@ -84,8 +84,13 @@ def load_data(
     """
     if not isinstance(spec, str) or not spec.strip():
         raise GONError(f"empty data spec; known specs: {_spec_names()}")
+    scheme, sep, arg = spec.partition(":")
+    scheme = scheme.strip().lower()
+    if scheme in SOUND_SCHEMES:
+        return load_sounds(spec, split, limit=limit)
     if split not in SPLITS:
-        raise GONError(f"unknown split {split!r}: use 'train' or 'test'")
+        raise GONError(f"unknown split {split!r}: use 'train' or 'test'"
+                       + (" ('all' is for sound folders)" if split == WHOLE else ""))
     if fit not in FITS:
         raise GONError(f"unknown fit {fit!r}: use 'resize' or 'pad'")
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
@@ -97,10 +102,6 @@ def load_data(
     if not isinstance(background, str) or background not in BACKGROUNDS:
         raise GONError(f"unknown background {background!r}: use 'white' or 'black'")
 
-    scheme, sep, arg = spec.partition(":")
-    scheme = scheme.strip().lower()
-    if scheme in SOUND_SCHEMES:
-        return load_sounds(spec, split, limit=limit)
     name = f"{spec}:{split}"
     if scheme in ("idx", "folder", "npz", "torchvision") and not arg:
         raise GONError(f"data spec {spec!r} needs a {'NAME' if scheme == 'torchvision' else 'path'} after '{scheme}:'")

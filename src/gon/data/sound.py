@@ -30,8 +30,12 @@ from scipy.signal import resample_poly
 
 from ..config import DEFAULT_CLIP_SECONDS, DEFAULT_SAMPLE_RATE, MAX_SAMPLE_RATE, clip_samples
 from .packages import is_test_name, name_key, package_dir
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .images import MAX_IN_MEMORY_BYTES, SPLITS
+
+# a folder of a few recordings may hold no test file at all: "all" takes every file as one split
+WHOLE = "all"
+SOUND_SPLITS = (*SPLITS, WHOLE)
 
 logger = logging.getLogger("gon")
 
@@ -100,11 +104,13 @@ def sounds_dir(arg: str, where: str) -> Path:
 
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     """The audio files of ``split`` in their fixed order: DIR/train/ or DIR/test/ when DIR has
-    them, else the files of DIR split by a hash of their names."""
+    them, else the files of DIR split by a hash of their names; for split "all", every file."""
     if (directory / "train").is_dir() and (directory / "test").is_dir():
+        if split == WHOLE:
+            return [*audio_files(directory / "train", WHOLE, where), *audio_files(directory / "test", WHOLE, where)]
         directory, chosen = directory / split, None
     else:
-        chosen = split
+        chosen = None if split == WHOLE else split
     names = []
     for path in directory.iterdir():
         if path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".") and path.is_file():
@@ -114,9 +120,10 @@ def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     if not names:
         raise GONError(f"{where}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) in {directory}")
     if chosen is not None:
-        names = [n for n in names if is_test(n) == (chosen == "test")]
+        every, names = len(names), [n for n in names if is_test(n) == (chosen == "test")]
         if not names:
-            raise GONError(f"{where}: no {split} files in {directory}")
+            raise NoSplit(f"{where}: no {split} files in {directory} ({every} in all: "
+                           f"--split all takes every file)")
     return [directory / name for name in sorted(names, key=name_key)]
 
 
@@ -174,9 +181,10 @@ def load_sounds(spec: str, split: str = "train", sample_rate: int = DEFAULT_SAMP
                 seconds: float = DEFAULT_CLIP_SECONDS, channels: int = 1, limit: int | None = None) -> SoundData:
     """Split ``split`` of ``sounds[:DIR]`` or ``audio:DIR`` as clips of ``seconds`` at ``sample_rate``
     Hz, ``channels`` 1 (mono, the default: stereo files are mixed down) or 2; ``limit`` keeps the
-    first ``limit`` clips of the split. GONError (one line) for any file that cannot be used."""
-    if split not in SPLITS:
-        raise GONError(f"unknown split {split!r}: use 'train' or 'test'")
+    first ``limit`` clips of the split; split "all" reads every file. GONError (one line) for any
+    file that cannot be used."""
+    if split not in SOUND_SPLITS:
+        raise GONError(f"unknown split {split!r}: use 'train', 'test' or 'all'")
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 0 < sample_rate <= MAX_SAMPLE_RATE:
         raise GONError(f"sample rate must be an integer from 1 to {MAX_SAMPLE_RATE} Hz, got {sample_rate!r}")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_FILE_SECONDS:
