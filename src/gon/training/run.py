@@ -224,9 +224,10 @@ def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | N
 def _write_run(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
                test: ImageData | None, history: list[dict[str, float]], metrics: dict[str, Any]) -> None:
     parameters = sum(p.numel() for p in model.parameters())
+    step = model.step_settings()  # the inner scale a rule chose, which config.json's "model" names only by its rule
     save_model(run.root, model, model_config,
                {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters,
-                **({"resolved_step": model.step_settings()} if model.step_settings() else {})})
+                **({"resolved_step": step} if step else {})})
     records = history + ([{"step": history[-1]["step"], **metrics}] if metrics else [])
     # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`)
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in records))
