@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate every picture in the README's gallery and docs/ from the offline data
+# Regenerate every picture of the gallery (docs/results.md) and docs/ from the offline data
 # (about 30 minutes on 2 CPU cores). Runs go into runs/, pictures into docs/images/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -10,7 +10,7 @@ import torch
 from gon.data import load_data
 from gon.data.emoji import EMOJI_DIR, IMAGE_FOLDER
 
-# the command line's default: on a shared machine two threads were up to 2.7x slower than one (README)
+# the command line's default: on a shared machine two threads were up to 2.7x slower than one (docs/results.md)
 torch.set_num_threads(1)
 
 

@@ -254,6 +254,38 @@ def test_argument_errors_are_one_line_with_a_hint(capsys):
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("gon ")
 
 
+# a fresh interpreter, since this one has loaded torch already
+_FRONT = """import sys
+from gon.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit as stop:
+    print(stop.code, sorted(m for m in ("torch", "gon.config", "gon.models") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args, code", [(["--help"], 0), (["--version"], 0), (["trian"], 2), ([], 2),
+                                        (["--steps", "10"], 2)], ids=["help", "version", "typo", "none", "flag"])
+def test_help_version_and_mistakes_answer_before_torch_is_loaded(args, code):
+    done = subprocess.run([sys.executable, "-c", _FRONT, *args], capture_output=True, text=True)
+    assert done.stdout.splitlines()[-1] == f"{code} []", done.stdout + done.stderr
+    assert code == 0 or done.stderr.startswith("gon: error:") and done.stderr.count("\n") == 1
+
+
+def test_the_package_loads_its_names_on_first_use():
+    script = ("import sys, gon\nprint('torch' in sys.modules)\n"
+              "import gon.evaluate\nprint(gon.GON.__name__, gon.evaluate.__name__, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    # importing the submodule gon.evaluate leaves `gon.evaluate` the function, as the tutorial calls it
+    assert done.stdout.split() == ["False", "GON", "evaluate", "True"], done.stdout + done.stderr
+
+
+def test_flags_are_not_abbreviated(capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_cli("train", "--step", "10")  # argparse's default would take it as --steps
+    assert stop.value.code == 2 and "unrecognized arguments: --step 10" in capsys.readouterr().err
+
+
 @pytest.fixture
 def full_disk_copy(conv_run, tmp_path):
     """A copy of conv_run on a tmpfs filled to the last byte (needs root to mount; skipped otherwise)."""

@@ -1,5 +1,5 @@
-"""The documentation is executable: every Python example on a model page runs as written,
-and every name the package exports says what it does."""
+"""The documentation is executable: every Python example of the README and of a model page
+runs as written, and every name the package exports says what it does."""
 
 import inspect
 import re
@@ -11,7 +11,9 @@ import torch
 
 import gon
 
-MODEL_DOCS = Path(__file__).resolve().parent.parent / "docs" / "models"
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_DOCS = ROOT / "docs" / "models"
+README = ROOT / "README.md"
 PAGES = sorted(MODEL_DOCS.glob("*.md"))
 BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
@@ -45,6 +47,18 @@ def test_page_examples_run(page, tmp_path, monkeypatch, one_thread):
             exec(compile(code, f"{page.name}, python block {number}", "exec"), {"__name__": "__docs__"})
         except Exception:  # noqa: BLE001 - any failure of an example is a documentation bug
             pytest.fail(f"docs/models/{page.name}, python block {number} raised:\n{code}\n{traceback.format_exc()}")
+
+
+def test_the_readme_examples_run(tmp_path, monkeypatch, one_thread):
+    monkeypatch.chdir(tmp_path)  # the model the example saves lands here
+    blocks = python_blocks(README)
+    assert len(blocks) >= 2, "the README's ```python examples went missing"
+    for number, code in enumerate(blocks, 1):
+        try:
+            exec(compile(code, f"README.md, python block {number}", "exec"), {"__name__": "__docs__"})
+        except Exception:  # noqa: BLE001 - any failure of an example is a documentation bug
+            pytest.fail(f"README.md, python block {number} raised:\n{code}\n{traceback.format_exc()}")
+    assert sorted(p.name for p in (tmp_path / "models" / "mine").iterdir()) == ["config.json", "model.safetensors"]
 
 
 def test_public_api_is_documented():

@@ -78,3 +78,41 @@ def test_tensorboard_logs_through_on_log(digits, tmp_path):
     fit(model(), digits, TrainConfig(steps=8, batch_size=32, log_every=4), progress=False, on_log=board.log)
     board.close()
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+# what a GON around a decoder of one's own checks on the first batch, called or through fit
+
+def test_a_decoder_output_of_another_shape_than_the_data_is_one_line(digits):
+    x = digits.batch(slice(0, 16))
+    flat = GON(nn.Sequential(MLPDecoder(), nn.Flatten(1, 2)), 8)  # (B, 28, 28) against (B, 1, 28, 28)
+    with pytest.raises(GONError, match=r"output has shape \(16, 28, 28\) and the data \(16, 1, 28, 28\)"):
+        flat.encode(x)  # silently broadcast to a (16, 16, 28, 28) error before
+    larger = load_data("mnist5k", "train", image_size=32, limit=64)
+    with pytest.raises(GONError, match=r"output has shape \(32, 1, 28, 28\) and the data \(32, 1, 32, 32\)"):
+        fit(model(), larger, CONFIG, progress=False)  # a raw torch RuntimeError before
+
+
+def test_data_outside_the_declared_range_is_refused_and_another_range_can_be_declared(digits, tmp_path):
+    x = digits.batch(slice(0, 16))
+    with pytest.raises(GONError, match=r"values must lie in \[0, 1\], got 0 to 255: .*value_range=\(low, high\)"):
+        model().encode(x * 255)
+    declared = GON(MLPDecoder(), 8, step=OriginStep(inner_scale=1 / 64), value_range=(0, 255))
+    assert declared.encode(x * 255).shape == (16, 8)
+    declared.save_pretrained(tmp_path / "mine")
+    assert GON.from_pretrained(tmp_path / "mine", decoder=MLPDecoder()).value_range == (0.0, 255.0)
+    anything = GON(MLPDecoder(), 8, step=OriginStep(inner_scale=1 / 64), value_range=None)
+    assert torch.isfinite(anything.encode(x * 2 - 1)).all()
+    with pytest.raises(GONError, match="value_range must be"):
+        GON(MLPDecoder(), 8, value_range=(1, 0))
+
+
+def test_a_labelled_batch_is_refused_with_the_fix_and_labelled_data_train(digits):
+    batch = next(iter(torch.utils.data.DataLoader(digits, batch_size=16)))
+    with pytest.raises(GONError, match=r"got a list of 2 \(a DataLoader's \(images, labels\) batch\?\): pass the "
+                                       r"images, `images, labels = batch; model\(images\)`"):
+        model()(batch)
+    images, labels = batch
+    assert labels.shape == (16,) and torch.isfinite(model()(images))
+    assert digits.labels is not None and fit(model(), digits, TrainConfig(steps=2, batch_size=32), progress=False)
+    with pytest.raises(GONError, match="fit takes an ImageData"):
+        fit(model(), torch.utils.data.DataLoader(digits, batch_size=32), CONFIG, progress=False)

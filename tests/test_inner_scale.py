@@ -123,3 +123,33 @@ def test_a_library_model_calibrates_while_training(digits32):
     model = build_model(ModelConfig(kind="conv", hidden_features=4)).train()
     model.loss(digits32)
     assert model.calibrated_scale.item() > 0
+
+
+def test_the_chosen_scale_is_logged_recorded_and_reported(tmp_path, caplog):
+    import logging
+
+    from gon.report import write_report
+    caplog.set_level(logging.INFO, logger="gon")
+    out = tmp_path / "run"
+    assert main(["train", "--data", "mnist5k", "--out", str(out), *QUICK]) == 0
+    model, _, document = load_model(out)
+    scale = model.calibrated_scale.item()
+    assert document["resolved_step"] == {"inner_steps": 1, "inner_scale": scale, "inner_scale_rule": "calibrated"}
+    start = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("training conv ("))
+    assert start.endswith(f"; 1 inner step(s), inner scale {scale:.4g} (calibrated)"), start
+    assert f"<td>inner_scale</td><td>calibrated: {scale:.4g}</td>" in write_report(out).read_text()
+
+
+@pytest.mark.parametrize("inner_scale, warned", [("calibrated", 1), ("paper", 0)])
+def test_several_inner_steps_with_the_calibrated_scale_are_warned_once(inner_scale, warned, caplog):
+    import logging
+
+    from gon import TrainConfig, fit, load_data
+    data = load_data("mnist5k", "train", image_size=32, limit=32)
+    model = build_model(ModelConfig(kind="conv", hidden_features=4,
+                                    origin=OriginStep(steps=2, step_size=0.1, inner_scale=inner_scale)))
+    caplog.set_level(logging.INFO, logger="gon")
+    fit(model, data, TrainConfig(steps=3, batch_size=16), progress=False)
+    said = [r for r in caplog.records if r.levelno == logging.WARNING and "2 inner steps with the calibrated" in
+            r.getMessage()]
+    assert len(said) == warned

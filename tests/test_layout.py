@@ -99,8 +99,10 @@ def test_the_import_graph_has_no_cycle(type_checking):
 
 
 def test_no_module_of_ours_is_imported_inside_a_function():
+    # one exception, on purpose: `main` loads the commands (and torch) only once a command
+    # is named, so that `gon --help` answers at once
     _, inside = _imports()
-    assert inside == []
+    assert [line for line in inside if not line.startswith("gon.cli: ")] == []
 
 
 def test_the_package_is_the_library():

@@ -356,6 +356,29 @@ def test_eval_json_gives_sse_mse_and_snr_per_clip(implicit_run, capsys):
     assert metrics["snr_db"] == pytest.approx(np.mean([c["snr_db"] for c in metrics["clips"]]))
 
 
+def test_a_folder_too_small_for_a_test_split_is_used_whole(implicit_run, sounds_dir, tmp_path, capsys, caplog):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("sn_dub.flac", "tabla_na.flac"):  # both in the training half of the hash split
+        shutil.copy(sounds_dir / "samples" / name, folder / name)
+    spec = f"audio:{folder}"
+    assert run_cli("eval", implicit_run, "--data", spec) == 2
+    err = capsys.readouterr().err
+    assert "no test files" in err and "(2 in all: --split all takes every file)" in err, err
+    assert run_cli("eval", implicit_run, "--data", spec, "--split", "all", "--json") == 0
+    assert sorted(c["file"] for c in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["clips"]) == [
+        "sn_dub.flac", "tabla_na.flac"]
+    caplog.set_level("INFO", logger="gon")
+    # -n 32 by default: capped at the two clips, with a notice; every file written is named
+    assert run_cli("reconstruct", implicit_run, "--data", spec, "--split", "all", "--out", tmp_path / "rec.png") == 0
+    assert capsys.readouterr().out.split() == ["wrote", str(tmp_path / "rec.png"), "wrote", str(tmp_path / "rec.wav")]
+    assert any("fewer than the 32 asked for: taking all 2" in r.getMessage() for r in caplog.records)
+    assert run_cli("render", implicit_run, "--data", spec, "--split", "all", "--out", tmp_path / "render.wav") == 0
+    assert capsys.readouterr().out.split() == ["wrote", str(tmp_path / "render.png"), "wrote",
+                                               str(tmp_path / "render.wav")]
+    assert soundfile.info(str(tmp_path / "rec.wav")).frames == 4 * (2000 + round(0.25 * RATE))  # two pairs
+
+
 def test_render_at_four_times_the_training_rate(implicit_run, tmp_path):
     out = tmp_path / "render.wav"
     assert run_cli("render", implicit_run, "--sample-rate", 4 * RATE, "-n", 2, "--out", out) == 0

@@ -3,6 +3,7 @@ model, pictures of waveforms and spectrograms with WAV files beside them)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -10,17 +11,20 @@ from torch import Tensor
 
 from .audio import save_sound_figure, write_wav
 from .data import ImageData, SoundData
-from .errors import GONError
 from .files import check_outputs
 from .models import ImplicitGON, LatentModel, Variational
 from .samplers import GaussianSampler, PriorSampler
 from .viz import lerp, slerp
 
+logger = logging.getLogger("gon")
+
 
 def spread(data: ImageData | SoundData, n: int) -> Tensor:
-    """n images evenly spaced through `data` (data sets are often sorted by class)."""
+    """n images evenly spaced through `data` (data sets are often sorted by class); all of them,
+    with a notice, where it holds fewer."""
     if n > len(data):
-        raise GONError(f"{data.name}: {len(data)} images, {n} needed")
+        logger.info("%s holds %d, fewer than the %d asked for: taking all %d", data.name, len(data), n, len(data))
+        n = len(data)
     return data.batch(torch.linspace(0, len(data) - 1, n).round().long())
 
 

@@ -9,12 +9,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .errors import GONError
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
 def squared_error(output: Tensor, x: Tensor) -> Tensor:
     """Summed squared error per sample: the paper's Table 1 metric and its L_MSE up to scale."""
+    same_shape(output, x)
     return (output - x).pow(2).flatten(1).sum(1)
+
+
+def same_shape(output: Tensor, x: Tensor) -> None:
+    """GONError unless the decoder's output has the data's shape: broadcasting (B, 1, 28, 28)
+    against (B, 28, 28) would give a loss, silently wrong, and 32 px against 28 a raw error."""
+    if output.shape != x.shape:
+        raise GONError(f"the decoder's output has shape {tuple(output.shape)} and the data {tuple(x.shape)}: "
+                       f"they must be the same (a decoder of your own: give its output the data's shape)")
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -24,6 +35,7 @@ def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
 
 def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
     """-log p(x | logits) per sample in nats; grey levels act as soft targets, as in the paper's BCE."""
+    same_shape(logits, x)
     return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 

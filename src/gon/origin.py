@@ -28,8 +28,8 @@ times a fixed `inner_scale`; for a decoder without coupling between samples the 
 with respect to z0[i] is then exactly inner_scale * dL_i/dz0[i], whatever else is in the
 batch. The scale is a number, or a rule a model resolves: "paper" (1/64 times the paper's
 per-sample normalisation, its training dynamics at batch 64: `gon.config.paper_inner_scale`)
-or "calibrated" (set once, on the first batch a model encodes, so that its latents have unit
-RMS; gon.models.gon.GON.calibrate). Which default trains best was measured
+or "calibrated" (set once, on the first batch a model encodes, by a line search along the
+gradient: the scale of the best single step from the origin; gon.models.gon.GON.calibrate). Which default trains best was measured
 (docs/results.md, "The inner-loss scale").
 """
 
@@ -53,8 +53,8 @@ InnerLoss = Callable[[Any, Tensor], Tensor]
 
 LATENT_FORMS = ("negative_gradient", "descent")
 # inner_scale rules by name (a number is a fixed scale): "calibrated" sets the scale once from
-# the first batch a model encodes (unit-RMS latents), "paper" is the paper's factor for the
-# model's kind (gon.config.paper_inner_scale)
+# the first batch a model encodes (a line search: the best single step), "paper" is the
+# paper's factor for the model's kind (gon.config.paper_inner_scale)
 CALIBRATED, PAPER = "calibrated", "paper"
 SCALE_RULES = (CALIBRATED, PAPER)
 STEP_SIZE_RULES = ("fixed", "learned")
@@ -97,8 +97,8 @@ class OriginStep:
         but the decoder learns how far to go along each direction.
     inner_scale: multiplier of the summed per-sample inner loss (see module doc): a positive
         number, or a rule by name: "calibrated" (the default; a GON sets it from the first batch
-        it encodes so that latents have unit RMS) or "paper" (the paper's factor for the
-        model's kind, which ModelConfig resolves to a number). None means the default rule
+        it encodes, by a line search: the best single step from the origin) or "paper" (the
+        paper's factor for the model's kind, which ModelConfig resolves to a number). None means the default rule
         for a model (ModelConfig and GON resolve it) and 1 for `gradient_origin` called alone.
     """
 
@@ -113,8 +113,9 @@ class OriginStep:
     origin_std: float = option(0.0, "noisy origin z0 ~ N(0, sigma^2) (Appendix C)", minimum=0, flat="origin_std")
     latent_form: str = option("negative_gradient", "z = -grad (Eq. 8) or z = z0 - grad (Appendix C)",
                               choices=LATENT_FORMS, flat="latent_form")
-    inner_scale: float | str | None = option(None, f"inner-loss scale: a number, 'calibrated' (unit-RMS latents on "
-                                             f"the first batch) or 'paper' (default: {DEFAULT_INNER_SCALE})",
+    inner_scale: float | str | None = option(None, f"inner-loss scale: a number, 'calibrated' (a line search on "
+                                             f"the first batch: the best single step from the origin) or 'paper' "
+                                             f"(default: {DEFAULT_INNER_SCALE})",
                                        positive=True, names=SCALE_RULES, flat="inner_scale")
 
     def __post_init__(self) -> None:

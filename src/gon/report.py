@@ -98,10 +98,15 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
         body.append(_missing("no evaluation record in metrics.jsonl (a run without test data, or an older run)"))
 
     body.append("<h2>Configuration</h2>")
-    body.append(_table(applicable_fields(model), ("model", "value")))
+    fields = applicable_fields(model)
+    resolved = document.get("resolved_step")
+    scale = resolved.get("inner_scale") if isinstance(resolved, dict) else None
+    if isinstance(fields.get("inner_scale"), str) and isinstance(scale, (int, float)):
+        fields["inner_scale"] = f"{fields['inner_scale']}: {scale:.4g}"  # the value the rule chose
+    body.append(_table(fields, ("model", "value")))
     if train:
         body.append(_table(train, ("training", "value")))
-    extra = {k: v for k, v in document.items() if k not in ("format", "model", "train")}
+    extra = {k: v for k, v in document.items() if k not in ("format", "model", "train", "resolved_step")}
     if extra:
         body.append(_table(extra, ("run", "value")))
 

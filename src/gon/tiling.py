@@ -46,10 +46,12 @@ class Tiling:
 
     @property
     def counts(self) -> tuple[int, ...]:
+        """Tiles along each axis (the last one padded where a size is not a multiple)."""
         return tuple(math.ceil(s / t) for s, t in zip(self.size, self.tile))
 
     @property
     def count(self) -> int:
+        """Tiles per signal."""
         return math.prod(self.counts)
 
     def split(self, x: Tensor) -> Tensor:

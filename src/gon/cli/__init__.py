@@ -1,5 +1,6 @@
-"""The `gon` command line: parse (parser.py), run one command (commands.py), and turn every
-foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C) (`run`, which
+"""The `gon` command line: parse (front.py answers --help, --version and an unknown command
+without loading torch; parser.py parses a command), run one command (commands.py), and turn
+every foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C) (`run`, which
 the benchmarks' command line, python -m benchmarks, shares).
 
     gon train --data mnist5k --steps 300
@@ -16,27 +17,33 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-import torch
-
 from ..errors import GONError, os_error_message
-from . import commands
-from .parser import build_parser
-
-COMMANDS = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
-            "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate, "render": commands.cmd_render,
-            "export-encoder": commands.cmd_export_encoder, "inspect": commands.cmd_inspect,
-            "report": commands.cmd_report, "export-onnx": commands.cmd_export_onnx}
+from .front import COMMANDS, command_of, front_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if command_of(argv) not in COMMANDS:
+        front_parser().parse_args(argv)  # help, version or an error: each exits here
+    # deferred on purpose: torch and the library load only once a command is named
+    from . import commands
+    from .parser import build_parser
+
+    handlers = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
+                "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate,
+                "render": commands.cmd_render, "export-encoder": commands.cmd_export_encoder,
+                "inspect": commands.cmd_inspect, "report": commands.cmd_report,
+                "export-onnx": commands.cmd_export_onnx}
     args = build_parser().parse_args(argv)
-    return run(COMMANDS[args.command], args)
+    return run(handlers[args.command], args)
 
 
 def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, set_threads: bool = True) -> int:
     """Run `command(args)` the way every command runs: logging (--verbose), --threads
     (unless `set_threads` is false: the command sets them per measurement or per worker),
     and one line and an exit code for every foreseeable failure."""
+    import torch  # deferred with the commands (main)
+
     logging.basicConfig(level=logging.INFO, format="gon: %(message)s")
     logging.getLogger("gon").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if set_threads and getattr(args, "threads", None) is not None:

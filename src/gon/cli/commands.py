@@ -4,6 +4,7 @@ and calling the library (`main` in gon/cli/__init__.py dispatches to them)."""
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +253,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     _check_picture_size(args.pairs * args.steps, config.channels, args.resolution or config.image_size)
     out = args.out or RunLayout(args.home) / RunLayout.INTERPOLATIONS
     check_outputs(out, *([args.gif] if args.gif else []))
-    z = model.encode(spread(_data_for(args, config, document), 2 * args.pairs))
+    data = _data_for(args, config, document)
+    args.pairs = _pairs_in(data, args.pairs)
+    z = model.encode(spread(data, 2 * args.pairs))
     images = interpolations(model, z[0::2], z[1::2], args.steps, not args.linear, args.resolution)
     _write_png(images, out, args.steps)
     if args.gif:
@@ -264,12 +267,23 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs_in(data, pairs: int) -> int:
+    """`pairs`, or as many pairs as `data` holds, with a notice."""
+    if len(data) < 2:
+        raise GONError(f"{data.name}: {len(data)} item(s); an interpolation needs two")
+    if 2 * pairs > len(data):
+        logging.getLogger("gon").info("%s holds %d, fewer than the %d asked for: %d pair(s)", data.name, len(data),
+                                      2 * pairs, len(data) // 2)
+    return min(pairs, len(data) // 2)
+
+
 def _interpolate_sound(args: argparse.Namespace, model, config: ModelConfig, document: dict[str, Any]) -> int:
     if args.gif:
         raise GONError("--gif draws images; a sound model's interpolations are a picture and a WAV")
     rate, samples_out = _sound_rate(args, model, config)
     _check_sound_size(args.pairs * args.steps, samples_out or config.clip_samples)
     data = _data_for(args, config, document)
+    args.pairs = _pairs_in(data, args.pairs)
     x = spread(data, 2 * args.pairs)
     clips = interpolations(model, *_pairs(model.encode(x)), args.steps, not args.linear, samples_out)
     labels = [f"pair {i + 1}" for i in range(args.pairs)]

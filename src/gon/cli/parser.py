@@ -8,12 +8,12 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from .. import __version__
 from ..config import flat_fields
 from ..data import known_specs
-from ..data.sound import MAX_SAMPLE_RATE
+from ..data.sound import MAX_SAMPLE_RATE, SOUND_SPLITS
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 from ..pretrained import available
+from .front import COMMANDS, top_parser
 
 
 def sample_rate(text: str) -> int:
@@ -48,13 +48,6 @@ def _number_or_name(names: tuple[str, ...]):
             raise argparse.ArgumentTypeError(f"expected a number or one of {', '.join(names)}, got {text!r}") from None
 
     return parse
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with one line and a hint for a bad argument instead of the whole usage (exit 2)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 # CPU threads of every computing command: one, unless told. Two threads are faster only
@@ -99,12 +92,10 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
 
 def build_parser() -> argparse.ArgumentParser:
     """The `gon` parser."""
-    parser = Parser(prog="gon", description="Gradient Origin Networks: encoder-free latent models.")
-    parser.add_argument("--version", action="version", version=f"gon {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser, sub = top_parser()
     data_help = "data spec: " + ", ".join(known_specs())
 
-    p = sub.add_parser("train", help="train a model and write a run directory",
+    p = sub.add_parser("train", help=COMMANDS["train"],
                        description="Train a GON. Flags override values from --config.")
     p.add_argument("--config", type=Path, help="JSON file with 'model' and 'train' sections (as a run's config.json), "
                                                "or flat keys named as these flags")
@@ -118,8 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an existing run directory (a gon run or an empty folder) once the new run is complete")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    def run_command(name: str, help_text: str, pretrained: bool = False) -> argparse.ArgumentParser:
-        q = sub.add_parser(name, help=help_text, description=help_text)
+    def run_command(name: str, pretrained: bool = False) -> argparse.ArgumentParser:
+        q = sub.add_parser(name, help=COMMANDS[name], description=COMMANDS[name])
         if not pretrained:
             q.add_argument("run", type=Path, help="run directory written by `gon train`")
             return q
@@ -131,9 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_data(q: argparse.ArgumentParser) -> None:
         q.add_argument("--data", help=data_help + " (default: the run's training data)")
-        q.add_argument("--split", choices=("train", "test"), default="test")
+        q.add_argument("--split", choices=SOUND_SPLITS, default="test",
+                       help="which split (default %(default)s); all: every file of a sound folder, for one too "
+                            "small to hold test files")
 
-    q = run_command("eval", "evaluate a trained model on held-out data", pretrained=True)
+    q = run_command("eval", pretrained=True)
     with_data(q)
     q.add_argument("--batch-size", type=positive_int, default=256, help="images per batch (default %(default)s)")
     q.add_argument("--limit", type=positive_int, help="evaluate on the first N images only")
@@ -143,12 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="normalise BatchNorm with batch statistics, as the paper's scripts (use --batch-size 64)")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
-    q = run_command("reconstruct", "write a grid of images (odd rows) and their reconstructions (even rows)", pretrained=True)
+    q = run_command("reconstruct", pretrained=True)
     with_data(q)
     q.add_argument("-n", type=positive_int, default=32, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/reconstructions.png)")
 
-    q = run_command("sample", "write a grid of samples", pretrained=True)
+    q = run_command("sample", pretrained=True)
     q.add_argument("-n", type=positive_int, default=64, help="number of samples (default %(default)s)")
     q.add_argument("--sampler", choices=("auto", "prior", "gaussian", "gmm"), default="auto",
                    help="prior N(0, I) (variational); gaussian or gmm (a Gaussian mixture whose size is chosen by "
@@ -159,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample_rate_option(q)
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
 
-    q = run_command("interpolate", "write spherical interpolations between encoded images", pretrained=True)
+    q = run_command("interpolate", pretrained=True)
     with_data(q)
     q.add_argument("--pairs", type=positive_int, default=8, help="image pairs (default %(default)s)")
     q.add_argument("--steps", type=positive_int, default=10, help="images per interpolation (default %(default)s)")
@@ -170,28 +163,27 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
     q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
-    q = run_command("render", "render reconstructions of an implicit GON at any resolution", pretrained=True)
+    q = run_command("render", pretrained=True)
     with_data(q)
     q.add_argument("--resolution", type=positive_int, help="pixels per side (default 256)")
     sample_rate_option(q)
     q.add_argument("-n", type=positive_int, default=16, help="number of images (default %(default)s)")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png; sound: "
                                             "RUN/render-<rate>hz.png and .wav)")
-    q = run_command("inspect", "latent statistics: how normal a model's latents are, with a histogram (Figs. 13-14)")
+    q = run_command("inspect")
     with_data(q)
     q.add_argument("--limit", type=positive_int, default=5000, help="encode at most N images")
     q.add_argument("--out", type=Path, help="PNG file (default RUN/latents.png)")
     q.add_argument("--json", action="store_true", help="print one JSON object on the last line")
 
-    q = run_command("export-encoder", "write the affine encoder of a trained model as a matrix and offset")
+    q = run_command("export-encoder")
     with_data(q)
     q.add_argument("--out", type=Path, help="safetensors file (default RUN/encoder.safetensors)")
 
-    q = run_command("report", "write a run's config, loss curve, figures and evaluation as one self-contained HTML page")
+    q = run_command("report")
     q.add_argument("--out", type=Path, help="HTML file (default RUN/report.html)")
 
-    q = run_command("export-onnx", "export a trained model's decoder, and its affine encoder, to ONNX "
-                                   "(checked in onnxruntime against PyTorch on real images)")
+    q = run_command("export-onnx")
     with_data(q)
     q.add_argument("--out", type=Path, help="ONNX file of the decoder (default RUN/decoder.onnx)")
     q.add_argument("--encoder", action="store_true", help="also export the affine encoder z = W x + b")

@@ -29,7 +29,7 @@ from . import mnist5k, idx, folder, emoji, npz, torchvision_sets, sound, video  
 # isort: on
 from .base import Data
 from .images import BACKGROUNDS, FITS
-from .sources import SIGNAL_CHANNELS, SPLITS, DataRequest, parse_spec
+from .sources import SIGNAL_CHANNELS, DataRequest, parse_spec
 
 __all__ = ["load_data"]
 
@@ -65,8 +65,8 @@ def load_data(
     ``sample_rate`` and ``clip_seconds`` set the clips of a sound source (default 16 kHz, 1 s).
     """
     source, argument = parse_spec(spec)
-    if split not in SPLITS:
-        raise GONError(f"unknown split {split!r}: use 'train' or 'test'")
+    if split not in source.splits:
+        raise GONError(f"unknown split {split!r} of {source.scheme} data: use {' or '.join(map(repr, source.splits))}")
     if fit not in FITS:
         raise GONError(f"unknown fit {fit!r}: use 'resize' or 'pad'")
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):

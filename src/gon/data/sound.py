@@ -34,11 +34,15 @@ import soundfile
 import torch
 from scipy.signal import resample_poly
 
-from ..errors import GONError
+from ..errors import GONError, NoSplit
 from .base import Data, Index
 from .images import MAX_IN_MEMORY_BYTES, split_dirs
 from .packages import is_test_name, name_key, package_dir
 from .sources import SPLITS, DataRequest, DataSource, register_source
+
+# a folder of a few recordings may hold no test file at all: "all" takes every file as one split
+WHOLE = "all"
+SOUND_SPLITS = (*SPLITS, WHOLE)
 
 logger = logging.getLogger("gon")
 
@@ -143,12 +147,14 @@ def sounds_dir(arg: str, where: str) -> Path:
 
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     """The audio files of ``split`` in their fixed order: DIR/train/ or DIR/test/ when DIR has
-    them, else the files of DIR split by a hash of their names."""
+    them, else the files of DIR split by a hash of their names; for split "all", every file."""
     dirs = split_dirs(directory, where)
     if dirs is not None:
+        if split == WHOLE:
+            return [*audio_files(dirs["train"], WHOLE, where), *audio_files(dirs["test"], WHOLE, where)]
         directory, chosen = dirs[split], None
     else:
-        chosen = split
+        chosen = None if split == WHOLE else split
     names = []
     for path in directory.iterdir():
         if path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".") and path.is_file():
@@ -158,9 +164,10 @@ def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     if not names:
         raise GONError(f"{where}: no audio files ({', '.join(sorted(AUDIO_EXTENSIONS))}) in {directory}")
     if chosen is not None:
-        names = [n for n in names if is_test(n) == (chosen == "test")]
+        every, names = len(names), [n for n in names if is_test(n) == (chosen == "test")]
         if not names:
-            raise GONError(f"{where}: no {split} files in {directory}")
+            raise NoSplit(f"{where}: no {split} files in {directory} ({every} in all: "
+                           f"--split all takes every file)")
     return [directory / name for name in sorted(names, key=name_key)]
 
 
@@ -271,9 +278,10 @@ def load_sounds(spec: str, split: str = "train", sample_rate: int = DEFAULT_SAMP
                 seconds: float = DEFAULT_CLIP_SECONDS, channels: int = 1, limit: int | None = None) -> SoundData:
     """Split ``split`` of ``sounds[:DIR]`` or ``audio:DIR`` as clips of ``seconds`` at ``sample_rate``
     Hz, ``channels`` 1 (mono, the default: stereo files are mixed down) or 2; ``limit`` keeps the
-    first ``limit`` clips of the split. GONError (one line) for any file that cannot be used."""
-    if split not in SPLITS:
-        raise GONError(f"unknown split {split!r}: use 'train' or 'test'")
+    first ``limit`` clips of the split; split "all" reads every file. GONError (one line) for any
+    file that cannot be used."""
+    if split not in SOUND_SPLITS:
+        raise GONError(f"unknown split {split!r}: use 'train', 'test' or 'all'")
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not 0 < sample_rate <= MAX_SAMPLE_RATE:
         raise GONError(f"sample rate must be an integer from 1 to {MAX_SAMPLE_RATE} Hz, got {sample_rate!r}")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_FILE_SECONDS:
@@ -323,6 +331,8 @@ def _load(request: DataRequest) -> SoundData:
 
 
 register_source(DataSource("sounds", "sound", _load, "sounds[:DIR] (207 recorded Sonic Pi samples, default "
-                           "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)", path=True))
+                           "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)", path=True,
+                           splits=SOUND_SPLITS))
 register_source(DataSource("audio", "sound", _load, "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; "
-                           "train/ and test/ optional)", argument="required", path=True))
+                           "train/ and test/ optional)", argument="required", path=True,
+                           splits=SOUND_SPLITS))

@@ -64,7 +64,8 @@ class DataSource:
     Data`, raising GONError (one line) for anything a user can fix; usage: one line for the
     help, the spec's form and what it holds; argument: whether a path or name after ':' is
     "required", "optional" or refused ("none"); path: whether that argument is a path on this
-    machine (a run records it resolved, so that its commands work from any folder).
+    machine (a run records it resolved, so that its commands work from any folder); splits: the
+    split names it reads (a sound folder's "all" besides train and test).
     """
 
     scheme: str
@@ -73,6 +74,7 @@ class DataSource:
     usage: str
     argument: str = "optional"
     path: bool = False
+    splits: tuple[str, ...] = SPLITS
 
     def __post_init__(self) -> None:
         if not self.scheme or self.scheme != self.scheme.strip().lower() or ":" in self.scheme:

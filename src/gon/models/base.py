@@ -51,19 +51,26 @@ class LatentModel(nn.Module):
         self.config = config
         # (C, H, W) the model takes, or (C, T) for sound, where known; None accepts any shape
         self.image_shape: tuple[int, ...] | None = config.data_shape if config is not None else None
-        # the range of the data and of what to_images returns: intensities, or amplitudes of sound
-        self.value_range: tuple[float, float] = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
+        # the range of the data and of what to_images returns: intensities, or amplitudes of sound;
+        # None (a GON around a decoder of your own may declare it) takes any floats
+        self.value_range: tuple[float, float] | None = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> Tensor:
-        """x as this model's images, in the dtype of the model's weights (floats of any
-        precision are converted; uint8 images become floats in [0, 1], x / 255). GONError for other integer tensors and, for a model that
-        knows its image shape (every library model), for floats outside [0, 1] or a batch not
-        of shape (B, C, H, W). A sound model (its shape is (C, T)) takes float clips (B, C, T)
-        in [-1, 1] and no uint8. A GON around a decoder of your own (no `image_shape`) takes
-        floats of any range: its data need not be images."""
+        """x as this model's images, in the dtype of the model's weights (floats of any precision
+        are converted; uint8 images become floats in [0, 1], x / 255). GONError for other integer
+        tensors, for floats outside `value_range` ([0, 1] for images; a GON around a decoder of
+        your own declares its range, or None for any) and, for a model that knows its image shape
+        (every library model), a batch not of shape (B, C, H, W). A sound model (its shape is
+        (C, T)) takes float clips (B, C, T) in [-1, 1] and no uint8."""
         sound = self.image_shape is not None and len(self.image_shape) == 2
         if not isinstance(x, Tensor):
-            raise GONError(f"expected a tensor of {'sound clips' if sound else 'images'}, got {type(x).__name__}")
+            what = "sound clips" if sound else "images"
+            if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
+                # a DataLoader over a labelled data set yields [images, labels]
+                raise GONError(f"expected a tensor of {what}, got a {type(x).__name__} of {len(x)} (a DataLoader's "
+                               f"(images, labels) batch?): pass the images, `images, labels = batch; "
+                               f"model(images)` (a classifier: model(images, labels))")
+            raise GONError(f"expected a tensor of {what}, got {type(x).__name__}")
         if sound and not x.is_floating_point():
             raise GONError(f"sound clips must be floats in [-1, 1], got {x.dtype}")
         weights = next(self.parameters(), None)
@@ -74,27 +81,34 @@ class LatentModel(nn.Module):
             raise GONError(f"images must be floats in [0, 1] or uint8 in [0, 255], got {x.dtype}")
         else:  # float16, bfloat16 or float64 data meet float32 weights: the layers need one dtype
             x = x.to(dtype)
-        if self.image_shape is None:
-            return x
         if sound:
             if x.ndim != 3 or tuple(x.shape[1:]) != self.image_shape:
                 c, t = self.image_shape
                 raise GONError(f"this model takes sound clips of {c} channel(s) and {t} samples, a batch of shape "
                                f"(B, {c}, {t}); got {tuple(x.shape)} (load_sounds(..., sample_rate, seconds) fits "
                                f"clips)")
-        elif x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape:
+        elif self.image_shape is not None and (x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape):
             c, h, w = self.image_shape
             raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
                            f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
-        if x.numel():
-            low, high = torch.aminmax(x.detach())
+        if x.numel() and self.value_range is not None:
+            low, high = (v.item() for v in torch.aminmax(x.detach()))
             first, last = self.value_range
-            if not (first <= low.item() and high.item() <= last):  # also catches NaN
+            if not (first <= low and high <= last):  # also catches NaN
                 if sound:
-                    raise GONError(f"sound amplitudes must lie in [-1, 1], got {low.item():g} to {high.item():g}")
-                raise GONError(f"image values must lie in [0, 1], got {low.item():g} to {high.item():g} "
-                               f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
+                    raise GONError(f"sound amplitudes must lie in [-1, 1], got {low:g} to {high:g}")
+                if self.config is not None:
+                    raise GONError(f"image values must lie in [0, 1], got {low:g} to {high:g} "
+                                   f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
+                raise GONError(f"values must lie in [{first:g}, {last:g}], got {low:g} to {high:g}: divide 8-bit "
+                               f"values by 255, or declare the data's range, GON(..., value_range=(low, high)) "
+                               f"(None: any)")
         return x
+
+    def step_settings(self) -> dict[str, Any]:
+        """What this model's gradient-origin step encodes with, resolved (for logs and a run's
+        config.json): {} for a model without one."""
+        return {}
 
     def add_classifier(self, classes: int, reconstruction_weight: float = 0.01) -> LatentModel:
         """Make this a classifier (Eq. 13): softmax(W z + b) on the latent, trained with
@@ -130,8 +144,8 @@ class LatentModel(nn.Module):
         return f"none: a {type(self).__name__} encodes with its encoder network"
 
     def to_images(self, output: Any) -> Tensor:
-        """Decoder output as images in [0, 1] (sound: amplitudes in [-1, 1], `value_range`)."""
-        return output.clamp(*self.value_range)
+        """Decoder output as images in [0, 1] (sound: amplitudes in [-1, 1]; clamped to `value_range`)."""
+        return output if self.value_range is None else output.clamp(*self.value_range)
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """F(encode(x)) as images in [0, 1], the shape of x, without gradients."""

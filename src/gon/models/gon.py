@@ -52,11 +52,19 @@ class GON(LatentModel):
     origin (OriginStep; its inner_scale is "calibrated" by default: `calibrate`);
     inner_loss / outer_loss: (F(z), x) -> one loss per sample, shape (B,); outer_loss
     defaults to inner_loss (the squared error of Eq. 8); config: as LatentModel's.
+    value_range: around a decoder of your own, the (low, high) range its data lie in, checked
+    on every batch ([0, 1] by default, as images; None takes any floats); a library model's
+    range is its config's (images [0, 1], sound [-1, 1]).
     """
 
     def __init__(self, decoder: nn.Module, latent_dim: int, step: OriginStep = OriginStep(),
-                 inner_loss=squared_error, outer_loss=None, config: ModelConfig | None = None) -> None:
+                 inner_loss=squared_error, outer_loss=None, config: ModelConfig | None = None,
+                 value_range: tuple[float, float] | None = (0.0, 1.0)) -> None:
         super().__init__(decoder, latent_dim, outer_loss or inner_loss, config)
+        if config is None:
+            if value_range is not None and not (len(value_range) == 2 and value_range[0] < value_range[1]):
+                raise GONError(f"value_range must be (low, high) with low < high, or None; got {value_range!r}")
+            self.value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
         step = step.resolved()
         if step.inner_scale == PAPER:
             raise GONError("inner_scale 'paper' depends on the model kind: build the model from a ModelConfig, "
@@ -120,9 +128,22 @@ class GON(LatentModel):
         return None
 
     def prepare_training(self, x: Tensor) -> None:
-        """Calibrate the inner scale on `x` (fit's first global batch) unless it is set."""
+        """Check `x` (fit's first global batch) as `encode` does, and calibrate the inner scale
+        on it unless it is set."""
+        x = self.check_images(x)
+        _warn_of_risky_step(self.step)
         if self.step.inner_scale == CALIBRATED:
             self.inner_scale(x)
+
+    def step_settings(self) -> dict[str, Any]:
+        """The inner steps and the inner scale as a number, also where a rule chose it
+        ({"inner_steps": 1, "inner_scale": 0.0316, "inner_scale_rule": "calibrated"}; the
+        scale is None until the calibration has seen its first batch)."""
+        if self.step.inner_scale != CALIBRATED:
+            return {"inner_steps": self.step.steps, "inner_scale": float(self.step.inner_scale)}
+        scale = float(self.calibrated_scale)
+        return {"inner_steps": self.step.steps, "inner_scale": None if math.isnan(scale) else scale,
+                "inner_scale_rule": CALIBRATED}
 
     def unit_latents(self, x: Tensor) -> Tensor:
         """The latents of batch `x` at inner scale 1, detached: z is linear in the scale, so a
@@ -329,6 +350,16 @@ class ModulatedGON(ImplicitGON):
                 tile, local = tiling.locate(shape, index)
                 out[:, :, start:start + len(index)] = decoder.values(local.to(z.dtype), shifts[:, tile]).transpose(1, 2)
             return out.reshape(batch, decoder.channels, *shape).clamp_(*self.value_range)
+
+
+def _warn_of_risky_step(step: OriginStep) -> None:
+    # the calibration chooses the scale for the model's own steps on the first batch, but with
+    # several steps training can outgrow it (docs/results.md, Table 1: ten joint inner steps
+    # failed with the one-step rule); while that is not measured away, it is said once
+    if step.steps > 1 and step.inner_scale == CALIBRATED and step.step_sizes != "learned":
+        logger.warning("%d inner steps with the calibrated inner scale, chosen for these steps on the first batch: "
+                       "with several steps training can outgrow it; if the loss rises, learn the step sizes "
+                       "(--step-sizes learned) or give inner_scale 'paper' or a number", step.steps)
 
 
 def _forget_calibration(module: GON, incompatible_keys: Any) -> None:

@@ -28,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import TrainConfig
-from ..data import ImageData
+from ..data import ImageData, SoundData
 from ..errors import Diverged, GONError
 from ..models import LatentModel
 from . import distributed
@@ -106,6 +106,9 @@ class _Loop:
 
     def __init__(self, model: LatentModel, data: ImageData, config: TrainConfig, progress: bool,
                  resume: TrainingState | None) -> None:
+        if not isinstance(data, (ImageData, SoundData)):
+            raise GONError(f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
+                           f"or None, name)) or SoundData, got {type(data).__name__}")
         if len(data) < config.batch_size:
             raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
         if model.classifier is not None and data.labels is None:
@@ -139,10 +142,11 @@ class _Loop:
             # the kind (ae, conv, ...) where the model has a library config, else its class (a GON of one's own)
             name = model.config.kind if model.config is not None else type(model).__name__
             logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to "
-                        "%d of batch %d at lr %g", name,
+                        "%d of batch %d at lr %g%s", name,
                         f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}",
                         "x".join(map(str, data.shape)),
-                        device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr)
+                        device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr,
+                        _describe_step(model.step_settings()))
             logger.debug("gradient-origin path: %s", model.origin_path(distributed.local_batch_size(
                 config.batch_size, ranks)))
         self.start = self.last_time = time.perf_counter()
@@ -222,6 +226,15 @@ class _Loop:
         if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
             stop = distributed.agree(stop, ranks, self.device)  # rank 0's clock decides for all
         return stop
+
+
+def _describe_step(settings: dict[str, Any]) -> str:
+    """The start-up line's words for a model's gradient-origin step (LatentModel.step_settings)."""
+    if not settings:
+        return ""
+    scale, rule = settings["inner_scale"], settings.get("inner_scale_rule")
+    return (f"; {settings['inner_steps']} inner step(s), inner scale "
+            f"{'unset' if scale is None else f'{scale:.4g}'}{f' ({rule})' if rule else ''}")
 
 
 class Interrupted(KeyboardInterrupt):

@@ -237,8 +237,10 @@ def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | N
 def _write_model(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig,
                  data: ImageData, history: list[dict[str, float]]) -> None:
     parameters = sum(p.numel() for p in model.parameters())
+    step = model.step_settings()  # the inner scale a rule chose, which config.json's "model" names only by its rule
     save_model(run.root, model, model_config,
-               {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters})
+               {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters,
+                **({"resolved_step": step} if step else {})})
     # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`);
     # the held-out record is appended once it is measured (`_evaluate_saved`)
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in history))
