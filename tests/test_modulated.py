@@ -162,3 +162,35 @@ def test_modulated_sound_trains_evaluates_and_renders_from_the_command_line(soun
     assert "psnr_db" in capsys.readouterr().out
     assert main(["render", str(out), "-n", "2", "--sample-rate", str(2 * RATE), "--out", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.wav").is_file()
+
+
+def test_cosine_schedule_scales_every_group_and_step_sizes_have_their_own_rate(clips):
+    """The rate falls from lr to 0 over the run in every optimizer group (the network's and the
+    learned step sizes'), computed from the step alone."""
+    from gon.data import SoundData
+    from gon.models.gon import STEP_SIZE_LR
+    from gon.training import fit
+    from gon.config import TrainConfig
+
+    model = build_model(ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=SECONDS, latent_dim=8,
+                                    hidden_features=16, num_layers=2, basis_features=16))
+    data = SoundData(load_sounds("sounds", "train", RATE, SECONDS).clips[:16], None, "clips", RATE)
+    seen = []
+    steps = 6
+    config = TrainConfig(steps=steps, batch_size=4, lr=1e-3, lr_schedule="cosine", log_every=100)
+    fit(model, data, config, progress=False, on_step=lambda step: seen.append(
+        [group["lr"] for group in model_optimizer_groups(model)]) and None)
+    factors = [0.5 * (1 + math.cos(math.pi * s / steps)) for s in range(steps)]
+    assert [round(r[0] / 1e-3, 6) for r in seen] == [round(f, 6) for f in factors]
+    assert [round(r[1] / STEP_SIZE_LR, 6) for r in seen] == [round(f, 6) for f in factors]
+
+
+def model_optimizer_groups(model):
+    # the optimizer fit made, found through the parameters' state it holds
+    import gc
+
+    from torch.optim import Adam
+    for obj in gc.get_objects():
+        if isinstance(obj, Adam) and any(p is model.log_step_sizes for g in obj.param_groups for p in g["params"]):
+            return obj.param_groups
+    raise AssertionError("no optimizer holds this model's step sizes")

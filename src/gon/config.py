@@ -43,6 +43,7 @@ MAX_STEPS = 1 << 40
 MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
 
 logger = logging.getLogger("gon")
 
@@ -130,6 +131,9 @@ class ModelConfig:
     tile: int | None = option(
         None, "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
               "latent of latent_dim values each (default: the whole signal is one tile)", minimum=1, per_kind=True)
+    basis_features: int | None = option(
+        None, "modulated: sine functions of the coordinates the latent weights directly, a part linear in the "
+              "latent beside the modulated SIREN (0: none; default 256)", minimum=0, per_kind=True)
     classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2,
                                  per_kind=True)
     reconstruction_weight: float = option(
@@ -270,6 +274,9 @@ class TrainConfig:
     batch_size: int = option(64, "images per step", minimum=1)
     lr: float | None = option(None, "Adam learning rate (default 1e-3; 1e-4 for implicit)", positive=True,
                                maximum=MAX_LR)
+    lr_schedule: str | None = option(None, "the rate over the run: 'constant', or 'cosine' (from lr down to 0 at the "
+                                           "last step) (default: the model kind's; cosine for modulated)",
+                                     choices=LR_SCHEDULES)
     seed: int = option(0, "seed of the weights and the batch order (0 to 2**32 - 1)", minimum=0)
     fit: str = option("resize", "how images are fitted to the model's size", choices=FITS)
     limit: int | None = option(None, "use only the first N training images", minimum=1)
@@ -301,6 +308,10 @@ class TrainConfig:
     def learning_rate(self, kind: str) -> float:
         """`lr`, or when unset the default Adam rate of the model kind `kind`."""
         return self.lr if self.lr is not None else kind_spec(kind).lr
+
+    def schedule(self, kind: str) -> str:
+        """`lr_schedule`, or when unset the model kind `kind`'s."""
+        return self.lr_schedule if self.lr_schedule is not None else kind_spec(kind).lr_schedule
 
     def total_steps(self, train_size: int) -> int:
         """Training steps on `train_size` images: `steps`, else `epochs` full batches per epoch, else 1000."""

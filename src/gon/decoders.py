@@ -397,13 +397,19 @@ class ModulatedImplicitDecoder(nn.Module):
     shifts are in radians, so their size does not depend on w0. Coordinates are cell centres in
     [-1, 1] of `grid_shape` (gon.tiling.cell_grid): a tile's grid (gon.tiling.Tiling) or a whole
     signal's. `first_w0` (default w0) is the first layer's frequency on the coordinates.
+
+    With `basis_features` B > 0 the latent also weights B sine functions of the coordinates,
+    phi(c) = sin(first_w0 (W_b c + b_b)), directly: F(c; z) = SIREN(c; z) + phi(c)^T R z, i.e.
+    it modulates the output layer's weights. That part is linear in z, so the decoder holds the
+    best linear code of its latent size (PCA) as a special case and reaches it quickly, and the
+    modulated SIREN adds what no linear code can (docs/results.md, "Modulated implicit GONs").
     """
 
     independent_samples = True  # no normalisation: the samples of a batch never mix
 
     def __init__(self, latent_dim: int, channels: int = 1, grid_shape: tuple[int, ...] = (28, 28),
                  hidden_features: int = 128, num_layers: int = 4, w0: float = 30.0,
-                 first_w0: float | None = None) -> None:
+                 first_w0: float | None = None, basis_features: int = 0) -> None:
         super().__init__()
         if num_layers < 1:
             raise GONError(f"a modulated decoder needs at least one hidden layer, got {num_layers}")
@@ -411,15 +417,22 @@ class ModulatedImplicitDecoder(nn.Module):
         if not 1 <= len(self.grid_shape) <= 3:
             raise GONError(f"a modulated decoder takes coordinates of dimension 1, 2 or 3, got {len(self.grid_shape)}")
         self.coordinate_dim, self.latent_dim, self.channels = len(self.grid_shape), latent_dim, channels
-        self.hidden_features, self.num_layers = hidden_features, num_layers
+        self.hidden_features, self.num_layers, self.basis_features = hidden_features, num_layers, basis_features
+        first = w0 if first_w0 is None else first_w0
         self.layers = nn.ModuleList(
-            [SirenLayer(self.coordinate_dim, hidden_features, w0 if first_w0 is None else first_w0, first=True)]
+            [SirenLayer(self.coordinate_dim, hidden_features, first, first=True)]
             + [SirenLayer(hidden_features, hidden_features, w0) for _ in range(num_layers - 1)])
         self.modulation = nn.Linear(latent_dim, hidden_features * num_layers, bias=False)
         self.last = nn.Linear(hidden_features, channels)
         bound = math.sqrt(6 / hidden_features) / w0
         with torch.no_grad():
             self.last.weight.uniform_(-bound, bound)
+        if basis_features:
+            self.basis = SirenLayer(self.coordinate_dim, basis_features, first, first=True)
+            self.readout = nn.Linear(latent_dim, basis_features * channels, bias=False)
+            with torch.no_grad():  # outputs of the size of the SIREN's at a unit latent
+                self.readout.weight.uniform_(-1 / math.sqrt(latent_dim * basis_features),
+                                             1 / math.sqrt(latent_dim * basis_features))
         self.register_buffer("grid", cell_grid(self.grid_shape), persistent=False)
 
     @property
@@ -427,23 +440,36 @@ class ModulatedImplicitDecoder(nn.Module):
         """Forward-mode AD over the k latent directions: k grids' worth of work."""
         return self.latent_dim
 
-    def shifts(self, z: Tensor) -> Tensor:
-        """Per-layer shifts of latents z (..., k): (..., num_layers, hidden_features)."""
-        return self.modulation(z).unflatten(-1, (self.num_layers, self.hidden_features))
+    @property
+    def values_per_point(self) -> int:
+        """Hidden values of one point of one sample (what rendering a chunk holds)."""
+        return (self.num_layers + 1) * self.hidden_features + self.basis_features * (self.channels + 1)
 
-    def values(self, coords: Tensor, shifts: Tensor) -> Tensor:
-        """The network at coordinates (P, D) with shifts (B, L, H), one set per sample, or
-        (B, P, L, H), one per point: values (B, P, C)."""
-        if shifts.ndim == 3:
+    def modulations(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
+        """What latents z (..., k) set: the layers' shifts (..., num_layers, hidden_features) and
+        the basis weights (..., basis_features, channels), None without a basis."""
+        shifts = self.modulation(z).unflatten(-1, (self.num_layers, self.hidden_features))
+        weights = self.readout(z).unflatten(-1, (self.basis_features, self.channels)) if self.basis_features else None
+        return shifts, weights
+
+    def values(self, coords: Tensor, shifts: Tensor, weights: Tensor | None) -> Tensor:
+        """The network at coordinates (P, D) with modulations (`modulations`) of one latent per
+        sample, shifts (B, L, H), or one per point, (B, P, L, H): values (B, P, C)."""
+        per_point = shifts.ndim == 4
+        if not per_point:
             shifts = shifts[:, None]
         h = coords
         for i, layer in enumerate(self.layers):
             h = torch.sin(layer.w0 * layer.linear(h) + shifts[..., i, :])
-        return self.last(h)
+        out = self.last(h)
+        if weights is not None:
+            phi = self.basis(coords)                                          # (P, B_f)
+            out = out + (torch.einsum("pf,bpfc->bpc", phi, weights) if per_point else phi @ weights)
+        return out
 
     def forward(self, z: Tensor) -> Tensor:
         """F(z) on the grid: z (B, k) -> (B, C, *grid_shape)."""
-        out = self.values(self.grid, self.shifts(z))
+        out = self.values(self.grid, *self.modulations(z))
         return out.transpose(1, 2).reshape(z.shape[0], self.channels, *self.grid_shape)
 
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:

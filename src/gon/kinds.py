@@ -36,7 +36,8 @@ class KindSpec:
     Eq. 13); image_sizes: the image sides it can be built for (None: any); sized_by_data: the config field that the training data's size sets (GLO's
     code table), None if none; data: what it takes, "image" (C, H, W) or "sound" (C, T)
     clips (gon/models/sound.py); step_sizes: the default rule of the inner step sizes
-    (OriginStep.step_sizes) for kinds with a step.
+    (OriginStep.step_sizes) for kinds with a step; lr_schedule: the default rate over a run
+    (TrainConfig.lr_schedule).
     """
 
     name: str
@@ -50,6 +51,7 @@ class KindSpec:
     sized_by_data: str | None = None
     data: str = "image"
     step_sizes: str = "fixed"
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.origin_step and self.paper_scale is None:

@@ -39,6 +39,8 @@ logger = logging.getLogger("gon")
 # the scales a calibration tries: 1e-6 ... 1e3 in quarter decades (the paper's 1.5e-5 for a
 # 32-px conv GON and 1/64 for an implicit one lie inside)
 CALIBRATION_SCALES = tuple(10 ** (e / 4) for e in range(-24, 13))
+# Adam's rate of learned inner step sizes (their logarithms), whatever the network's rate
+STEP_SIZE_LR = 1e-2
 
 
 class GON(LatentModel):
@@ -85,6 +87,15 @@ class GON(LatentModel):
     def inner_loss(self, output: Any, x: Tensor) -> Tensor:
         """L inside the gradient (the encoder): decoder output and data (B, ...) -> loss per sample (B,)."""
         return self._inner_loss(output, x)
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """LatentModel's group, with learned step sizes (log-sizes) in a group of their own at
+        STEP_SIZE_LR: a size is one number per latent dimension that must move by factors within
+        a run, which the network's rate (1e-4 to 1e-3) would take tens of thousands of steps to do."""
+        if self.step.step_sizes != "learned":
+            return super().parameter_groups(lr)
+        network = [p for name, p in self.named_parameters() if name != "log_step_sizes"]
+        return [{"params": network, "lr": lr}, {"params": [self.log_step_sizes], "lr": STEP_SIZE_LR}]
 
     def step_sizes(self) -> Tensor | None:
         """The learned inner step sizes, (steps, latent_dim), or None for the step's fixed size."""
@@ -341,14 +352,15 @@ class ModulatedGON(ImplicitGON):
             raise GONError(f"this model renders {decoder.coordinate_dim}-D grids, not a grid of shape {shape}")
         with torch.no_grad():
             batch = z.shape[0]
-            shifts = decoder.shifts(z.reshape(batch, tiling.count, self.tile_latent_dim))   # (B, n, L, H)
+            shifts, weights = decoder.modulations(z.reshape(batch, tiling.count, self.tile_latent_dim))  # per tile
             points = math.prod(shape)
             out = torch.empty(batch, decoder.channels, points, dtype=z.dtype, device=z.device)
-            chunk = max(1, RENDER_CHUNK_VALUES // (batch * (decoder.num_layers + 1) * decoder.hidden_features))
+            chunk = max(1, RENDER_CHUNK_VALUES // (batch * decoder.values_per_point))
             for start in range(0, points, chunk):
                 index = torch.arange(start, min(start + chunk, points), device=z.device)
                 tile, local = tiling.locate(shape, index)
-                out[:, :, start:start + len(index)] = decoder.values(local.to(z.dtype), shifts[:, tile]).transpose(1, 2)
+                values = decoder.values(local.to(z.dtype), shifts[:, tile], None if weights is None else weights[:, tile])
+                out[:, :, start:start + len(index)] = values.transpose(1, 2)
             return out.reshape(batch, decoder.channels, *shape).clamp_(*self.value_range)
 
 
@@ -390,7 +402,7 @@ def modulated(c: ModelConfig) -> ModulatedGON:
     size = c.data_shape[1:]
     tiling = Tiling(size, (c.tile,) * len(size) if c.tile is not None else size)
     decoder = ModulatedImplicitDecoder(c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0,
-                                       c.first_w0)
+                                       c.first_w0, c.basis_features)
     return ModulatedGON(decoder, tiling, c.origin, config=c)
 
 
@@ -410,10 +422,11 @@ register_kind(KindSpec("variational", _variational,
                        image_sizes=CONV_SIZES))
 # COIN++'s and functa's recipe: a SIREN every layer of which the latent shifts, with step sizes
 # learned per latent dimension (Meta-SGD) on top of the calibrated scale
-MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile")
-register_kind(KindSpec("modulated", modulated, dict(image_size=28, latent_dim=32, hidden_features=128, activation="sine"),
-                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale, options=MODULATED_OPTIONS,
-                       step_sizes="learned"))
+MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile", "basis_features")
+MODULATED_DEFAULTS = dict(latent_dim=32, hidden_features=64, num_layers=3, activation="sine", basis_features=256)
+register_kind(KindSpec("modulated", modulated, dict(image_size=28, **MODULATED_DEFAULTS), lr=3e-4, origin_step=True,
+                       paper_scale=per_channel_scale, options=MODULATED_OPTIONS, step_sizes="learned",
+                       lr_schedule="cosine"))
 register_kind(KindSpec("implicit", _implicit, dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
                        lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
                        options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS)))

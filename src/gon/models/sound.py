@@ -18,7 +18,7 @@ from ..config import ModelConfig, per_channel_scale, per_position_scale
 from ..decoders import ConvDecoder1d, ImplicitDecoder, make_activation, make_norm
 from ..kinds import KindSpec, register_kind
 from .baselines import Autoencoder
-from .gon import GON, MODULATED_OPTIONS, ImplicitGON, modulated
+from .gon import GON, MODULATED_DEFAULTS, MODULATED_OPTIONS, ImplicitGON, modulated
 
 
 class ConvEncoder1d(nn.Module):
@@ -79,7 +79,6 @@ register_kind(KindSpec("audio-conv", _audio_conv, CONV_SOUND_DEFAULTS, lr=1e-3, 
 register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm", *SOUND_OPTIONS),
                        data="sound"))
 register_kind(KindSpec("audio-modulated", modulated,
-                       dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=200.0,
-                            tile=200),
-                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
-                       options=(*MODULATED_OPTIONS, *SOUND_OPTIONS), data="sound", step_sizes="learned"))
+                       dict(image_size=1, **MODULATED_DEFAULTS, first_w0=200.0, tile=200), lr=3e-4,
+                       origin_step=True, paper_scale=per_channel_scale, options=(*MODULATED_OPTIONS, *SOUND_OPTIONS),
+                       data="sound", step_sizes="learned", lr_schedule="cosine"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import random
 import signal
 import sys
@@ -121,6 +122,9 @@ class _Loop:
         lr = config.lr if config.lr is not None else FIT_DEFAULT_LR
         # a model may ask for its own parameter groups (GLO: its latent table has its own rate)
         self.optimizer = torch.optim.Adam(model.parameter_groups(lr), lr=lr)
+        # each group's rate at the start; a schedule scales them all alike, from the step alone, so a
+        # resumed run follows the same rates with no scheduler state to save
+        self.base_rates = [group["lr"] for group in self.optimizer.param_groups]
         self.batches_per_epoch = len(data) // config.batch_size
         self.total = config.total_steps(len(data))
         if resume is None:
@@ -196,6 +200,10 @@ class _Loop:
                                   if config.checkpoint_every and step > config.checkpoint_every else ""))
             logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
             return
+        if config.lr_schedule == "cosine":
+            factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / self.total))
+            for group, rate in zip(self.optimizer.param_groups, self.base_rates):
+                group["lr"] = rate * factor
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

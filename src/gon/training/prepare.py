@@ -66,7 +66,8 @@ def prepare_run(model_config: ModelConfig, config: TrainConfig,
     model_config = sized_for(model_config, data)
     seed_everything(config.seed)
     model = build_model(model_config)
-    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind))
+    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind),
+                                 lr_schedule=config.schedule(model_config.kind))
     if config.steps is None and config.epochs is None:
         config = dataclasses.replace(config, steps=config.total_steps(len(data)))
     return model, model_config, config
