@@ -68,6 +68,7 @@ def run_row(path: Path) -> tuple[dict, object, object]:
            "latent_dim": config.latent_dim, "latent_values_per_clip": latent_values,
            "inner_steps": config.origin.steps, "step_sizes": config.origin.step_sizes,
            "hidden_features": config.hidden_features, "num_layers": config.num_layers,
+           "basis_features": config.basis_features,
            "first_w0": config.first_w0, "lr": document["train"]["lr"], "seed": document["train"]["seed"],
            "steps": last["step"], "seconds": last["elapsed_s"], "parameters": document["parameters"],
            "sample_rate": config.sample_rate, "clip_seconds": config.clip_seconds,
@@ -116,6 +117,8 @@ def main() -> None:
                      f"{r['median_snr_db']:.2f} | {r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | |")
     for r in rows:
         what = r["kind"] + (f", {r['latent_dim']} per {r['tile']} samples" if r["tile"] else f", k = {r['latent_dim']}")
+        if r.get("basis_features") is not None:
+            what += f", basis {r['basis_features']}"
         lines.append(f"| {what} | {r['latent_values_per_clip']} | {r['inner_steps']} | {r['step_sizes']} | {r['seed']} | "
                      f"{r['steps']} | {r['seconds']:.0f} | {r['snr_db']:.2f} | {r['median_snr_db']:.2f} | "
                      f"{r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | {r['train_snr_db']:.2f} |")
@@ -141,7 +144,7 @@ def main() -> None:
             pick = index[:2]
             rendered = first.render(first.encode(test.batch(pick)), 4 * first.config.clip_samples)
             truth = high.batch([high.files.index(name) for name in SHOWN[:2]])
-            save_sound_figure([[test[i], r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
+            save_sound_figure([[test.batch(i), r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
                               [test.sample_rate, rate, rate], [f"original at {test.sample_rate} Hz",
                                                                f"rendered at {rate} Hz", f"the recording at {rate} Hz"],
                               list(SHOWN[:2]))

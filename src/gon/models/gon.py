@@ -423,7 +423,7 @@ register_kind(KindSpec("variational", _variational,
 # COIN++'s and functa's recipe: a SIREN every layer of which the latent shifts, with step sizes
 # learned per latent dimension (Meta-SGD) on top of the calibrated scale
 MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile", "basis_features")
-MODULATED_DEFAULTS = dict(latent_dim=32, hidden_features=64, num_layers=3, activation="sine", basis_features=256)
+MODULATED_DEFAULTS = dict(latent_dim=32, hidden_features=64, activation="sine", basis_features=256)
 register_kind(KindSpec("modulated", modulated, dict(image_size=28, **MODULATED_DEFAULTS), lr=3e-4, origin_step=True,
                        paper_scale=per_channel_scale, options=MODULATED_OPTIONS, step_sizes="learned",
                        lr_schedule="cosine"))
