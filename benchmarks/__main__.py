@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gon.cli import run
-from gon.cli.parser import Parser, common_flags
+from gon.cli.front import Parser
+from gon.cli.parser import common_flags
 from gon.errors import GONError
 from gon.fields import positive_int, seed_int, thread_count
 from gon.files import json_line
