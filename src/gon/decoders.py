@@ -134,18 +134,24 @@ class ConvDecoder(nn.Module):
         return 2 * self.latent_dim
 
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """F(z0), (1, C, S, S), and dF/dz at z0 = 0, (C*S*S, k), by forward-mode AD: one
-        batch of k origin copies whose tangents are the latent's unit directions."""
-        weight = self.net[0].weight
-        k = self.latent_dim
-        # in fp32 under autocast: forward-mode AD through autocast's casts fails (CPU, torch
-        # 2.13: conv_transpose meets a bf16 weight and an fp32 dual input), and k samples are cheap
-        with (torch.set_grad_enabled(create_graph), forward_ad.dual_level(),
-              torch.autocast(weight.device.type, enabled=False)):
-            origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
-                                          torch.eye(k, dtype=weight.dtype, device=weight.device))
-            output, tangent = forward_ad.unpack_dual(self(origin))
-        return output[:1], tangent.reshape(k, -1).T
+        """F(z0), (1, C, S, S), and dF/dz at z0 = 0, (C*S*S, k): `forward_origin_jacobian`."""
+        return forward_origin_jacobian(self, self.latent_dim, create_graph)
+
+
+def forward_origin_jacobian(decoder: nn.Module, latent_dim: int, create_graph: bool) -> tuple[Tensor, Tensor]:
+    """F(z0), (1, *out), and dF/dz at z0 = 0, (prod(out), k), of a decoder of latents (B, k), by
+    forward-mode AD: one batch of k origin copies whose tangents are the latent's unit directions
+    (about k samples' work)."""
+    weight = next(decoder.parameters())
+    k = latent_dim
+    # in fp32 under autocast: forward-mode AD through autocast's casts fails (CPU, torch
+    # 2.13: conv_transpose meets a bf16 weight and an fp32 dual input), and k samples are cheap
+    with (torch.set_grad_enabled(create_graph), forward_ad.dual_level(),
+          torch.autocast(weight.device.type, enabled=False)):
+        origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
+                                      torch.eye(k, dtype=weight.dtype, device=weight.device))
+        output, tangent = forward_ad.unpack_dual(decoder(origin))
+    return output[:1], tangent.reshape(k, -1).T
 
 
 class ConvDecoder1d(ConvDecoder):
@@ -473,13 +479,5 @@ class ModulatedImplicitDecoder(nn.Module):
         return out.transpose(1, 2).reshape(z.shape[0], self.channels, *self.grid_shape)
 
     def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """F(z0), (1, C, *grid_shape), and dF/dz at z0 = 0, (C * P, k), by forward-mode AD: one
-        batch of k origin copies whose tangents are the latent's unit directions."""
-        weight = self.modulation.weight
-        k = self.latent_dim
-        with (torch.set_grad_enabled(create_graph), forward_ad.dual_level(),
-              torch.autocast(weight.device.type, enabled=False)):
-            origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
-                                          torch.eye(k, dtype=weight.dtype, device=weight.device))
-            output, tangent = forward_ad.unpack_dual(self(origin))
-        return output[:1], tangent.reshape(k, -1).T
+        """F(z0), (1, C, *grid_shape), and dF/dz at z0 = 0, (C * P, k): `forward_origin_jacobian`."""
+        return forward_origin_jacobian(self, self.latent_dim, create_graph)
