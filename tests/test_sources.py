@@ -48,8 +48,8 @@ def test_a_source_registered_here_loads_through_load_data(upside_down):
         load_data("upside-down:x")
     with pytest.raises(GONError, match="registered twice"):
         register_source(DataSource("upside-down", "image", upside_down.load, "upside-down (again)"))
-    with pytest.raises(GONError, match="signal must be one of image, sound"):
-        DataSource("volumes", "volume", upside_down.load, "volumes:DIR")
+    with pytest.raises(GONError, match="signal must be a signal.s name"):
+        DataSource("volumes", "Volume", upside_down.load, "volumes:DIR")
 
 
 def test_a_model_takes_the_signal_its_kind_takes(upside_down):
