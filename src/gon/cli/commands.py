@@ -25,7 +25,9 @@ from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
 from ..signals import RENDER_FLAGS, Rendering, Signal, signal_of
 from ..signals.base import PICTURE_BYTES_PER_VALUE  # noqa: F401 - the memory tests read it here
+from ..kinds import KINDS
 from ..training import data_for_run, resume, train
+from ..training.prepare import data_signal
 from ..viz import save_latent_histogram, save_latent_scatter
 
 
@@ -57,8 +59,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise GONError("give --steps or --epochs, not both: each sets the length of training")
     model_values, train_values = _load_config_file(args.config) if args.config else ({}, {})
     model_flags, train_flags = split_flat(flags, "flags")
-    model_config = ModelConfig.from_dict({**model_values, **model_flags})
     train_config = TrainConfig.from_dict({**train_values, **train_flags})
+    model_values = {**model_values, **model_flags}
+    if model_values.get("signal") is None and model_values.get("kind", "conv") in KINDS:
+        # a kind of several signals takes the training data's (settings of that signal apply)
+        model_values["signal"] = data_signal(model_values.get("kind", "conv"), train_config.data)
+    model_config = ModelConfig.from_dict(model_values)
     # without --out, a new versioned folder (runs/conv, runs/conv-2, ...): nothing is ever replaced
     out = args.out if args.out is not None else Path("runs") / model_config.kind
     run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite,

@@ -23,14 +23,20 @@ from ..signals import signal_named, signal_of
 from .loop import seed_everything
 
 
-def config_for_data(config: ModelConfig, spec: str) -> ModelConfig:
-    """`config` with the signal its training data `spec` yields, where the config names none and
-    its kind takes that signal (`--model modulated --data videos` is a video model); otherwise
-    `config` itself, which `data_for_model` checks against the data."""
+def data_signal(kind: str, spec: str) -> str | None:
+    """The signal of the data `spec` when a model of `kind` takes it, else None: what a config
+    that names no signal trains on (`--model modulated --data videos` is a video model)."""
     source, _ = parse_spec(spec)
-    if config.signal is not None or not kind_spec(config.kind).accepts(signal_named(source.signal)):
+    return source.signal if kind_spec(kind).accepts(signal_named(source.signal)) else None
+
+
+def config_for_data(config: ModelConfig, spec: str) -> ModelConfig:
+    """`config` with the signal of its training data `spec` (`data_signal`), where the config names
+    none; otherwise `config` itself, which `data_for_model` checks against the data."""
+    signal = data_signal(config.kind, spec)
+    if config.signal is not None or signal is None:
         return config
-    return dataclasses.replace(config, signal=source.signal)
+    return dataclasses.replace(config, signal=signal)
 
 
 def data_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None,
