@@ -143,7 +143,7 @@ class ModelConfig:
     inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1,
                                   per_kind=True)
     # each signal's settings, under its name (gon/signals): they apply to models of that signal
-    sound: SoundSettings = option(help="sound clips (their fields have their own flags)", factory=SoundSettings)
+    sound: SoundSettings = option(help="audio clips (their fields have their own flags)", factory=SoundSettings)
     video: VideoSettings = option(help="video clips (their fields have their own flags)", factory=VideoSettings)
 
     def __post_init__(self) -> None:

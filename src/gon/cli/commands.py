@@ -18,6 +18,7 @@ from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
 from ..files import check_outputs, json_line, read_json, write_atomically
 from ..gallery import interpolations, samples, spread
+from ..kinds import KINDS
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, available_memory, load_model
 from ..pretrained import pretrained_dir
@@ -25,7 +26,6 @@ from ..report import write_report
 from ..samplers import GaussianSampler, MixtureSampler, PriorSampler, load_sampler, sampler_file, save_sampler
 from ..signals import RENDER_FLAGS, Rendering, Signal, signal_of
 from ..signals.base import PICTURE_BYTES_PER_VALUE  # noqa: F401 - the memory tests read it here
-from ..kinds import KINDS
 from ..training import data_for_run, resume, train
 from ..training.prepare import data_signal
 from ..viz import save_latent_histogram, save_latent_scatter
