@@ -188,7 +188,7 @@ def model_fields(preset: MapPreset, method: str) -> dict[str, Any]:
 
 def model_config(preset: MapPreset, method: str, **fields: Any) -> ModelConfig:
     """The ModelConfig of `method`'s runs under `preset`."""
-    return ModelConfig(**{"kind": preset.kinds[method], **model_fields(preset, method), **fields})
+    return ModelConfig.from_dict({"kind": preset.kinds[method], **model_fields(preset, method), **fields})
 
 
 def takes_norm(preset: MapPreset, method: str, norm: str) -> bool:

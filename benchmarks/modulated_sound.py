@@ -24,8 +24,9 @@ import torch
 
 from gon.audio import save_sound_figure, write_wav
 from gon.data import load_sounds
-from gon.evaluate import evaluate, log_spectral_distance
+from gon.evaluate import evaluate
 from gon.models import load_model
+from gon.signals.sound import log_spectral_distance
 from gon.tiling import Tiling
 from gon.training import data_for_run
 
@@ -62,7 +63,7 @@ def run_row(path: Path) -> tuple[dict, object, object]:
     fitted = evaluate(model, data_for_run(document, config, split="train"))
     history = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in history if "loss" in r][-1]
-    tile = config.tile if config.tile is not None else config.clip_samples
+    tile = config.tile if config.tile is not None else config.sound.samples
     latent_values = model.latent_dim
     row = {"run": str(path), "kind": config.kind, "tile": tile if config.kind == "audio-modulated" else None,
            "latent_dim": config.latent_dim, "latent_values_per_clip": latent_values,
@@ -71,7 +72,7 @@ def run_row(path: Path) -> tuple[dict, object, object]:
            "basis_features": config.basis_features,
            "first_w0": config.first_w0, "lr": document["train"]["lr"], "seed": document["train"]["seed"],
            "steps": last["step"], "seconds": last["elapsed_s"], "parameters": document["parameters"],
-           "sample_rate": config.sample_rate, "clip_seconds": config.clip_seconds,
+           "sample_rate": config.sound.sample_rate, "clip_seconds": config.sound.clip_seconds,
            "test_clips": len(test), "sse_per_clip": metrics["sse_per_image"], "snr_db": metrics["snr_db"],
            "median_snr_db": float(snrs.median()), "psnr_db": metrics["psnr_db"],
            "log_spectral_distance_db": metrics["log_spectral_distance_db"], "train_snr_db": fitted["snr_db"]}
@@ -129,7 +130,7 @@ def main() -> None:
         _, first, test = shown[0]
         index = [test.files.index(name) for name in SHOWN]
         x = test.batch(index)
-        train = load_sounds("sounds", "train", test.sample_rate, first.config.clip_seconds).clips
+        train = load_sounds("sounds", "train", test.sample_rate, first.config.sound.clip_seconds).clips
         tile = first.config.tile or x.shape[-1]
         pca = pca_reconstruction(train, x, tile, first.config.latent_dim)
         columns = [x, pca] + [model.reconstruct(x) for _, model, _ in shown]
@@ -140,9 +141,9 @@ def main() -> None:
                   test.sample_rate)
         if args.render:
             rate = 4 * test.sample_rate
-            high = load_sounds("sounds", "test", rate, first.config.clip_seconds)
+            high = load_sounds("sounds", "test", rate, first.config.sound.clip_seconds)
             pick = index[:2]
-            rendered = first.render(first.encode(test.batch(pick)), 4 * first.config.clip_samples)
+            rendered = first.render(first.encode(test.batch(pick)), 4 * first.config.sound.samples)
             truth = high.batch([high.files.index(name) for name in SHOWN[:2]])
             save_sound_figure([[test.batch(i), r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
                               [test.sample_rate, rate, rate], [f"original at {test.sample_rate} Hz",

@@ -60,7 +60,7 @@ def main() -> None:
     energy = test.clips.pow(2).sum((1, 2))
     rows["silence"] = {"sse_per_image": float(energy.mean()), "snr_db": 0.0}
     (args.out / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
-    train_energy = load_sounds("sounds", "train", test.sample_rate, models["conv"][1].clip_seconds).clips.pow(2)
+    train_energy = load_sounds("sounds", "train", test.sample_rate, models["conv"][1].sound.clip_seconds).clips.pow(2)
     table = ["| model | kind | parameters | steps | training clips: SSE per clip | training clips: mean SNR (dB) | "
              "held-out SSE per clip | held-out mean SNR (dB) | held-out median SNR (dB) | "
              "held-out log-spectral distance (dB) |", "|---|---|---|---|---|---|---|---|---|---|", *lines,
@@ -88,9 +88,9 @@ def main() -> None:
 
     # super-resolution: the implicit GON at 8 kHz rendered at 32 kHz, against the recording at 32 kHz
     implicit, config, _ = models["implicit"]
-    high = load_sounds("sounds", "test", 4 * rate, config.clip_seconds)
+    high = load_sounds("sounds", "test", 4 * rate, config.sound.clip_seconds)
     pick = [test.files.index(name) for name in SHOWN[:2]]
-    rendered = implicit.render(implicit.encode(test.batch(pick)), 4 * config.clip_samples)
+    rendered = implicit.render(implicit.encode(test.batch(pick)), 4 * config.sound.samples)
     truth = high.batch([high.files.index(name) for name in SHOWN[:2]])
     save_sound_figure([[test.batch(i), r, t] for i, r, t in zip(pick, rendered, truth)], args.out / "render.png",
                       [rate, 4 * rate, 4 * rate], ["original at 8 kHz", "implicit GON rendered at 32 kHz",

@@ -327,14 +327,14 @@ def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
     import dataclasses
 
     from gon.cli.parser import build_parser
-    from gon.config import ModelConfig, TrainConfig, flat_fields
-    from gon.origin import OriginStep
+    from gon.config import NESTED, ModelConfig, TrainConfig, flat_fields
 
     train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
     destinations = {action.dest for action in train_parser._actions}
-    # every field, the nested gradient-origin step's under their flat names (origin.steps: inner_steps)
-    fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls) if f.name != "origin"]
-    fields += [f.metadata["flat"] for f in dataclasses.fields(OriginStep)]
+    # every field, those of the nested configs (the gradient-origin step, each signal's settings)
+    # under their flat names (origin.steps: inner_steps, sound.sample_rate: sample_rate)
+    fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls) if f.name not in NESTED]
+    fields += [f.metadata["flat"] for cls in NESTED.values() for f in dataclasses.fields(cls)]
     assert sorted(fields) == sorted(flat_fields())
     assert not [name for name in fields if name not in destinations], "config fields without a flag"
     flat = tmp_path / "flat.json"  # one key of every kind, in a flat file (latent_lr was refused)

@@ -501,7 +501,7 @@ def test_huge_implicit_images_are_refused_before_they_are_computed(tmp_path, cap
 
     monkeypatch.setattr(gon.cli.commands, "available_memory", lambda: 2 << 30)  # a 2 GiB machine
     assert run_cli("render", run, "-n", "1", "--resolution", "16384") == 2  # inside 2^28 values, not inside 2 GiB
-    one_line_error(capsys, "GiB to draw and save")
+    one_line_error(capsys, "GiB to render, draw and write")
 
 
 RENDER = """

@@ -132,3 +132,46 @@ def test_the_data_layer_does_not_import_the_model_config():
     graph, _ = _imports(type_checking=True)
     data = [m for m in graph if m == "gon.data" or m.startswith("gon.data.")]
     assert data and not [f"{m} -> {t}" for m in data for t in graph[m] if t.split(".")[:2] == ["gon", "config"]]
+
+
+# the modules of the sound signal itself; the config nests each signal's settings under the
+# signal's name (ModelConfig.sound), the one other place a signal is named in code
+SOUND_MODULES = {"gon/signals/sound.py", "gon/data/sound.py", "gon/audio.py", "gon/models/sound.py"}
+NESTED_SETTINGS = {"gon/config.py": {"sound", "SoundSettings"}}
+
+
+def _code_words(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, word) of every name, attribute, argument and string in code: docstrings, comments,
+    imports (a module registering its signal's parts) and __all__ (their public names) left out."""
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    skipped = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)):
+            skipped.update(id(child) for child in ast.walk(node))
+    words = []
+    for node in ast.walk(tree):
+        if id(node) in skipped or id(node) in docstrings:
+            continue
+        for word in (getattr(node, "id", None), getattr(node, "attr", None), getattr(node, "arg", None),
+                     node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else None,
+                     node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None):
+            if isinstance(word, str):
+                words.append((getattr(node, "lineno", 0), word))
+    return words
+
+
+def test_no_module_outside_the_sound_signal_names_sound_in_code():
+    # a signal is a part, not a flag: evaluation, figures, reports, commands and the run ask the
+    # signal (gon/signals) what to do, so only the sound signal's own modules say "sound"
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        name = path.relative_to(ROOT.parent).as_posix()
+        if name in SOUND_MODULES:
+            continue
+        allowed = NESTED_SETTINGS.get(name, set())
+        found += [f"{name}:{line}: {word!r}" for line, word in _code_words(ast.parse(path.read_text()))
+                  if "sound" in word.lower() and word not in allowed]
+    assert not found, "\n".join(found)

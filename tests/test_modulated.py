@@ -12,6 +12,7 @@ from gon.data import load_sounds
 from gon.errors import GONError
 from gon.models import load_model
 from gon.origin import OriginStep
+from gon.signals.sound import SoundSettings
 from gon.tiling import Tiling, cell_grid
 
 RATE, SECONDS = 8000, 0.25
@@ -47,12 +48,12 @@ def test_locate_gives_the_training_points_on_the_training_grid():
 
 def test_tiles_larger_than_the_signal_are_refused():
     with pytest.raises(GONError, match="larger than the signal"):
-        build_model(ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=0.01, tile=200))
+        build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, 0.01), tile=200))
 
 
 @pytest.mark.parametrize("detach", [False, True])
 def test_modulated_shared_origin_equals_general_path(clips, detach):
-    model = build_model(ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=SECONDS, tile=250,
+    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=250,
                                     latent_dim=8, hidden_features=16, num_layers=2,
                                     origin=OriginStep(detach=detach, inner_scale=1.0))).train()
     tiles = model.tiling.split(clips)
@@ -76,7 +77,7 @@ def test_modulated_shared_origin_equals_general_path(clips, detach):
 
 def test_tiled_encoding_is_the_step_on_each_tile_alone(clips):
     """A tile's latent depends on that tile only: encoding one tile of a clip gives the same latent."""
-    model = build_model(ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=SECONDS, tile=500,
+    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=500,
                                     latent_dim=8, hidden_features=16, num_layers=2)).eval()
     z = model.encode(clips).reshape(len(clips), model.tiling.count, 8)
     changed = clips.clone()
@@ -87,7 +88,7 @@ def test_tiled_encoding_is_the_step_on_each_tile_alone(clips):
 
 
 def test_render_on_the_training_grid_is_decode_and_renders_any_rate(clips):
-    model = build_model(ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=SECONDS, tile=200,
+    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=200,
                                     latent_dim=8, hidden_features=16, num_layers=2)).eval()
     z = model.encode(clips)
     with torch.no_grad():
@@ -112,7 +113,7 @@ def test_image_tiles_render_at_any_resolution(digits28):
 
 
 def test_learned_step_sizes_train_and_are_saved(clips, tmp_path):
-    config = ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=SECONDS, tile=200, latent_dim=8,
+    config = ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=200, latent_dim=8,
                          hidden_features=16, num_layers=2, origin=OriginStep(steps=2))
     model = build_model(config).train()
     assert model.step.step_sizes == "learned" and model.log_step_sizes.shape == (2, 8)
@@ -167,12 +168,12 @@ def test_modulated_sound_trains_evaluates_and_renders_from_the_command_line(soun
 def test_cosine_schedule_scales_every_group_and_step_sizes_have_their_own_rate(clips):
     """The rate falls from lr to 0 over the run in every optimizer group (the network's and the
     learned step sizes'), computed from the step alone."""
+    from gon.config import TrainConfig
     from gon.data import SoundData
     from gon.models.gon import STEP_SIZE_LR
     from gon.training import fit
-    from gon.config import TrainConfig
 
-    model = build_model(ModelConfig(kind="audio-modulated", sample_rate=RATE, clip_seconds=SECONDS, latent_dim=8,
+    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), latent_dim=8,
                                     hidden_features=16, num_layers=2, basis_features=16))
     data = SoundData(load_sounds("sounds", "train", RATE, SECONDS).clips[:16], None, "clips", RATE)
     seen = []

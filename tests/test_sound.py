@@ -22,6 +22,7 @@ from gon.decoders import ImplicitDecoder
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.origin import OriginStep
+from gon.signals.sound import SoundSettings
 from gon.training import data_for_model
 
 # 0.25 s at 8 kHz: short enough for a test, long enough to hold a drum hit's attack
@@ -278,7 +279,7 @@ def test_chunked_rendering_matches_the_whole_grid_in_any_dimension(grid_shape, m
 
 
 def test_a_sound_model_checks_its_clips():
-    model = build_model(ModelConfig(kind="audio-conv", sample_rate=RATE, clip_seconds=SECONDS, latent_dim=8,
+    model = build_model(ModelConfig(kind="audio-conv", sound=SoundSettings(RATE, SECONDS), latent_dim=8,
                                     hidden_features=8))
     length = model.image_shape[1]
     x = torch.rand(2, 1, length) * 2 - 1
@@ -296,7 +297,7 @@ def test_a_sound_model_checks_its_clips():
 @pytest.mark.parametrize("kind", ["audio-implicit", "audio-conv", "audio-ae"])
 def test_sound_models_learn_real_clips(kind, sounds_dir):
     train = load_sounds("sounds", "train", RATE, SECONDS, limit=32)
-    config = ModelConfig(kind=kind, sample_rate=RATE, clip_seconds=SECONDS, latent_dim=16, hidden_features=16,
+    config = ModelConfig(kind=kind, sound=SoundSettings(RATE, SECONDS), latent_dim=16, hidden_features=16,
                          **({"num_layers": 2, "coordinate_samples": 500} if kind == "audio-implicit" else {}))
     model = build_model(config)
     x = train.batch(slice(0, 32))
@@ -318,7 +319,7 @@ def test_sound_models_learn_real_clips(kind, sounds_dir):
 def test_sound_gon_step_is_the_library_step(clips):
     """The conv sound GON's latent is minus the gradient at the origin, at the inner scale the
     model resolves from the library's default (no scale of its own)."""
-    model = build_model(ModelConfig(kind="audio-conv", sample_rate=RATE, clip_seconds=SECONDS)).eval()
+    model = build_model(ModelConfig(kind="audio-conv", sound=SoundSettings(RATE, SECONDS))).eval()
     x = clips.batch(slice(0, 4))
     z = model.encode(x)
     z0 = torch.zeros(4, model.latent_dim, requires_grad=True)

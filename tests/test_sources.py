@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -48,8 +49,8 @@ def test_a_source_registered_here_loads_through_load_data(upside_down):
         load_data("upside-down:x")
     with pytest.raises(GONError, match="registered twice"):
         register_source(DataSource("upside-down", "image", upside_down.load, "upside-down (again)"))
-    with pytest.raises(GONError, match="signal must be one of image, sound"):
-        DataSource("volumes", "volume", upside_down.load, "volumes:DIR")
+    with pytest.raises(GONError, match="signal must be a signal.s name"):
+        DataSource("volumes", "Volume", upside_down.load, "volumes:DIR")
 
 
 def test_a_model_takes_the_signal_its_kind_takes(upside_down):
@@ -85,3 +86,34 @@ def test_the_command_line_trains_on_a_source_registered_outside_the_library(tmp_
     held_out = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
     assert held_out["data"] == "toy:96" and held_out["split"] == "test" and held_out["images"] == 32
     assert 0 < held_out["sse_per_image"] < 32 * 32
+
+
+def test_a_signal_registered_outside_the_library_trains_evaluates_and_writes_its_examples(tmp_path):
+    # tests/toy_signal.py declares a signal (its shape, value range, metric and files) and a source
+    # of it; a kind that takes any 1-D signal trains on it, with no library file changed
+    out = tmp_path / "run"
+    code = "import sys, toy_signal; from gon.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+
+    def gon(*args):
+        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
+                              timeout=600)
+
+    trained = gon("train", "--model", "modulated", "--data", "waves:48", "--hidden-features", 8, "--latent-dim", 4,
+                  "--basis-features", 8, "--steps", 3, "--batch-size", 16, "--out", out, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    config = json.loads((out / "config.json").read_text())["model"]
+    assert config["signal"] == "waves" and json.loads((out / "config.json").read_text())["data_shape"] == [1, 64]
+    held_out = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()][-1]
+    assert held_out["split"] == "test" and 0 < held_out["max_error"] <= 4  # two values in [-2, 2] apart
+    for name in ("reconstructions", "samples", "interpolations"):
+        assert (out / f"{name}.png").is_file()
+        rows = np.loadtxt(out / f"{name}.csv", delimiter=",", ndmin=2)
+        assert rows.shape[1] == 64 and np.abs(rows).max() <= 2
+    evaluated = gon("eval", out, "--limit", 8, "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "largest error:" in evaluated.stdout
+    assert [set(r) for r in json.loads(evaluated.stdout.splitlines()[-1])["clips"]][0] == {"file", "sse", "mse",
+                                                                                            "max_error"}
+    # the signal's value range is the model's: the originals (odd rows) pass beyond an image's [0, 1]
+    assert np.abs(np.loadtxt(out / "reconstructions.csv", delimiter=",")[0::2]).max() > 1

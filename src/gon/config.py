@@ -9,7 +9,9 @@ the `gon train` flags and their help (gon/cli/parser.py), the keys of a flat `--
 file, validation (`check_fields`: one typed path for every config) and the fields a run
 report shows (`applicable_fields`). The gradient-origin step's options are its own
 dataclass, `gon.origin.OriginStep`, nested as `ModelConfig.origin`; their flags and flat
-keys keep the names the command line always had (`--inner-steps`, `inner_steps`, ...).
+keys keep the names the command line always had (`--inner-steps`, `inner_steps`, ...). So are
+each signal's settings (gon/signals), nested under the signal's name, with their flat keys
+(`--sample-rate`, `sample_rate`, ...): they apply to models of that signal only.
 """
 
 from __future__ import annotations
@@ -20,18 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .data.images import FITS
-from .data.sound import (
-    DEFAULT_CLIP_SECONDS,
-    DEFAULT_SAMPLE_RATE,
-    MAX_SAMPLE_RATE,
-    clip_samples,
-)
 from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
 from .fields import MAX_SEED, check_fields, default_of, option, short
 from .kinds import KINDS, kind_spec
 from .losses import LIKELIHOODS
 from .origin import PAPER, OriginStep
+from .signals import SIGNALS, signal_named, signal_of
+from .signals.sound import SoundSettings
+from .signals.video import VideoSettings
 
 PAPER_BATCH_SIZE = 64
 # the largest Adam rate: rates near float32's range (3e38) overflow in the update itself,
@@ -56,7 +55,7 @@ def per_pixel_scale(image_size: int, channels: int) -> float:
 
 
 def per_position_scale(positions: int, channels: int) -> float:
-    """1-D conv (sound): the conv GON's mean over positions, SSE_i / (B * T) for T samples."""
+    """1-D conv: the conv GON's mean over positions, SSE_i / (B * T) for T samples."""
     return 1.0 / (PAPER_BATCH_SIZE * positions)
 
 
@@ -102,6 +101,8 @@ class ModelConfig:
     for implicit ones, w0 the SIREN frequency, origin the gradient-origin step."""
 
     kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(KINDS))
+    signal: str | None = option(None, "what the model's examples are (default: the training data's, else the "
+                                      "kind's first)", choices=lambda: tuple(SIGNALS))
     image_size: int | None = option(None, "image side in pixels (default 32; 28 for implicit)", minimum=1)
     channels: int = option(1, "1 (grey) or 3 (RGB)", choices=(1, 3))
     latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational; per tile for tiled models)",
@@ -115,12 +116,8 @@ class ModelConfig:
                        per_kind=True)
     w0: float = option(30.0, "SIREN frequency", positive=True, per_kind=True)
     first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
-                                          "3000 for sound, as SIREN's audio fits)", positive=True, per_kind=True)
-    sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
-                              maximum=MAX_SAMPLE_RATE, per_kind=True)
-    clip_seconds: float = option(DEFAULT_CLIP_SECONDS,
-                                 "sound: seconds per clip (the start of each recording, padded with silence)",
-                                 positive=True, per_kind=True)
+                                          "3000 for audio-implicit, as SIREN's audio fits)", positive=True,
+                                    per_kind=True)
     likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
                              per_kind=True)
     origin: OriginStep = option(help="the gradient-origin step (its fields have their own flags)",
@@ -145,6 +142,9 @@ class ModelConfig:
                               per_kind=True)
     inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1,
                                   per_kind=True)
+    # each signal's settings, under its name (gon/signals): they apply to models of that signal
+    sound: SoundSettings = option(help="audio clips (their fields have their own flags)", factory=SoundSettings)
+    video: VideoSettings = option(help="video clips (their fields have their own flags)", factory=VideoSettings)
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)
@@ -160,8 +160,7 @@ class ModelConfig:
             raise GONError("reconstruction_weight applies to classifiers only: give classes as well")
         if self.num_layers > MAX_LAYERS:
             raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
-        if self.sound:
-            self._check_sound()
+        self._check_signal(spec)
         if spec.image_sizes is not None and self.image_size not in spec.image_sizes:
             raise GONError(f"a {self.kind} model needs image_size in {spec.image_sizes}, got {self.image_size}")
         if not spec.origin_step:
@@ -175,31 +174,26 @@ class ModelConfig:
         else:
             self.origin = self.origin.resolved(spec.step_sizes)
         if spec.origin_step and self.origin.inner_scale == PAPER:
-            # a sound clip's positions are its samples
             self.origin = dataclasses.replace(self.origin, inner_scale=paper_inner_scale(
-                self.kind, self.clip_samples if self.sound else self.image_size, self.channels))
-
-    @property
-    def sound(self) -> bool:
-        """Whether the kind takes sound clips (KindSpec.data), not images."""
-        return kind_spec(self.kind).data == "sound"
-
-    @property
-    def clip_samples(self) -> int:
-        """Samples per clip of a sound model: sample_rate x clip_seconds."""
-        return clip_samples(self.sample_rate, self.clip_seconds)
+                self.kind, signal_of(self).side(self), self.channels))
 
     @property
     def data_shape(self) -> tuple[int, ...]:
-        """One sample's shape: (C, H, W) of an image, (C, T) of a sound clip."""
-        if self.sound:
-            return (self.channels, self.clip_samples)
-        return (self.channels, self.image_size, self.image_size)
+        """One example's shape, as the model's signal says: (C, H, W) of an image, (C, T) of a clip, ..."""
+        return signal_of(self).shape(self)
 
-    def _check_sound(self) -> None:
-        if self.channels != 1:  # stereo files are mixed down (gon.data.sound)
-            raise GONError(f"sound models are mono (channels 1), got channels {self.channels}")
-        clip_samples(self.sample_rate, self.clip_seconds)  # GONError for a clip too long or too short
+    def _check_signal(self, spec: Any) -> None:
+        """The signal named, if any, is one the kind takes; settings of other signals are unset."""
+        if self.signal is not None and not spec.accepts(signal_named(self.signal)):
+            raise GONError(f"a {self.kind} model takes {' or '.join(spec.signals)} data, not {self.signal}")
+        signal = signal_of(self)
+        for name in NESTED_SIGNALS:
+            if name != signal.name and getattr(self, name) != _FIELDS[name].default_factory():
+                changed = [f.metadata["flat"] for f in dataclasses.fields(getattr(self, name))
+                           if getattr(getattr(self, name), f.name) != f.default]
+                raise GONError(f"{changed[0]} does not apply to {signal.name} models (a {self.kind} model of "
+                               f"{signal.name} data)")
+        signal.check_config(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> ModelConfig:
@@ -211,23 +205,30 @@ class ModelConfig:
         if not isinstance(values, dict):
             raise GONError(f"the model config must be a JSON object (key: value pairs), got {type(values).__name__}")
         values = dict(values)
-        origin = values.pop("origin", {})
-        if isinstance(origin, OriginStep):
-            origin = dataclasses.asdict(origin)
-        if not isinstance(origin, dict):
-            raise GONError(f"the model config's origin must be a JSON object, got {type(origin).__name__}")
-        origin = {**origin, **{name: values.pop(flat) for flat, name in STEP_FLAT.items() if flat in values}}
+        nested = {}
+        for name, settings in NESTED.items():
+            given = values.pop(name, {})
+            if isinstance(given, settings):
+                given = dataclasses.asdict(given)
+            if not isinstance(given, dict):
+                raise GONError(f"the model config's {name} must be a JSON object, got {type(given).__name__}")
+            nested[name] = {**given, **{inner: values.pop(flat) for flat, (where, inner) in NESTED_FLAT.items()
+                                        if where == name and flat in values}}
         config = config_from_dict(cls, values, "model", build=False)
         if recorded:
             config = _without_inapplicable(config)
-        unknown = sorted(set(origin) - set(STEP_FLAT.values()))
-        if unknown:
-            raise GONError(f"unknown origin-step key(s): {', '.join(map(repr, unknown))}")
-        try:
-            step = OriginStep(**origin)
-        except TypeError as error:
-            raise GONError(f"bad origin-step config: {error}") from None
-        return cls(**config, origin=step)
+            nested = _without_other_signals(config, nested)
+        built = {}
+        for name, settings in NESTED.items():
+            what = "origin-step" if name == "origin" else name
+            unknown = sorted(set(nested[name]) - {f.name for f in dataclasses.fields(settings)})
+            if unknown:
+                raise GONError(f"unknown {what} key(s): {', '.join(map(repr, unknown))}")
+            try:
+                built[name] = settings(**nested[name])
+            except TypeError as error:
+                raise GONError(f"bad {what} config: {error}") from None
+        return cls(**config, **built)
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as a JSON-ready dict, defaults resolved (what config.json stores)."""
@@ -237,13 +238,33 @@ class ModelConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(ModelConfig)}
 
 
+def _without_other_signals(values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`nested` less the settings of signals other than the model's, as runs written before they
+    were refused recorded them (one notice names those that were set)."""
+    spec = KINDS.get(values.get("kind", _FIELDS["kind"].default))
+    if spec is None or (values.get("signal") is not None and values["signal"] not in SIGNALS):
+        return nested  # the unknown kind or signal is the error ModelConfig reports
+    signal = values.get("signal") or spec.signals[0]
+    out = dict(nested)
+    for name in NESTED_SIGNALS:
+        if name == signal:
+            continue
+        defaults = dataclasses.asdict(_FIELDS[name].default_factory())
+        ignored = sorted(k for k, v in nested[name].items() if k in defaults and v != defaults[k])
+        if ignored:
+            logger.warning("this %s run recorded option(s) of %s models, ignored: %s", spec.name, name,
+                           ", ".join(f"{key}={nested[name][key]!r}" for key in ignored))
+        out[name] = {}
+    return out
+
+
 def _without_inapplicable(values: dict[str, Any]) -> dict[str, Any]:
     """ModelConfig keyword arguments less the per-kind options that do not apply to their
     kind (a notice names them), as older runs recorded them."""
     spec = KINDS.get(values.get("kind", _FIELDS["kind"].default))
     if spec is None:
         return values  # the unknown kind is the error ModelConfig reports
-    ignored = sorted(key for key, value in values.items() if key != "origin" and _FIELDS[key].metadata.get("per_kind")
+    ignored = sorted(key for key, value in values.items() if key not in NESTED and _FIELDS[key].metadata.get("per_kind")
                      and key not in spec.options and value != default_of(_FIELDS[key]))
     if values.get("classes") is None and "reconstruction_weight" not in ignored and values.get(
             "reconstruction_weight", _FIELDS["reconstruction_weight"].default) != _FIELDS["reconstruction_weight"].default:
@@ -254,8 +275,15 @@ def _without_inapplicable(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if key not in ignored}
 
 
+# the configs nested in ModelConfig (the step, each signal's settings): field name -> dataclass
+NESTED: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(ModelConfig)
+                           if f.default_factory is not dataclasses.MISSING}
+# those that are a signal's settings, under the signal's name
+NESTED_SIGNALS = tuple(name for name in NESTED if name in SIGNALS and SIGNALS[name].settings is NESTED[name])
+# flat key (and flag) of each nested field -> (the nested config's name in ModelConfig, the field)
+NESTED_FLAT = {f.metadata["flat"]: (name, f.name) for name, cls in NESTED.items() for f in dataclasses.fields(cls)}
 # flat key (and flag) of each OriginStep field -> the field
-STEP_FLAT = {f.metadata["flat"]: f.name for f in dataclasses.fields(OriginStep)}
+STEP_FLAT = {flat: inner for flat, (name, inner) in NESTED_FLAT.items() if name == "origin"}
 
 
 @dataclass
@@ -351,10 +379,11 @@ def flat_fields() -> dict[str, tuple[type, dataclasses.Field]]:
     fields of ModelConfig (less `origin`), OriginStep's under their flat names, and TrainConfig's."""
     fields: dict[str, tuple[type, dataclasses.Field]] = {}
     for f in dataclasses.fields(ModelConfig):
-        if f.name != "origin":
+        if f.name in NESTED:
+            for inner in dataclasses.fields(NESTED[f.name]):
+                fields[inner.metadata["flat"]] = (NESTED[f.name], inner)
+        else:
             fields[f.name] = (ModelConfig, f)
-    for f in dataclasses.fields(OriginStep):
-        fields[f.metadata["flat"]] = (OriginStep, f)
     for f in dataclasses.fields(TrainConfig):
         fields[f.name] = (TrainConfig, f)
     return fields
@@ -372,18 +401,22 @@ def split_flat(values: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
 
 def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The fields of a ModelConfig dict that mean something for its kind (and, for the
-    classifier weight, for a classifier): what a report should show. Nested step options
-    are shown flat."""
+    classifier weight, for a classifier; for a signal's settings, for its signal): what a
+    report should show. Nested options are shown flat."""
     spec = KINDS.get(values.get("kind"))
     options = (spec.options + (("origin",) if spec.origin_step else ())) if spec is not None else ()
+    signal = values.get("signal") or (spec.signals[0] if spec is not None else None)
     out = {}
     for key, value in values.items():
         if key in _FIELDS and _FIELDS[key].metadata.get("per_kind") and key not in options:
             continue
         if key == "reconstruction_weight" and values.get("classes") is None:
             continue
-        if key == "origin" and isinstance(value, dict):
-            out.update({flat: value[name] for flat, name in STEP_FLAT.items() if name in value})
+        if key in NESTED_SIGNALS and key != signal:
+            continue
+        if key in NESTED and isinstance(value, dict):
+            out.update({flat: value[inner] for flat, (name, inner) in NESTED_FLAT.items()
+                        if name == key and inner in value})
             continue
         out[key] = value
     return out

@@ -9,8 +9,9 @@ import torch
 from torch import Tensor, nn
 
 from .config import ModelConfig
-from .data import ImageData, SoundData
+from .data import Data, ImageData
 from .models import LatentModel, images_that_fit
+from .signals import IMAGE, signal_of
 
 
 def _fitting_batch(model: LatentModel, batch_size: int) -> int:
@@ -39,7 +40,7 @@ def with_batch_statistics(model: LatentModel) -> LatentModel:
     return model
 
 
-def evaluate(model: LatentModel, data: ImageData | SoundData, batch_size: int = 256, seed: int = 0,
+def evaluate(model: LatentModel, data: Data, batch_size: int = 256, seed: int = 0,
              batch_statistics: bool = False, per_clip: bool = False) -> dict[str, float]:
     """Mean per-image metrics over `data`.
 
@@ -50,11 +51,11 @@ def evaluate(model: LatentModel, data: ImageData | SoundData, batch_size: int = 
     Classifiers on labelled data add accuracy (fraction of correct predictions).
     batch_statistics=True evaluates the paper's train-mode BatchNorm formulation (latents
     then depend on the batch; use the paper's batch size of 64).
-    Sound (a SoundData): the same sums over a clip's samples (amplitudes in [-1, 1]; mse_per_pixel
-    is per sample), plus snr_db, the mean over clips of 10 log10(sum x^2 / sum (x - F(z))^2), psnr_db,
-    the mean over clips of the PSNR with amplitudes mapped to [0, 1] (COIN++'s audio figure), and
-    log_spectral_distance_db (`log_spectral_distance`); per_clip=True adds "clips", one row per
-    clip (file, sse, mse, snr_db).
+    Another signal (gon/signals): the same sums over an example's values (mse_per_pixel is per
+    value: a clip's sample, a video's pixel), plus the means over examples of the signal's own
+    metrics (`Signal.metrics`: sound's SNR, PSNR and log-spectral distance, video's PSNR);
+    per_clip=True adds "clips", one row per example (file, sse, mse and the signal's
+    `row_metrics`) for a signal that lists some.
     """
     model.eval()
     if not batch_statistics:  # with batch statistics the batch is part of the metric
@@ -62,51 +63,28 @@ def evaluate(model: LatentModel, data: ImageData | SoundData, batch_size: int = 
     runner = with_batch_statistics(model) if batch_statistics else model
     generator = torch.Generator().manual_seed(seed)
     sums: dict[str, float] = {}
-    sound = isinstance(data, SoundData)
+    config = getattr(model, "config", None)
+    signal = signal_of(config) if isinstance(config, ModelConfig) else IMAGE
+    files = getattr(data, "files", ())
     clips: list[dict] = []
     for i in range(0, len(data), batch_size):
         x = data.batch(slice(i, i + batch_size))
         labels = data.labels[i:i + batch_size] if data.labels is not None else None
         metrics = runner.evaluate_batch(x, generator=generator, labels=labels)
-        if sound:
-            metrics = {**metrics, **_sound_metrics(runner, x, metrics["sse"])}
+        metrics = {**metrics, **signal.metrics(x, metrics["sse"], lambda x=x: runner.reconstruct(x))}
+        if signal.row_metrics:
             for j, sse in enumerate(metrics["sse"].tolist()):
-                name = data.files[i + j] if data.files else str(i + j)
-                clips.append({"file": name, "sse": sse, "mse": sse / x[0].numel(),
-                              "snr_db": float(metrics["snr_db"][j])})
+                clips.append({"file": files[i + j] if files else str(i + j), "sse": sse, "mse": sse / x[0].numel(),
+                              **{key: float(metrics[key][j]) for key in signal.row_metrics}})
         for key, values in metrics.items():
             sums[key] = sums.get(key, 0.0) + float(values.double().sum())
     n = len(data)
     result = {("sse_per_image" if k == "sse" else k): v / n for k, v in sums.items()}
     result["mse_per_pixel"] = result["sse_per_image"] / math.prod(data.shape)
     result["images"] = n
-    if per_clip and sound:
+    if per_clip and signal.row_metrics:
         result["clips"] = clips
     return result
-
-
-# a clip's energy below this (all but silent) counts as this, so that its SNR stays finite
-SILENCE = 1e-10
-
-
-def _sound_metrics(model: LatentModel, x: Tensor, sse: Tensor) -> dict[str, Tensor]:
-    energy = x.double().pow(2).flatten(1).sum(1).clamp_min(SILENCE)
-    snr = 10 * torch.log10(energy / sse.double().clamp_min(SILENCE))
-    # COIN++'s audio PSNR: amplitudes mapped from [-1, 1] to [0, 1] (so squared errors / 4), peak 1
-    psnr = -10 * torch.log10((sse.double() / (4 * x[0].numel())).clamp_min(SILENCE))
-    return {"snr_db": snr, "psnr_db": psnr, "log_spectral_distance_db": log_spectral_distance(model.reconstruct(x), x)}
-
-
-def log_spectral_distance(y: Tensor, x: Tensor, n_fft: int = 512) -> Tensor:
-    """Per clip (B,), in dB: the root mean square over frequencies of the difference of the
-    log power spectra of y and x (B, C, T), averaged over frames (Hann window, hop n_fft / 4)."""
-    n_fft = min(n_fft, x.shape[-1])
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-    def power(v: Tensor) -> Tensor:
-        spec = torch.stft(v.double().flatten(0, 1), n_fft, n_fft // 4, window=window, return_complex=True)
-        return 10 * torch.log10(spec.abs().pow(2) + SILENCE)
-    distance = (power(y) - power(x)).pow(2).mean(1).sqrt().mean(1)
-    return distance.reshape(x.shape[0], x.shape[1]).mean(1)
 
 
 def latent_statistics(latents: Tensor) -> dict[str, float]:

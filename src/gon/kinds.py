@@ -34,8 +34,9 @@ class KindSpec:
     kind-specific ModelConfig fields (declared with `per_kind=True`) that apply to this
     kind, every other one is refused (a kind that lists `classes` may be a classifier,
     Eq. 13); image_sizes: the image sides it can be built for (None: any); sized_by_data: the config field that the training data's size sets (GLO's
-    code table), None if none; data: what it takes, "image" (C, H, W) or "sound" (C, T)
-    clips (gon/models/sound.py); step_sizes: the default rule of the inner step sizes
+    code table), None if none; signals: the signals (gon/signals) it takes, the first its
+    default; coordinate_dims: it also takes any signal of that many coordinate axes (an implicit
+    kind that works on any grid); step_sizes: the default rule of the inner step sizes
     (OriginStep.step_sizes) for kinds with a step; lr_schedule: the default rate over a run
     (TrainConfig.lr_schedule).
     """
@@ -49,13 +50,21 @@ class KindSpec:
     options: tuple[str, ...] = ()
     image_sizes: tuple[int, ...] | None = None
     sized_by_data: str | None = None
-    data: str = "image"
+    signals: tuple[str, ...] = ("image",)
+    coordinate_dims: tuple[int, ...] = ()
     step_sizes: str = "fixed"
     lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         if self.origin_step and self.paper_scale is None:
             raise GONError(f"model kind {self.name!r} has a gradient-origin step but no paper_scale rule")
+        if not self.signals:
+            raise GONError(f"model kind {self.name!r} takes no signal: name at least one")
+
+    def accepts(self, signal: Any) -> bool:
+        """Whether this kind takes `signal` (a gon.signals.Signal): one it names, or one of its
+        coordinate dimensions."""
+        return signal.name in self.signals or signal.coordinate_dim in self.coordinate_dims
 
 
 # name -> spec, in registration order (the order `--model` lists them)

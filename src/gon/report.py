@@ -4,8 +4,9 @@
     page = write_report("runs/conv")        # runs/conv/report.html
 
 Every image is embedded as a data URI, so the page can be mailed, archived or opened
-offline without the run directory; a sound run's WAV files are embedded the same way, as
-<audio> players under their pictures. Figures an older run lacks are noted, not fatal.
+offline without the run directory; the files a signal writes beside its pictures (gon/signals)
+are embedded the same way, under them: WAV files as <audio> players, GIF animations as images.
+Figures an older run lacks are noted, not fatal.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import json
 import math
 import tempfile
 import warnings
+import wave
 from pathlib import Path
 from typing import Any
 
-import soundfile
 from PIL import Image, UnidentifiedImageError
 
 from .config import applicable_fields
@@ -29,24 +30,17 @@ from .files import read_jsonl, write_text
 from .kinds import KINDS
 from .layout import RunLayout
 from .models import read_config
+from .signals import IMAGE, SIGNALS
 from .viz import save_loss_plot
 
-# (file in the run directory, heading, what the figure shows)
+# (file in the run directory, heading); what each shows is its signal's caption (Signal.captions)
 FIGURES = (
-    (RunLayout.RECONSTRUCTIONS, "Reconstructions", "test images (odd rows) and their reconstructions (even rows)"),
-    (RunLayout.SAMPLES, "Samples", "decoded latents drawn from the run's sampler"),
-    (RunLayout.INTERPOLATIONS, "Interpolations", "spherical interpolations between encoded test images, one pair per row"),
+    (RunLayout.RECONSTRUCTIONS, "Reconstructions"),
+    (RunLayout.SAMPLES, "Samples"),
+    (RunLayout.INTERPOLATIONS, "Interpolations"),
 )
-
-# what the same figures show for a sound run (each with the WAV of the same name beside it)
-SOUND_CAPTIONS = {
-    RunLayout.RECONSTRUCTIONS: "test clips (left) and their reconstructions (right): waveform above log-spectrogram; "
-                           "the player plays each original then its reconstruction",
-    RunLayout.SAMPLES: "decoded latents drawn from the run's sampler",
-    RunLayout.INTERPOLATIONS: "spherical interpolation between two encoded test clips, one pair per row",
-}
-# the largest WAV embedded in a report (a report is one page to open, not an archive)
-MAX_EMBEDDED_AUDIO_BYTES = 32 << 20
+# the largest file embedded beside a figure (a report is one page to open, not an archive)
+MAX_EMBEDDED_BYTES = 32 << 20
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; padding: 0 1em; color: #222; }
@@ -118,16 +112,13 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
                     f"{_text(last.get('step'))}, {_format(last.get('steps_per_s'))} steps/s, "
                     f"{_format(last.get('elapsed_s'))} s elapsed.</p>")
 
-    spec = KINDS.get(model.get("kind")) if isinstance(model.get("kind"), str) else None
-    sound = spec is not None and spec.data == "sound"
-    for name, heading, caption in FIGURES:
+    signal = _signal(model, spec)
+    for name, heading in FIGURES:
         body.append(f"<h2>{heading}</h2>")
-        if sound:
-            body.append(_figure(run_dir / name, SOUND_CAPTIONS[name]))
-            body.append(_audio((run_dir / name).with_suffix(".wav")))
-            continue
         # image grids of 28-32 px digits are hard to read at their natural size
-        body.append(_figure(run_dir / name, caption, zoom=2))
+        body.append(_figure(run_dir / name, signal.captions.get(name, ""), zoom=2 if signal is IMAGE else 1))
+        for path in signal.files(run_dir / name)[1:]:
+            body.append(_audio(path) if path.suffix == ".wav" else _animation(path))
 
     return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{_text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
@@ -173,20 +164,47 @@ def _figure(path: Path, caption: str, zoom: int = 1) -> str:
             f"<figcaption>{_text(caption)}</figcaption></figure>")
 
 
+def _signal(model: dict[str, Any], spec: Any) -> Any:
+    """The signal of a run's model config (its own, or its kind's first), the image signal where
+    neither is known."""
+    name = model.get("signal")
+    if not isinstance(name, str) and spec is not None:
+        name = spec.signals[0]
+    return SIGNALS.get(name, IMAGE) if isinstance(name, str) else IMAGE
+
+
 def _audio(path: Path) -> str:
     """An <audio> player holding the WAV file `path`, or a note of why there is none."""
     if not path.is_file():
         return _missing(f"{path.name} is not in this run directory")
     try:
-        info = soundfile.info(str(path))
-        readable = info.format == "WAV" and info.frames > 0 and path.stat().st_size <= MAX_EMBEDDED_AUDIO_BYTES
-    except (soundfile.LibsndfileError, RuntimeError, OSError):
+        with wave.open(str(path)) as reader:
+            frames, rate = reader.getnframes(), reader.getframerate()
+        readable = frames > 0 and rate > 0 and path.stat().st_size <= MAX_EMBEDDED_BYTES
+    except (wave.Error, EOFError, OSError):
         readable = False
     if not readable:
-        return _missing(f"{path.name} is not a WAV file of at most {MAX_EMBEDDED_AUDIO_BYTES >> 20} MiB")
+        return _missing(f"{path.name} is not a WAV file of at most {MAX_EMBEDDED_BYTES >> 20} MiB")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f"<p><audio controls preload='none' src='data:audio/wav;base64,{data}'></audio> "
-            f"{_text(path.name)}: {info.duration:.1f} s at {info.samplerate} Hz</p>")
+            f"{_text(path.name)}: {frames / rate:.1f} s at {rate} Hz</p>")
+
+
+def _animation(path: Path) -> str:
+    """The GIF file `path` as an image, or a note of why it is not shown."""
+    if not path.is_file():
+        return _missing(f"{path.name} is not in this run directory")
+    try:
+        with Image.open(path) as image:
+            readable = image.format == "GIF" and path.stat().st_size <= MAX_EMBEDDED_BYTES
+            width = image.width
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
+        readable = False
+    if not readable:
+        return _missing(f"{path.name} is not a GIF file of at most {MAX_EMBEDDED_BYTES >> 20} MiB")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img src=\"data:image/gif;base64,{data}\" alt=\"{_text(path.stem)}\" width=\"{width}\">"
+            f"<figcaption>{_text(path.name)}: the same, playing</figcaption></figure>")
 
 
 def _png_width(path: Path) -> int | None:

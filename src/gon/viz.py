@@ -41,10 +41,12 @@ def save_grid(images: Tensor, path: str | Path, columns: int | None = None) -> P
     return path
 
 
-def save_gif(frames: list[Tensor], path: str | Path, columns: int | None = None, frame_ms: int = 120) -> Path:
-    """An animated GIF, one grid per frame, played forwards then backwards, looping."""
+def save_gif(frames: list[Tensor], path: str | Path, columns: int | None = None, frame_ms: int = 120,
+             bounce: bool = True) -> Path:
+    """An animated GIF, one grid per frame, played forwards then (`bounce`) backwards, looping."""
     images = [image_grid(frame, columns) for frame in frames]
-    images = images + images[-2:0:-1]
+    if bounce:
+        images = images + images[-2:0:-1]
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
     return Path(path)
 

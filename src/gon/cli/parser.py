@@ -10,23 +10,43 @@ from pathlib import Path
 
 from ..config import flat_fields
 from ..data import known_specs
-from ..data.sound import MAX_SAMPLE_RATE, SOUND_SPLITS
+from ..data.sources import SOURCES
 from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
 from ..pretrained import available
 from .front import COMMANDS, top_parser
 
 
-def sample_rate(text: str) -> int:
-    """argparse type of a rendering --sample-rate: the range a model's sample_rate has (MAX_SAMPLE_RATE)."""
-    value = positive_int(text)
-    if value > MAX_SAMPLE_RATE:
-        raise argparse.ArgumentTypeError(f"expected at most {MAX_SAMPLE_RATE} Hz, the training limit, got {text!r}")
-    return value
+def _at_most(maximum: float, unit: str, kind: type = int):
+    """argparse type of a rendering rate: a positive number up to the bound its training setting has."""
+
+    def parse(text: str) -> float:
+        value = positive_int(text) if kind is int else _number(text)
+        if not 0 < value:
+            raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum:g} {unit}, the training limit, got {text!r}")
+        return value
+
+    return parse
 
 
-def sample_rate_option(q: argparse.ArgumentParser) -> None:
-    q.add_argument("--sample-rate", type=sample_rate,
-                   help="implicit sound models: samples per second of the rendered clips (default: the training rate)")
+def _maximum(key: str) -> float:
+    """The largest value of the config field whose flat key is `key`."""
+    return flat_fields()[key][1].metadata["maximum"]
+
+
+def rate_options(q: argparse.ArgumentParser) -> None:
+    """The rendering flags of a signal with a time axis (gon/signals: RENDER_FLAGS)."""
+    q.add_argument("--sample-rate", type=_at_most(_maximum("sample_rate"), "Hz"),
+                   help="implicit audio models: samples per second of the rendered clips (default: the training rate)")
+    q.add_argument("--fps", type=_at_most(_maximum("fps"), "fps", float),
+                   help="implicit video models: frames per second of the rendered clips, over the training clip's "
+                        "duration (default: the training rate)")
+
+
+def _splits() -> tuple[str, ...]:
+    """Every split name a registered source reads (train, test, and an audio folder's all)."""
+    return tuple(dict.fromkeys(split for source in SOURCES.values() for split in source.splits))
 
 
 def _number(text: str) -> float:
@@ -122,8 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def with_data(q: argparse.ArgumentParser) -> None:
         q.add_argument("--data", help=data_help + " (default: the run's training data)")
-        q.add_argument("--split", choices=SOUND_SPLITS, default="test",
-                       help="which split (default %(default)s); all: every file of a sound folder, for one too "
+        q.add_argument("--split", choices=_splits(), default="test",
+                       help="which split (default %(default)s); all: every file of an audio folder, for one too "
                             "small to hold test files")
 
     q = run_command("eval", pretrained=True)
@@ -149,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=seed_int, default=0, help="seed of the samples (default %(default)s)")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
-    sample_rate_option(q)
+    rate_options(q)
     q.add_argument("--out", type=Path, help="PNG file (default RUN/samples.png)")
 
     q = run_command("interpolate", pretrained=True)
@@ -159,17 +179,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
     q.add_argument("--resolution", type=positive_int,
                    help="render resolution (implicit models; default: the training resolution)")
-    sample_rate_option(q)
+    rate_options(q)
     q.add_argument("--out", type=Path, help="PNG file (default RUN/interpolations.png)")
     q.add_argument("--gif", type=Path, help="also write an animated GIF: one frame per step, all pairs side by side")
 
     q = run_command("render", pretrained=True)
     with_data(q)
-    q.add_argument("--resolution", type=positive_int, help="pixels per side (default 256)")
-    sample_rate_option(q)
+    q.add_argument("--resolution", type=positive_int, help="pixels per side (images: default 256; video: default "
+                                                           "the training size)")
+    rate_options(q)
     q.add_argument("-n", type=positive_int, default=16, help="number of images (default %(default)s)")
-    q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png; sound: "
-                                            "RUN/render-<rate>hz.png and .wav)")
+    q.add_argument("--out", type=Path, help="PNG file (default RUN/render-<resolution>.png; audio: "
+                                            "RUN/render-<rate>hz.png and .wav; video: RUN/render-<size>px-<fps>fps.png "
+                                            "and .gif)")
     q = run_command("inspect")
     with_data(q)
     q.add_argument("--limit", type=positive_int, default=5000, help="encode at most N images")

@@ -149,9 +149,13 @@ def fit_chunk(x: torch.Tensor, image_size: int | None, channels: int | None, fit
     return x
 
 
+# ITU-R 601 luma: grey from red, green and blue
+LUMA = (0.299, 0.587, 0.114)
+
+
 def _luma(x: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma of uint8 RGB (N, 3, H, W) as uint8 (N, 1, H, W)."""
-    weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float32).view(1, 3, 1, 1)
+    weights = torch.tensor(LUMA, dtype=torch.float32).view(1, 3, 1, 1)
     grey = (x.to(torch.float32) * weights).sum(dim=1, keepdim=True)
     return grey.round_().clamp_(0, 255).to(torch.uint8)
 

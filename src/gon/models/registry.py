@@ -16,6 +16,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import GONError
 from ..kinds import kind_spec
+from ..signals import signal_of
 
 # the largest model build_model allocates: 2^28 values of weights and buffers (1 GiB as float32)
 MAX_MODEL_VALUES = 1 << 28
@@ -51,7 +52,8 @@ ACTIVATION_BYTES = {"train": 4 * 4, "eval": 3 * 4}
 def activation_bytes(config: ModelConfig, images: int, mode: str) -> int:
     """An upper estimate of the activation memory of `images` images of `config`'s model in
     a training step (`mode` "train", over `coordinate_samples` pixels if set) or an
-    evaluation ("eval": encoding and decoding). A sound clip counts its samples as pixels."""
+    evaluation ("eval": encoding and decoding). An example of any signal counts its positions (a
+    clip's samples, a video's frames x pixels) as pixels."""
     pixels = math.prod(config.data_shape[1:])
     if mode == "train" and config.coordinate_samples is not None:
         pixels = min(pixels, config.coordinate_samples)
@@ -75,12 +77,10 @@ def images_that_fit(config: ModelConfig, images: int, mode: str) -> int:
     one, memory = activation_bytes(config, 1, mode), available_memory()
     if one > memory:
         what = "a training step" if mode == "train" else "evaluating"
-        item = (f"clip of {config.clip_samples:,} samples" if config.sound
-                else f"{config.image_size}x{config.image_size} image")
-        raise GONError(f"{what} on one {item} of this {config.kind} model "
+        signal = signal_of(config)
+        raise GONError(f"{what} on one {signal.describe(config)} of this {config.kind} model "
                        f"would need about {one / 2 ** 30:.1f} GiB of activations; {memory / 2 ** 30:.1f} GiB are "
-                       f"available: lower {'clip_seconds, sample_rate' if config.sound else 'image_size'} or "
-                       f"hidden_features"
+                       f"available: lower {signal.size_options} or hidden_features"
                        + (" (or set coordinate_samples)"
                           if "coordinate_samples" in kind_spec(config.kind).options and mode == "train" else ""))
     return max(1, min(images, memory // one))

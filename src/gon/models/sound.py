@@ -45,7 +45,7 @@ class ConvEncoder1d(nn.Module):
 
 def conv1d_decoder(c: ModelConfig) -> ConvDecoder1d:
     """The 1-D transposed-conv decoder for `c` (shared by the sound GON and its autoencoder)."""
-    return ConvDecoder1d(c.latent_dim, c.channels, c.clip_samples, c.hidden_features, c.activation, c.norm)
+    return ConvDecoder1d(c.latent_dim, c.channels, c.sound.samples, c.hidden_features, c.activation, c.norm)
 
 
 def _audio_conv(c: ModelConfig) -> GON:
@@ -53,32 +53,32 @@ def _audio_conv(c: ModelConfig) -> GON:
 
 
 def _audio_ae(c: ModelConfig) -> Autoencoder:
-    encoder = ConvEncoder1d(c.latent_dim, c.channels, c.clip_samples, c.hidden_features, c.activation, c.norm)
+    encoder = ConvEncoder1d(c.latent_dim, c.channels, c.sound.samples, c.hidden_features, c.activation, c.norm)
     return Autoencoder(encoder, conv1d_decoder(c), c.latent_dim, config=c)
 
 
 def _audio_implicit(c: ModelConfig) -> ImplicitGON:
     decoder = ImplicitDecoder(c.latent_dim, c.channels, hidden_features=c.hidden_features, num_layers=c.num_layers,
-                              w0=c.w0, activation=c.activation, grid_shape=(c.clip_samples,), first_w0=c.first_w0)
+                              w0=c.w0, activation=c.activation, grid_shape=(c.sound.samples,), first_w0=c.first_w0)
     return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
 
 
 # Each is its image kind's spec on clips: the same rates (1e-4 for SIRENs, 1e-3 for convolutions)
 # and the same rule for the paper's inner scale, with a clip's T samples as its positions.
-# image_size is not used by sound kinds (1 is recorded). first_w0 = 3000 is SIREN's first-layer
+# image_size is not used by sound kinds (1 is recorded); the clips are ModelConfig.sound
+# (gon/signals/sound.py). first_w0 = 3000 is SIREN's first-layer
 # frequency for audio (Sitzmann et al. 2020, Sec. 4.1 and its audio notebook: time in [-1, 1],
 # first omega_0 = 3000), applied to the time coordinate only (gon.decoders.ImplicitDecoder).
-SOUND_OPTIONS = ("sample_rate", "clip_seconds")
+SOUND = ("sound",)
 CONV_SOUND_DEFAULTS = dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu")
 register_kind(KindSpec("audio-implicit", _audio_implicit,
                        dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
                        lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
-                       options=("num_layers", "w0", "first_w0", "coordinate_samples", *SOUND_OPTIONS), data="sound"))
+                       options=("num_layers", "w0", "first_w0", "coordinate_samples"), signals=SOUND))
 register_kind(KindSpec("audio-conv", _audio_conv, CONV_SOUND_DEFAULTS, lr=1e-3, origin_step=True,
-                       paper_scale=per_position_scale, options=("norm", *SOUND_OPTIONS), data="sound"))
-register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm", *SOUND_OPTIONS),
-                       data="sound"))
+                       paper_scale=per_position_scale, options=("norm",), signals=SOUND))
+register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm",), signals=SOUND))
 register_kind(KindSpec("audio-modulated", modulated,
                        dict(image_size=1, **MODULATED_DEFAULTS, first_w0=200.0, tile=200), lr=3e-4,
-                       origin_step=True, paper_scale=per_channel_scale, options=(*MODULATED_OPTIONS, *SOUND_OPTIONS),
-                       data="sound", step_sizes="learned", lr_schedule="cosine"))
+                       origin_step=True, paper_scale=per_channel_scale, options=MODULATED_OPTIONS,
+                       signals=SOUND, step_sizes="learned", lr_schedule="cosine"))

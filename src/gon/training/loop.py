@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import TrainConfig
-from ..data import ImageData, SoundData
+from ..data import Data, ImageData
 from ..errors import Diverged, GONError
 from ..models import LatentModel
 from . import distributed
@@ -107,9 +107,9 @@ class _Loop:
 
     def __init__(self, model: LatentModel, data: ImageData, config: TrainConfig, progress: bool,
                  resume: TrainingState | None) -> None:
-        if not isinstance(data, (ImageData, SoundData)):
+        if not isinstance(data, Data):
             raise GONError(f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
-                           f"or None, name)) or SoundData, got {type(data).__name__}")
+                           f"or None, name)) or another source's Data, got {type(data).__name__}")
         if len(data) < config.batch_size:
             raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
         if model.classifier is not None and data.labels is None:

@@ -19,21 +19,39 @@ from ..data.sources import SOURCES, parse_spec
 from ..errors import GONError
 from ..kinds import kind_spec
 from ..models import LatentModel, build_model
+from ..signals import signal_named, signal_of
 from .loop import seed_everything
+
+
+def data_signal(kind: str, spec: str) -> str | None:
+    """The signal of the data `spec` when a model of `kind` takes it, else None: what a config
+    that names no signal trains on (`--model modulated --data videos` is a video model)."""
+    source, _ = parse_spec(spec)
+    return source.signal if kind_spec(kind).accepts(signal_named(source.signal)) else None
+
+
+def config_for_data(config: ModelConfig, spec: str) -> ModelConfig:
+    """`config` with the signal of its training data `spec` (`data_signal`), where the config names
+    none; otherwise `config` itself, which `data_for_model` checks against the data."""
+    signal = data_signal(config.kind, spec)
+    if config.signal is not None or signal is None:
+        return config
+    return dataclasses.replace(config, signal=signal)
 
 
 def data_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None,
                    stream: bool = False) -> Data:
-    """Split `split` of `spec` fitted to a model: its image size and channels, or a sound
-    model's sample rate and clip length. GONError if the source yields another signal than
-    the model's kind takes (KindSpec.data)."""
+    """Split `split` of `spec` fitted to a model, as its signal says (gon/signals): an image
+    model's image size and channels, a sound model's sample rate and clip length, a video model's
+    frames, rate and size. GONError if the source yields another signal than the model's."""
     source, _ = parse_spec(spec)
-    signal = kind_spec(config.kind).data
-    if source.signal != signal:
-        forms = ", ".join(s.usage.split()[0] for s in SOURCES.values() if s.signal == signal)
-        raise GONError(f"{spec!r} holds {source.signal}s, and a {config.kind} model trains on {signal}s ({forms})")
-    return load_data(spec, split, image_size=config.image_size, channels=config.channels, fit=fit, limit=limit,
-                     stream=stream, sample_rate=config.sample_rate, clip_seconds=config.clip_seconds)
+    signal = signal_of(config)
+    if source.signal != signal.name:
+        forms = ", ".join(s.usage.split()[0] for s in SOURCES.values() if s.signal == signal.name)
+        raise GONError(f"{spec!r} holds {source.signal}s, and a {config.kind} model trains on {signal.name}s "
+                       f"({forms})")
+    return load_data(spec, split, channels=config.channels, fit=fit, limit=limit, stream=stream,
+                     **signal.load_settings(config))
 
 
 def data_for_run(document: dict[str, Any], config: ModelConfig, spec: str | None = None, split: str = "test",

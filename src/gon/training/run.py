@@ -25,7 +25,7 @@ from torch import Tensor
 
 from .. import gallery, tensorboard
 from ..config import ModelConfig, TrainConfig
-from ..data import ImageData, SoundData, resolved_spec
+from ..data import Data, ImageData, resolved_spec
 from ..errors import GONError, NoSplit, OutputError
 from ..evaluate import encode_dataset, evaluate
 from ..files import FORMAT, read_json, read_jsonl, write_json, write_text
@@ -42,10 +42,11 @@ from ..models import (
 )
 from ..models.registry import activation_bytes
 from ..samplers import GaussianSampler, PriorSampler, save_sampler
-from ..viz import save_grid, save_loss_plot
+from ..signals import signal_of
+from ..viz import save_loss_plot
 from . import distributed
 from .loop import Interrupted, fit
-from .prepare import data_for_model, prepare_run
+from .prepare import config_for_data, data_for_model, prepare_run
 from .rundir import claimed, open_work_folder, replace_directory
 from .state import TrainingState, latest_training_state, save_training_state
 
@@ -87,6 +88,7 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
 
 def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool,
                overwrite: bool) -> Run:
+    model_config = config_for_data(model_config, config.data)  # a kind of several signals takes the data's
     if out is not None:
         work = RunLayout(out).work
         kept = "a trained model" if work.weights.is_file() else "checkpoints"
@@ -246,7 +248,7 @@ def _write_model(run: RunLayout, model: LatentModel, model_config: ModelConfig, 
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in history))
 
 
-def _held_out(model: LatentModel, config: TrainConfig, test: ImageData | SoundData | None) -> dict[str, Any]:
+def _held_out(model: LatentModel, config: TrainConfig, test: Data | None) -> dict[str, Any]:
     """The held-out metrics (empty without a test split); any failure of the evaluation is one
     line (GONError) naming it, never an internal error after training."""
     if test is None:
@@ -261,7 +263,7 @@ def _held_out(model: LatentModel, config: TrainConfig, test: ImageData | SoundDa
 
 
 def _evaluate_saved(run: RunLayout, model: LatentModel, config: TrainConfig,
-                    test: ImageData | SoundData | None) -> dict[str, Any]:
+                    test: Data | None) -> dict[str, Any]:
     """The held-out metrics of the model saved in `run`, appended to its metrics.jsonl unless
     they are there already (a resumed run that stopped after its evaluation)."""
     records = read_jsonl(run.metrics)
@@ -311,37 +313,21 @@ def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data
     save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], run / run.LOSS_PLOT,
                    ylabel="training loss (per image)")
     shown = test if test is not None else data
-    if isinstance(data, SoundData):
-        _write_sound_figures(run, model, config, data, shown)
-        return
-    save_grid(gallery.reconstruction_pairs(model, gallery.spread(shown, min(32, len(shown)))),
-              run / run.RECONSTRUCTIONS, columns=8)
+    signal = signal_of(model.config)
+    model.eval()
+    x = gallery.spread(shown, min(signal.shown, len(shown)))
+    signal.write_pairs(x, model.reconstruct(x), run / run.RECONSTRUCTIONS, model.config)
     sampler = default_sampler(model, data)
     if isinstance(sampler, GaussianSampler):
         save_sampler(run.root, sampler)
-    save_grid(gallery.samples(model, sampler, 64, seed=config.seed), run / run.SAMPLES, columns=8)
-    z = model.encode(_interpolation_ends(shown, data, 8))
-    save_grid(gallery.interpolations(model, z[0::2], z[1::2], steps=10), run / run.INTERPOLATIONS, columns=10)
+    signal.write_examples(gallery.samples(model, sampler, signal.samples, seed=config.seed), run / run.SAMPLES,
+                          model.config, signal.sample_columns)
+    z = model.encode(_interpolation_ends(shown, data, signal.pairs))
+    signal.write_examples(gallery.interpolations(model, z[0::2], z[1::2], steps=signal.steps),
+                          run / run.INTERPOLATIONS, model.config, signal.steps)
 
 
-def _write_sound_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: SoundData,
-                         shown: SoundData) -> None:
-    """A sound run's reconstructions, samples and interpolations, each as the layout's PNG and a
-    WAV of the same name beside it (gallery.sound_paths)."""
-    rate = data.sample_rate
-    gallery.save_sound_reconstructions(model, gallery.spread(shown, min(6, len(shown))), run / run.RECONSTRUCTIONS,
-                                       rate)
-    sampler = default_sampler(model, data)
-    if isinstance(sampler, GaussianSampler):
-        save_sampler(run.root, sampler)
-    gallery.save_sound_clips(gallery.samples(model, sampler, 8, seed=config.seed), run / run.SAMPLES, rate, 4)
-    z = model.encode(_interpolation_ends(shown, data, 2))
-    steps = 6
-    gallery.save_sound_clips(gallery.interpolations(model, z[0::2], z[1::2], steps=steps), run / run.INTERPOLATIONS,
-                             rate, steps)
-
-
-def _interpolation_ends(shown: ImageData | SoundData, data: ImageData | SoundData, pairs: int) -> Tensor:
+def _interpolation_ends(shown: Data, data: Data, pairs: int) -> Tensor:
     """The ends of up to `pairs` interpolations, spread through the examples shown (the test set),
     or through the training set when the test set holds one: a pair needs two."""
     source = shown if len(shown) >= 2 else data

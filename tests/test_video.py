@@ -1,0 +1,83 @@
+"""Video through the library: the signal of the videos source picks a video model of a kind that
+takes several signals, which trains, evaluates (PSNR per clip), writes its clips as frame strips
+and GIFs, reports and renders at another size and frame rate, on the real installed clips."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from gon.cli import main
+from gon.config import ModelConfig
+from gon.errors import GONError
+from gon.models import load_model
+from gon.signals import signal_of
+from gon.signals.video import VideoSettings
+
+SMALL = ["--frames", "4", "--fps", "8", "--frame-size", "16"]
+
+
+def run_cli(*args) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def video_run(videos_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "video"
+    assert run_cli("train", "--model", "modulated", "--data", "videos", *SMALL, "--latent-dim", 8,
+                   "--hidden-features", 16, "--basis-features", 16, "--steps", 3, "--batch-size", 4, "--limit", 8,
+                   "--eval-limit", 4, "--out", out, "--quiet") == 0
+    return out
+
+
+def test_the_data_picks_a_video_model_which_trains_and_evaluates_per_clip(video_run, capsys):
+    model, config, document = load_model(video_run)
+    assert config.signal == "video" and config.video == VideoSettings(4, 8.0, 16)
+    assert model.image_shape == (1, 4, 16, 16)  # grey unless --channels 3, as for images
+    held_out = [json.loads(line) for line in (video_run / "metrics.jsonl").read_text().splitlines()][-1]
+    assert held_out["split"] == "test" and held_out["images"] == 4
+    # PSNR of intensities in [0, 1], per clip: 10 log10(1 / MSE) of each, averaged
+    assert held_out["psnr_db"] > 0
+    assert run_cli("eval", video_run, "--limit", 4, "--json") == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert any(line.strip().startswith("PSNR (dB):") for line in printed)
+    rows = json.loads(printed[-1])["clips"]
+    assert len(rows) == 4 and {"file", "sse", "mse", "psnr_db"} <= set(rows[0])
+    mean = sum(r["psnr_db"] for r in rows) / len(rows)
+    assert json.loads(printed[-1])["psnr_db"] == pytest.approx(mean)
+
+
+def test_a_video_run_writes_frame_strips_and_animations_beside_them(video_run):
+    for name in ("reconstructions", "samples", "interpolations"):
+        strip, gif = Image.open(video_run / f"{name}.png"), Image.open(video_run / f"{name}.gif")
+        assert gif.format == "GIF" and gif.n_frames == 4  # one frame a frame of the clip, not bounced
+        assert strip.width == 4 * 17 + 1  # four frames of 16 pixels and their gaps, one clip a row
+    assert run_cli("report", video_run) == 0
+    page = (video_run / "report.html").read_text()
+    assert page.count("data:image/gif;base64,") == 3 and "is not in this run directory" not in page
+
+
+def test_a_video_model_renders_at_another_size_and_frame_rate(video_run, tmp_path):
+    assert run_cli("render", video_run, "--resolution", 24, "--fps", 16, "-n", 2, "--out", tmp_path / "r.png") == 0
+    gif = Image.open(tmp_path / "r.gif")
+    # the training clip's half second at 16 fps: twice the frames, each 24 pixels a side
+    assert gif.n_frames == 8 and gif.width == 2 * 25 + 1
+    assert Image.open(tmp_path / "r.png").width == 8 * 25 + 1
+    # at its own size and rate the render is the reconstruction's grid
+    assert run_cli("render", video_run, "-n", 1) == 0
+    assert (video_run / "render-16px-8fps.gif").is_file()
+    assert run_cli("render", video_run, "--sample-rate", 8000) == 2
+
+
+def test_video_settings_belong_to_video_models():
+    config = ModelConfig.from_dict({"kind": "modulated", "signal": "video", "frames": 4, "frame_size": 16})
+    assert signal_of(config).shape(config) == (1, 4, 16, 16) and config.video.fps == 8.0
+    assert config.to_dict()["video"] == {"frames": 4, "fps": 8.0, "size": 16}
+    with pytest.raises(GONError, match="frames does not apply to image models"):
+        ModelConfig.from_dict({"kind": "modulated", "frames": 4})
+    with pytest.raises(GONError, match="a conv model takes image data, not video"):
+        ModelConfig(kind="conv", signal="video")
+    model = __import__("gon").build_model(config)
+    with torch.no_grad():
+        assert model.render(torch.zeros(1, model.latent_dim), (2, 5, 5)).shape == (1, 1, 2, 5, 5)
