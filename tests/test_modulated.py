@@ -46,9 +46,13 @@ def test_locate_gives_the_training_points_on_the_training_grid():
     assert torch.allclose(local.float(), grid[(r % 7) * 7 + c % 7], atol=1e-6)
 
 
-def test_tiles_larger_than_the_signal_are_refused():
+def test_a_tile_longer_than_an_axis_is_cut_to_it():
+    # an 80-sample clip with the kind's 200-sample tile: one tile of the whole clip
+    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(sample_rate=RATE, clip_seconds=0.01),
+                                    tile=200, latent_dim=8, hidden_features=16, basis_features=8))
+    assert model.tiling.tile == (80,) and model.tiling.count == 1
     with pytest.raises(GONError, match="larger than the signal"):
-        build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, 0.01), tile=200))
+        Tiling((80,), (200,))
 
 
 @pytest.mark.parametrize("detach", [False, True])

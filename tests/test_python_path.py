@@ -163,3 +163,16 @@ def test_float16_bfloat16_and_float64_images_are_converted_to_the_weights_dtype(
         out = model.reconstruct(x.to(dtype))
         assert out.dtype == torch.float32 and out.shape == reference.shape
         assert torch.allclose(out, reference, atol=0.05), dtype  # bfloat16 keeps 8 bits of the pixels
+
+
+def test_a_config_is_made_in_a_fresh_interpreter_from_the_package_alone():
+    """`import gon` loads its names lazily; a config still knows every kind (they register as
+    gon.models loads, which the kind table loads on first use)."""
+    import subprocess
+    import sys
+
+    code = ("from gon import ModelConfig, OriginStep; "
+            "c = ModelConfig(kind='conv', latent_dim=8, origin=OriginStep(steps=2)); print(c.kind, c.latent_dim)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["conv", "8"]

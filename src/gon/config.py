@@ -25,7 +25,7 @@ from .data.images import FITS
 from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
 from .fields import MAX_SEED, check_fields, default_of, option, short
-from .kinds import KINDS, kind_spec
+from .kinds import kind_spec, kinds
 from .losses import LIKELIHOODS
 from .origin import PAPER, OriginStep
 from .signals import SIGNALS, signal_named, signal_of
@@ -88,9 +88,9 @@ def __getattr__(name: str) -> Any:
     # the kind names, read from the registry (gon/kinds.py) when asked: kinds register as
     # gon.models is imported, after this module
     if name == "MODEL_KINDS":
-        return tuple(KINDS)
+        return tuple(kinds())
     if name in ("GON_KINDS", "STEP_KINDS"):
-        return tuple(k for k, spec in KINDS.items() if spec.origin_step)
+        return tuple(k for k, spec in kinds().items() if spec.origin_step)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -100,10 +100,10 @@ class ModelConfig:
     its code), hidden_features is f (ngf) for convolutional decoders and the SIREN width
     for implicit ones, w0 the SIREN frequency, origin the gradient-origin step."""
 
-    kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(KINDS))
+    kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(kinds()))
     signal: str | None = option(None, "what the model's examples are (default: the training data's, else the "
                                       "kind's first)", choices=lambda: tuple(SIGNALS))
-    image_size: int | None = option(None, "image side in pixels (default 32; 28 for implicit)", minimum=1)
+    image_size: int | None = option(None, "image side in pixels (default: the model kind's, 32 for conv, 28 for implicit and modulated)", minimum=1)
     channels: int = option(1, "1 (grey) or 3 (RGB)", choices=(1, 3))
     latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational; per tile for tiled models)",
                                     minimum=1)
@@ -116,7 +116,7 @@ class ModelConfig:
                        per_kind=True)
     w0: float = option(30.0, "SIREN frequency", positive=True, per_kind=True)
     first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
-                                          "3000 for audio-implicit, as SIREN's audio fits)", positive=True,
+                                          "3000 for audio-implicit, as SIREN's audio fits; 200 for audio-modulated)", positive=True,
                                     per_kind=True)
     likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
                              per_kind=True)
@@ -127,7 +127,8 @@ class ModelConfig:
         minimum=1, per_kind=True)
     tile: int | None = option(
         None, "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
-              "latent of latent_dim values each (default: the whole signal is one tile)", minimum=1, per_kind=True)
+              "latent of latent_dim values each, cut to an axis shorter than it (default: the kind's, 200 for "
+              "audio-modulated; unset, the whole signal is one tile)", minimum=1, per_kind=True)
     basis_features: int | None = option(
         None, "modulated: sine functions of the coordinates the latent weights directly, a part linear in the "
               "latent beside the modulated SIREN (0: none; default 256)", minimum=0, per_kind=True)
@@ -152,7 +153,7 @@ class ModelConfig:
             if getattr(self, key) is None:
                 setattr(self, key, value)
         if self.classes is not None and "classes" not in spec.options:
-            bases = " or ".join(k for k, other in KINDS.items() if "classes" in other.options)
+            bases = " or ".join(k for k, other in kinds().items() if "classes" in other.options)
             raise GONError(f"GON classifiers are built on {bases} models, not {self.kind} ones")
         # the step has its own check below: its options are named by their flags
         check_fields(self, self.kind, spec.options + ("origin",))
@@ -241,7 +242,7 @@ _FIELDS = {f.name: f for f in dataclasses.fields(ModelConfig)}
 def _without_other_signals(values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """`nested` less the settings of signals other than the model's, as runs written before they
     were refused recorded them (one notice names those that were set)."""
-    spec = KINDS.get(values.get("kind", _FIELDS["kind"].default))
+    spec = kinds().get(values.get("kind", _FIELDS["kind"].default))
     if spec is None or (values.get("signal") is not None and values["signal"] not in SIGNALS):
         return nested  # the unknown kind or signal is the error ModelConfig reports
     signal = values.get("signal") or spec.signals[0]
@@ -261,7 +262,7 @@ def _without_other_signals(values: dict[str, Any], nested: dict[str, dict[str, A
 def _without_inapplicable(values: dict[str, Any]) -> dict[str, Any]:
     """ModelConfig keyword arguments less the per-kind options that do not apply to their
     kind (a notice names them), as older runs recorded them."""
-    spec = KINDS.get(values.get("kind", _FIELDS["kind"].default))
+    spec = kinds().get(values.get("kind", _FIELDS["kind"].default))
     if spec is None:
         return values  # the unknown kind is the error ModelConfig reports
     ignored = sorted(key for key, value in values.items() if key not in NESTED and _FIELDS[key].metadata.get("per_kind")
@@ -300,7 +301,7 @@ class TrainConfig:
     epochs: float | None = option(None, "training length in epochs (instead of --steps)", positive=True,
                                    maximum=MAX_STEPS)
     batch_size: int = option(64, "images per step", minimum=1)
-    lr: float | None = option(None, "Adam learning rate (default 1e-3; 1e-4 for implicit)", positive=True,
+    lr: float | None = option(None, "Adam learning rate (default: the model kind's, 1e-3 for conv, 1e-4 for implicit, 3e-4 for modulated)", positive=True,
                                maximum=MAX_LR)
     lr_schedule: str | None = option(None, "the rate over the run: 'constant', or 'cosine' (from lr down to 0 at the "
                                            "last step) (default: the model kind's; cosine for modulated)",
@@ -403,7 +404,7 @@ def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
     """The fields of a ModelConfig dict that mean something for its kind (and, for the
     classifier weight, for a classifier; for a signal's settings, for its signal): what a
     report should show. Nested options are shown flat."""
-    spec = KINDS.get(values.get("kind"))
+    spec = kinds().get(values.get("kind"))
     options = (spec.options + (("origin",) if spec.origin_step else ())) if spec is not None else ()
     signal = values.get("signal") or (spec.signals[0] if spec is not None else None)
     out = {}

@@ -13,6 +13,7 @@ both can read the table without importing each other.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -80,9 +81,19 @@ def register_kind(spec: KindSpec) -> KindSpec:
     return spec
 
 
+def kinds() -> dict[str, KindSpec]:
+    """The registered kinds. The library's register beside their builders in gon.models, which
+    this module sits below; that package is loaded here on first use, as a plugin is, so that a
+    config can be made before anything imported a model module (`import gon` loads nothing
+    eagerly, to keep `gon --help` fast)."""
+    if not KINDS:
+        importlib.import_module("gon.models")
+    return KINDS
+
+
 def kind_spec(name: str) -> KindSpec:
     """The spec of kind `name`; GONError naming the registered kinds for any other name."""
     try:
-        return KINDS[name]
+        return kinds()[name]
     except (KeyError, TypeError):
         raise GONError(f"unknown model kind {name!r}: choose one of {', '.join(KINDS)}") from None

@@ -27,7 +27,7 @@ from .config import applicable_fields
 from .data.images import MAX_IMAGE_PIXELS
 from .errors import GONError
 from .files import read_jsonl, write_text
-from .kinds import KINDS
+from .kinds import kinds
 from .layout import RunLayout
 from .models import read_config
 from .signals import IMAGE, SIGNALS
@@ -80,7 +80,7 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
     train = document.get("train") if isinstance(document.get("train"), dict) else {}
     history, final = read_metrics(RunLayout(run_dir).metrics)
     kind = model.get("kind", "?")
-    spec = KINDS.get(kind) if isinstance(kind, str) else None
+    spec = kinds().get(kind) if isinstance(kind, str) else None
     title = f"{kind} {'GON' if spec is not None and spec.origin_step else 'model'} on {train.get('data', '?')}"
     body = [f"<h1>{_text(title)}</h1>", f"<p>Run directory: <code>{_text(run_dir.resolve())}</code></p>"]
 

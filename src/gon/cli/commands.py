@@ -18,7 +18,7 @@ from ..evaluate import encode_dataset, evaluate, latent_statistics
 from ..export import export_run
 from ..files import check_outputs, json_line, read_json, write_atomically
 from ..gallery import interpolations, samples, spread
-from ..kinds import KINDS
+from ..kinds import kinds
 from ..layout import RunLayout
 from ..models import ImplicitGON, Variational, available_memory, load_model
 from ..pretrained import pretrained_dir
@@ -61,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_flags, train_flags = split_flat(flags, "flags")
     train_config = TrainConfig.from_dict({**train_values, **train_flags})
     model_values = {**model_values, **model_flags}
-    if model_values.get("signal") is None and model_values.get("kind", "conv") in KINDS:
+    if model_values.get("signal") is None and model_values.get("kind", "conv") in kinds():
         # a kind of several signals takes the training data's (settings of that signal apply)
         model_values["signal"] = data_signal(model_values.get("kind", "conv"), train_config.data)
     model_config = ModelConfig.from_dict(model_values)

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from pathlib import Path
@@ -157,17 +158,28 @@ class GON(LatentModel):
                 "inner_scale_rule": CALIBRATED}
 
     def unit_latents(self, x: Tensor) -> Tensor:
-        """The latents of batch `x` at inner scale 1, detached: z is linear in the scale, so a
-        calibration rule reads any scale's latents off these."""
+        """The latents of batch `x` after the first inner step at inner scale 1, detached: that
+        step's z is linear in the scale, so a calibration rule reads any scale's one-step latents
+        off these."""
         with torch.inference_mode(False):
-            return self.origin_step(x, create_graph=False, scale=1.0)
+            return self.origin_step(x, create_graph=False, scale=1.0, steps=1)
 
-    def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor) -> Tensor:
+    def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor, steps: int | None = None) -> Tensor:
         """The gradient-origin step of this model on checked data `x` at inner scale `scale`:
-        latents (B, latent_dim). The one call of `gradient_origin` every encoding goes through
-        (a tiled model cuts `x` into tiles first: ModulatedGON)."""
-        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), self.step,
-                               create_graph=create_graph, scale=scale, step_sizes=self.step_sizes())
+        latents (B, latent_dim), after the step's inner steps or the first `steps` of them. The
+        call of `gradient_origin` every encoding goes through (a tiled model cuts `x` into tiles
+        first: ModulatedGON; an implicit model's Monte Carlo training step calls it on a subset of
+        coordinates: ImplicitGON.loss)."""
+        step, sizes = self._steps(steps)
+        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), step,
+                               create_graph=create_graph, scale=scale, step_sizes=sizes)
+
+    def _steps(self, steps: int | None) -> tuple[OriginStep, Tensor | None]:
+        """The step, and its step sizes, cut to its first `steps` inner steps (all when None)."""
+        sizes = self.step_sizes()
+        if steps is None or steps == self.step.steps:
+            return self.step, sizes
+        return dataclasses.replace(self.step, steps=steps), None if sizes is None else sizes[:steps]
 
     def calibrate(self, x: Tensor) -> float:
         """Set the calibrated inner scale from batch `x` by a line search: of the scales
@@ -326,10 +338,11 @@ class ModulatedGON(ImplicitGON):
         self.tile_latent_dim = decoder.latent_dim
         self.latent_dim = tiling.count * decoder.latent_dim
 
-    def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor) -> Tensor:
+    def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor, steps: int | None = None) -> Tensor:
         """GON.origin_step on the tiles of `x`: latents (B, count * k)."""
-        z = gradient_origin(self._origin_decoder(), self.tiling.split(x), self.inner_loss, (self.tile_latent_dim,), self.step,
-                            create_graph=create_graph, scale=scale, step_sizes=self.step_sizes())
+        step, sizes = self._steps(steps)
+        z = gradient_origin(self._origin_decoder(), self.tiling.split(x), self.inner_loss, (self.tile_latent_dim,),
+                            step, create_graph=create_graph, scale=scale, step_sizes=sizes)
         return z.reshape(x.shape[0], self.latent_dim)
 
     def origin_path(self, batch_size: int) -> str:
@@ -401,7 +414,8 @@ def modulated(c: ModelConfig) -> ModulatedGON:
     """A ModulatedGON for `c`, of any signal of 1 to 3 coordinate axes: tiles of `c.tile` positions
     per axis of the data's shape (the whole signal when unset)."""
     size = c.data_shape[1:]
-    tiling = Tiling(size, (c.tile,) * len(size) if c.tile is not None else size)
+    # a tile no longer than the signal along each axis (a 16-frame video with tiles of 32 pixels)
+    tiling = Tiling(size, tuple(min(c.tile, n) for n in size) if c.tile is not None else size)
     decoder = ModulatedImplicitDecoder(c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0,
                                        c.first_w0, c.basis_features)
     return ModulatedGON(decoder, tiling, c.origin, config=c)

@@ -57,8 +57,10 @@ def activation_bytes(config: ModelConfig, images: int, mode: str) -> int:
     pixels = math.prod(config.data_shape[1:])
     if mode == "train" and config.coordinate_samples is not None:
         pixels = min(pixels, config.coordinate_samples)
-    features = max(config.hidden_features, config.channels)
-    return ACTIVATION_BYTES[mode] * pixels * features * (config.num_layers + 1) * images
+    features = max(config.hidden_features, config.channels) * (config.num_layers + 1)
+    # a modulated decoder's basis: its sine features and their weights per channel, at every position
+    features += (config.basis_features or 0) * (config.channels + 1)
+    return ACTIVATION_BYTES[mode] * pixels * features * images
 
 
 def available_memory() -> int:

@@ -67,7 +67,8 @@ def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool
     `on_log(record)` receives each record of the history as it is logged. With
     `on_interrupt`, a first Ctrl-C (SIGINT, in the main thread) finishes the current step,
     hands the training state to `on_interrupt` and raises Interrupted; a second stops at once.
-    An unset config.lr means FIT_DEFAULT_LR (`prepare_run` and `train` resolve it per model kind).
+    An unset config.lr means FIT_DEFAULT_LR and an unset config.lr_schedule a constant rate
+    (`prepare_run` and `train` resolve both per model kind).
 
     Any LatentModel trains here, a GON around a decoder of your own included (data: an
     ImageData, e.g. `ImageData(uint8_images, labels_or_None, "mine")`). Checkpoints to a folder
@@ -133,7 +134,8 @@ class _Loop:
             self.running, self.count, self.last_step = 0.0, 0, 0
         else:
             self.optimizer.load_state_dict(resume.optimizer)
-            self.optimizer.param_groups[0]["lr"] = lr  # lower than the checkpoint's after a divergence (`resume`)
+            for group, rate in zip(self.optimizer.param_groups, self.base_rates):
+                group["lr"] = rate  # lower than the checkpoint's after a divergence (`resume`), in every group
             restore_rng(resume.rng)
             self.order, self.first, self.history = resume.order, resume.step + 1, list(resume.history)
             self.running, self.count, self.last_step = resume.running
