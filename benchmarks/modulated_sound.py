@@ -26,7 +26,7 @@ from gon.audio import save_sound_figure, write_wav
 from gon.data import load_sounds
 from gon.evaluate import evaluate
 from gon.models import load_model
-from gon.signals.sound import log_spectral_distance
+from gon.signals.sound import SOUND
 from gon.tiling import Tiling
 from gon.training import data_for_run
 
@@ -46,13 +46,12 @@ def pca_reconstruction(train: torch.Tensor, test: torch.Tensor, tile: int, laten
 
 
 def clip_metrics(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """The sound metrics of `gon.evaluate` for reconstructions y of clips x, as means over clips."""
+    """The sound signal's metrics (gon.signals.sound) for reconstructions y of clips x, as means
+    over clips, and the median SNR."""
     sse = (x - y).double().pow(2).flatten(1).sum(1)
-    energy = x.double().pow(2).flatten(1).sum(1).clamp_min(1e-10)
-    snr = 10 * torch.log10(energy / sse.clamp_min(1e-10))
-    psnr = -10 * torch.log10((sse / (4 * x[0].numel())).clamp_min(1e-10))
-    return {"sse_per_clip": float(sse.mean()), "snr_db": float(snr.mean()), "median_snr_db": float(snr.median()),
-            "psnr_db": float(psnr.mean()), "log_spectral_distance_db": float(log_spectral_distance(y, x).mean())}
+    metrics = SOUND.metrics(x, sse, lambda: y)
+    return {"sse_per_clip": float(sse.mean()), "median_snr_db": float(metrics["snr_db"].median()),
+            **{key: float(value.mean()) for key, value in metrics.items()}}
 
 
 def run_row(path: Path) -> tuple[dict, object, object]:

@@ -29,13 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from . import commands
     from .parser import build_parser
 
-    handlers = {"train": commands.cmd_train, "eval": commands.cmd_eval, "reconstruct": commands.cmd_reconstruct,
-                "sample": commands.cmd_sample, "interpolate": commands.cmd_interpolate,
-                "render": commands.cmd_render, "export-encoder": commands.cmd_export_encoder,
-                "inspect": commands.cmd_inspect, "report": commands.cmd_report,
-                "export-onnx": commands.cmd_export_onnx}
     args = build_parser().parse_args(argv)
-    return run(handlers[args.command], args)
+    # each command of front.COMMANDS is commands.cmd_<name>, dashes as underscores
+    return run(getattr(commands, "cmd_" + args.command.replace("-", "_")), args)
 
 
 def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, set_threads: bool = True) -> int:
