@@ -54,7 +54,7 @@ def clip_metrics(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
             **{key: float(value.mean()) for key, value in metrics.items()}}
 
 
-def run_row(path: Path) -> tuple[dict, object, object]:
+def run_row(path: Path, other: str | None = None) -> tuple[dict, object, object]:
     model, config, document = load_model(path)
     test = data_for_run(document, config)
     metrics = evaluate(model, test, per_clip=True)
@@ -75,6 +75,10 @@ def run_row(path: Path) -> tuple[dict, object, object]:
            "test_clips": len(test), "sse_per_clip": metrics["sse_per_image"], "snr_db": metrics["snr_db"],
            "median_snr_db": float(snrs.median()), "psnr_db": metrics["psnr_db"],
            "log_spectral_distance_db": metrics["log_spectral_distance_db"], "train_snr_db": fitted["snr_db"]}
+    if other is not None:  # every file of another folder, at the model's rate and length
+        scores = evaluate(model, data_for_run(document, config, spec=other, split="all"), per_clip=True)
+        row.update(other=other, other_snr_db=scores["snr_db"], other_psnr_db=scores["psnr_db"],
+                   other_median_snr_db=float(torch.tensor([c["snr_db"] for c in scores["clips"]]).median()))
     return row, model, test
 
 
@@ -84,13 +88,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/modulated-sound"))
     parser.add_argument("--show", type=Path, nargs="*", default=[], help="runs whose reconstructions are drawn")
     parser.add_argument("--render", action="store_true", help="render the first shown run at 4x its rate")
+    parser.add_argument("--other", metavar="SPEC", help="also score every clip of this audio:DIR (recordings from "
+                                                        "another source: bash benchmarks/speech_clips.sh DIR)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rows_path = args.out / "runs.jsonl"
     rows = [json.loads(line) for line in rows_path.read_text().splitlines()] if rows_path.exists() else []
     for path in args.runs:
-        row, _, _ = run_row(path)
+        row, _, _ = run_row(path, args.other)
         rows = [r for r in rows if r["run"] != row["run"]] + [row]
         print(json.dumps(row))
     rows_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -107,21 +113,39 @@ def main() -> None:
             references.append({"method": f"PCA, {k} per {tile} samples", "sample_rate": rate, "clip_seconds": seconds,
                                "latent_values_per_clip": k * math.ceil(test.shape[-1] / tile),
                                **clip_metrics(test, pca_reconstruction(train, test, tile, k))})
+        if args.other:
+            other = load_sounds(args.other, "all", rate, seconds).clips
+            references.append({"method": "silence", "data": args.other, "sample_rate": rate, "clip_seconds": seconds,
+                               **clip_metrics(other, torch.zeros_like(other))})
+            for tile, k in budgets:
+                references.append({"method": f"PCA, {k} per {tile} samples", "data": args.other,
+                                   "sample_rate": rate, "clip_seconds": seconds,
+                                   "latent_values_per_clip": k * math.ceil(other.shape[-1] / tile),
+                                   **clip_metrics(other, pca_reconstruction(train, other, tile, k))})
     (args.out / "references.json").write_text(json.dumps(references, indent=1) + "\n")
     head = ("| method | latent values per clip | inner steps | step sizes | seed | steps | seconds | "
             "held-out mean SNR (dB) | median SNR (dB) | PSNR [0, 1] (dB) | log-spectral distance (dB) | "
-            "training clips: mean SNR (dB) |")
+            "training clips: mean SNR (dB) | other source: mean SNR (dB) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
+
+    def other_of(r: dict) -> str:
+        twin = [o for o in references if o.get("data") and o["method"] == r["method"]
+                and (o["sample_rate"], o["clip_seconds"]) == (r["sample_rate"], r["clip_seconds"])]
+        return f"{twin[0]['snr_db']:.2f}" if twin else ""
+
     for r in references:
-        lines.append(f"| {r['method']} | {r.get('latent_values_per_clip', 0)} | | | | | | {r['snr_db']:.2f} | "
-                     f"{r['median_snr_db']:.2f} | {r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | |")
+        if "data" not in r:  # the other source's references stand in their twin's last column
+            lines.append(f"| {r['method']} | {r.get('latent_values_per_clip', 0)} | | | | | | {r['snr_db']:.2f} | "
+                         f"{r['median_snr_db']:.2f} | {r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | | "
+                         f"{other_of(r)} |")
     for r in rows:
         what = r["kind"] + (f", {r['latent_dim']} per {r['tile']} samples" if r["tile"] else f", k = {r['latent_dim']}")
         if r.get("basis_features") is not None:
             what += f", basis {r['basis_features']}"
+        other = f"{r['other_snr_db']:.2f}" if "other_snr_db" in r else ""
         lines.append(f"| {what} | {r['latent_values_per_clip']} | {r['inner_steps']} | {r['step_sizes']} | {r['seed']} | "
                      f"{r['steps']} | {r['seconds']:.0f} | {r['snr_db']:.2f} | {r['median_snr_db']:.2f} | "
-                     f"{r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | {r['train_snr_db']:.2f} |")
+                     f"{r['psnr_db']:.2f} | {r['log_spectral_distance_db']:.1f} | {r['train_snr_db']:.2f} | {other} |")
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.show:
