@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results/modulated-sound"))
     parser.add_argument("--show", type=Path, nargs="*", default=[], help="runs whose reconstructions are drawn")
     parser.add_argument("--render", action="store_true", help="render the first shown run at 4x its rate")
+    parser.add_argument("--pca", nargs="*", default=["4000:32"], metavar="TILE:K",
+                        help="further PCA references: K values per TILE samples (4000:32, one 32-value latent per "
+                             "0.5 s clip at 8 kHz, is the budget of the paper's implicit GON)")
     parser.add_argument("--other", metavar="SPEC", help="also score every clip of this audio:DIR (recordings from "
                                                         "another source: bash benchmarks/speech_clips.sh DIR)")
     args = parser.parse_args()
@@ -108,7 +111,8 @@ def main() -> None:
         references.append({"method": "silence", "sample_rate": rate, "clip_seconds": seconds,
                            **clip_metrics(test, torch.zeros_like(test))})
         budgets = sorted({(r["tile"] or test.shape[-1], r["latent_dim"]) for r in rows
-                          if (r["sample_rate"], r["clip_seconds"]) == (rate, seconds)})
+                          if (r["sample_rate"], r["clip_seconds"]) == (rate, seconds)}
+                         | {(min(int(t), test.shape[-1]), int(k)) for t, k in (b.split(":") for b in args.pca)})
         for tile, k in budgets:
             references.append({"method": f"PCA, {k} per {tile} samples", "sample_rate": rate, "clip_seconds": seconds,
                                "latent_values_per_clip": k * math.ceil(test.shape[-1] / tile),
