@@ -425,19 +425,19 @@ def test_a_run_killed_before_its_figures_gets_them_on_resume(run_copy, tmp_path)
 
 
 def test_a_full_disk_during_the_figures_names_resume_and_keeps_the_model(tmp_path, monkeypatch, capsys):  # also seen
-    import gon.training.run
+    import gon.signals.image
 
-    real = gon.training.run.save_grid
+    real = gon.signals.image.image_grid  # what the image signal draws every figure with
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(gon.training.run, "save_grid", full)
+    monkeypatch.setattr(gon.signals.image, "image_grid", full)
     out = tmp_path / "run"
     assert run_cli("train", *T, "--out", out) == 2
     one_line_error(capsys, "No space left on device", f"gon train --resume {out}")
     assert (tmp_path / ".run.partial" / "model.safetensors").is_file() and not out.exists()
-    monkeypatch.setattr(gon.training.run, "save_grid", real)
+    monkeypatch.setattr(gon.signals.image, "image_grid", real)
     assert run_cli("train", "--resume", out) == 0
     assert (out / "interpolations.png").is_file() and not (tmp_path / ".run.partial").exists()
 
@@ -500,7 +500,8 @@ def test_huge_implicit_images_are_refused_before_they_are_computed(tmp_path, cap
     import gon.cli.commands
 
     monkeypatch.setattr(gon.cli.commands, "available_memory", lambda: 2 << 30)  # a 2 GiB machine
-    assert run_cli("render", run, "-n", "1", "--resolution", "16384") == 2  # inside 2^28 values, not inside 2 GiB
+    # the original beside its render, both at 11000 px: inside 2^28 values, not inside 2 GiB
+    assert run_cli("render", run, "-n", "1", "--resolution", "11000") == 2
     one_line_error(capsys, "GiB to render, draw and write")
 
 
