@@ -199,3 +199,14 @@ def model_optimizer_groups(model):
         if isinstance(obj, Adam) and any(p is model.log_step_sizes for g in obj.param_groups for p in g["params"]):
             return obj.param_groups
     raise AssertionError("no optimizer holds this model's step sizes")
+
+
+def test_settings_of_another_signal_name_the_signal_that_takes_them():
+    from gon.signals.video import VideoSettings
+
+    with pytest.raises(GONError, match="give signal='video' for a video model"):
+        ModelConfig(kind="modulated", video=VideoSettings(frames=8))
+    assert ModelConfig(kind="modulated", signal="video", video=VideoSettings(frames=8)).data_shape[1] == 8
+    with pytest.raises(GONError) as error:  # a kind that takes no video is not told to give it
+        ModelConfig(kind="conv", video=VideoSettings(frames=8))
+    assert "signal=" not in str(error.value)

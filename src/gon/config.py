@@ -192,8 +192,9 @@ class ModelConfig:
             if name != signal.name and getattr(self, name) != _FIELDS[name].default_factory():
                 changed = [f.metadata["flat"] for f in dataclasses.fields(getattr(self, name))
                            if getattr(getattr(self, name), f.name) != f.default]
+                hint = f"; give signal={name!r} for a {name} model" if spec.accepts(signal_named(name)) else ""
                 raise GONError(f"{changed[0]} does not apply to {signal.name} models (a {self.kind} model of "
-                               f"{signal.name} data)")
+                               f"{signal.name} data){hint}")
         signal.check_config(self)
 
     @classmethod
