@@ -46,8 +46,9 @@ def is_test(name: str) -> bool:
 
 def emoji_dir(arg: str, where: str) -> Path:
     """The package directory: ``arg``, or EMOJI_DIR when ``arg`` is empty; GONError when it is missing."""
-    return package_dir(arg, EMOJI_DIR, IMAGE_FOLDER, where, spec="emoji", package="emoji-datasource-google",
-                       what="emoji images", hint=INSTALL_HINT)
+    return package_dir(arg, EMOJI_DIR, IMAGE_FOLDER, where, spec="emoji",
+                       contents="the extracted npm package emoji-datasource-google", what="emoji images",
+                       hint=INSTALL_HINT)
 
 
 def _emoji_json(directory: Path, where: str) -> list[dict] | None:

@@ -21,17 +21,18 @@ def is_test_name(name: str) -> bool:
     return name_key(name) % TEST_EVERY == 0
 
 
-def package_dir(arg: str, default: Path, folder: str | Path, where: str, *, spec: str, package: str, what: str,
+def package_dir(arg: str, default: Path, folder: str | Path, where: str, *, spec: str, contents: str, what: str,
                 hint: str) -> Path:
-    """The extracted npm package: ``arg``, or ``default`` when ``arg`` is empty; GONError when it
-    is missing or has no ``folder`` (e.g. 'samples/')."""
+    """An installed data package (an extracted npm package, clips taken from a wheel): ``arg``, or
+    ``default`` when ``arg`` is empty; GONError when it is missing or has no ``folder`` (e.g.
+    'samples/'), saying what ``spec``:DIR must hold (``contents``) and how ``hint`` installs it."""
     directory = Path(arg or default).expanduser()
     if not directory.is_dir():
         if arg:
             raise GONError(f"{where}: {directory} is not a directory")
         raise GONError(f"{where}: {directory} does not exist; install the {what} with {hint}, "
-                       f"or give the package's directory as {spec}:DIR")
+                       f"or give its directory as {spec}:DIR")
     if not (directory / Path(folder)).is_dir():
-        raise GONError(f"{where}: {directory} has no {folder} folder; {spec}:DIR wants the extracted npm "
-                       f"package {package}, as {hint} installs it")
+        raise GONError(f"{where}: {directory} has no {folder} folder; {spec}:DIR wants {contents}, as {hint} "
+                       f"installs it")
     return directory

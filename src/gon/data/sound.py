@@ -142,7 +142,8 @@ class SoundData(Data):
 
 def sounds_dir(arg: str, where: str) -> Path:
     return package_dir(arg, SOUNDS_DIR, f"{SOUNDS_FOLDER}/", where, spec="sounds",
-                       package="supersonic-scsynth-samples", what="sounds", hint=INSTALL_HINT) / SOUNDS_FOLDER
+                       contents="the extracted npm package supersonic-scsynth-samples", what="sounds",
+                       hint=INSTALL_HINT) / SOUNDS_FOLDER
 
 
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:

@@ -43,6 +43,7 @@ from PIL import Image
 from ..errors import GONError, NoSplit
 from .base import Data, Index
 from .images import LUMA, MAX_IMAGE_PIXELS, MAX_IN_MEMORY_BYTES
+from .packages import package_dir
 from .sources import SPLITS, DataRequest, DataSource, register_source
 
 logger = logging.getLogger("gon")
@@ -120,16 +121,9 @@ class VideoData(Data):
 
 def videos_dir(arg: str, where: str) -> Path:
     """The installed clips' folder: DIR/clips, or the default's; GONError when missing."""
-    directory = Path(arg or VIDEOS_DIR).expanduser()
-    if not directory.is_dir():
-        if arg:
-            raise GONError(f"{where}: {directory} is not a directory")
-        raise GONError(f"{where}: {directory} does not exist; install the videos with {INSTALL_HINT}, "
-                       f"or give their directory as videos:DIR")
-    if not (directory / VIDEOS_FOLDER).is_dir():
-        raise GONError(f"{where}: {directory} has no {VIDEOS_FOLDER}/ folder; videos:DIR wants the clips as "
-                       f"{INSTALL_HINT} installs them (for any folder of videos use video:DIR)")
-    return directory / VIDEOS_FOLDER
+    return package_dir(arg, VIDEOS_DIR, f"{VIDEOS_FOLDER}/", where, spec="videos",
+                       contents="the clips (for any folder of videos use video:DIR)", what="videos",
+                       hint=INSTALL_HINT) / VIDEOS_FOLDER
 
 
 def video_files(directory: Path, split: str, where: str) -> tuple[list[Path], bool]:
