@@ -63,7 +63,7 @@ def make_norm(name: str, channels: int, dims: int = 2) -> nn.Module:
     if name == "none":
         return nn.Identity()
     if name == "batch":
-        return nn.BatchNorm1d(channels) if dims == 1 else nn.BatchNorm2d(channels)
+        return (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)[dims - 1](channels)
     if name == "group":
         # Per-sample normalisation: no coupling between the samples of a batch.
         return nn.GroupNorm(min(8, channels), channels)
@@ -77,7 +77,34 @@ CONV_SIZES = (28, 32, 64, 128)
 RENDER_CHUNK_VALUES = 1 << 24
 
 
-class ConvDecoder(nn.Module):
+class TransposedConvDecoder(nn.Module):
+    """What the transposed-convolution decoders of every signal share: a `net` of latents (B, k)
+    placed at one position of each axis, and the gradient-origin step's shared-origin Jacobian
+    (gon/origin.py's `OriginDecoder`)."""
+
+    def __init__(self, latent_dim: int) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+
+    @property
+    def independent_samples(self) -> bool:
+        """False while train-mode BatchNorm (or SyncBatchNorm) mixes the samples of a batch."""
+        return not (self.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()))
+
+    @property
+    def origin_jacobian_cost(self) -> int:
+        """The cost of `origin_jacobian` counted in samples (2k): the shared-origin path is
+        used only for batches larger than this."""
+        # measured (docs/design.md): the forward-mode Jacobian costs about as much as the
+        # general step on 2k samples, for training and for encoding alike
+        return 2 * self.latent_dim
+
+    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+        """F(z0), (1, *output), and dF/dz at z0 = 0, (values of one output, k): `forward_origin_jacobian`."""
+        return forward_origin_jacobian(self, self.latent_dim, create_graph)
+
+
+class ConvDecoder(TransposedConvDecoder):
     """Transposed-convolution decoder: latent (B, k) -> image (B, C, S, S).
 
     At 32 px this is the paper's network: 4x4 from the latent, then three stride-2
@@ -98,12 +125,11 @@ class ConvDecoder(nn.Module):
         norm: str = "none",
         output: str = "sigmoid",
     ) -> None:
-        super().__init__()
+        super().__init__(latent_dim)
         if image_size not in CONV_SIZES:
             raise GONError(f"convolutional decoders support image sizes {CONV_SIZES}, got {image_size}")
         if output not in ("sigmoid", "logits"):
             raise GONError(f"decoder output must be 'sigmoid' or 'logits', got {output!r}")
-        self.latent_dim = latent_dim
         self.image_size = image_size
         upsamplings = 3 if image_size in (28, 32) else int(math.log2(image_size // 4))
         widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
@@ -120,22 +146,6 @@ class ConvDecoder(nn.Module):
         """F(z): latents (B, k) -> images (B, C, S, S), in [0, 1] or as logits (see `output`)."""
         return self.net(z[:, :, None, None])
 
-    @property
-    def independent_samples(self) -> bool:
-        """False while train-mode BatchNorm (or SyncBatchNorm) mixes the samples of a batch."""
-        return not (self.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.modules()))
-
-    @property
-    def origin_jacobian_cost(self) -> int:
-        """The cost of `origin_jacobian` counted in samples (2k): the shared-origin path is
-        used only for batches larger than this."""
-        # measured (docs/design.md): the forward-mode Jacobian costs about as much as the
-        # general step on 2k samples, for training and for encoding alike
-        return 2 * self.latent_dim
-
-    def origin_jacobian(self, create_graph: bool = False) -> tuple[Tensor, Tensor]:
-        """F(z0), (1, C, S, S), and dF/dz at z0 = 0, (C*S*S, k): `forward_origin_jacobian`."""
-        return forward_origin_jacobian(self, self.latent_dim, create_graph)
 
 
 def forward_origin_jacobian(decoder: nn.Module, latent_dim: int, create_graph: bool) -> tuple[Tensor, Tensor]:
@@ -154,21 +164,20 @@ def forward_origin_jacobian(decoder: nn.Module, latent_dim: int, create_graph: b
     return output[:1], tangent.reshape(k, -1).T
 
 
-class ConvDecoder1d(ConvDecoder):
+class ConvDecoder1d(TransposedConvDecoder):
     """Transposed 1-D convolutions: latent (B, k) -> signal (B, C, T), the paper's decoder
     carried to sound. A first layer maps the latent to L0 <= 16 steps, then n stride-4 blocks
     (kernel 8) quadruple the length with 2^(n-1) f, ..., f, C channels until L0 * 4^n >= T, and
     the end is cut to T. Stride 4, not 2: a second of 16 kHz audio takes 5 blocks, not 10.
-    `output` is "tanh" (amplitudes in [-1, 1]) or "linear"; the shared-origin Jacobian and
-    `independent_samples` are ConvDecoder's, which only ask for `net` and `latent_dim`.
+    `output` is "tanh" (amplitudes in [-1, 1]) or "linear".
     """
 
     def __init__(self, latent_dim: int, channels: int = 1, length: int = 16000, hidden_features: int = 16,
                  activation: str = "elu", norm: str = "none", output: str = "tanh") -> None:
-        nn.Module.__init__(self)  # ConvDecoder's 2-D layers are not built; its methods are shared
+        super().__init__(latent_dim)
         if output not in ("tanh", "linear"):
             raise GONError(f"a 1-D decoder's output must be 'tanh' or 'linear', got {output!r}")
-        self.latent_dim, self.length = latent_dim, length
+        self.length = length
         self.first_length, upsamplings = conv1d_plan(length)
         widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
         layers: list[nn.Module] = [nn.ConvTranspose1d(latent_dim, widths[0], self.first_length, 1, 0)]

@@ -3,7 +3,7 @@
 Each kind's module registers its spec (gon/kinds.py) beside its builder; importing it
 here is what makes the kind known."""
 
-from . import sound  # noqa: F401 - registers the sound kinds
+from . import sound, video  # noqa: F401 - register the sound and video kinds
 from .base import LatentModel, Variational
 from .baselines import GLO, VAE, Autoencoder
 from .gon import GON, ImplicitGON, ModulatedGON, VariationalGON

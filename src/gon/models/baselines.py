@@ -50,6 +50,29 @@ class ConvEncoder(nn.Module):
         return self.net(x).flatten(1)
 
 
+class MirroredEncoder(nn.Module):
+    """Signal -> latent (B, k), the mirror image of a transposed-convolution decoder of any number
+    of axes (`decoder.net`, its layers of `transposed` type): each transposed convolution is
+    undone by a convolution (`conv`) of the same kernel, stride and padding, run backwards, with
+    a norm and an activation between them. A decoder that cuts its output to the signal's size
+    names the `padding` (F.pad's, last axis first) that brings a signal back to its full output."""
+
+    def __init__(self, decoder: nn.Module, transposed: type[nn.Module], conv: type[nn.Module], dims: int,
+                 activation: str = "elu", norm: str = "group", padding: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        convs = [m for m in decoder.net if isinstance(m, transposed)]
+        layers: list[nn.Module] = []
+        for i, layer in enumerate(reversed(convs)):
+            layers.append(conv(layer.out_channels, layer.in_channels, layer.kernel_size, layer.stride, layer.padding))
+            if i < len(convs) - 1:
+                layers += [make_norm(norm, layer.in_channels, dims=dims), make_activation(activation)]
+        self.net = nn.Sequential(*layers)
+        self.padding = padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(F.pad(x, self.padding) if any(self.padding) else x).flatten(1)
+
+
 class TiedConvEncoder(nn.Module):
     """The mirrored encoder whose convolutions are the decoder's transposed convolutions
     transposed: conv2d with a ConvTranspose2d's weight is that layer's adjoint."""
