@@ -2,6 +2,7 @@
 
 import csv
 import math
+import shutil
 
 import pytest
 import torch
@@ -33,15 +34,27 @@ def test_the_lowest_validation_error_wins_and_a_diverged_rate_never_does():
     assert best_rates(rows) == {("gon", 32, "group"): 1e-3}
 
 
+TINY_MAP = MapPreset(latent_dims=(8,), norms=("group",), budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)},
+                     selection_steps=20, rates=(1e-3, 3e-3))
+
+
 @pytest.fixture
 def tiny_map(monkeypatch):
-    monkeypatch.setitem(comparison.MAP_PRESETS, "full", MapPreset(
-        latent_dims=(8,), norms=("group",), budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)},
-        selection_steps=20, rates=(1e-3, 3e-3)))
+    monkeypatch.setitem(comparison.MAP_PRESETS, "full", TINY_MAP)
 
 
-def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map):
-    result = gon_vs_ae(tmp_path, quick=False, workers=1)
+@pytest.fixture(scope="module")
+def finished_map(tmp_path_factory):
+    """The tiny map run once for the tests that read or continue a finished one: (its folder, its result)."""
+    out = tmp_path_factory.mktemp("map")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(comparison.MAP_PRESETS, "full", TINY_MAP)
+        return out, gon_vs_ae(out, quick=False, workers=1)
+
+
+def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map, finished_map):
+    shutil.copytree(finished_map[0], tmp_path, dirs_exist_ok=True)
+    result = finished_map[1]
     with open(tmp_path / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0])[:10] == ["data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse",
@@ -59,19 +72,21 @@ def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map):
     assert "| mnist5k | gon/ae | 8 | group | 30 |" in again.markdown
 
 
-def test_a_second_map_on_one_folder_is_refused_before_it_trains(tmp_path, tiny_map):
+def test_a_second_map_on_one_folder_is_refused_before_it_trains(tmp_path, tiny_map, finished_map):
     # both would read the same finished runs, train the same missing ones and append them twice
     with held(tmp_path):
         with pytest.raises(GONError, match=f"{tmp_path} is being written by another gon process"):
             gon_vs_ae(tmp_path, quick=False, workers=1)
     assert list(tmp_path.iterdir()) == []
+    shutil.copytree(finished_map[0], tmp_path, dirs_exist_ok=True)
     assert len(gon_vs_ae(tmp_path, quick=False, workers=1).records) == 6  # released: it runs
 
 
-def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, tiny_map):
-    gon_vs_ae(tmp_path, quick=False, workers=1, stages=("selection",))
+def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, tiny_map, finished_map):
     log = tmp_path / "runs.jsonl"
-    whole = log.read_text().splitlines()
+    # the selection stage's four runs of the finished map
+    whole = [line for line in (finished_map[0] / "runs.jsonl").read_text().splitlines() if '"selection"' in line]
+    assert len(whole) == 4
     log.write_text("\n".join(whole) + '\n{"stage": "grid", "da')  # a writer killed mid-line
     assert len(gon_vs_ae(tmp_path, quick=False, workers=1, stages=("summary",)).records) == 4
     log.write_text("\n".join([whole[0], "{damaged", *whole[1:]]) + "\n")

@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 import soundfile
 import torch
-from scipy.signal import resample_poly
 
 from ..errors import GONError, NoSplit
 from .base import Data, Index
@@ -219,6 +218,8 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
     mono = samples.mean(axis=1)
     if info.samplerate != sample_rate:
         common = math.gcd(sample_rate, info.samplerate)
+        from scipy.signal import resample_poly  # imported here: it costs every command a second at start-up
+
         mono = resample_poly(mono, sample_rate // common, info.samplerate // common).astype(np.float32)
     out = np.zeros(length, dtype=np.float32)
     kept = mono[:length]
