@@ -85,9 +85,12 @@ def _report_written(run, wrote) -> int:
 
 
 def _describe(metrics: dict[str, Any], signal: Signal | None) -> str:
-    lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} images".strip()]
-    lines.append(f"  summed squared error per image: {metrics['sse_per_image']:.4f}")
-    lines.append(f"  mean squared error per pixel:   {metrics['mse_per_pixel']:.6f}")
+    # the keys keep the image names (files written since the first release read them); the words are the signal's
+    items = signal.item if signal is not None else "images"
+    lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} {items}".strip()]
+    lines.append(f"  summed squared error per {items[:-1]}:{' ' * (7 - len(items))}{metrics['sse_per_image']:.4f}")
+    value = "pixel" if items == "images" else "value"
+    lines.append(f"  mean squared error per {value}:   {metrics['mse_per_pixel']:.6f}")
     if "accuracy" in metrics:
         lines.append(f"  classification accuracy:        {metrics['accuracy']:.4f}")
     if "elbo_bits_per_dim" in metrics:

@@ -112,7 +112,7 @@ class _Loop:
             raise GONError(f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
                            f"or None, name)) or another source's Data, got {type(data).__name__}")
         if len(data) < config.batch_size:
-            raise GONError(f"{data.name}: {len(data)} images, fewer than one batch of {config.batch_size}")
+            raise GONError(f"{data.name}: {len(data)} {data.item}, fewer than one batch of {config.batch_size}")
         if model.classifier is not None and data.labels is None:
             raise GONError(f"{data.name}: a GON classifier needs labels, and this data set has none")
         self.model, self.data, self.config = model, data, config
@@ -147,9 +147,9 @@ class _Loop:
         if ranks.main:
             # the kind (ae, conv, ...) where the model has a library config, else its class (a GON of one's own)
             name = model.config.kind if model.config is not None else type(model).__name__
-            logger.info("training %s (%s parameters) on %s: %s images of %s; %s, %d thread(s); steps %d to "
+            logger.info("training %s (%s parameters) on %s: %s %s of %s; %s, %d thread(s); steps %d to "
                         "%d of batch %d at lr %g%s", name,
-                        f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}",
+                        f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}", data.item,
                         "x".join(map(str, data.shape)),
                         device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr,
                         _describe_step(model.step_settings()))
