@@ -312,7 +312,7 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
                               **model_fields(preset, cell.method), "diverged": diverged,
                               "seconds": seconds, "threads": torch.get_num_threads(),
                               "load_at_start": round(load, 2), "test_images": len(test),
-                              "latent_per_tile": model.latent_dim,
+                              "latent_per_tile": model.config.latent_dim,
                               "parameters": sum(p.numel() for p in model.parameters())}
     calibrated = getattr(model, "calibrated_scale", None)  # the scale the calibrated rule chose, to read rows by
     if isinstance(calibrated, torch.Tensor) and math.isfinite(float(calibrated)):

@@ -7,7 +7,7 @@ and decoder of that size reaches).
     gon train --model audio-modulated --data sounds --sample-rate 8000 --clip-seconds 0.5 \\
         --steps 1500 --batch-size 16 --out runs/modulated/k1-learned
     ...
-    python benchmarks/modulated_sound.py runs/modulated/* --out docs/results/modulated-sound
+    python -m benchmarks.modulated_sound runs/modulated/* --out docs/results/modulated-sound
 
 Writes into --out: runs.jsonl (one row per run, appended; a run already there is replaced),
 results.md (the table of every row), reconstructions.png/.wav (four held-out clips through each
@@ -27,22 +27,17 @@ from gon.data import load_sounds
 from gon.evaluate import evaluate
 from gon.models import load_model
 from gon.signals.sound import SOUND
-from gon.tiling import Tiling
 from gon.training import data_for_run
+
+from . import references
 
 SHOWN = ("bd_boom.flac", "elec_mid_snare.flac", "drum_bass_hard.flac", "guit_em9.flac")
 
 
 def pca_reconstruction(train: torch.Tensor, test: torch.Tensor, tile: int, latent_dim: int) -> torch.Tensor:
-    """Test clips (N, C, T) through the best linear code of the training clips' tiles: the top
-    `latent_dim` principal directions of tiles of `tile` samples (the whole clip when tile = T)."""
-    tiling = Tiling(tuple(train.shape[2:]), (tile,))
-    a, b = tiling.split(train).flatten(1).double(), tiling.split(test).flatten(1).double()
-    mean = a.mean(0)
-    _, _, v = torch.linalg.svd(a - mean, full_matrices=False)
-    basis = v[:latent_dim]
-    codes = (b - mean) @ basis.T
-    return tiling.join((codes @ basis + mean).float().reshape(-1, *test.shape[1:2], tile)).clamp(-1, 1)
+    """Test clips (N, C, T) through the best linear code of the training clips' tiles of `tile`
+    samples (the whole clip when tile = T): benchmarks.references."""
+    return references.pca_reconstruction(train, test, (tile,), latent_dim, (-1.0, 1.0))
 
 
 def clip_metrics(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
