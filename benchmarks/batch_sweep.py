@@ -40,8 +40,10 @@ def main() -> None:
     print("\n| model | batch | paper's formulation (s) | library (s) | plain decoder (s) | speed-up |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['kind']} | {r['batch_size']} | {r['reference']:.4f} | {r['gon']:.4f} | {r['plain']:.4f} "
-              f"| {r['reference'] / r['gon']:.2f}x |")
+        print(
+            f"| {r['kind']} | {r['batch_size']} | {r['reference']:.4f} | {r['gon']:.4f} | {r['plain']:.4f} "
+            f"| {r['reference'] / r['gon']:.2f}x |"
+        )
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -55,8 +57,11 @@ def plot(rows: list[dict], path: Path) -> None:
     for ax, kind in zip(axes[0], kinds):
         mine = [r for r in rows if r["kind"] == kind]
         sizes = [r["batch_size"] for r in mine]
-        for key, label in (("reference", "paper's formulation"), ("gon", "library default step"),
-                           ("plain", "plain decoder step")):
+        for key, label in (
+            ("reference", "paper's formulation"),
+            ("gon", "library default step"),
+            ("plain", "plain decoder step"),
+        ):
             ax.plot(sizes, [r[key] for r in mine], marker="o", label=label)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")

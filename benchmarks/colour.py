@@ -40,20 +40,30 @@ IMPLICIT_RATES = (1e-4, 3e-4, 1e-3)  # around the paper's 1e-4 for SIRENs
 COLOUR = dict(image_size=64, channels=3, latent_dim=128)  # 64x64x3 = 12,288 values per image
 
 
-def select_rate(kind: str, steps: int, seed: int, rates: tuple[float, ...] = RATES,
-                **extra) -> tuple[float, list[dict]]:
+def select_rate(
+    kind: str, steps: int, seed: int, rates: tuple[float, ...] = RATES, **extra
+) -> tuple[float, list[dict]]:
     """The rate of `rates` with the lowest validation error after `steps` steps (the test split is not read)."""
     config = ModelConfig(kind=kind, **{**COLOUR, **extra})
     train_part, validation = split_for_selection(data_for_model(DATA, "train", config))
     rows = []
     for lr in rates:
         model, _, train_config = prepare_run(
-            config, TrainConfig(data=DATA, steps=steps, lr=lr, seed=seed, log_every=steps), train_part)
+            config, TrainConfig(data=DATA, steps=steps, lr=lr, seed=seed, log_every=steps), train_part
+        )
         started = time.perf_counter()
         fit(model, train_part, train_config, progress=False)
         error = evaluate(model, validation, seed=seed)["sse_per_image"]
-        rows.append({"kind": kind, "lr": lr, "steps": steps, "validation_sse": error,
-                     "seconds": time.perf_counter() - started, **extra})
+        rows.append(
+            {
+                "kind": kind,
+                "lr": lr,
+                "steps": steps,
+                "validation_sse": error,
+                "seconds": time.perf_counter() - started,
+                **extra,
+            }
+        )
         print(f"selection {kind} lr {lr:g}: validation SSE {error:.3f}", flush=True)
     return min(rows, key=lambda r: (r["validation_sse"], r["lr"]))["lr"], rows
 
@@ -61,13 +71,27 @@ def select_rate(kind: str, steps: int, seed: int, rates: tuple[float, ...] = RAT
 def run(kind: str, lr: float, steps: int, seed: int, runs: Path, **extra) -> tuple[dict, object]:
     model_config = ModelConfig(kind=kind, **{**COLOUR, **extra})
     started = time.perf_counter()
-    result = train(model_config, TrainConfig(data=DATA, steps=steps, lr=lr, seed=seed, log_every=max(1, steps // 10)),
-                   runs / kind, progress=False, overwrite=True)
+    result = train(
+        model_config,
+        TrainConfig(data=DATA, steps=steps, lr=lr, seed=seed, log_every=max(1, steps // 10)),
+        runs / kind,
+        progress=False,
+        overwrite=True,
+    )
     seconds = time.perf_counter() - started
-    row = {"kind": kind, "lr": lr, "steps": steps, "seed": seed, "heldout_sse": result.metrics["sse_per_image"],
-           "heldout_bits_per_dim": result.metrics.get("elbo_bits_per_dim", ""), "test_images": result.metrics["images"],
-           "parameters": sum(p.numel() for p in result.model.parameters()), "seconds": seconds,
-           "run": str(result.directory), **extra}
+    row = {
+        "kind": kind,
+        "lr": lr,
+        "steps": steps,
+        "seed": seed,
+        "heldout_sse": result.metrics["sse_per_image"],
+        "heldout_bits_per_dim": result.metrics.get("elbo_bits_per_dim", ""),
+        "test_images": result.metrics["images"],
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "seconds": seconds,
+        "run": str(result.directory),
+        **extra,
+    }
     print(f"{kind}: held-out SSE {row['heldout_sse']:.3f} {row['heldout_bits_per_dim']} ({seconds:.0f} s)", flush=True)
     return row, result
 
@@ -90,8 +114,10 @@ def figures(name: str, result, images: Path, seed: int) -> None:
         save_grid(samples(model, PriorSampler(config.latent_dim), 32, seed), images / f"{name}-samples-prior.png", 8)
     else:
         latents = encode_dataset(model, train_data)
-        for sampler_name, sampler in (("gaussian", GaussianSampler.fit(latents)),
-                                      ("gmm", MixtureSampler.fit(latents, seed=seed)[0])):
+        for sampler_name, sampler in (
+            ("gaussian", GaussianSampler.fit(latents)),
+            ("gmm", MixtureSampler.fit(latents, seed=seed)[0]),
+        ):
             save_grid(samples(model, sampler, 32, seed), images / f"{name}-samples-{sampler_name}.png", 8)
     z = model.encode(spread(test, 8))
     save_grid(interpolations(model, z[0::2], z[1::2], steps=8), images / f"{name}-slerp.png", 8)
@@ -106,8 +132,9 @@ def main() -> None:
     parser.add_argument("--coordinates", type=int, default=256, help="implicit: Monte Carlo coordinates per step")
     parser.add_argument("--implicit-hidden", type=int, default=128, help="implicit: SIREN width")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", nargs="+", choices=("conv", "variational", "implicit"),
-                        default=["conv", "variational", "implicit"])
+    parser.add_argument(
+        "--only", nargs="+", choices=("conv", "variational", "implicit"), default=["conv", "variational", "implicit"]
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/bench/colour"))
     parser.add_argument("--images", type=Path, default=Path("runs/bench/colour/images"))
     parser.add_argument("--runs", type=Path, default=Path("runs/colour"))

@@ -66,11 +66,23 @@ SCALES: tuple[float | str, ...] = (PAPER, *FIXED_SCALES, *RULES)
 LATENT_DIMS = (32, 256)
 # the map's committed selection: the rate each model is swept at
 MAP_RUNS = RESULTS / "gon-vs-ae" / "runs.jsonl"
-COLUMNS = ("model", "latent_dim", "scale", "lr", "steps", "seed", "metric", "validation", "scale_value",
-           "diverged", "seconds")
+COLUMNS = (
+    "model",
+    "latent_dim",
+    "scale",
+    "lr",
+    "steps",
+    "seed",
+    "metric",
+    "validation",
+    "scale_value",
+    "diverged",
+    "seconds",
+)
 
 
 # decoders that are not the library's, as a user would write them
+
 
 class MLPDecoder(nn.Module):
     """Three linear layers with ELU: latent (B, k) -> image (B, 1, 32, 32) in [0, 1]."""
@@ -78,8 +90,14 @@ class MLPDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden: int = 512, size: int = 32) -> None:
         super().__init__()
         self.size = size
-        self.net = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ELU(), nn.Linear(hidden, hidden), nn.ELU(),
-                                 nn.Linear(hidden, size * size), nn.Sigmoid())
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, hidden),
+            nn.ELU(),
+            nn.Linear(hidden, hidden),
+            nn.ELU(),
+            nn.Linear(hidden, size * size),
+            nn.Sigmoid(),
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(-1, 1, self.size, self.size)
@@ -112,7 +130,7 @@ class SweepModel:
     decoder: Callable[[int], nn.Module] | None = None
     method: str | None = None
     norm: str = "group"
-    metric: str = "sse"                       # sse, bits_per_dim, or error (1 - accuracy)
+    metric: str = "sse"  # sse, bits_per_dim, or error (1 - accuracy)
 
     def kind(self) -> str:
         return self.config["kind"] if self.config else "conv"
@@ -147,8 +165,14 @@ class Cell:
 
 
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return (record["model"], record["latent_dim"], str(record["scale"]), float(record["lr"]), record["steps"],
-            record["seed"])
+    return (
+        record["model"],
+        record["latent_dim"],
+        str(record["scale"]),
+        float(record["lr"]),
+        record["steps"],
+        record["seed"],
+    )
 
 
 def map_rate(model: str, latent_dim: int, records: list[dict[str, Any]]) -> float:
@@ -200,8 +224,7 @@ def build(cell: Cell) -> LatentModel:
     spec = MODELS[cell.model]
     rule = CALIBRATED if cell.scale in RULES else cell.scale
     if spec.config is not None:
-        model = build_model(ModelConfig.from_dict({**spec.config, "latent_dim": cell.latent_dim,
-                                                   "inner_scale": rule}))
+        model = build_model(ModelConfig.from_dict({**spec.config, "latent_dim": cell.latent_dim, "inner_scale": rule}))
     else:
         if rule == PAPER:  # the conv GON's factor: these decoders make 32-px images too
             rule = paper_inner_scale("conv", 32, 1)
@@ -229,10 +252,20 @@ def run_cell(cell: Cell) -> dict[str, Any]:
             raise
         diverged = True
     seconds = time.perf_counter() - started
-    record: dict[str, Any] = {"model": cell.model, "latent_dim": cell.latent_dim, "scale": cell.scale, "lr": cell.lr,
-                              "steps": cell.steps, "seed": cell.seed, "metric": spec.metric, "diverged": diverged,
-                              "seconds": seconds, "threads": torch.get_num_threads(),
-                              "load_at_start": round(os.getloadavg()[0], 2), "validation_images": len(validation)}
+    record: dict[str, Any] = {
+        "model": cell.model,
+        "latent_dim": cell.latent_dim,
+        "scale": cell.scale,
+        "lr": cell.lr,
+        "steps": cell.steps,
+        "seed": cell.seed,
+        "metric": spec.metric,
+        "diverged": diverged,
+        "seconds": seconds,
+        "threads": torch.get_num_threads(),
+        "load_at_start": round(os.getloadavg()[0], 2),
+        "validation_images": len(validation),
+    }
     record["scale_value"] = _scale_value(model, cell)
     if diverged:
         record["validation"] = math.inf
@@ -267,22 +300,39 @@ def _run_all(cells: list[Cell], workers: int, threads: int) -> Iterator[dict[str
     import multiprocessing
 
     # spawn: a fresh interpreter per worker, never a fork of a process holding torch's thread pools
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(cells)), initializer=_worker_init,
-                                                   initargs=(threads,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(
+        min(workers, len(cells)), initializer=_worker_init, initargs=(threads,)
+    ) as pool:
         yield from pool.imap_unordered(run_cell, cells)
 
 
-def plan(models: tuple[str, ...], latent_dims: tuple[int, ...], scales: tuple[float | str, ...], steps: int,
-         map_records: list[dict[str, Any]], joint: tuple[str, int, tuple[float, ...]] | None = None,
-         seeds: tuple[int, ...] = (0,)) -> list[Cell]:
+def plan(
+    models: tuple[str, ...],
+    latent_dims: tuple[int, ...],
+    scales: tuple[float | str, ...],
+    steps: int,
+    map_records: list[dict[str, Any]],
+    joint: tuple[str, int, tuple[float, ...]] | None = None,
+    seeds: tuple[int, ...] = (0,),
+) -> list[Cell]:
     """Every (model, latent size, scale, seed) at the map's rate; with `joint` = (model, latent
     size, rates), that cell again at each of those rates (the scale's interaction with the rate)."""
-    cells = [Cell(m, k, s, map_rate(m, k, map_records), steps, seed) for m in models for k in latent_dims
-             for s in scales for seed in seeds]
+    cells = [
+        Cell(m, k, s, map_rate(m, k, map_records), steps, seed)
+        for m in models
+        for k in latent_dims
+        for s in scales
+        for seed in seeds
+    ]
     if joint is not None:
         model, k, rates = joint
-        cells += [Cell(model, k, s, lr, steps, seed) for lr in rates for s in scales for seed in seeds
-                  if lr != map_rate(model, k, map_records)]
+        cells += [
+            Cell(model, k, s, lr, steps, seed)
+            for lr in rates
+            for s in scales
+            for seed in seeds
+            if lr != map_rate(model, k, map_records)
+        ]
     return cells
 
 
@@ -293,10 +343,18 @@ class SweepResult:
     directory: Path
 
 
-def sweep(out: str | Path, steps: int = 1000, models: tuple[str, ...] | None = None,
-          latent_dims: tuple[int, ...] = LATENT_DIMS, scales: tuple[float | str, ...] = SCALES,
-          joint: tuple[str, int, tuple[float, ...]] | None = None, workers: int = 2, threads: int = 1,
-          map_runs: Path = MAP_RUNS, seeds: tuple[int, ...] = (0,)) -> SweepResult:
+def sweep(
+    out: str | Path,
+    steps: int = 1000,
+    models: tuple[str, ...] | None = None,
+    latent_dims: tuple[int, ...] = LATENT_DIMS,
+    scales: tuple[float | str, ...] = SCALES,
+    joint: tuple[str, int, tuple[float, ...]] | None = None,
+    workers: int = 2,
+    threads: int = 1,
+    map_runs: Path = MAP_RUNS,
+    seeds: tuple[int, ...] = (0,),
+) -> SweepResult:
     """Run (or continue) the sweep in `out`: runs.jsonl (raw rows), runs.csv, summary.md, scale.png."""
     models = tuple(models or MODELS)
     unknown = [m for m in models if m not in MODELS]
@@ -314,9 +372,17 @@ def sweep(out: str | Path, steps: int = 1000, models: tuple[str, ...] | None = N
         for record in _run_all(todo, workers, threads):
             append_jsonl(log, [record])
             records.append(record)
-            logger.info("%s k=%d scale %s (%.3g) lr %g: validation %s %.4f (%.0f s)", record["model"],
-                        record["latent_dim"], record["scale"], record["scale_value"], record["lr"], record["metric"],
-                        record["validation"], record["seconds"])
+            logger.info(
+                "%s k=%d scale %s (%.3g) lr %g: validation %s %.4f (%.0f s)",
+                record["model"],
+                record["latent_dim"],
+                record["scale"],
+                record["scale_value"],
+                record["lr"],
+                record["metric"],
+                record["validation"],
+                record["seconds"],
+            )
         markdown = summarise(records)
         write_text(out / "summary.md", markdown)
         write_text(out / "runs.csv", to_csv(records, COLUMNS))
@@ -326,6 +392,7 @@ def sweep(out: str | Path, steps: int = 1000, models: tuple[str, ...] | None = N
 
 
 # summaries
+
 
 def _groups(records: list[dict[str, Any]]) -> dict[tuple[str, int, float, int], list[dict[str, Any]]]:
     groups: dict[tuple[str, int, float, int], list[dict[str, Any]]] = {}
@@ -378,8 +445,17 @@ def rule_gaps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             best_scale = min(fixed, key=lambda s: fixed[s])
             best = fixed[best_scale]
-            row = {"model": model, "latent_dim": k, "lr": lr, "steps": steps, "metric": rs[0]["metric"],
-                   "seeds": sorted(seeds), "fixed_run": sorted(fixed), "best_scale": best_scale, "best": best}
+            row = {
+                "model": model,
+                "latent_dim": k,
+                "lr": lr,
+                "steps": steps,
+                "metric": rs[0]["metric"],
+                "seeds": sorted(seeds),
+                "fixed_run": sorted(fixed),
+                "best_scale": best_scale,
+                "best": best,
+            }
             for scale, error in errors.items():
                 if isinstance(scale, str):
                     row[scale] = error
@@ -391,13 +467,17 @@ def rule_gaps(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summarise(records: list[dict[str, Any]]) -> str:
-    lines = ["# The inner-loss scale: validation error per scale", "",
-             "mnist5k's training split less its last 500 digits, scored on those 500 (validation); the map's "
-             "rate per model. Metric: summed squared error per image (sse), bits/dim (variational) or "
-             "classification error (classifier). BatchNorm models are scored with test-batch statistics. "
-             "Rules, set on the first batch: calibrated (the library's default: a line search for the best single "
-             "step from the origin), unit-rms (latents of unit RMS), learned (a trained log-scale started at "
-             "unit-rms). Each cell's first seed (0); bold: the best fixed scale.", ""]
+    lines = [
+        "# The inner-loss scale: validation error per scale",
+        "",
+        "mnist5k's training split less its last 500 digits, scored on those 500 (validation); the map's "
+        "rate per model. Metric: summed squared error per image (sse), bits/dim (variational) or "
+        "classification error (classifier). BatchNorm models are scored with test-batch statistics. "
+        "Rules, set on the first batch: calibrated (the library's default: a line search for the best single "
+        "step from the origin), unit-rms (latents of unit RMS), learned (a trained log-scale started at "
+        "unit-rms). Each cell's first seed (0); bold: the best fixed scale.",
+        "",
+    ]
     header = [str(s) if isinstance(s, str) else f"{s:g}" for s in SCALES]
     lines += ["| model | k | lr | steps | metric | " + " | ".join(header) + " |", "|" + "---|" * (5 + len(SCALES))]
     for (model, k, lr, steps), rs in sorted(_groups(records).items()):
@@ -412,22 +492,33 @@ def summarise(records: list[dict[str, Any]]) -> str:
             text = f"{error:.3f}" if math.isfinite(error) else "diverged"
             return f"**{text}**" if error == best else text
 
-        lines.append(f"| {model} | {k} | {lr:g} | {steps} | {rs[0]['metric']} | "
-                     + " | ".join(cell(scale) for scale in SCALES) + " |")
+        lines.append(
+            f"| {model} | {k} | {lr:g} | {steps} | {rs[0]['metric']} | "
+            + " | ".join(cell(scale) for scale in SCALES)
+            + " |"
+        )
     gaps = rule_gaps(records)
     if gaps:
         rules = (PAPER, CALIBRATED, UNIT_RMS, LEARNED)
-        lines += ["", "## Each rule against the best fixed scale", "",
-                  "The rule's validation error over the best of the fixed scales run for the same model and seeds "
-                  "(1.00: as good; below 1: better than every fixed scale run); rows with several seeds compare "
-                  "means over those seeds, of the scales run with all of them.", "",
-                  "| model | k | lr | seeds | fixed scales run | best fixed (scale) | paper | calibrated | unit-rms | "
-                  "learned | fixed 1 |", "|" + "---|" * 11]
+        lines += [
+            "",
+            "## Each rule against the best fixed scale",
+            "",
+            "The rule's validation error over the best of the fixed scales run for the same model and seeds "
+            "(1.00: as good; below 1: better than every fixed scale run); rows with several seeds compare "
+            "means over those seeds, of the scales run with all of them.",
+            "",
+            "| model | k | lr | seeds | fixed scales run | best fixed (scale) | paper | calibrated | unit-rms | "
+            "learned | fixed 1 |",
+            "|" + "---|" * 11,
+        ]
         for g in gaps:
-            lines.append(f"| {g['model']} | {g['latent_dim']} | {g['lr']:g} | {', '.join(map(str, g['seeds']))} | "
-                         f"{', '.join(f'{s:g}' for s in g['fixed_run'])} | {g['best']:.3f} ({g['best_scale']:g}) | "
-                         + " | ".join(f"{g[f'{key}_ratio']:.2f}" if f"{key}_ratio" in g else ""
-                                      for key in (*rules, "fixed_1")) + " |")
+            lines.append(
+                f"| {g['model']} | {g['latent_dim']} | {g['lr']:g} | {', '.join(map(str, g['seeds']))} | "
+                f"{', '.join(f'{s:g}' for s in g['fixed_run'])} | {g['best']:.3f} ({g['best_scale']:g}) | "
+                + " | ".join(f"{g[f'{key}_ratio']:.2f}" if f"{key}_ratio" in g else "" for key in (*rules, "fixed_1"))
+                + " |"
+            )
         lines.append("")
         for key in (*rules, "fixed_1"):
             # per cell, the row with the most seeds that has this rule (ties: the first seed's)
@@ -438,10 +529,12 @@ def summarise(records: list[dict[str, Any]]) -> str:
                     final[cell_key] = g
             values = [v for v in (g[f"{key}_ratio"] for g in final.values()) if not math.isnan(v)]
             if values:
-                lines.append(f"- {key.replace('_', ' ')} (each cell over its most seeds, against the fixed scales "
-                             f"run with all of them): median ratio {statistics.median(values):.3f}, worst "
-                             f"{max(values):.3f}, within 10% of the best fixed scale run in "
-                             f"{sum(v <= 1.10 for v in values)} of {len(values)} cells")
+                lines.append(
+                    f"- {key.replace('_', ' ')} (each cell over its most seeds, against the fixed scales "
+                    f"run with all of them): median ratio {statistics.median(values):.3f}, worst "
+                    f"{max(values):.3f}, within 10% of the best fixed scale run in "
+                    f"{sum(v <= 1.10 for v in values)} of {len(values)} cells"
+                )
     seconds = sum(r["seconds"] for r in records)
     lines += ["", f"{len(records)} runs, {seconds / 3600:.1f} hours of training.", ""]
     return "\n".join(lines)
@@ -465,21 +558,30 @@ def save_scale_plot(records: list[dict[str, Any]], path: str | Path) -> Path:
         mine = [r for r in mine if r["seed"] == first]  # one run per scale: the first seed
         for i, (k, lr, steps) in enumerate(sorted({(r["latent_dim"], r["lr"], r["steps"]) for r in mine})):
             line = [r for r in mine if (r["latent_dim"], r["lr"], r["steps"]) == (k, lr, steps)]
-            fixed = sorted((r["scale_value"], r["validation"]) for r in line
-                           if r["scale"] not in RULES and math.isfinite(r["validation"]))
+            fixed = sorted(
+                (r["scale_value"], r["validation"])
+                for r in line
+                if r["scale"] not in RULES and math.isfinite(r["validation"])
+            )
             colour = f"C{i}"
             ax.plot([s for s, _ in fixed], [v for _, v in fixed], "o-", color=colour, label=f"k={k}, lr {lr:g}")
             for r in line:
                 if r["scale"] in RULES and math.isfinite(r["validation"]):
                     marker = {CALIBRATED: "*", UNIT_RMS: "s", LEARNED: "D"}[r["scale"]]
-                    ax.plot([r["scale_value"]], [r["validation"]], marker, color=colour, markersize=11 if marker == "*"
-                            else 6, markeredgecolor="black")
+                    ax.plot(
+                        [r["scale_value"]],
+                        [r["validation"]],
+                        marker,
+                        color=colour,
+                        markersize=11 if marker == "*" else 6,
+                        markeredgecolor="black",
+                    )
         ax.set_xscale("log")
         ax.set_title(model)
         ax.set_xlabel("inner scale (★ calibrated, ■ unit RMS, ◆ learned)")
         ax.set_ylabel(f"validation {mine[0]['metric']}")
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(models):]:
+    for ax in list(axes.flat)[len(models) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, format="png")
@@ -494,8 +596,12 @@ def main() -> None:
     p.add_argument("--models", nargs="+", choices=tuple(MODELS))
     p.add_argument("--latent-dims", nargs="+", type=int, default=list(LATENT_DIMS))
     p.add_argument("--scales", nargs="+", help="restrict the scales: numbers, paper, calibrated, learned")
-    p.add_argument("--joint", nargs="+", metavar="MODEL K RATE",
-                   help="e.g. conv-group 32 0.0003 0.001: that cell at those rates too")
+    p.add_argument(
+        "--joint",
+        nargs="+",
+        metavar="MODEL K RATE",
+        help="e.g. conv-group 32 0.0003 0.001: that cell at those rates too",
+    )
     p.add_argument("--seeds", nargs="+", type=seed_int, default=[0], help="seeds of every cell (default 0)")
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
@@ -506,9 +612,16 @@ def main() -> None:
     scales = SCALES
     if args.scales:
         scales = tuple(s if s in (PAPER, *RULES) else float(s) for s in args.scales)
-    result = sweep(args.out, steps=args.steps, models=tuple(args.models) if args.models else None,
-                   latent_dims=tuple(args.latent_dims), scales=scales, joint=joint, workers=args.workers,
-                   seeds=tuple(args.seeds))
+    result = sweep(
+        args.out,
+        steps=args.steps,
+        models=tuple(args.models) if args.models else None,
+        latent_dims=tuple(args.latent_dims),
+        scales=scales,
+        joint=joint,
+        workers=args.workers,
+        seeds=tuple(args.seeds),
+    )
     print(result.markdown)
 
 

@@ -41,8 +41,9 @@ def build(method: str) -> torch.nn.Module:
     if method == "gon":
         step = OriginStep(inner_scale=paper_inner_scale("conv", SIZE, 1))
         return GON(decoder, LATENT, step, inner_loss=masked_squared_error(mask), outer_loss=squared_error)
-    return Autoencoder(ConvEncoder(LATENT, 1, SIZE, FILTERS, "elu", "group"), decoder, LATENT,
-                       corrupt=lambda x: x * mask)
+    return Autoencoder(
+        ConvEncoder(LATENT, 1, SIZE, FILTERS, "elu", "group"), decoder, LATENT, corrupt=lambda x: x * mask
+    )
 
 
 @torch.no_grad()
@@ -81,12 +82,16 @@ def main() -> None:
     shown = x_test[torch.linspace(0, len(x_test) - 1, 10).long()]
     save_grid(torch.cat([shown, shown * visible_mask(), pictures["gon"], pictures["ae"]]), args.out, columns=10)
     print(f"\ninpainting the bottom half, mnist5k held-out (1,000 digits), {args.steps} steps, seeds {args.seeds}")
-    print("| method | parameters | SSE per image, whole | SSE per image, hidden half | seconds |\n|---|---|---|---|---|")
+    print(
+        "| method | parameters | SSE per image, whole | SSE per image, hidden half | seconds |\n|---|---|---|---|---|"
+    )
     for method, rows in results.items():
         params = sum(p.numel() for p in build(method).parameters())
         cells = [f"{statistics.mean(c):.2f} +- {statistics.stdev(c) if len(c) > 1 else 0:.2f}" for c in zip(*rows)]
-        print(f"| {'GON (inner loss on the top half)' if method == 'gon' else 'autoencoder (masked input)'} "
-              f"| {params:,} | {cells[0]} | {cells[1]} | {cells[2]} |")
+        print(
+            f"| {'GON (inner loss on the top half)' if method == 'gon' else 'autoencoder (masked input)'} "
+            f"| {params:,} | {cells[0]} | {cells[1]} | {cells[2]} |"
+        )
     print(f"\n{args.out}: rows are held-out digits, what both models see, GON completions, autoencoder completions")
 
 

@@ -74,15 +74,15 @@ SOUND_KINDS = {"gon": "audio-conv", "ae": "audio-ae", "igon": "audio-implicit"}
 # video's implicit GON is the modulated one, its latent values spread over tiles (MapPreset.tiles)
 VIDEO_KINDS = {"gon": "video-conv", "ae": "video-ae", "igon": "modulated"}
 METHODS = tuple(dict.fromkeys([*IMAGE_KINDS, *SOUND_KINDS, *VIDEO_KINDS]))
-PAIRS = {"gon": "ae", "vgon": "vae", "igon": "ae"}     # GON method -> its baseline
+PAIRS = {"gon": "ae", "vgon": "vae", "igon": "ae"}  # GON method -> its baseline
 METRICS = {"gon": "sse", "ae": "sse", "vgon": "bits_per_dim", "vae": "bits_per_dim", "igon": "sse"}
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3)
 SELECTION_STEPS = 3000
-SELECTION_DATA = "mnist5k"                    # the image presets choose rates here, for every image data set
-VALIDATION_FRACTION = 0.125                  # of the training split: 500 of mnist5k's 4,000
-TRAIN_EVAL_IMAGES = 1000                     # training images evaluated for the generalisation gap
-CURVE_POINTS = 20                            # held-out evaluations along each grid run
-CURVE_IMAGES = 500                           # test images evaluated at each of them
+SELECTION_DATA = "mnist5k"  # the image presets choose rates here, for every image data set
+VALIDATION_FRACTION = 0.125  # of the training split: 500 of mnist5k's 4,000
+TRAIN_EVAL_IMAGES = 1000  # training images evaluated for the generalisation gap
+CURVE_POINTS = 20  # held-out evaluations along each grid run
+CURVE_IMAGES = 500  # test images evaluated at each of them
 PAPER_BATCH = 64
 # the CSV columns the map promises, in this order; every other field of a record follows them
 RUN_COLUMNS = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse", "train_sse", "seconds")
@@ -110,7 +110,7 @@ def metric_of(method: str) -> str:
 class Cell:
     """One training run of the map."""
 
-    stage: str            # "selection" or "grid"
+    stage: str  # "selection" or "grid"
     data: str
     method: str
     latent_dim: int
@@ -118,14 +118,23 @@ class Cell:
     lr: float
     steps: int
     seed: int
-    inner_scale: str | None = None   # the GON's inner-scale rule; None for a method without the step
+    inner_scale: str | None = None  # the GON's inner-scale rule; None for a method without the step
     # the preset whose kinds, model fields and batch size it trains with (carried whole, so a
     # worker process needs no lookup; not part of the key)
     preset: MapPreset = field(default_factory=lambda: MAP_PRESETS["full"], compare=False, repr=False)
 
     def key(self) -> tuple[Any, ...]:
-        return (self.stage, self.data, self.method, self.latent_dim, self.norm, float(self.lr), self.steps,
-                self.seed, self.inner_scale)
+        return (
+            self.stage,
+            self.data,
+            self.method,
+            self.latent_dim,
+            self.norm,
+            float(self.lr),
+            self.steps,
+            self.seed,
+            self.inner_scale,
+        )
 
 
 @dataclass(frozen=True)
@@ -141,58 +150,89 @@ class Budget:
 class MapPreset:
     latent_dims: tuple[int, ...]
     norms: tuple[str, ...]
-    budgets: dict[str, tuple[Budget, ...]]           # per data set
+    budgets: dict[str, tuple[Budget, ...]]  # per data set
     methods: tuple[str, ...] = ("gon", "ae")
     # mnist5k budgets of the variational pair (vgon against vae)
     variational: tuple[Budget, ...] = ()
     select_rates: bool = True
-    fixed_lr: float = 1e-3                            # when select_rates is False
-    kinds: dict[str, str] = field(default_factory=lambda: dict(IMAGE_KINDS))   # method -> model kind
+    fixed_lr: float = 1e-3  # when select_rates is False
+    kinds: dict[str, str] = field(default_factory=lambda: dict(IMAGE_KINDS))  # method -> model kind
     selection_data: str = SELECTION_DATA
     selection_steps: int = SELECTION_STEPS
     rates: tuple[float, ...] = LEARNING_RATES
     batch_size: int = PAPER_BATCH
-    model: dict[str, Any] = field(default_factory=dict)        # ModelConfig fields of every run
-    method_model: dict[str, dict[str, Any]] = field(default_factory=dict)   # and of one method's runs
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields of every run
+    method_model: dict[str, dict[str, Any]] = field(default_factory=dict)  # and of one method's runs
     # method -> the tiles of an example its latent values are spread over: a run's latent_dim is
     # the values per example, each tile gets latent_dim / tiles (recorded as latent_per_tile)
     tiles: dict[str, int] = field(default_factory=dict)
 
 
-PAPER_STEPS = 31250      # 500 epochs of mnist5k's 4,000 training images at batch 64
-FASHION_STEPS = 18740    # 20 epochs of Fashion-MNIST's 60,000 at batch 64
+PAPER_STEPS = 31250  # 500 epochs of mnist5k's 4,000 training images at batch 64
+FASHION_STEPS = 18740  # 20 epochs of Fashion-MNIST's 60,000 at batch 64
 MAP_PRESETS = {
     # the paper's question at full scale; a GPU or a long CPU night (docs/results.md says which rows ran where)
     "full": MapPreset(
-        latent_dims=(32, 128, 256, 512), norms=("group", "batch"),
-        budgets={"mnist5k": (Budget(500, (32, 128, 256, 512)), Budget(3000, (32, 128, 256, 512)),
-                             Budget(PAPER_STEPS, (32, 256))),
-                 "fashion-mnist": (Budget(500, (32, 256)), Budget(3000, (32, 256)),
-                                   Budget(FASHION_STEPS, (32, 256), seeds=(0,)))},
-        variational=(Budget(PAPER_STEPS, (32, 256)),)),
+        latent_dims=(32, 128, 256, 512),
+        norms=("group", "batch"),
+        budgets={
+            "mnist5k": (
+                Budget(500, (32, 128, 256, 512)),
+                Budget(3000, (32, 128, 256, 512)),
+                Budget(PAPER_STEPS, (32, 256)),
+            ),
+            "fashion-mnist": (
+                Budget(500, (32, 256)),
+                Budget(3000, (32, 256)),
+                Budget(FASHION_STEPS, (32, 256), seeds=(0,)),
+            ),
+        },
+        variational=(Budget(PAPER_STEPS, (32, 256)),),
+    ),
     # minutes on 2 cores: both normalisations at latent 32 and 256, 1,000 steps, the
     # library's default rate (no selection), 3 seeds; holds the issue's check cell
     # mnist5k / 256 / 1,000 steps / group / 1e-3
-    "quick": MapPreset(latent_dims=(32, 256), norms=("group", "batch"),
-                       budgets={"mnist5k": (Budget(1000, (32, 256)),)}, select_rates=False),
+    "quick": MapPreset(
+        latent_dims=(32, 256),
+        norms=("group", "batch"),
+        budgets={"mnist5k": (Budget(1000, (32, 256)),)},
+        select_rates=False,
+    ),
     # the recorded sounds (181 training clips, 26 held out) at 8 kHz, half a second each: the
     # conv GON, its autoencoder and the implicit GON; rates chosen by 500-step runs, batches
     # of 32 clips, the implicit GON fitting 1,024 random time positions a step (about 0.3 s a
     # step on one core, hence 1,000 steps)
-    "sound": MapPreset(latent_dims=(32,), norms=("group",), budgets={"sounds": (Budget(1000, (32,)),)},
-                       methods=("gon", "ae", "igon"), kinds=dict(SOUND_KINDS), selection_data="sounds",
-                       selection_steps=500, batch_size=32, model={"sample_rate": 8000, "clip_seconds": 0.5},
-                       method_model={"igon": {"coordinate_samples": 1024}}),
+    "sound": MapPreset(
+        latent_dims=(32,),
+        norms=("group",),
+        budgets={"sounds": (Budget(1000, (32,)),)},
+        methods=("gon", "ae", "igon"),
+        kinds=dict(SOUND_KINDS),
+        selection_data="sounds",
+        selection_steps=500,
+        batch_size=32,
+        model={"sample_rate": 8000, "clip_seconds": 0.5},
+        method_model={"igon": {"coordinate_samples": 1024}},
+    ),
     # the three real clips (45 training windows of 8 frames at 12 fps, 32 px, 5 held out): the
     # conv GON on 3-D transposed convolutions, its autoencoder and the modulated implicit GON
     # with one latent per tile of 8 frames x 16 x 16 (four a clip), all at 256 latent values a
     # clip; rates chosen by 300-step runs on the training windows less their last eighth. The
     # implicit GON's step costs about 13 times the conv GON's on one core, hence 300 steps.
-    "video": MapPreset(latent_dims=(256,), norms=("group",), budgets={"videos": (Budget(300, (256,)),)},
-                       methods=("gon", "ae", "igon"), kinds=dict(VIDEO_KINDS), selection_data="videos",
-                       selection_steps=300, batch_size=8, rates=(3e-4, 1e-3, 3e-3),
-                       model={"signal": "video", "channels": 3, "frames": 8, "fps": 12, "frame_size": 32},
-                       method_model={"igon": {"tile": 16}}, tiles={"igon": 4}),
+    "video": MapPreset(
+        latent_dims=(256,),
+        norms=("group",),
+        budgets={"videos": (Budget(300, (256,)),)},
+        methods=("gon", "ae", "igon"),
+        kinds=dict(VIDEO_KINDS),
+        selection_data="videos",
+        selection_steps=300,
+        batch_size=8,
+        rates=(3e-4, 1e-3, 3e-3),
+        model={"signal": "video", "channels": 3, "frames": 8, "fps": 12, "frame_size": 32},
+        method_model={"igon": {"tile": 16}},
+        tiles={"igon": 4},
+    ),
 }
 
 
@@ -246,8 +286,10 @@ def split_for_selection(train: Data) -> tuple[Data, Data]:
     if len(train) - held < 1:
         raise GONError(f"{train.name}: {len(train)} items cannot be split into training and validation parts")
     cut = len(train) - held
-    return (train.subset(slice(0, cut), f"{train.name} (selection)"),
-            train.subset(slice(cut, None), f"{train.name} (validation)"))
+    return (
+        train.subset(slice(0, cut), f"{train.name} (selection)"),
+        train.subset(slice(cut, None), f"{train.name} (validation)"),
+    )
 
 
 def held_out_scores(model: torch.nn.Module, data: Data, norm: str, seed: int, prefix: str) -> dict[str, float]:
@@ -282,10 +324,23 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     if cell.stage == "selection":
         train, test = split_for_selection(train)
     model, _, config = prepare_run(
-        model_config(preset, cell.method, latent_dim=cell.latent_dim, norm=cell.norm,
-                     **({"origin": OriginStep(inner_scale=cell.inner_scale)} if cell.inner_scale else {})),
-        TrainConfig(data=cell.data, steps=cell.steps, lr=cell.lr, seed=cell.seed, batch_size=preset.batch_size,
-                    log_every=max(1, cell.steps)), train)
+        model_config(
+            preset,
+            cell.method,
+            latent_dim=cell.latent_dim,
+            norm=cell.norm,
+            **({"origin": OriginStep(inner_scale=cell.inner_scale)} if cell.inner_scale else {}),
+        ),
+        TrainConfig(
+            data=cell.data,
+            steps=cell.steps,
+            lr=cell.lr,
+            seed=cell.seed,
+            batch_size=preset.batch_size,
+            log_every=max(1, cell.steps),
+        ),
+        train,
+    )
     curve: list[dict[str, Any]] = []
     every = max(1, cell.steps // CURVE_POINTS)
     probe = test.subset(slice(0, min(CURVE_IMAGES, len(test))), f"{test.name} (curve)")
@@ -296,8 +351,9 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
             return
         paused = time.perf_counter()
         scores = held_out_scores(model, probe, cell.norm, cell.seed, "heldout")
-        curve.append({**_identity(cell), "step": step, "train_seconds": paused - clock["start"] - clock["paused"],
-                      **scores})
+        curve.append(
+            {**_identity(cell), "step": step, "train_seconds": paused - clock["start"] - clock["paused"], **scores}
+        )
         model.train()
         clock["paused"] += time.perf_counter() - paused
 
@@ -308,12 +364,20 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     except Diverged:
         diverged = True
     seconds = time.perf_counter() - clock["start"] - clock["paused"]
-    record: dict[str, Any] = {**_identity(cell), "stage": cell.stage, "kind": kind, "batch_size": preset.batch_size,
-                              **model_fields(preset, cell.method), "diverged": diverged,
-                              "seconds": seconds, "threads": torch.get_num_threads(),
-                              "load_at_start": round(load, 2), "test_images": len(test),
-                              "latent_per_tile": model.config.latent_dim,
-                              "parameters": sum(p.numel() for p in model.parameters())}
+    record: dict[str, Any] = {
+        **_identity(cell),
+        "stage": cell.stage,
+        "kind": kind,
+        "batch_size": preset.batch_size,
+        **model_fields(preset, cell.method),
+        "diverged": diverged,
+        "seconds": seconds,
+        "threads": torch.get_num_threads(),
+        "load_at_start": round(load, 2),
+        "test_images": len(test),
+        "latent_per_tile": model.config.latent_dim,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
     calibrated = getattr(model, "calibrated_scale", None)  # the scale the calibrated rule chose, to read rows by
     if isinstance(calibrated, torch.Tensor) and math.isfinite(float(calibrated)):
         record["calibrated_scale"] = float(calibrated)
@@ -329,8 +393,16 @@ def run_cell(cell: Cell) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 def _identity(cell: Cell) -> dict[str, Any]:
     scale = {"inner_scale": cell.inner_scale} if cell.inner_scale else {}
-    return {"data": cell.data, "method": cell.method, "latent_dim": cell.latent_dim, "norm": cell.norm,
-            "lr": cell.lr, "steps": cell.steps, "seed": cell.seed, **scale}
+    return {
+        "data": cell.data,
+        "method": cell.method,
+        "latent_dim": cell.latent_dim,
+        "norm": cell.norm,
+        "lr": cell.lr,
+        "steps": cell.steps,
+        "seed": cell.seed,
+        **scale,
+    }
 
 
 def _worker_init(threads: int) -> None:
@@ -351,29 +423,52 @@ def _run_all(cells: list[Cell], workers: int, threads: int) -> Iterator[tuple[di
     import multiprocessing
 
     # spawn: a fresh interpreter per worker, never a fork of a process holding torch's thread pools
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(cells)), initializer=_worker_init,
-                                                   initargs=(threads,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(
+        min(workers, len(cells)), initializer=_worker_init, initargs=(threads,)
+    ) as pool:
         yield from pool.imap_unordered(run_cell, cells)
 
 
 # planning
 
+
 def _scale_for(method: str, inner_scale: str) -> str | None:
     return inner_scale if method in PAIRS else None
 
 
-def selection_cells(preset: MapPreset, methods: Iterable[str], latent_dims: Iterable[int],
-                    norms: Iterable[str], inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
+def selection_cells(
+    preset: MapPreset,
+    methods: Iterable[str],
+    latent_dims: Iterable[int],
+    norms: Iterable[str],
+    inner_scale: str = DEFAULT_INNER_SCALE,
+) -> list[Cell]:
     """The selection runs of `preset`: every rate, on its selection data (each method at the
     normalisations its kind takes)."""
-    return [Cell("selection", preset.selection_data, method, k, norm, lr, preset.selection_steps, 0,
-                 _scale_for(method, inner_scale), preset)
-            for k in latent_dims for norm in norms for method in methods if takes_norm(preset, method, norm)
-            for lr in preset.rates]
+    return [
+        Cell(
+            "selection",
+            preset.selection_data,
+            method,
+            k,
+            norm,
+            lr,
+            preset.selection_steps,
+            0,
+            _scale_for(method, inner_scale),
+            preset,
+        )
+        for k in latent_dims
+        for norm in norms
+        for method in methods
+        if takes_norm(preset, method, norm)
+        for lr in preset.rates
+    ]
 
 
-def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None,
-               data: str | None = None) -> dict[tuple[str, int, str], float]:
+def best_rates(
+    records: list[dict[str, Any]], inner_scale: str | None = None, data: str | None = None
+) -> dict[tuple[str, int, str], float]:
     """(method, latent_dim, norm) -> the rate with the lowest validation error (ties: the lower
     rate); with `inner_scale`, GON rates from the selection runs of that scale rule only; with
     `data`, from the selection runs on that data set only."""
@@ -390,10 +485,17 @@ def best_rates(records: list[dict[str, Any]], inner_scale: str | None = None,
     return {key: lr for key, (metric, lr) in best.items() if math.isfinite(metric)}
 
 
-def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data: Iterable[str],
-               methods: Iterable[str], latent_dims: Iterable[int], norms: Iterable[str],
-               budgets: Iterable[int] | None, seeds: Iterable[int] | None,
-               inner_scale: str = DEFAULT_INNER_SCALE) -> list[Cell]:
+def grid_cells(
+    preset: MapPreset,
+    rates: dict[tuple[str, int, str], float],
+    data: Iterable[str],
+    methods: Iterable[str],
+    latent_dims: Iterable[int],
+    norms: Iterable[str],
+    budgets: Iterable[int] | None,
+    seeds: Iterable[int] | None,
+    inner_scale: str = DEFAULT_INNER_SCALE,
+) -> list[Cell]:
     """The grid runs of `preset`, restricted to what the caller names; runs whose rate is not
     yet selected are left out (and reported by the caller)."""
     cells = []
@@ -413,20 +515,43 @@ def grid_cells(preset: MapPreset, rates: dict[tuple[str, int, str], float], data
                     lr = rates.get((method, k, norm)) if preset.select_rates else preset.fixed_lr
                     if lr is None:
                         continue
-                    for seed in (budget.seeds if seeds is None else tuple(seeds)):
-                        cells.append(Cell("grid", spec, method, k, norm, lr, budget.steps, seed,
-                                          _scale_for(method, inner_scale), preset))
+                    for seed in budget.seeds if seeds is None else tuple(seeds):
+                        cells.append(
+                            Cell(
+                                "grid",
+                                spec,
+                                method,
+                                k,
+                                norm,
+                                lr,
+                                budget.steps,
+                                seed,
+                                _scale_for(method, inner_scale),
+                                preset,
+                            )
+                        )
     return cells
 
 
 # the whole map
 
-def gon_vs_ae(out: str | Path, quick: bool | None = None, data: tuple[str, ...] | None = None,
-              methods: tuple[str, ...] | None = None, latent_dims: tuple[int, ...] | None = None,
-              norms: tuple[str, ...] | None = None, budgets: tuple[int, ...] | None = None,
-              seeds: tuple[int, ...] | None = None, workers: int = 2, threads: int = 1,
-              stages: tuple[str, ...] = ("selection", "grid"), inner_scale: str = DEFAULT_INNER_SCALE,
-              rates_from: str | None = None, preset: str | None = None) -> MapResult:
+
+def gon_vs_ae(
+    out: str | Path,
+    quick: bool | None = None,
+    data: tuple[str, ...] | None = None,
+    methods: tuple[str, ...] | None = None,
+    latent_dims: tuple[int, ...] | None = None,
+    norms: tuple[str, ...] | None = None,
+    budgets: tuple[int, ...] | None = None,
+    seeds: tuple[int, ...] | None = None,
+    workers: int = 2,
+    threads: int = 1,
+    stages: tuple[str, ...] = ("selection", "grid"),
+    inner_scale: str = DEFAULT_INNER_SCALE,
+    rates_from: str | None = None,
+    preset: str | None = None,
+) -> MapResult:
     """Run (or continue) the map of `preset` ("full", "quick" or "sound"; `quick=True` is
     "quick", `quick=False` "full"; neither given: "quick") in `out`; write runs.jsonl,
     runs.csv, selection.csv, curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
@@ -474,9 +599,18 @@ def gon_vs_ae(out: str | Path, quick: bool | None = None, data: tuple[str, ...] 
                 records.append(record)
                 curves.extend(curve)
                 done.add(_key(record))
-                logger.info("%s | %s k=%d %s lr=%g %d steps seed %d: held-out SSE %.4f (%.0f s)", record["stage"],
-                            record["method"], record["latent_dim"], record["norm"], record["lr"], record["steps"],
-                            record["seed"], record["heldout_sse"], record["seconds"])
+                logger.info(
+                    "%s | %s k=%d %s lr=%g %d steps seed %d: held-out SSE %.4f (%.0f s)",
+                    record["stage"],
+                    record["method"],
+                    record["latent_dim"],
+                    record["norm"],
+                    record["lr"],
+                    record["steps"],
+                    record["seed"],
+                    record["heldout_sse"],
+                    record["seconds"],
+                )
 
         rates_from = rates_from or inner_scale
         if chosen.select_rates and "selection" in stages:
@@ -484,21 +618,36 @@ def gon_vs_ae(out: str | Path, quick: bool | None = None, data: tuple[str, ...] 
         rates = best_rates(records, rates_from, chosen.selection_data)
         if "grid" in stages:
             cells = grid_cells(chosen, rates, data, methods, latent_dims, norms, budgets, seeds, inner_scale)
-            missing = sorted({(m, k, n) for m in methods for k in latent_dims for n in norms
-                              if chosen.select_rates and takes_norm(chosen, m, n) and (m, k, n) not in rates})
+            missing = sorted(
+                {
+                    (m, k, n)
+                    for m in methods
+                    for k in latent_dims
+                    for n in norms
+                    if chosen.select_rates and takes_norm(chosen, m, n) and (m, k, n) not in rates
+                }
+            )
             if missing:
-                logger.warning("no selected rate yet for %s: their grid runs wait for the selection stage",
-                               ", ".join(f"{m} k={k} {n}" for m, k, n in missing))
+                logger.warning(
+                    "no selected rate yet for %s: their grid runs wait for the selection stage",
+                    ", ".join(f"{m} k={k} {n}" for m, k, n in missing),
+                )
             run(cells)
-        markdown = _write_outputs(out, records, curves,
-                                  best_rates(records, inner_scale, chosen.selection_data) or rates, chosen, inner_scale)
+        markdown = _write_outputs(
+            out, records, curves, best_rates(records, inner_scale, chosen.selection_data) or rates, chosen, inner_scale
+        )
         logger.info("map: %.1f minutes in this call", (time.perf_counter() - started) / 60)
         return MapResult(records, markdown, out)
 
 
-def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[str, Any]],
-                   rates: dict[tuple[str, int, str], float], preset: MapPreset,
-                   inner_scale: str = DEFAULT_INNER_SCALE) -> str:
+def _write_outputs(
+    out: Path,
+    records: list[dict[str, Any]],
+    curves: list[dict[str, Any]],
+    rates: dict[tuple[str, int, str], float],
+    preset: MapPreset,
+    inner_scale: str = DEFAULT_INNER_SCALE,
+) -> str:
     """Rebuild every summary file of `out` from the raw rows; returns map.md's text. The CSVs
     hold every row (column inner_scale); the figures compare the baselines with the GON rows
     of `inner_scale` where any exist (the paper's otherwise)."""
@@ -506,10 +655,25 @@ def _write_outputs(out: Path, records: list[dict[str, Any]], curves: list[dict[s
     write_text(out / "map.md", markdown)
     grid = _with_scale([r for r in records if r["stage"] == "grid"])
     write_text(out / "runs.csv", to_csv(grid, RUN_COLUMNS + ("inner_scale",)))
-    write_text(out / "selection.csv", to_csv(_with_scale([r for r in records if r["stage"] == "selection"]),
-                                              RUN_COLUMNS[:7] + ("heldout_sse", "inner_scale")))
-    curve_columns = ("data", "method", "latent_dim", "norm", "lr", "steps", "seed", "step", "train_seconds",
-                     "inner_scale")
+    write_text(
+        out / "selection.csv",
+        to_csv(
+            _with_scale([r for r in records if r["stage"] == "selection"]),
+            RUN_COLUMNS[:7] + ("heldout_sse", "inner_scale"),
+        ),
+    )
+    curve_columns = (
+        "data",
+        "method",
+        "latent_dim",
+        "norm",
+        "lr",
+        "steps",
+        "seed",
+        "step",
+        "train_seconds",
+        "inner_scale",
+    )
     write_text(out / "curves.csv", to_csv(_with_scale(curves), curve_columns))
     shown = shown_scale(records, inner_scale)
     grid = [r for r in grid if scale_of(r) in (None, shown)]
@@ -524,9 +688,12 @@ def paired_curves(curves: list[dict[str, Any]], grid: list[dict[str, Any]]) -> l
     """Curve points labelled with their pair (`gon`, `baseline`) and `metric`: a GON's own pair,
     and a baseline's every pair whose GON was run in the same (data, latent size, norm)."""
     ran = {(r["data"], r["method"], r["latent_dim"], r["norm"]) for r in grid}
-    return [{**c, "gon": gon, "baseline": base, "metric": metric_of(c["method"])}
-            for c in curves for gon, base in pairs_of(c["method"])
-            if c["method"] == gon or (c["data"], gon, c["latent_dim"], c["norm"]) in ran]
+    return [
+        {**c, "gon": gon, "baseline": base, "metric": metric_of(c["method"])}
+        for c in curves
+        for gon, base in pairs_of(c["method"])
+        if c["method"] == gon or (c["data"], gon, c["latent_dim"], c["norm"]) in ran
+    ]
 
 
 def shown_scale(records: list[dict[str, Any]], inner_scale: str) -> str:
@@ -539,11 +706,21 @@ def _with_scale(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _key(record: dict[str, Any]) -> tuple[Any, ...]:
-    return (record["stage"], record["data"], record["method"], record["latent_dim"], record["norm"],
-            float(record["lr"]), record["steps"], record["seed"], scale_of(record))
+    return (
+        record["stage"],
+        record["data"],
+        record["method"],
+        record["latent_dim"],
+        record["norm"],
+        float(record["lr"]),
+        record["steps"],
+        record["seed"],
+        scale_of(record),
+    )
 
 
 # summaries
+
 
 def _mean(values: list[float]) -> float:
     return statistics.mean(values) if values else math.nan
@@ -555,16 +732,27 @@ def ratio_table(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     groups: dict[tuple[Any, ...], dict[str, list[dict[str, Any]]]] = {}
     for r in grid:
-        groups.setdefault((r["data"], r["latent_dim"], r["norm"], r["steps"]), {}).setdefault(
-            r["method"], []).append(r)
+        groups.setdefault((r["data"], r["latent_dim"], r["norm"], r["steps"]), {}).setdefault(r["method"], []).append(r)
     for (spec, k, norm, steps), by_method in groups.items():
         for gon, base in PAIRS.items():
             if gon not in by_method or base not in by_method:
                 continue
             metric = metric_of(gon)
             g, b = _mean([r[metric] for r in by_method[gon]]), _mean([r[metric] for r in by_method[base]])
-            rows.append({"data": spec, "gon": gon, "baseline": base, "latent_dim": k, "norm": norm, "steps": steps,
-                         "metric": metric, "gon_value": g, "baseline_value": b, "ratio": b / g})
+            rows.append(
+                {
+                    "data": spec,
+                    "gon": gon,
+                    "baseline": base,
+                    "latent_dim": k,
+                    "norm": norm,
+                    "steps": steps,
+                    "metric": metric,
+                    "gon_value": g,
+                    "baseline_value": b,
+                    "ratio": b / g,
+                }
+            )
     return sorted(rows, key=lambda r: (r["data"], r["gon"], r["latent_dim"], r["norm"], r["steps"]))
 
 
@@ -583,9 +771,13 @@ def first_reaching(curve: list[tuple[int, float, float]], target: float) -> tupl
     return next(((step, seconds) for step, seconds, value in curve if value <= target), None)
 
 
-def summarise(records: list[dict[str, Any]], curves: list[dict[str, Any]],
-              rates: dict[tuple[str, int, str], float], preset: MapPreset,
-              inner_scale: str = DEFAULT_INNER_SCALE) -> str:
+def summarise(
+    records: list[dict[str, Any]],
+    curves: list[dict[str, Any]],
+    rates: dict[tuple[str, int, str], float],
+    preset: MapPreset,
+    inner_scale: str = DEFAULT_INNER_SCALE,
+) -> str:
     """map.md: the rates, the tables for the GON rows of `inner_scale` (the paper's where it
     has none), and where both rules were run, each cell's GON under both."""
     shown = shown_scale(records, inner_scale)
@@ -601,15 +793,21 @@ def scale_comparison(records: list[dict[str, Any]]) -> str:
     rules = sorted({scale_of(r) for r in grid if scale_of(r) not in (None, PAPER)})
     if not rules:
         return ""
-    lines = ["## What the inner-loss scale changed", "",
-             "Cells run with the GON under both scale rules (mean ± std over the seeds each has; GON rows of the "
-             "paper's scale were made when it was the default). Ratio: the baseline's error over the GON's "
-             "(above 1: the GON is better); BatchNorm rows use test-batch statistics.", "",
-             "| data | pair | latent | norm | steps | rule | GON (paper) | GON (rule) | baseline | ratio (paper) | "
-             "ratio (rule) |", "|" + "---|" * 11]
+    lines = [
+        "## What the inner-loss scale changed",
+        "",
+        "Cells run with the GON under both scale rules (mean ± std over the seeds each has; GON rows of the "
+        "paper's scale were made when it was the default). Ratio: the baseline's error over the GON's "
+        "(above 1: the GON is better); BatchNorm rows use test-batch statistics.",
+        "",
+        "| data | pair | latent | norm | steps | rule | GON (paper) | GON (rule) | baseline | ratio (paper) | "
+        "ratio (rule) |",
+        "|" + "---|" * 11,
+    ]
     for rule in rules:
-        cells = sorted({(r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"]) for r in grid
-                        if scale_of(r) == rule})
+        cells = sorted(
+            {(r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"]) for r in grid if scale_of(r) == rule}
+        )
         for spec, gon, k, norm, steps in cells:
             at = [r for r in grid if (r["data"], r["latent_dim"], r["norm"], r["steps"]) == (spec, k, norm, steps)]
             metric = metric_of(gon)
@@ -619,45 +817,78 @@ def scale_comparison(records: list[dict[str, Any]]) -> str:
             if not old or not base:
                 continue
             b = _mean(base)
-            lines.append(f"| {spec} | {gon}/{PAIRS[gon]} | {k} | {norm} | {steps} | {rule} | {mean_std(old)} | "
-                         f"{mean_std(new)} | {mean_std(base)} | {b / _mean(old):.2f} | {b / _mean(new):.2f} |")
+            lines.append(
+                f"| {spec} | {gon}/{PAIRS[gon]} | {k} | {norm} | {steps} | {rule} | {mean_std(old)} | "
+                f"{mean_std(new)} | {mean_std(base)} | {b / _mean(old):.2f} | {b / _mean(new):.2f} |"
+            )
     lines.append("")
     return "\n".join(lines)
 
 
-def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
-             rates: dict[tuple[str, int, str], float], preset: MapPreset, shown: str) -> str:
+def _summary(
+    records: list[dict[str, Any]],
+    curves: list[dict[str, Any]],
+    rates: dict[tuple[str, int, str], float],
+    preset: MapPreset,
+    shown: str,
+) -> str:
     grid = [r for r in records if r["stage"] == "grid"]
-    lines = ["# GON against the autoencoder with the same decoder", "",
-             f"GON inner-loss scale in these tables: {shown}.", ""]
+    lines = [
+        "# GON against the autoencoder with the same decoder",
+        "",
+        f"GON inner-loss scale in these tables: {shown}.",
+        "",
+    ]
     if any(r["method"] == "igon" for r in records):
-        lines += ["igon is the implicit GON: a SIREN of its own, compared with the same autoencoder as the conv GON.",
-                  ""]
+        lines += [
+            "igon is the implicit GON: a SIREN of its own, compared with the same autoencoder as the conv GON.",
+            "",
+        ]
     if preset.select_rates:
-        lines += ["## Learning rates selected on the validation split", "",
-                  f"{preset.selection_steps} steps on {preset.selection_data}'s training split less its last "
-                  f"{VALIDATION_FRACTION:.1%}, evaluated on that part; rates {', '.join(map(str, preset.rates))}.",
-                  "", "| method | latent | norm | validation error per rate | selected |", "|---|---|---|---|---|"]
+        lines += [
+            "## Learning rates selected on the validation split",
+            "",
+            f"{preset.selection_steps} steps on {preset.selection_data}'s training split less its last "
+            f"{VALIDATION_FRACTION:.1%}, evaluated on that part; rates {', '.join(map(str, preset.rates))}.",
+            "",
+            "| method | latent | norm | validation error per rate | selected |",
+            "|---|---|---|---|---|",
+        ]
         for (method, k, norm), lr in sorted(rates.items()):
-            tried = sorted((r["lr"], r[metric_of(method)]) for r in records if r["stage"] == "selection"
-                           and (r["method"], r["latent_dim"], r["norm"]) == (method, k, norm))
-            lines.append(f"| {method} | {k} | {norm} | " + ", ".join(f"{a:g}: {v:.3f}" for a, v in tried)
-                         + f" | {lr:g} |")
+            tried = sorted(
+                (r["lr"], r[metric_of(method)])
+                for r in records
+                if r["stage"] == "selection" and (r["method"], r["latent_dim"], r["norm"]) == (method, k, norm)
+            )
+            lines.append(
+                f"| {method} | {k} | {norm} | " + ", ".join(f"{a:g}: {v:.3f}" for a, v in tried) + f" | {lr:g} |"
+            )
         lines.append("")
-    lines += ["## Held-out error at equal steps", "",
-              "Mean ± std over seeds; ratio = baseline / GON (above 1: the GON is better). Training error on the "
-              f"first {TRAIN_EVAL_IMAGES:,} training items; BatchNorm rows give the paper's test-batch statistics and, in "
-              "brackets, running statistics. Equal time: the baseline's held-out error on its curve when it has "
-              "trained as long as the GON did (blank when its runs are shorter than that).", "",
-              "| data | pair | latent | norm | steps | GON lr | GON held-out | GON train | baseline lr | "
-              "baseline held-out | baseline train | ratio | baseline at GON's time | GON s | baseline s |",
-              "|" + "---|" * 15]
+    lines += [
+        "## Held-out error at equal steps",
+        "",
+        "Mean ± std over seeds; ratio = baseline / GON (above 1: the GON is better). Training error on the "
+        f"first {TRAIN_EVAL_IMAGES:,} training items; BatchNorm rows give the paper's test-batch statistics and, in "
+        "brackets, running statistics. Equal time: the baseline's held-out error on its curve when it has "
+        "trained as long as the GON did (blank when its runs are shorter than that).",
+        "",
+        "| data | pair | latent | norm | steps | GON lr | GON held-out | GON train | baseline lr | "
+        "baseline held-out | baseline train | ratio | baseline at GON's time | GON s | baseline s |",
+        "|" + "---|" * 15,
+    ]
     for row in ratio_table(grid):
-        spec, gon, base, k, norm, steps = (row[key] for key in ("data", "gon", "baseline", "latent_dim", "norm",
-                                                                 "steps"))
+        spec, gon, base, k, norm, steps = (
+            row[key] for key in ("data", "gon", "baseline", "latent_dim", "norm", "steps")
+        )
         metric = row["metric"]
-        mine = {m: [r for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"])
-                    == (spec, m, k, norm, steps)] for m in (gon, base)}
+        mine = {
+            m: [
+                r
+                for r in grid
+                if (r["data"], r["method"], r["latent_dim"], r["norm"], r["steps"]) == (spec, m, k, norm, steps)
+            ]
+            for m in (gon, base)
+        }
 
         def held(rs: list[dict[str, Any]], metric: str = metric, norm: str = norm) -> str:
             text = mean_std([r[metric] for r in rs])
@@ -668,25 +899,37 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
 
         trained = metric.replace("heldout", "train")
         gon_seconds = _mean([r["seconds"] for r in mine[gon]])
-        longest = max((r["steps"] for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"])
-                       == (spec, base, k, norm)), default=steps)
-        curve = _curve_mean(curves, {"data": spec, "method": base, "latent_dim": k, "norm": norm, "steps": longest},
-                            metric)
+        longest = max(
+            (r["steps"] for r in grid if (r["data"], r["method"], r["latent_dim"], r["norm"]) == (spec, base, k, norm)),
+            default=steps,
+        )
+        curve = _curve_mean(
+            curves, {"data": spec, "method": base, "latent_dim": k, "norm": norm, "steps": longest}, metric
+        )
         at_time = next((value for _, seconds, value in curve if seconds >= gon_seconds), None)
-        lines.append(f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {mine[gon][0]['lr']:g} | "
-                     f"{held(mine[gon])} | {mean_std([r[trained] for r in mine[gon] if trained in r])} | "
-                     f"{mine[base][0]['lr']:g} | {held(mine[base])} | "
-                     f"{mean_std([r[trained] for r in mine[base] if trained in r])} | {row['ratio']:.2f} | "
-                     f"{'' if at_time is None else f'{at_time:.3f}'} | {gon_seconds:.0f} | "
-                     f"{_mean([r['seconds'] for r in mine[base]]):.0f} |")
-    lines += ["", "## Which reaches an error first", "",
-              f"On the curves (first {CURVE_IMAGES} test images, {CURVE_POINTS} points a run, mean over seeds): the "
-              "worse of the two final errors is the target, and each method's first step (and training seconds) "
-              "at or below it.", "", "| data | pair | latent | norm | steps | target | GON reaches it | "
-              "baseline reaches it |", "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {mine[gon][0]['lr']:g} | "
+            f"{held(mine[gon])} | {mean_std([r[trained] for r in mine[gon] if trained in r])} | "
+            f"{mine[base][0]['lr']:g} | {held(mine[base])} | "
+            f"{mean_std([r[trained] for r in mine[base] if trained in r])} | {row['ratio']:.2f} | "
+            f"{'' if at_time is None else f'{at_time:.3f}'} | {gon_seconds:.0f} | "
+            f"{_mean([r['seconds'] for r in mine[base]]):.0f} |"
+        )
+    lines += [
+        "",
+        "## Which reaches an error first",
+        "",
+        f"On the curves (first {CURVE_IMAGES} test images, {CURVE_POINTS} points a run, mean over seeds): the "
+        "worse of the two final errors is the target, and each method's first step (and training seconds) "
+        "at or below it.",
+        "",
+        "| data | pair | latent | norm | steps | target | GON reaches it | baseline reaches it |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for row in ratio_table(grid):
-        spec, gon, base, k, norm, steps = (row[key] for key in ("data", "gon", "baseline", "latent_dim", "norm",
-                                                                 "steps"))
+        spec, gon, base, k, norm, steps = (
+            row[key] for key in ("data", "gon", "baseline", "latent_dim", "norm", "steps")
+        )
         match = {"data": spec, "latent_dim": k, "norm": norm, "steps": steps}
         g = _curve_mean(curves, {**match, "method": gon}, row["metric"])
         b = _curve_mean(curves, {**match, "method": base}, row["metric"])
@@ -694,20 +937,27 @@ def _summary(records: list[dict[str, Any]], curves: list[dict[str, Any]],
             continue
         target = max(g[-1][2], b[-1][2])
         cells = [first_reaching(c, target) for c in (g, b)]
-        lines.append(f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {target:.3f} | "
-                     + " | ".join("-" if c is None else f"step {c[0]} ({c[1]:.0f} s)" for c in cells) + " |")
+        lines.append(
+            f"| {spec} | {gon}/{base} | {k} | {norm} | {steps} | {target:.3f} | "
+            + " | ".join("-" if c is None else f"step {c[0]} ({c[1]:.0f} s)" for c in cells)
+            + " |"
+        )
     runs = len(grid) + sum(r["stage"] == "selection" for r in records)
     seconds = sum(r["seconds"] for r in records)
     threads = sorted({r.get("threads") for r in records})
-    lines += ["", f"{runs} runs, {seconds / 3600:.1f} hours of training in all, threads per run: "
-              f"{', '.join(map(str, threads))}; diverged: {sum(bool(r['diverged']) for r in records)}.", ""]
+    lines += [
+        "",
+        f"{runs} runs, {seconds / 3600:.1f} hours of training in all, threads per run: "
+        f"{', '.join(map(str, threads))}; diverged: {sum(bool(r['diverged']) for r in records)}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def describe_presets() -> str:
     """The presets in a sentence each (for --help)."""
-    return "; ".join(f"{name}: latent {list(p.latent_dims)}, norms {list(p.norms)}, "
-                     + ", ".join(f"{spec} budgets {[b.steps for b in bs]}" for spec, bs in p.budgets.items())
-                     for name, p in MAP_PRESETS.items())
-
-
+    return "; ".join(
+        f"{name}: latent {list(p.latent_dims)}, norms {list(p.norms)}, "
+        + ", ".join(f"{spec} budgets {[b.steps for b in bs]}" for spec, bs in p.budgets.items())
+        for name, p in MAP_PRESETS.items()
+    )

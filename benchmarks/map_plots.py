@@ -18,8 +18,9 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
     from matplotlib.colors import TwoSlopeNorm
 
     panels = list(dict.fromkeys((r["data"], r["gon"], r["baseline"], r["norm"]) for r in rows))
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4), dpi=110, squeeze=False,
-                             gridspec_kw={"wspace": 0.45})  # room for each panel's budget labels
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.6 * len(panels), 3.4), dpi=110, squeeze=False, gridspec_kw={"wspace": 0.45}
+    )  # room for each panel's budget labels
     spread = max([abs(math.log(r["ratio"])) for r in rows if r["ratio"] > 0 and math.isfinite(r["ratio"])] + [0.1])
     scale = TwoSlopeNorm(vcenter=1.0, vmin=math.exp(-spread), vmax=math.exp(spread))
     for ax, (data, gon, baseline, norm) in zip(axes[0], panels):
@@ -33,8 +34,7 @@ def save_ratio_map(rows: list[dict], path: str | Path) -> Path:
         for (i, j), value in np.ndenumerate(grid):
             if np.isfinite(value):  # white on the darkest cells, so every figure stays legible
                 dark = value > 0 and abs(math.log(value)) > 0.6 * spread
-                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9,
-                        color="white" if dark else "black")
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9, color="white" if dark else "black")
         ax.set_xticks(range(len(ks)), [str(k) for k in ks])
         ax.set_yticks(range(len(budgets)), [f"{b:,}" for b in budgets])
         ax.set_xlabel("latent size k")
@@ -73,8 +73,13 @@ def save_map_curves(rows: list[dict], path: str | Path) -> Path:
     longest = map_curve_panels(rows)
     panels = sorted(longest)
     columns = min(4, len(panels))
-    fig, axes = plt.subplots(math.ceil(len(panels) / columns), columns, figsize=(4 * columns,
-                             3.2 * math.ceil(len(panels) / columns)), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(
+        math.ceil(len(panels) / columns),
+        columns,
+        figsize=(4 * columns, 3.2 * math.ceil(len(panels) / columns)),
+        dpi=100,
+        squeeze=False,
+    )
     for ax, key in zip(axes.flat, panels):
         mine = [r for r in rows if _map_panel(r) == key and r["steps"] == longest[key]]
         gon, metric = mine[0]["gon"], mine[0]["metric"]  # one pair, so one metric, per panel
@@ -91,7 +96,7 @@ def save_map_curves(rows: list[dict], path: str | Path) -> Path:
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path)

@@ -35,18 +35,25 @@ def main() -> None:
         data = data_for_model("mnist5k", "train", config)
         test = data_for_model("mnist5k", "test", config, limit=args.eval_images)
         model, _, train_config = prepare_run(
-            config, TrainConfig(steps=10**6, lr=1e-4, time_limit=args.seconds, log_every=10), data)
+            config, TrainConfig(steps=10**6, lr=1e-4, time_limit=args.seconds, log_every=10), data
+        )
         history = fit(model, data, train_config, progress=False)
         metrics = evaluate(model, test)
-        rows.append((name, history[-1]["step"], history[-1]["elapsed_s"], metrics["sse_per_image"],
-                     metrics["mse_per_pixel"]))
-        print(f"{name}: {history[-1]['step']} steps in {history[-1]['elapsed_s']:.0f} s, held-out SSE/image "
-              f"{metrics['sse_per_image']:.2f}", flush=True)
+        rows.append(
+            (name, history[-1]["step"], history[-1]["elapsed_s"], metrics["sse_per_image"], metrics["mse_per_pixel"])
+        )
+        print(
+            f"{name}: {history[-1]['step']} steps in {history[-1]['elapsed_s']:.0f} s, held-out SSE/image "
+            f"{metrics['sse_per_image']:.2f}",
+            flush=True,
+        )
         x = spread(test, 8)
         pictures.append(model.reconstruct(x))
     save_grid(torch.cat([x, *pictures]), args.out, columns=8)
-    print(f"\nimplicit GON at {args.image_size}x{args.image_size}, equal wall-clock ({args.seconds:.0f} s), "
-          f"{args.eval_images} held-out mnist5k digits")
+    print(
+        f"\nimplicit GON at {args.image_size}x{args.image_size}, equal wall-clock ({args.seconds:.0f} s), "
+        f"{args.eval_images} held-out mnist5k digits"
+    )
     print("| training | steps | seconds | held-out SSE per image | MSE per pixel |\n|---|---|---|---|---|")
     for name, steps, seconds, sse, mse in rows:
         print(f"| {name} | {steps} | {seconds:.0f} | {sse:.2f} | {mse:.5f} |")

@@ -42,9 +42,14 @@ def main() -> None:
             scores.setdefault("eval mode", []).append(evaluate(model, test)["sse_per_image"])
             if norm == "batch":
                 scores.setdefault("batch statistics (B=64)", []).append(
-                    evaluate(model, test, batch_size=64, batch_statistics=True)["sse_per_image"])
-            print(f"{norm} seed {seed}: " + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items())
-                  + f" ({seconds:.0f} s)", flush=True)
+                    evaluate(model, test, batch_size=64, batch_statistics=True)["sse_per_image"]
+                )
+            print(
+                f"{norm} seed {seed}: "
+                + ", ".join(f"{k} {v[-1]:.3f}" for k, v in scores.items())
+                + f" ({seconds:.0f} s)",
+                flush=True,
+            )
         for how, values in scores.items():
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             rows.append(f"| {norm} | {how} | {statistics.mean(values):.2f} +- {spread:.2f} |")

@@ -22,13 +22,26 @@ from gon.training import data_for_model, fit, prepare_run
 
 def run(kind: str, precision: str, args: argparse.Namespace) -> dict:
     model_config = ModelConfig(kind=kind)
-    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=1e-4 if kind == "implicit" else 1e-3,
-                         log_every=1, skip_nonfinite=True, device=args.device, precision=precision, seed=args.seed)
+    config = TrainConfig(
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=1e-4 if kind == "implicit" else 1e-3,
+        log_every=1,
+        skip_nonfinite=True,
+        device=args.device,
+        precision=precision,
+        seed=args.seed,
+    )
     data = data_for_model("mnist5k", "train", model_config)
     test = data_for_model("mnist5k", "test", model_config, limit=args.eval_limit)
     model, _, config = prepare_run(model_config, config, data)
-    row = {"kind": kind, "precision": precision, "device": args.device, "steps": args.steps,
-           "batch_size": args.batch_size}
+    row = {
+        "kind": kind,
+        "precision": precision,
+        "device": args.device,
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+    }
     history: list[dict] = []
     try:
         history = fit(model, data, config, progress=False)
@@ -36,7 +49,7 @@ def run(kind: str, precision: str, args: argparse.Namespace) -> dict:
         return {**row, "error": str(error)}
     # with log_every=1 every finite step is one record; a skipped step leaves none
     row["nonfinite_steps"] = args.steps - len(history)
-    tail = history[-max(1, len(history) // 10):]
+    tail = history[-max(1, len(history) // 10) :]
     row["final_loss"] = sum(r["loss"] for r in tail) / len(tail)
     warm = history[len(history) // 10]
     row["s_per_step"] = (history[-1]["elapsed_s"] - warm["elapsed_s"]) / max(1, history[-1]["step"] - warm["step"])

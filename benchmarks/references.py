@@ -13,8 +13,9 @@ def mean_reconstruction(train: torch.Tensor, test: torch.Tensor) -> torch.Tensor
     return train.double().mean(0).float().expand_as(test)
 
 
-def pca_reconstruction(train: torch.Tensor, test: torch.Tensor, tile: tuple[int, ...], latent_dim: int,
-                       value_range: tuple[float, float]) -> torch.Tensor:
+def pca_reconstruction(
+    train: torch.Tensor, test: torch.Tensor, tile: tuple[int, ...], latent_dim: int, value_range: tuple[float, float]
+) -> torch.Tensor:
     """Test examples (N, C, *size) through the best linear code of the training examples' tiles: the
     top `latent_dim` principal directions of tiles of `tile` positions per axis (the whole example
     when `tile` is its size; fewer where the training tiles span fewer), clamped to `value_range`."""

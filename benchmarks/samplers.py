@@ -45,10 +45,15 @@ def main() -> None:
     gaussian = GaussianSampler.fit(latents)
     mixture, likelihoods = MixtureSampler.fit(latents, seed=args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    print(f"{args.run}: {args.n} samples per sampler, classifier trained on {len(train)} mnist5k digits "
-          f"(held-out accuracy {classifier.score(test.batch(slice(0, len(test))).flatten(1).numpy(), test.labels):.3f})")
-    print("mixture search, held-out log-likelihood per latent by components: "
-          + ", ".join(f"{k}: {v:.2f}" for k, v in likelihoods.items()) + f" -> {len(mixture.weights)} components")
+    print(
+        f"{args.run}: {args.n} samples per sampler, classifier trained on {len(train)} mnist5k digits "
+        f"(held-out accuracy {classifier.score(test.batch(slice(0, len(test))).flatten(1).numpy(), test.labels):.3f})"
+    )
+    print(
+        "mixture search, held-out log-likelihood per latent by components: "
+        + ", ".join(f"{k}: {v:.2f}" for k, v in likelihoods.items())
+        + f" -> {len(mixture.weights)} components"
+    )
     print("| images | mean top probability | share above 0.9 | classes with >= 20 |")
     print("|---|---|---|---|")
     print(f"| held-out digits | {scores(classifier, test.batch(slice(0, args.n)))} |")

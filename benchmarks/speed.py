@@ -48,7 +48,7 @@ def paper_inner_outer(model: GON, config: ModelConfig, x: Tensor) -> Tensor:
     if config.kind == "implicit":
         decoder = model.decoder
         size = config.image_size
-        coords = decoder.grid.expand(batch, -1, -1)                       # (B, P, 2)
+        coords = decoder.grid.expand(batch, -1, -1)  # (B, P, 2)
         target = x.permute(0, 2, 3, 1).reshape(batch, -1, config.channels)  # (B, P, C)
 
         def siren(z: Tensor) -> Tensor:
@@ -61,6 +61,7 @@ def paper_inner_outer(model: GON, config: ModelConfig, x: Tensor) -> Tensor:
         return ((siren(-grad) - target) ** 2).sum(1).mean()
     z = torch.zeros(batch, config.latent_dim).requires_grad_()
     if config.kind == "variational":
+
         def elbo(output):
             logits, mu, logvar = output
             bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
@@ -90,6 +91,7 @@ def setup(spec: SpeedConfig) -> tuple[GON, ModelConfig, Tensor, dict[str, Callab
             optimizer.zero_grad(set_to_none=True)
             loss_fn().backward()
             optimizer.step()
+
         return step
 
     steps = {
@@ -153,8 +155,12 @@ def speed(spec: SpeedConfig, memory: bool = True) -> dict:
     """Median seconds per training step of each formulation, encoding throughput, peak memory."""
     model, config, x, steps = setup(spec)
     result: dict = time_steps(steps, spec.warmup, spec.repeats)
-    result["config"] = {**asdict(spec), "model": config.to_dict(), "origin_path": model.origin_path(spec.batch_size),
-                        "torch": torch.__version__}
+    result["config"] = {
+        **asdict(spec),
+        "model": config.to_dict(),
+        "origin_path": model.origin_path(spec.batch_size),
+        "torch": torch.__version__,
+    }
     result.update(_encoding_throughput(model, config, spec))
     if memory:
         result["peak_memory_mb"] = {name: peak_memory_mb(spec, name) for name in ("reference", "gon")}
@@ -178,7 +184,7 @@ def _encoding_throughput(model: GON, config: ModelConfig, spec: SpeedConfig, ima
         start = time.perf_counter()
         with torch.no_grad():
             for i in range(0, images, 256):
-                fn(x[i:i + 256])
+                fn(x[i : i + 256])
         out[name] = images / (time.perf_counter() - start)
     model.train()
     return out
@@ -187,18 +193,27 @@ def _encoding_throughput(model: GON, config: ModelConfig, spec: SpeedConfig, ima
 def format_speed(result: dict) -> str:
     ref, gon, plain = result["reference"], result["gon"], result["plain"]
     c = result["config"]
-    lines = [f"{c['kind']} GON, batch {c['batch_size']}, {c['threads']} threads, median of {c['repeats']} steps",
-             f"  path: {c['origin_path']}",
-             f"  reference (paper's formulation): {ref:.4f} s/step",
-             f"  gon (library default):           {gon:.4f} s/step  ({ref / gon:.2f}x faster than reference, "
-             f"{gon / plain:.2f}x plain)",
-             f"  plain decoder step:              {plain:.4f} s/step"]
+    lines = [
+        f"{c['kind']} GON, batch {c['batch_size']}, {c['threads']} threads, median of {c['repeats']} steps",
+        f"  path: {c['origin_path']}",
+        f"  reference (paper's formulation): {ref:.4f} s/step",
+        f"  gon (library default):           {gon:.4f} s/step  ({ref / gon:.2f}x faster than reference, "
+        f"{gon / plain:.2f}x plain)",
+        f"  plain decoder step:              {plain:.4f} s/step",
+    ]
     if result.get("encode_gradient_images_per_s"):
-        lines.append(f"  encoding: gradient {result['encode_gradient_images_per_s']:.0f} images/s"
-                     + (f", exported {result['encode_exported_images_per_s']:.0f} images/s"
-                        if result.get("encode_exported_images_per_s") else ""))
+        lines.append(
+            f"  encoding: gradient {result['encode_gradient_images_per_s']:.0f} images/s"
+            + (
+                f", exported {result['encode_exported_images_per_s']:.0f} images/s"
+                if result.get("encode_exported_images_per_s")
+                else ""
+            )
+        )
     memory = result.get("peak_memory_mb")
     if memory:
-        lines.append("  peak memory of a training step: " + ", ".join(
-            f"{k} {v:.0f} MiB" if v is not None else f"{k} n/a" for k, v in memory.items()))
+        lines.append(
+            "  peak memory of a training step: "
+            + ", ".join(f"{k} {v:.0f} MiB" if v is not None else f"{k} n/a" for k, v in memory.items())
+        )
     return "\n".join(lines)

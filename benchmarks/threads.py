@@ -55,8 +55,10 @@ def main() -> None:
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     print(f"conv GON step, batch 64, median of {args.repeats} steps, ms; {multiprocessing.cpu_count()} cores")
-    print("| latent | 1 thread, idle | 2 threads, idle | two 1-thread runs side by side (each) | "
-          f"1 thread beside {args.busy} busy | 2 threads beside {args.busy} busy |")
+    print(
+        "| latent | 1 thread, idle | 2 threads, idle | two 1-thread runs side by side (each) | "
+        f"1 thread beside {args.busy} busy | 2 threads beside {args.busy} busy |"
+    )
     print("|---|---|---|---|---|---|")
     for k in args.latent_dims:
         idle = [step_time(t, k, args.repeats) for t in (1, 2)]

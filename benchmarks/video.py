@@ -63,39 +63,57 @@ def main() -> None:
         raise SystemExit(f"{args.map}: no grid runs yet")
     (args.out / "runs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in grid))
     first = grid[0]
-    config = ModelConfig.from_dict({"kind": "video-conv", **{k: first[k] for k in ("signal", "channels", "frames",
-                                                                                     "fps", "frame_size")}})
+    config = ModelConfig.from_dict(
+        {"kind": "video-conv", **{k: first[k] for k in ("signal", "channels", "frames", "fps", "frame_size")}}
+    )
     train, test = data_for_model(first["data"], "train", config), data_for_model(first["data"], "test", config)
     a, b = train.batch(torch.arange(len(train))), test.batch(torch.arange(len(test)))
     budget = first["latent_dim"]
-    references = [{"method": "mean training clip", "latent_values_per_clip": 0, **clip_scores(b, mean_reconstruction(a, b))},
-                  {"method": f"PCA, whole clips, {budget} components (the training clips span {len(a) - 1})",
-                   "latent_values_per_clip": budget,
-                   **clip_scores(b, pca_reconstruction(a, b, tuple(b.shape[2:]), budget, VIDEO.value_range))}]
+    references = [
+        {"method": "mean training clip", "latent_values_per_clip": 0, **clip_scores(b, mean_reconstruction(a, b))},
+        {
+            "method": f"PCA, whole clips, {budget} components (the training clips span {len(a) - 1})",
+            "latent_values_per_clip": budget,
+            **clip_scores(b, pca_reconstruction(a, b, tuple(b.shape[2:]), budget, VIDEO.value_range)),
+        },
+    ]
     for r in grid:
         if r.get("tile") and r["latent_per_tile"] != r["latent_dim"]:
             tile = Tiling(tuple(b.shape[2:]), tuple(min(r["tile"], n) for n in b.shape[2:])).tile
             name = f"PCA, {r['latent_per_tile']} per tile of {'x'.join(map(str, tile))}"
             if all(ref["method"] != name for ref in references):
-                references.append({"method": name, "latent_values_per_clip": budget, **clip_scores(
-                    b, pca_reconstruction(a, b, tile, r["latent_per_tile"], VIDEO.value_range))})
+                references.append(
+                    {
+                        "method": name,
+                        "latent_values_per_clip": budget,
+                        **clip_scores(b, pca_reconstruction(a, b, tile, r["latent_per_tile"], VIDEO.value_range)),
+                    }
+                )
     (args.out / "references.json").write_text(json.dumps(references, indent=1) + "\n")
-    lines = [f"Held-out clips of {first['data']}: {len(b)} clips ({len(a)} for training) of {first['frames']} frames "
-             f"at {first['fps']} fps, {first['frame_size']}x{first['frame_size']}, {first['channels']} channel(s); "
-             f"{budget} latent values a clip. Mean ± std over seeds; seconds of training on one thread.", "",
-             "| method | latent values per clip | lr | seeds | steps | held-out PSNR (dB) | held-out SSE per clip | "
-             "seconds |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Held-out clips of {first['data']}: {len(b)} clips ({len(a)} for training) of {first['frames']} frames "
+        f"at {first['fps']} fps, {first['frame_size']}x{first['frame_size']}, {first['channels']} channel(s); "
+        f"{budget} latent values a clip. Mean ± std over seeds; seconds of training on one thread.",
+        "",
+        "| method | latent values per clip | lr | seeds | steps | held-out PSNR (dB) | held-out SSE per clip | "
+        "seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for ref in references:
-        lines.append(f"| {ref['method']} | {ref['latent_values_per_clip']} | | | | {ref['psnr_db']:.2f} | "
-                     f"{ref['sse_per_clip']:.1f} | |")
+        lines.append(
+            f"| {ref['method']} | {ref['latent_values_per_clip']} | | | | {ref['psnr_db']:.2f} | "
+            f"{ref['sse_per_clip']:.1f} | |"
+        )
     for method in dict.fromkeys(r["method"] for r in grid):
         rows = [r for r in grid if r["method"] == method and not r["diverged"]]
         what = NAMES.get(method, method)
         if rows[0]["latent_per_tile"] != rows[0]["latent_dim"]:
             what += f", {rows[0]['latent_per_tile']} per tile of {rows[0]['tile']} positions per axis"
-        lines.append(f"| {what} | {rows[0]['latent_dim']} | {rows[0]['lr']:g} | {len(rows)} | {rows[0]['steps']} | "
-                     f"{mean_std([r['heldout_psnr_db'] for r in rows], 2)} | "
-                     f"{mean_std([r['heldout_sse'] for r in rows], 1)} | {mean_std([r['seconds'] for r in rows], 0)} |")
+        lines.append(
+            f"| {what} | {rows[0]['latent_dim']} | {rows[0]['lr']:g} | {len(rows)} | {rows[0]['steps']} | "
+            f"{mean_std([r['heldout_psnr_db'] for r in rows], 2)} | "
+            f"{mean_std([r['heldout_sse'] for r in rows], 1)} | {mean_std([r['seconds'] for r in rows], 0)} |"
+        )
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if args.show:
@@ -104,8 +122,9 @@ def main() -> None:
         held = data_for_run(document, run_config)
         x = held.batch(args.clips)
         train_clips = data_for_run(document, run_config, split="train")
-        pca = pca_reconstruction(train_clips.batch(torch.arange(len(train_clips))), x, tuple(x.shape[2:]), budget,
-                                 VIDEO.value_range)
+        pca = pca_reconstruction(
+            train_clips.batch(torch.arange(len(train_clips))), x, tuple(x.shape[2:]), budget, VIDEO.value_range
+        )
         with torch.no_grad():
             columns = [x, pca] + [model.reconstruct(x) for model, _, _ in shown]
         rows = torch.stack([c[i] for i in range(len(x)) for c in columns])

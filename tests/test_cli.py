@@ -32,8 +32,10 @@ def conv_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def implicit_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "implicit"
-    assert run_cli("train", "--model", "implicit", "--hidden-features", "32", "--num-layers", "2",
-                   "--out", out, *QUICK) == 0
+    assert (
+        run_cli("train", "--model", "implicit", "--hidden-features", "32", "--num-layers", "2", "--out", out, *QUICK)
+        == 0
+    )
     return out
 
 
@@ -43,8 +45,16 @@ def last_json_line(text):
 
 def test_train_writes_the_run_directory(conv_run):
     names = {p.name for p in conv_run.iterdir()}
-    assert {"config.json", "model.safetensors", "metrics.jsonl", "loss.png", "reconstructions.png",
-            "samples.png", "interpolations.png", "sampler.safetensors"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "metrics.jsonl",
+        "loss.png",
+        "reconstructions.png",
+        "samples.png",
+        "interpolations.png",
+        "sampler.safetensors",
+    } <= names
     config = json.loads((conv_run / "config.json").read_text())
     assert config["model"]["kind"] == "conv" and config["train"]["steps"] == 20
     records = [json.loads(line) for line in (conv_run / "metrics.jsonl").read_text().splitlines()]
@@ -89,8 +99,21 @@ def test_picture_commands(conv_run, tmp_path):
 def test_render_implicit_at_256(implicit_run):
     assert run_cli("render", implicit_run, "--resolution", "256", "-n", "4") == 0
     assert Image.open(implicit_run / "render-256.png").size == (2 * 257 + 1, 2 * 257 + 1)
-    assert run_cli("interpolate", implicit_run, "--pairs", "2", "--steps", "3", "--resolution", "64",
-                   "--out", implicit_run / "i64.png") == 0
+    assert (
+        run_cli(
+            "interpolate",
+            implicit_run,
+            "--pairs",
+            "2",
+            "--steps",
+            "3",
+            "--resolution",
+            "64",
+            "--out",
+            implicit_run / "i64.png",
+        )
+        == 0
+    )
 
 
 def test_python_dash_m_and_console_script(conv_run):
@@ -98,16 +121,23 @@ def test_python_dash_m_and_console_script(conv_run):
     script = Path(sys.executable).with_name("gon")
     assert script.is_file(), f"no console script beside {sys.executable}"
     for command in ([sys.executable, "-m", "gon"], [str(script)]):
-        result = subprocess.run([*command, "eval", str(conv_run), "--limit", "64", "--json"],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [*command, "eval", str(conv_run), "--limit", "64", "--json"], capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stderr
         assert last_json_line(result.stdout)["images"] == 64
 
 
 def test_config_file_then_flags_override(tmp_path):
     config = tmp_path / "c.json"
-    config.write_text(json.dumps({"model": {"kind": "conv", "hidden_features": 4, "latent_dim": 8},
-                                  "train": {"steps": 5, "batch_size": 8, "limit": 64, "eval_limit": 16}}))
+    config.write_text(
+        json.dumps(
+            {
+                "model": {"kind": "conv", "hidden_features": 4, "latent_dim": 8},
+                "train": {"steps": 5, "batch_size": 8, "limit": 64, "eval_limit": 16},
+            }
+        )
+    )
     out = tmp_path / "run"
     assert run_cli("train", "--config", config, "--latent-dim", "12", "--out", out, "--quiet") == 0
     saved = json.loads((out / "config.json").read_text())
@@ -117,6 +147,7 @@ def test_config_file_then_flags_override(tmp_path):
 
 
 # bad input: one clear line on stderr, exit code 2, no traceback, nothing half-written
+
 
 def expect_error(capsys, args, *words, out=None):
     code = run_cli(*args)
@@ -158,7 +189,9 @@ def test_wrong_spec_and_bad_config_values(tmp_path, capsys):
     out = tmp_path / "run"
     expect_error(capsys, ["train", "--data", "mnist6k", "--out", out, *QUICK], "mnist6k", out=out)
     expect_error(capsys, ["train", "--lr", "-1", "--out", out, *QUICK], "lr", out=out)
-    expect_error(capsys, ["train", "--model", "conv", "--image-size", "48", "--out", out, *QUICK], "image_size", out=out)
+    expect_error(
+        capsys, ["train", "--model", "conv", "--image-size", "48", "--out", out, *QUICK], "image_size", out=out
+    )
     config = tmp_path / "c.json"
     config.write_text(json.dumps({"model": {"kind": "conv", "latent_size": 3}}))
     expect_error(capsys, ["train", "--config", config, "--out", out, *QUICK], "latent_size", out=out)
@@ -180,8 +213,26 @@ def test_checkpoint_from_another_model_kind(conv_run, implicit_run, tmp_path, ca
 def test_diverging_loss_stops_with_the_step(tmp_path, capsys):
     # An absurd learning rate sends the implicit decoder's linear output to infinity.
     out = tmp_path / "run"
-    expect_error(capsys, ["train", "--model", "implicit", "--hidden-features", "16", "--num-layers", "2",
-                          "--lr", "1e30", "--out", out, *QUICK], "diverged", "step", out=out)
+    expect_error(
+        capsys,
+        [
+            "train",
+            "--model",
+            "implicit",
+            "--hidden-features",
+            "16",
+            "--num-layers",
+            "2",
+            "--lr",
+            "1e30",
+            "--out",
+            out,
+            *QUICK,
+        ],
+        "diverged",
+        "step",
+        out=out,
+    )
 
 
 def test_existing_output_is_kept(conv_run, capsys):
@@ -196,8 +247,12 @@ def test_npz_source_trains(tmp_path):
 
     digits = load_data("mnist5k", "train", limit=300)
     np.savez(tmp_path / "d.npz", images=digits.images.numpy()[:, 0])
-    assert run_cli("train", "--data", f"npz:{tmp_path / 'd.npz'}", "--hidden-features", "4",
-                   "--out", tmp_path / "run", *QUICK) == 0
+    assert (
+        run_cli(
+            "train", "--data", f"npz:{tmp_path / 'd.npz'}", "--hidden-features", "4", "--out", tmp_path / "run", *QUICK
+        )
+        == 0
+    )
 
 
 def test_export_encoder_command(conv_run):
@@ -213,8 +268,21 @@ def test_export_encoder_command(conv_run):
 
 
 def test_interpolation_gif(conv_run, tmp_path):
-    assert run_cli("interpolate", conv_run, "--pairs", "3", "--steps", "6", "--out", tmp_path / "i.png",
-                   "--gif", tmp_path / "i.gif") == 0
+    assert (
+        run_cli(
+            "interpolate",
+            conv_run,
+            "--pairs",
+            "3",
+            "--steps",
+            "6",
+            "--out",
+            tmp_path / "i.png",
+            "--gif",
+            tmp_path / "i.gif",
+        )
+        == 0
+    )
     gif = Image.open(tmp_path / "i.gif")
     assert gif.n_frames == 6 + 4  # forwards, then back without repeating the ends
     assert gif.size == (3 * 33 + 1, 33 + 1)
@@ -247,8 +315,9 @@ def test_argument_errors_are_one_line_with_a_hint(capsys):
     with pytest.raises(SystemExit) as stop:
         run_cli("train", "--steps", "0")
     assert stop.value.code == 2
-    assert capsys.readouterr().err == ("gon train: error: argument --steps: expected a positive integer, got '0' "
-                                       "(see `gon train --help`)\n")
+    assert capsys.readouterr().err == (
+        "gon train: error: argument --steps: expected a positive integer, got '0' (see `gon train --help`)\n"
+    )
     with pytest.raises(SystemExit) as stop:
         run_cli("--version")
     assert stop.value.code == 0 and capsys.readouterr().out.startswith("gon ")
@@ -264,8 +333,11 @@ except SystemExit as stop:
 """
 
 
-@pytest.mark.parametrize("args, code", [(["--help"], 0), (["--version"], 0), (["trian"], 2), ([], 2),
-                                        (["--steps", "10"], 2)], ids=["help", "version", "typo", "none", "flag"])
+@pytest.mark.parametrize(
+    "args, code",
+    [(["--help"], 0), (["--version"], 0), (["trian"], 2), ([], 2), (["--steps", "10"], 2)],
+    ids=["help", "version", "typo", "none", "flag"],
+)
 def test_help_version_and_mistakes_answer_before_torch_is_loaded(args, code):
     done = subprocess.run([sys.executable, "-c", _FRONT, *args], capture_output=True, text=True)
     assert done.stdout.splitlines()[-1] == f"{code} []", done.stdout + done.stderr
@@ -273,8 +345,10 @@ def test_help_version_and_mistakes_answer_before_torch_is_loaded(args, code):
 
 
 def test_the_package_loads_its_names_on_first_use():
-    script = ("import sys, gon\nprint('torch' in sys.modules)\n"
-              "import gon.evaluate\nprint(gon.GON.__name__, gon.evaluate.__name__, 'torch' in sys.modules)")
+    script = (
+        "import sys, gon\nprint('torch' in sys.modules)\n"
+        "import gon.evaluate\nprint(gon.GON.__name__, gon.evaluate.__name__, 'torch' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     # importing the submodule gon.evaluate leaves `gon.evaluate` the function, as the tutorial calls it
     assert done.stdout.split() == ["False", "GON", "evaluate", "True"], done.stdout + done.stderr
@@ -292,8 +366,12 @@ def full_disk_copy(conv_run, tmp_path):
     mount = tmp_path / "full"
     mount.mkdir()
     size = sum(p.stat().st_size for p in conv_run.iterdir()) + (1 << 20)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
         run = mount / "run"
@@ -312,8 +390,11 @@ def full_disk_copy(conv_run, tmp_path):
 def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(full_disk_copy, capsys):
     run = full_disk_copy
     before = sorted(p.name for p in run.iterdir())
-    commands = [("sample", run, "--sampler", "gmm", "-n", "4"), ("export-encoder", run, "--data", "mnist5k"),
-                ("reconstruct", run, "-n", "4", "--out", run / "r.png")]
+    commands = [
+        ("sample", run, "--sampler", "gmm", "-n", "4"),
+        ("export-encoder", run, "--data", "mnist5k"),
+        ("reconstruct", run, "-n", "4", "--out", run / "r.png"),
+    ]
     if importlib.util.find_spec("onnxruntime") is not None:
         commands.append(("export-onnx", run))
     for command in commands:
@@ -338,21 +419,55 @@ def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
     assert sorted(fields) == sorted(flat_fields())
     assert not [name for name in fields if name not in destinations], "config fields without a flag"
     flat = tmp_path / "flat.json"  # one key of every kind, in a flat file (latent_lr was refused)
-    flat.write_text(json.dumps({"kind": "glo", "latent_lr": 0.05, "inference_steps": 5, "hidden_features": 4,
-                                "steps": 3, "batch_size": 16, "limit": 64, "eval_limit": 16}))
+    flat.write_text(
+        json.dumps(
+            {
+                "kind": "glo",
+                "latent_lr": 0.05,
+                "inference_steps": 5,
+                "hidden_features": 4,
+                "steps": 3,
+                "batch_size": 16,
+                "limit": 64,
+                "eval_limit": 16,
+            }
+        )
+    )
     assert run_cli("train", "--config", flat, "--out", tmp_path / "glo", "--quiet") == 0
     saved = json.loads((tmp_path / "glo" / "config.json").read_text())["model"]
     assert (saved["latent_lr"], saved["inference_steps"], saved["train_images"]) == (0.05, 5, 64)
-    assert run_cli("train", "--model", "glo", "--latent-lr", "0.2", "--hidden-features", "4", "--steps", "3",
-                   "--batch-size", "16", "--limit", "64", "--eval-limit", "16", "--out", tmp_path / "g2",
-                   "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "glo",
+            "--latent-lr",
+            "0.2",
+            "--hidden-features",
+            "4",
+            "--steps",
+            "3",
+            "--batch-size",
+            "16",
+            "--limit",
+            "64",
+            "--eval-limit",
+            "16",
+            "--out",
+            tmp_path / "g2",
+            "--quiet",
+        )
+        == 0
+    )
 
 
 def test_a_disk_full_before_the_first_byte_is_one_line(tmp_path, capsys):
     mount = tmp_path / "full"
     mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
         with open(mount / "filler", "wb", buffering=0) as f:
@@ -361,9 +476,26 @@ def test_a_disk_full_before_the_first_byte_is_one_line(tmp_path, capsys):
                     f.write(b"\0" * 4096)
             except OSError:
                 pass
-        code = run_cli("train", "--hidden-features", "4", "--latent-dim", "8", "--batch-size", "16", "--limit", "64",
-                       "--eval-limit", "16", "--steps", "2", "--checkpoint-every", "1", "--out", mount / "run",
-                       "--quiet")
+        code = run_cli(
+            "train",
+            "--hidden-features",
+            "4",
+            "--latent-dim",
+            "8",
+            "--batch-size",
+            "16",
+            "--limit",
+            "64",
+            "--eval-limit",
+            "16",
+            "--steps",
+            "2",
+            "--checkpoint-every",
+            "1",
+            "--out",
+            mount / "run",
+            "--quiet",
+        )
         error = capsys.readouterr().err.strip()
         assert code == 2 and "No space left on device" in error and "\n" not in error, error
         assert sorted(p.name for p in mount.iterdir()) == ["filler"]  # no lock, run.json or folder left behind

@@ -102,8 +102,11 @@ def test_folder_and_emoji_give_the_same_pixels(package: Path, background: str) -
     for spec, directory in (("emoji", package), ("folder", folder)):
         for split in ("train", "test"):
             loaded = load_data(f"{spec}:{directory}", split, channels=3, background=background)
-            files = names(directory, split) if spec == "emoji" else [n for i, n in enumerate(chosen)
-                                                                      if (i % 10 == 0) == (split == "test")]
+            files = (
+                names(directory, split)
+                if spec == "emoji"
+                else [n for i, n in enumerate(chosen) if (i % 10 == 0) == (split == "test")]
+            )
             by_spec.setdefault(spec, {}).update(zip(files, loaded.images))
     assert sorted(by_spec["emoji"]) == sorted(by_spec["folder"]) == chosen
     for name in chosen:
@@ -175,25 +178,50 @@ def test_install_script_does_nothing_when_installed(emoji_dir: Path) -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
-@pytest.mark.parametrize("kind,flags", [
-    # 32 px keeps the affine-encoder export (one encoding per input value) to seconds; 64 px is below
-    ("conv", ["--image-size", "32"]),
-    ("variational", ["--image-size", "32"]),
-    ("implicit", ["--image-size", "32", "--coordinate-samples", "64", "--hidden-features", "16", "--num-layers", "2"]),
-    ("ae", ["--image-size", "32"]),
-])
-def test_every_command_works_on_colour_data(emoji_dir: Path, package: Path, tmp_path: Path, kind: str,
-                                            flags: list[str], capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "kind,flags",
+    [
+        # 32 px keeps the affine-encoder export (one encoding per input value) to seconds; 64 px is below
+        ("conv", ["--image-size", "32"]),
+        ("variational", ["--image-size", "32"]),
+        (
+            "implicit",
+            ["--image-size", "32", "--coordinate-samples", "64", "--hidden-features", "16", "--num-layers", "2"],
+        ),
+        ("ae", ["--image-size", "32"]),
+    ],
+)
+def test_every_command_works_on_colour_data(
+    emoji_dir: Path, package: Path, tmp_path: Path, kind: str, flags: list[str], capsys: pytest.CaptureFixture
+) -> None:
     from gon.cli import main
 
     run = tmp_path / "run"
-    small = ["--channels", "3", "--latent-dim", "8", "--steps", "2", "--batch-size", "16", "--limit", "32",
-             "--eval-limit", "16", "--quiet"]
+    small = [
+        "--channels",
+        "3",
+        "--latent-dim",
+        "8",
+        "--steps",
+        "2",
+        "--batch-size",
+        "16",
+        "--limit",
+        "32",
+        "--eval-limit",
+        "16",
+        "--quiet",
+    ]
     assert main(["train", "--model", kind, "--data", "emoji", *flags, *small, "--out", str(run)]) == 0
     # a folder of RGBA PNGs evaluates as the emoji spec does, composited onto white
-    commands = [["eval", run, "--data", f"folder:{package}", "--split", "test", "--json"],
-                ["sample", run, "-n", "4"], ["interpolate", run, "--pairs", "2", "--steps", "3"],
-                ["reconstruct", run, "-n", "4"], ["inspect", run, "--limit", "32"], ["report", run]]
+    commands = [
+        ["eval", run, "--data", f"folder:{package}", "--split", "test", "--json"],
+        ["sample", run, "-n", "4"],
+        ["interpolate", run, "--pairs", "2", "--steps", "3"],
+        ["reconstruct", run, "-n", "4"],
+        ["inspect", run, "--limit", "32"],
+        ["report", run],
+    ]
     if kind != "ae":  # the gradient encoder is affine in the image; an encoder network is not
         commands.append(["export-encoder", run])
     if kind == "implicit":
@@ -209,8 +237,9 @@ def test_every_command_works_on_colour_data(emoji_dir: Path, package: Path, tmp_
     with Image.open(run / "samples.png") as grid:
         pixels = np.asarray(grid).reshape(-1, 3)
         assert grid.mode == "RGB" and len(np.unique(pixels, axis=0)) > 16  # colour grids, not grey
-    grids = ["reconstructions.png", "samples.png", "interpolations.png"] + (["render-128.png"] if kind == "implicit"
-                                                                           else [])
+    grids = ["reconstructions.png", "samples.png", "interpolations.png"] + (
+        ["render-128.png"] if kind == "implicit" else []
+    )
     for name in grids:  # the image grids are colour; the plots (loss, latents) are matplotlib's
         with Image.open(run / name) as image:
             assert image.mode == "RGB", name
@@ -218,13 +247,38 @@ def test_every_command_works_on_colour_data(emoji_dir: Path, package: Path, tmp_
 
 
 def test_a_64px_colour_gon_trains_on_emoji_and_evaluates_on_a_folder_of_rgba_pngs(
-        emoji_dir: Path, package: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    emoji_dir: Path, package: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     from gon.cli import main
 
     run = tmp_path / "run"
-    assert main(["train", "--model", "conv", "--data", "emoji", "--image-size", "64", "--channels", "3",
-                 "--steps", "2", "--batch-size", "16", "--limit", "32", "--eval-limit", "16", "--quiet",
-                 "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "conv",
+                "--data",
+                "emoji",
+                "--image-size",
+                "64",
+                "--channels",
+                "3",
+                "--steps",
+                "2",
+                "--batch-size",
+                "16",
+                "--limit",
+                "32",
+                "--eval-limit",
+                "16",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["eval", str(run), "--data", f"folder:{package}", "--split", "test", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

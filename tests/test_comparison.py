@@ -20,22 +20,32 @@ def test_selection_trains_and_scores_inside_the_training_split():
     train = load_data("mnist5k", "train")
     fitting, validation = split_for_selection(train)
     assert (len(fitting), len(validation)) == (3500, 500)
-    assert (fitting.images.data_ptr(), validation.images[0].data_ptr()) == (train.images.data_ptr(),
-                                                                            train.images[3500].data_ptr())
+    assert (fitting.images.data_ptr(), validation.images[0].data_ptr()) == (
+        train.images.data_ptr(),
+        train.images[3500].data_ptr(),
+    )
 
 
 def test_the_lowest_validation_error_wins_and_a_diverged_rate_never_does():
-    rows = [{"stage": "selection", "method": "gon", "latent_dim": 32, "norm": "group", "lr": lr, "heldout_sse": sse}
-            for lr, sse in ((1e-4, 7.0), (1e-3, 3.5), (3e-3, 3.5), (1e-2, math.inf))]
-    rows += [{"stage": "selection", "method": "ae", "latent_dim": 32, "norm": "group", "lr": 1e-3,
-              "heldout_sse": math.inf},
-             {"stage": "grid", "method": "gon", "latent_dim": 32, "norm": "group", "lr": 1e-4, "heldout_sse": 0.1}]
+    rows = [
+        {"stage": "selection", "method": "gon", "latent_dim": 32, "norm": "group", "lr": lr, "heldout_sse": sse}
+        for lr, sse in ((1e-4, 7.0), (1e-3, 3.5), (3e-3, 3.5), (1e-2, math.inf))
+    ]
+    rows += [
+        {"stage": "selection", "method": "ae", "latent_dim": 32, "norm": "group", "lr": 1e-3, "heldout_sse": math.inf},
+        {"stage": "grid", "method": "gon", "latent_dim": 32, "norm": "group", "lr": 1e-4, "heldout_sse": 0.1},
+    ]
     # a tie goes to the lower rate; a method whose every rate diverged has none; grid rows never count
     assert best_rates(rows) == {("gon", 32, "group"): 1e-3}
 
 
-TINY_MAP = MapPreset(latent_dims=(8,), norms=("group",), budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)},
-                     selection_steps=20, rates=(1e-3, 3e-3))
+TINY_MAP = MapPreset(
+    latent_dims=(8,),
+    norms=("group",),
+    budgets={"mnist5k": (Budget(30, (8,), seeds=(0,)),)},
+    selection_steps=20,
+    rates=(1e-3, 3e-3),
+)
 
 
 @pytest.fixture
@@ -57,16 +67,32 @@ def test_a_map_writes_one_row_per_run_and_a_rerun_continues(tmp_path, tiny_map, 
     result = finished_map[1]
     with open(tmp_path / "runs.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0])[:10] == ["data", "method", "latent_dim", "norm", "lr", "steps", "seed", "heldout_sse",
-                                  "train_sse", "seconds"]
+    assert list(rows[0])[:10] == [
+        "data",
+        "method",
+        "latent_dim",
+        "norm",
+        "lr",
+        "steps",
+        "seed",
+        "heldout_sse",
+        "train_sse",
+        "seconds",
+    ]
     assert sorted(r["method"] for r in rows) == ["ae", "gon"]
     chosen = best_rates(result.records)
     for row in rows:  # each method trained at the rate its validation runs chose
         assert float(row["lr"]) == chosen[(row["method"], 8, "group")]
         assert 0 < float(row["heldout_sse"]) < 1024 and int(row["steps"]) == 30
     assert len([r for r in result.records if r["stage"] == "selection"]) == 4
-    assert {p.name for p in tmp_path.iterdir()} >= {"map.md", "runs.csv", "selection.csv", "curves.csv", "ratio.png",
-                                                    "curves.png"}
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "map.md",
+        "runs.csv",
+        "selection.csv",
+        "curves.csv",
+        "ratio.png",
+        "curves.png",
+    }
     again = gon_vs_ae(tmp_path, quick=False, workers=1)
     assert len(again.records) == len(result.records)  # nothing retrained
     assert "| mnist5k | gon/ae | 8 | group | 30 |" in again.markdown
@@ -96,16 +122,22 @@ def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, 
 
 def test_the_two_pairs_never_share_a_curve_panel():
     # SSE and bits/dim on one axis would read as one scale
-    runs = [{"data": "mnist5k", "method": m, "latent_dim": 32, "norm": "group", "steps": steps}
-            for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))]
-    assert map_curve_panels(comparison.paired_curves(runs, runs)) == {("mnist5k", "gon/ae", 32, "group"): 31250,
-                                                                    ("mnist5k", "vgon/vae", 32, "group"): 31250}
+    runs = [
+        {"data": "mnist5k", "method": m, "latent_dim": 32, "norm": "group", "steps": steps}
+        for m, steps in (("gon", 3000), ("ae", 31250), ("vgon", 31250), ("vae", 500))
+    ]
+    assert map_curve_panels(comparison.paired_curves(runs, runs)) == {
+        ("mnist5k", "gon/ae", 32, "group"): 31250,
+        ("mnist5k", "vgon/vae", 32, "group"): 31250,
+    }
     # the autoencoder is the implicit GON's baseline too: its curve joins that pair only where igon ran
     sound = [{**r, "data": "sounds"} for r in runs[:2]]
     assert set(map_curve_panels(comparison.paired_curves(sound, sound))) == {("sounds", "gon/ae", 32, "group")}
     sound.append({**sound[0], "method": "igon"})
-    assert set(map_curve_panels(comparison.paired_curves(sound, sound))) == {("sounds", "gon/ae", 32, "group"),
-                                                                             ("sounds", "igon/ae", 32, "group")}
+    assert set(map_curve_panels(comparison.paired_curves(sound, sound))) == {
+        ("sounds", "gon/ae", 32, "group"),
+        ("sounds", "igon/ae", 32, "group"),
+    }
 
 
 def test_gon_rows_keep_their_scale_rule_and_the_map_compares_the_rules(tmp_path, tiny_map):
@@ -113,8 +145,7 @@ def test_gon_rows_keep_their_scale_rule_and_the_map_compares_the_rules(tmp_path,
     # calibrated rule at the rates selected with the paper's: both GON rows stay, side by side
     first = gon_vs_ae(tmp_path, quick=False, workers=1, inner_scale="paper")
     assert {r.get("inner_scale") for r in first.records if r["method"] == "gon"} == {"paper"}
-    again = gon_vs_ae(tmp_path, quick=False, workers=1, inner_scale="calibrated", rates_from="paper",
-                      stages=("grid",))
+    again = gon_vs_ae(tmp_path, quick=False, workers=1, inner_scale="calibrated", rates_from="paper", stages=("grid",))
     gon_grid = [r for r in again.records if r["method"] == "gon" and r["stage"] == "grid"]
     assert sorted(r["inner_scale"] for r in gon_grid) == ["calibrated", "paper"]
     assert [r["rates_from"] for r in gon_grid if r["inner_scale"] == "calibrated"] == ["paper"]

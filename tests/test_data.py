@@ -91,8 +91,9 @@ def test_mnist5k_labels_are_stratified(mnist_train: ImageData, mnist_test: Image
     assert mnist_test.labels.bincount().tolist() == [100] * 10
 
 
-def test_mnist5k_test_is_every_fifth_csv_row_in_a_fixed_shuffle(mnist_csv, mnist_train: ImageData,
-                                                                  mnist_test: ImageData) -> None:
+def test_mnist5k_test_is_every_fifth_csv_row_in_a_fixed_shuffle(
+    mnist_csv, mnist_train: ImageData, mnist_test: ImageData
+) -> None:
     pixels, labels = mnist_csv
     is_test = np.arange(5000) % 5 == 0
     test_order, train_order = np.random.default_rng(0).permutation(1000), np.random.default_rng(0).permutation(4000)
@@ -554,7 +555,6 @@ def test_torchvision_missing_is_explained() -> None:
         load_data("torchvision:MNIST")
 
 
-
 # --- limits before reading or allocating -------------------------------------------------------------------
 
 
@@ -564,7 +564,7 @@ def _idx_bytes(dims, data: bytes) -> bytes:
 
 def test_an_idx_header_whose_size_overflows_is_refused_before_reading(tmp_path):
     # 2^31 x 2^31 x 4 is 2^64: numpy's int64 product wrapped to 0 and passed the length check
-    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx_bytes((2 ** 31, 2 ** 31, 4), b"\0" * 16))
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(_idx_bytes((2**31, 2**31, 4), b"\0" * 16))
     with pytest.raises(GONError, match="18,446,744,073,709,551,616 bytes, over the 4 GiB"):
         load_data(f"idx:{tmp_path}")
 
@@ -581,10 +581,12 @@ def test_a_gzip_idx_longer_than_its_header_stops_at_the_declared_length(tmp_path
 
 def test_an_npz_whose_header_claims_too_much_is_refused_before_loading(tmp_path):
     header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 28, 28), np.uint8))
-    for name, shape, data, message in (("huge", (10 ** 12, 28, 28), 100, "over the 4 GiB"),
-                                       ("lying", (1000, 28, 28), 100, "holds only 100 bytes"),
-                                       # a deflate bomb: a small header in front of 64 MiB of zeros
-                                       ("bomb", (1, 28, 28), 64 << 20, "holds 67,108,864 bytes")):
+    for name, shape, data, message in (
+        ("huge", (10**12, 28, 28), 100, "over the 4 GiB"),
+        ("lying", (1000, 28, 28), 100, "holds only 100 bytes"),
+        # a deflate bomb: a small header in front of 64 MiB of zeros
+        ("bomb", (1, 28, 28), 64 << 20, "holds 67,108,864 bytes"),
+    ):
         buffer = io.BytesIO()
         np.lib.format.write_array_header_1_0(buffer, {**header, "shape": shape})
         with zipfile.ZipFile(tmp_path / f"{name}.npz", "w", zipfile.ZIP_DEFLATED) as archive:

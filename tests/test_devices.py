@@ -30,11 +30,30 @@ def test_bf16_autocast_trains_through_the_double_backward_on_cpu():
 
 
 def test_fp16_on_cpu_is_refused_in_one_line(capsys):
-    code = main(["train", "--device", "cpu", "--precision", "fp16", "--steps", "1", "--limit", "64",
-                 "--batch-size", "32", "--hidden-features", "4", "--out", "unused", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--device",
+            "cpu",
+            "--precision",
+            "fp16",
+            "--steps",
+            "1",
+            "--limit",
+            "64",
+            "--batch-size",
+            "32",
+            "--hidden-features",
+            "4",
+            "--out",
+            "unused",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
-    assert code == 2 and err.strip() == ("gon: error: --precision fp16 needs a CUDA device (this run is on cpu); "
-                                         "use bf16 or fp32")
+    assert code == 2 and err.strip() == (
+        "gon: error: --precision fp16 needs a CUDA device (this run is on cpu); use bf16 or fp32"
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -52,8 +71,10 @@ def test_sync_batchnorm_needs_batchnorm_and_single_differentiation():
     with pytest.raises(GONError, match="needs a model with BatchNorm"):
         _fit(TrainConfig(steps=1, batch_size=32, device="cpu", sync_batchnorm=True))
     with pytest.raises(GONError, match="cannot be differentiated twice"):
-        _fit(TrainConfig(steps=1, batch_size=32, device="cpu", sync_batchnorm=True),
-             model_config=ModelConfig(kind="conv", hidden_features=4, latent_dim=8, norm="batch"))
+        _fit(
+            TrainConfig(steps=1, batch_size=32, device="cpu", sync_batchnorm=True),
+            model_config=ModelConfig(kind="conv", hidden_features=4, latent_dim=8, norm="batch"),
+        )
 
 
 def test_unknown_device_and_precision_are_config_errors():

@@ -34,8 +34,11 @@ def _rank(rank, world_size, init_file, out):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
     try:
         model, history = _trained()
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, f"{out}/rank{rank}.safetensors",
-                  metadata={"losses": ",".join(repr(r["loss"]) for r in history)})
+        save_file(
+            {k: v.contiguous() for k, v in model.state_dict().items()},
+            f"{out}/rank{rank}.safetensors",
+            metadata={"losses": ",".join(repr(r["loss"]) for r in history)},
+        )
     finally:
         dist.destroy_process_group()
 
@@ -51,8 +54,9 @@ def test_two_processes_train_the_weights_of_one(tmp_path):
         # to a tenth of one Adam step (lr 1e-3): Adam divides by the root of the squared gradient,
         # so weights with tiny gradients turn float summation order into visible differences
         torch.testing.assert_close(ranks[0][key], value, rtol=1e-4, atol=1e-4)
-    assert [float(v) for v in _losses(tmp_path / "rank0.safetensors")] == \
-        pytest.approx([r["loss"] for r in history], rel=1e-5)  # the logged loss is the global batch's
+    assert [float(v) for v in _losses(tmp_path / "rank0.safetensors")] == pytest.approx(
+        [r["loss"] for r in history], rel=1e-5
+    )  # the logged loss is the global batch's
 
 
 def _losses(path):
@@ -64,21 +68,64 @@ def _losses(path):
 
 def test_torchrun_writes_one_complete_run(tmp_path):
     out = tmp_path / "run"
-    args = ["--steps", "3", "--limit", "128", "--eval-limit", "32", "--batch-size", "16", "--hidden-features", "16",
-            "--latent-dim", "8", "--log-every", "1", "--device", "cpu", "--out", str(out), "--quiet"]
-    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                             "-m", "gon", "train", *args], capture_output=True, text=True, timeout=120)
+    args = [
+        "--steps",
+        "3",
+        "--limit",
+        "128",
+        "--eval-limit",
+        "32",
+        "--batch-size",
+        "16",
+        "--hidden-features",
+        "16",
+        "--latent-dim",
+        "8",
+        "--log-every",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "gon",
+            "train",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("wrote ") == 1  # rank 0 alone writes and reports
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # renamed into place, no partial left
-    for name in ("config.json", "model.safetensors", "metrics.jsonl", "loss.png", "reconstructions.png",
-                 "samples.png", "interpolations.png", "sampler.safetensors"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "metrics.jsonl",
+        "loss.png",
+        "reconstructions.png",
+        "samples.png",
+        "interpolations.png",
+        "sampler.safetensors",
+    ):
         assert (out / name).is_file(), name
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [1, 2, 3, 3]
 
-    single = train(MODEL, TrainConfig(steps=3, limit=128, eval_limit=32, batch_size=16, log_every=1, device="cpu"),
-                   progress=False)
+    single = train(
+        MODEL, TrainConfig(steps=3, limit=128, eval_limit=32, batch_size=16, log_every=1, device="cpu"), progress=False
+    )
     weights = load_file(str(out / "model.safetensors"))
     for key, value in single.model.state_dict().items():
         torch.testing.assert_close(weights[key], value, rtol=1e-4, atol=1e-4)

@@ -79,6 +79,7 @@ def test_public_api_is_documented():
 def test_the_api_reference_builds_without_warnings(tmp_path):
     pytest.importorskip("pdoc")
     import runpy
+
     build = runpy.run_path(str(Path(__file__).resolve().parent.parent / "scripts" / "api_docs.py"))["build"]
     assert build(tmp_path) == []
     page = (tmp_path / "gon" / "models" / "gon.html").read_text()

@@ -18,16 +18,22 @@ from gon.models import build_model, load_model
 from gon.origin import OriginStep
 from gon.training import train
 
-TINY = {"conv": dict(hidden_features=8), "variational": dict(hidden_features=8),
-        "implicit": dict(hidden_features=32, num_layers=2)}
+TINY = {
+    "conv": dict(hidden_features=8),
+    "variational": dict(hidden_features=8),
+    "implicit": dict(hidden_features=32, num_layers=2),
+}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("onnx")
     for kind, values in TINY.items():  # a few steps on real digits, saved without the run's figures
-        run = train(ModelConfig(kind=kind, **values),
-                    TrainConfig(data="mnist5k", steps=5, batch_size=16, limit=128, eval_limit=32), progress=False)
+        run = train(
+            ModelConfig(kind=kind, **values),
+            TrainConfig(data="mnist5k", steps=5, batch_size=16, limit=128, eval_limit=32),
+            progress=False,
+        )
         run.model.save_pretrained(root / kind)
     return root
 
@@ -75,7 +81,9 @@ def test_export_run_writes_both_files_and_reports_the_differences(runs, tmp_path
 
 def test_a_model_without_an_affine_encoder_writes_nothing(tmp_path):
     # two inner steps: the latent is no longer affine in the image
-    build_model(ModelConfig(kind="conv", hidden_features=8, origin=OriginStep(steps=2))).save_pretrained(tmp_path / "model")
+    build_model(ModelConfig(kind="conv", hidden_features=8, origin=OriginStep(steps=2))).save_pretrained(
+        tmp_path / "model"
+    )
     with pytest.raises(GONError, match="single gradient step"):
         export_run(tmp_path / "model", encoder=True, limit=16)
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "model.safetensors"]

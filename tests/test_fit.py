@@ -38,8 +38,14 @@ CONFIG = TrainConfig(steps=24, batch_size=32, log_every=4, lr=1e-3)
 
 def test_on_log_receives_every_record_and_on_step_can_stop(digits):
     logged, seen = [], []
-    history = fit(model(), digits, CONFIG, progress=False, on_log=logged.append,
-                  on_step=lambda step: seen.append(step) or step == 10)
+    history = fit(
+        model(),
+        digits,
+        CONFIG,
+        progress=False,
+        on_log=logged.append,
+        on_step=lambda step: seen.append(step) or step == 10,
+    )
     assert seen == list(range(1, 11))
     assert logged == history and [r["step"] for r in history] == [4, 8]  # steps 9-10 stop before their log line
     assert all(r["loss"] > 0 for r in history)
@@ -53,8 +59,15 @@ def test_checkpoints_resume_to_the_weights_of_an_uninterrupted_run(digits, tmp_p
 
     def stop_at_12(step):
         return step == 12
-    fit(first, digits, config, progress=False, on_step=stop_at_12,
-        on_checkpoint=lambda state: save_training_state(tmp_path, first, state, keep=2))
+
+    fit(
+        first,
+        digits,
+        config,
+        progress=False,
+        on_step=stop_at_12,
+        on_checkpoint=lambda state: save_training_state(tmp_path, first, state, keep=2),
+    )
     resumed = model(seed=1)  # other weights: the checkpoint brings back step 8's
     state, path = latest_training_state(tmp_path, resumed, len(digits), 24)
     assert path.name == "step-00000008" and state.step == 8
@@ -67,6 +80,7 @@ def test_a_diverging_loss_stops_training_in_one_line(digits):
 
     def break_at_3(step):
         gon.decoder.broken = step == 3
+
     with pytest.raises(GONError, match="training diverged: the loss is (nan|inf) at step 4"):
         fit(gon, digits, CONFIG, progress=False, on_step=break_at_3)
 
@@ -74,6 +88,7 @@ def test_a_diverging_loss_stops_training_in_one_line(digits):
 def test_tensorboard_logs_through_on_log(digits, tmp_path):
     pytest.importorskip("tensorboard")
     from gon.tensorboard import TensorBoardLog
+
     board = TensorBoardLog(tmp_path / "tb")
     fit(model(), digits, TrainConfig(steps=8, batch_size=32, log_every=4), progress=False, on_log=board.log)
     board.close()
@@ -81,6 +96,7 @@ def test_tensorboard_logs_through_on_log(digits, tmp_path):
 
 
 # what a GON around a decoder of one's own checks on the first batch, called or through fit
+
 
 def test_a_decoder_output_of_another_shape_than_the_data_is_one_line(digits):
     x = digits.batch(slice(0, 16))
@@ -108,8 +124,11 @@ def test_data_outside_the_declared_range_is_refused_and_another_range_can_be_dec
 
 def test_a_labelled_batch_is_refused_with_the_fix_and_labelled_data_train(digits):
     batch = next(iter(torch.utils.data.DataLoader(digits, batch_size=16)))
-    with pytest.raises(GONError, match=r"got a list of 2 \(a DataLoader's \(images, labels\) batch\?\): pass the "
-                                       r"images, `images, labels = batch; model\(images\)`"):
+    with pytest.raises(
+        GONError,
+        match=r"got a list of 2 \(a DataLoader's \(images, labels\) batch\?\): pass the "
+        r"images, `images, labels = batch; model\(images\)`",
+    ):
         model()(batch)
     images, labels = batch
     assert labels.shape == (16,) and torch.isfinite(model()(images))

@@ -57,8 +57,11 @@ def mutate(data: bytes, cut: int, flips: list[tuple[int, int]]) -> bytes:
 
 
 @CASES
-@given(cut=st.integers(0, IDX_BYTES + 10), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                                              max_size=4), gz=st.booleans())
+@given(
+    cut=st.integers(0, IDX_BYTES + 10),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=4),
+    gz=st.booleans(),
+)
 def test_idx_files(tmp_path_factory, cut, flips, gz):
     directory = tmp_path_factory.mktemp("idx")
     payload = mutate(real_idx(), cut, flips)
@@ -89,8 +92,10 @@ REAL_PNG = real_png_bytes()
 
 
 @CASES
-@given(cut=st.integers(0, len(REAL_PNG) + 5), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
-                                                             max_size=3))
+@given(
+    cut=st.integers(0, len(REAL_PNG) + 5),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+)
 def test_folder_images(tmp_path_factory, cut, flips):
     directory = tmp_path_factory.mktemp("folder")
     for i in range(10):  # real images around the damaged one, which lands in the test split
@@ -105,7 +110,7 @@ def test_folder_images(tmp_path_factory, cut, flips):
 def test_npz_files(tmp_path_factory, blob, cut):
     directory = tmp_path_factory.mktemp("npz")
     buffer = io.BytesIO()
-    np.savez(buffer, images=np.frombuffer(real_idx()[16:16 + 12 * 784], dtype=np.uint8).reshape(12, 28, 28))
+    np.savez(buffer, images=np.frombuffer(real_idx()[16 : 16 + 12 * 784], dtype=np.uint8).reshape(12, 28, 28))
     real = buffer.getvalue()
     (directory / "random.npz").write_bytes(blob)
     (directory / "cut.npz").write_bytes(real[:cut])
@@ -123,8 +128,11 @@ def saved_model(tmp_path_factory):
 
 
 @CASES
-@given(cut=st.integers(0, 40000), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
-       config_cut=st.integers(0, 2000))
+@given(
+    cut=st.integers(0, 40000),
+    flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=3),
+    config_cut=st.integers(0, 2000),
+)
 def test_checkpoints(saved_model, tmp_path_factory, cut, flips, config_cut):
     directory = tmp_path_factory.mktemp("damaged")
     weights = (saved_model / "model.safetensors").read_bytes()
@@ -139,9 +147,13 @@ def test_checkpoints(saved_model, tmp_path_factory, cut, flips, config_cut):
 
 
 @CASES
-@given(document=st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-                             lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                          max_size=4), max_leaves=12))
+@given(
+    document=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        max_leaves=12,
+    )
+)
 def test_config_documents(saved_model, tmp_path_factory, document):
     directory = tmp_path_factory.mktemp("config")
     shutil.copy(saved_model / "model.safetensors", directory / "model.safetensors")
@@ -156,8 +168,14 @@ def test_config_documents(saved_model, tmp_path_factory, document):
 
 
 FIELDS = [f for f in ModelConfig.__dataclass_fields__]
-VALUES = st.none() | st.booleans() | st.integers(-3, 300) | st.floats(allow_nan=True) | st.text(max_size=6) | st.lists(
-    st.integers(), max_size=2)
+VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 300)
+    | st.floats(allow_nan=True)
+    | st.text(max_size=6)
+    | st.lists(st.integers(), max_size=2)
+)
 
 
 @CASES

@@ -26,8 +26,21 @@ from gon.cli import main
 from gon.data import load_data
 from gon.files import FORMAT, read_tensors, save_tensors, write_atomically
 
-T = ["--latent-dim", "4", "--hidden-features", "4", "--limit", "64", "--eval-limit", "16", "--batch-size", "16",
-     "--steps", "2", "--quiet"]
+T = [
+    "--latent-dim",
+    "4",
+    "--hidden-features",
+    "4",
+    "--limit",
+    "64",
+    "--eval-limit",
+    "16",
+    "--batch-size",
+    "16",
+    "--steps",
+    "2",
+    "--quiet",
+]
 LEGACY = Path(__file__).parent / "data" / "legacy"
 
 
@@ -153,10 +166,12 @@ def test_outputs_never_replace_a_device_fifo_socket_directory_or_symlink(tiny_ru
     try:
         modes = {name: os.lstat(path).st_mode for name, path in made.items()}
         for name, path in made.items():
-            for command in [("interpolate", tiny_run, "--pairs", "1", "--steps", "2", "--out", tmp_path / "i.png",
-                             "--gif", path),
-                            ("report", tiny_run, "--out", path), ("export-encoder", tiny_run, "--out", path),
-                            ("reconstruct", tiny_run, "-n", "2", "--out", path)]:
+            for command in [
+                ("interpolate", tiny_run, "--pairs", "1", "--steps", "2", "--out", tmp_path / "i.png", "--gif", path),
+                ("report", tiny_run, "--out", path),
+                ("export-encoder", tiny_run, "--out", path),
+                ("reconstruct", tiny_run, "-n", "2", "--out", path),
+            ]:
                 assert run_cli(*command) == 2, (name, command[0])
                 one_line_error(capsys, str(path))
                 assert os.lstat(path).st_mode == modes[name], (name, command[0])
@@ -227,8 +242,9 @@ def test_a_bad_test_image_stops_the_run_naming_it(tmp_path, capsys, bad):  # cas
         for i in range(4):
             (data / split / f"{i}.png").write_bytes(png_bytes())
     damaged = data / "test" / "9.png"
-    damaged.write_bytes({"empty": b"", "text": b"not an image", "truncated": png_bytes(64)[:60],
-                         "bomb": bomb_header(png_bytes())}[bad])
+    damaged.write_bytes(
+        {"empty": b"", "text": b"not an image", "truncated": png_bytes(64)[:60], "bomb": bomb_header(png_bytes())}[bad]
+    )
     assert run_cli("train", *T, "--data", f"folder:{data}", "--out", tmp_path / "run") == 2
     one_line_error(capsys, "9.png")
     assert not (tmp_path / "run").exists()
@@ -252,9 +268,16 @@ def test_a_read_only_folder_is_one_line_for_every_command(tiny_run, tmpfs, capsy
     shutil.copytree(tiny_run, run)
     assert subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)]).returncode == 0
     before = sorted(p.name for p in run.iterdir())
-    for command in [("reconstruct", run, "-n", "2"), ("sample", run, "-n", "2"), ("interpolate", run, "--pairs", "1"),
-                    ("export-encoder", run), ("inspect", run, "--limit", "16"), ("report", run),
-                    ("train", *T, "--out", tmpfs / "new"), ("train", *T, "--out", run, "--overwrite")]:
+    for command in [
+        ("reconstruct", run, "-n", "2"),
+        ("sample", run, "-n", "2"),
+        ("interpolate", run, "--pairs", "1"),
+        ("export-encoder", run),
+        ("inspect", run, "--limit", "16"),
+        ("report", run),
+        ("train", *T, "--out", tmpfs / "new"),
+        ("train", *T, "--out", run, "--overwrite"),
+    ]:
         assert run_cli(*command) == 2, command[0]
         one_line_error(capsys, "Read-only file system")
     assert sorted(p.name for p in run.iterdir()) == before
@@ -273,11 +296,13 @@ def test_a_read_only_folder_in_process(run_copy, monkeypatch, capsys):  # case 7
 def test_a_full_disk_under_stdout_and_for_a_figure(tiny_run, tmpfs, capsys):  # case 8
     gon = Path(sys.executable).with_name("gon")
     with open("/dev/full", "w") as full:  # every write: ENOSPC
-        done = subprocess.run([str(gon), "eval", str(tiny_run), "--json", "--limit", "16"], stdout=full,
-                              stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            [str(gon), "eval", str(tiny_run), "--json", "--limit", "16"], stdout=full, stderr=subprocess.PIPE, text=True
+        )
     errors = [line for line in done.stderr.splitlines() if "error" in line]
-    assert done.returncode == 2 and errors == ["gon: error: could not write the standard output (No space left on "
-                                               "device)"], done.stderr
+    assert done.returncode == 2 and errors == [
+        "gon: error: could not write the standard output (No space left on device)"
+    ], done.stderr
     with open(tmpfs / "filler", "wb", buffering=0) as f:
         try:
             while True:
@@ -299,14 +324,26 @@ SAMPLERS = {
     "float64": ("gaussian", {"mean": torch.zeros(4, dtype=torch.float64), "covariance": torch.eye(4).double()}),
     "scalars": ("gaussian", {"mean": torch.tensor(0.0), "covariance": torch.tensor(1.0)}),
     "nan covariance": ("gaussian", {"mean": torch.zeros(4), "covariance": torch.full((4, 4), float("nan"))}),
-    "negative weights": ("gmm", {"weights": torch.tensor([1.5, -0.5]), "means": torch.zeros(2, 4),
-                                 "covariances": torch.eye(4).repeat(2, 1, 1)}),
-    "nan weights": ("gmm", {"weights": torch.tensor([float("nan"), 1.0]), "means": torch.zeros(2, 4),
-                            "covariances": torch.eye(4).repeat(2, 1, 1)}),
-    "empty weights": ("gmm", {"weights": torch.zeros(0), "means": torch.zeros(0, 4),
-                              "covariances": torch.zeros(0, 4, 4)}),
-    "means against covariances": ("gmm", {"weights": torch.tensor([0.5, 0.5]), "means": torch.zeros(2, 4),
-                                          "covariances": torch.eye(3).repeat(2, 1, 1)}),
+    "negative weights": (
+        "gmm",
+        {"weights": torch.tensor([1.5, -0.5]), "means": torch.zeros(2, 4), "covariances": torch.eye(4).repeat(2, 1, 1)},
+    ),
+    "nan weights": (
+        "gmm",
+        {
+            "weights": torch.tensor([float("nan"), 1.0]),
+            "means": torch.zeros(2, 4),
+            "covariances": torch.eye(4).repeat(2, 1, 1),
+        },
+    ),
+    "empty weights": (
+        "gmm",
+        {"weights": torch.zeros(0), "means": torch.zeros(0, 4), "covariances": torch.zeros(0, 4, 4)},
+    ),
+    "means against covariances": (
+        "gmm",
+        {"weights": torch.tensor([0.5, 0.5]), "means": torch.zeros(2, 4), "covariances": torch.eye(3).repeat(2, 1, 1)},
+    ),
 }
 
 
@@ -326,10 +363,18 @@ def test_a_report_with_figures_claiming_a_huge_size_is_written(run_copy, capsys)
     assert "reconstructions.png is not a readable PNG image" in page
 
 
-@pytest.mark.parametrize("command", [
-    ("train", "--lr", "1e300"), ("train", "--epochs", "1e308"), ("train", "--config", "LR 3e38"),
-    ("train", "--config", "LR 1e39"), ("eval", "RUN", "--seed", "100000000000000000000000"),
-    ("sample", "RUN", "--seed", "100000000000000000000000"), ("eval", "RUN", "--threads", "100000")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("train", "--lr", "1e300"),
+        ("train", "--epochs", "1e308"),
+        ("train", "--config", "LR 3e38"),
+        ("train", "--config", "LR 1e39"),
+        ("eval", "RUN", "--seed", "100000000000000000000000"),
+        ("sample", "RUN", "--seed", "100000000000000000000000"),
+        ("eval", "RUN", "--threads", "100000"),
+    ],
+)
 def test_absurd_numbers_are_one_line(tiny_run, tmp_path, capsys, command):  # cases 12 and 18
     args = [str(tiny_run) if a == "RUN" else a for a in command]
     if "--config" in args:
@@ -360,15 +405,20 @@ def test_an_idx_header_of_images_without_pixels_is_one_line(tmp_path, capsys, st
     folder = tmp_path / "idx"
     folder.mkdir()
     (folder / "train-images-idx3-ubyte").write_bytes(struct.pack(">BBBBIII", 0, 0, 8, 3, 200, 0, 0))
-    assert run_cli("train", *T, "--data", f"idx:{folder}", *(["--stream"] if stream else []),
-                   "--out", tmp_path / "run") == 2
+    assert (
+        run_cli("train", *T, "--data", f"idx:{folder}", *(["--stream"] if stream else []), "--out", tmp_path / "run")
+        == 2
+    )
     one_line_error(capsys, "train-images-idx3-ubyte", "needs pixels")
 
 
 def test_nan_weights_are_refused_by_inspect_and_null_in_json(run_copy, capsys):  # case 15, also seen
     tensors, metadata = read_tensors(run_copy / "model.safetensors")
-    save_tensors({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()},
-                 run_copy / "model.safetensors", metadata)
+    save_tensors(
+        {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in tensors.items()},
+        run_copy / "model.safetensors",
+        metadata,
+    )
     assert run_cli("inspect", run_copy, "--limit", "16") == 2
     one_line_error(capsys, "not finite")
     assert not (run_copy / "latents.png").exists()
@@ -401,8 +451,9 @@ def test_concurrent_writers_of_one_output_use_their_own_temporaries(tmp_path):  
 def test_sigterm_leaves_no_lock_behind(tmp_path):  # also seen
     gon = Path(sys.executable).with_name("gon")
     out = tmp_path / "run"
-    writer = subprocess.Popen([str(gon), "train", *T[:-3], "--steps", "100000", "--out", str(out)],
-                              stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [str(gon), "train", *T[:-3], "--steps", "100000", "--out", str(out)], stderr=subprocess.PIPE, text=True
+    )
     for line in writer.stderr:
         if line.startswith("gon: training"):
             break
@@ -420,8 +471,10 @@ def test_a_run_killed_before_its_figures_gets_them_on_resume(run_copy, tmp_path)
         (run_copy / name).unlink()
     run_copy.rename(work)  # SIGKILL right after metrics.jsonl: no figures, no sampler
     resume(tmp_path / "run", progress=False)
-    assert all((tmp_path / "run" / name).is_file()
-               for name in ("samples.png", "interpolations.png", "sampler.safetensors", "run.json"))
+    assert all(
+        (tmp_path / "run" / name).is_file()
+        for name in ("samples.png", "interpolations.png", "sampler.safetensors", "run.json")
+    )
 
 
 def test_a_full_disk_during_the_figures_names_resume_and_keeps_the_model(tmp_path, monkeypatch, capsys):  # also seen
@@ -481,8 +534,27 @@ def test_the_activation_estimate_covers_the_measured_peak(mode):  # case 13
 
 
 def test_huge_implicit_images_are_refused_before_they_are_computed(tmp_path, capsys, monkeypatch):  # case 13
-    assert run_cli("train", *T, "--model", "implicit", "--hidden-features", "256", "--image-size", "11000",
-                   "--limit", "1", "--batch-size", "1", "--steps", "1", "--out", tmp_path / "big") == 2
+    assert (
+        run_cli(
+            "train",
+            *T,
+            "--model",
+            "implicit",
+            "--hidden-features",
+            "256",
+            "--image-size",
+            "11000",
+            "--limit",
+            "1",
+            "--batch-size",
+            "1",
+            "--steps",
+            "1",
+            "--out",
+            tmp_path / "big",
+        )
+        == 2
+    )
     one_line_error(capsys, "GiB of activations")
     run = tmp_path / "implicit"
     assert run_cli("train", *T, "--model", "implicit", "--out", run) == 0
@@ -527,8 +599,9 @@ print(status("VmHWM") - before, 4096 ** 2 * PICTURE_BYTES_PER_VALUE + (64 << 20)
 
 
 def test_the_picture_estimate_covers_the_measured_peak(tmp_path):  # case 13
-    done = subprocess.run([sys.executable, "-c", RENDER, str(tmp_path / "r.png")], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", RENDER, str(tmp_path / "r.png")], capture_output=True, text=True, check=True
+    )
     measured, estimate = map(int, done.stdout.split())
     assert 0 < measured <= estimate  # docs/reliability.md, "Memory estimates"
 
@@ -547,6 +620,7 @@ def test_os_errors_of_any_kind_are_one_line(run_copy, monkeypatch, capsys, errno
     if errno_name == "ENOTDIR":  # a real one: a folder under a file
         assert run_cli("reconstruct", run_copy, "-n", "2", "--out", run_copy / "config.json" / "x.png") == 2
     else:
+
         def refuse(*args, **kwargs):
             raise OSError(getattr(errno, errno_name), os.strerror(getattr(errno, errno_name)), "somewhere")
 
@@ -559,11 +633,12 @@ def test_os_errors_of_any_kind_are_one_line(run_copy, monkeypatch, capsys, errno
 
 # round four: sound, stored scales, dtypes, inner steps (docs/reliability.md, "Failure table")
 
+
 def test_inner_steps_are_bounded_from_the_flag_and_from_a_run_config(run_copy, tmp_path, capsys):  # cause 1
-    assert run_cli("train", *T, "--inner-steps", 10 ** 9, "--out", tmp_path / "new") == 2
+    assert run_cli("train", *T, "--inner-steps", 10**9, "--out", tmp_path / "new") == 2
     one_line_error(capsys, "inner_steps must be at most")
     document = json.loads((run_copy / "config.json").read_text())
-    document["model"]["origin"]["steps"] = 10 ** 9
+    document["model"]["origin"]["steps"] = 10**9
     (run_copy / "config.json").write_text(json.dumps(document))
     assert run_cli("eval", run_copy, "--limit", 16) == 2
     one_line_error(capsys, "inner_steps must be at most")
@@ -576,13 +651,16 @@ def stored(run, change):
 
 
 def weights_as(dtype):
-    return lambda tensors: {k: v.to(dtype) if v.is_floating_point() and k != "calibrated_scale" else v
-                            for k, v in tensors.items()}
+    return lambda tensors: {
+        k: v.to(dtype) if v.is_floating_point() and k != "calibrated_scale" else v for k, v in tensors.items()
+    }
 
 
 DAMAGED_WEIGHTS = {
-    **{f"calibrated scale {value}": lambda t, value=value: {**t, "calibrated_scale": torch.tensor(value)}
-       for value in (-1.0, 0.0, float("inf"))},
+    **{
+        f"calibrated scale {value}": lambda t, value=value: {**t, "calibrated_scale": torch.tensor(value)}
+        for value in (-1.0, 0.0, float("inf"))
+    },
     **{f"{dtype} weights": weights_as(dtype) for dtype in (torch.complex64, torch.bool, torch.int64, torch.uint8)},
 }
 
@@ -604,6 +682,7 @@ def test_a_scale_not_yet_calibrated_and_float64_weights_load(run_copy, capsys): 
 @pytest.mark.parametrize("name", [12, "x" * 10000, "/tmp/" + "y" * 10000])
 def test_a_model_name_that_is_no_folder_is_one_line_from_python(name):  # also seen
     from gon import GON, GONError
+
     with pytest.raises(GONError) as error:
         GON.from_pretrained(name)
     assert len(str(error.value)) < 200 and "\n" not in str(error.value)
@@ -612,6 +691,7 @@ def test_a_model_name_that_is_no_folder_is_one_line_from_python(name):  # also s
 def test_a_data_set_indexed_by_a_float_or_none_is_one_line(sounds_dir):  # also seen
     from gon import GONError
     from gon.data import load_sounds
+
     images, clips = load_data("mnist5k", "test", limit=4), load_sounds("sounds", "test", 8000, 0.25, limit=2)
     for data, index in ((images, None), (images, 1.5), (clips, 1.5), (clips, None), (clips, "0")):
         with pytest.raises(GONError, match="index with an int, a slice"):
@@ -645,8 +725,27 @@ def test_a_run_records_its_data_folder_so_commands_work_from_anywhere(tmp_path, 
     for name in ("bd_boom.flac", "sn_dub.flac", "hat_raw.flac", "tabla_na.flac", "bd_haus.aiff"):
         shutil.copy(sounds_dir / "samples" / name, aud)
     monkeypatch.chdir(tmp_path / "here")
-    assert run_cli("train", "--model", "audio-conv", "--data", "audio:aud", "--sample-rate", 8000, "--clip-seconds",
-                   0.25, "--steps", 1, "--batch-size", 2, "--out", tmp_path / "run", "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-conv",
+            "--data",
+            "audio:aud",
+            "--sample-rate",
+            8000,
+            "--clip-seconds",
+            0.25,
+            "--steps",
+            1,
+            "--batch-size",
+            2,
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+        )
+        == 0
+    )
     recorded = json.loads((tmp_path / "run" / "config.json").read_text())["train"]["data"]
     assert recorded == f"audio:{aud.resolve()}"
     monkeypatch.chdir(tmp_path)

@@ -16,8 +16,19 @@ from gon.models import build_model
 from gon.models.gon import CALIBRATION_SCALES
 from gon.origin import gradient_origin
 
-QUICK = ["--steps", "6", "--batch-size", "16", "--limit", "64", "--eval-limit", "32", "--hidden-features", "4",
-         "--quiet"]
+QUICK = [
+    "--steps",
+    "6",
+    "--batch-size",
+    "16",
+    "--limit",
+    "64",
+    "--eval-limit",
+    "32",
+    "--hidden-features",
+    "4",
+    "--quiet",
+]
 
 
 def test_a_bare_gon_calibrates_on_its_first_batch_by_a_line_search(digits32):
@@ -34,7 +45,7 @@ def test_a_bare_gon_calibrates_on_its_first_batch_by_a_line_search(digits32):
         return model.inner_loss(model.decoder(z), x).mean().item()
 
     # the best of its neighbours on the grid, and better than the paper's scale and than 1
-    assert inner(scale) <= min(inner(scale * 10 ** 0.25), inner(scale / 10 ** 0.25), inner(1.5e-5), inner(1.0))
+    assert inner(scale) <= min(inner(scale * 10**0.25), inner(scale / 10**0.25), inner(1.5e-5), inner(1.0))
     # set once: a later batch is encoded with the same scale
     model.encode(digits32[32:])
     assert model.calibrated_scale.item() == scale
@@ -46,7 +57,7 @@ def test_a_calibrated_scale_travels_with_the_weights(digits32):
     z = model.encode(digits32[:16])
     torch.manual_seed(1)
     copy = GON(MLPDecoder(16, hidden=32), 16).eval()
-    copy.encode(digits32[16:48])           # calibrated on another batch first ...
+    copy.encode(digits32[16:48])  # calibrated on another batch first ...
     copy.load_state_dict(model.state_dict())
     # ... the loaded scale replaces it, and latents agree bit for bit
     assert torch.equal(copy.encode(digits32[:16]), z)
@@ -77,9 +88,8 @@ def test_the_command_line_takes_a_rule_or_a_number(tmp_path, capsys):
     saved = json.loads((tmp_path / "calibrated" / "config.json").read_text())
     assert saved["model"]["origin"]["inner_scale"] == "calibrated"
     model, _, _ = load_model(tmp_path / "calibrated")
-    assert model.calibrated_scale.item() > 0          # set while training, stored with the weights
-    assert main(["train", "--data", "mnist5k", "--inner-scale", "paper", "--out", str(tmp_path / "paper"),
-                 *QUICK]) == 0
+    assert model.calibrated_scale.item() > 0  # set while training, stored with the weights
+    assert main(["train", "--data", "mnist5k", "--inner-scale", "paper", "--out", str(tmp_path / "paper"), *QUICK]) == 0
     saved = json.loads((tmp_path / "paper" / "config.json").read_text())
     assert saved["model"]["origin"]["inner_scale"] == paper_inner_scale("conv", 32, 1)
     capsys.readouterr()
@@ -129,6 +139,7 @@ def test_the_chosen_scale_is_logged_recorded_and_reported(tmp_path, caplog):
     import logging
 
     from gon.report import write_report
+
     caplog.set_level(logging.INFO, logger="gon")
     out = tmp_path / "run"
     assert main(["train", "--data", "mnist5k", "--out", str(out), *QUICK]) == 0
@@ -145,11 +156,16 @@ def test_several_inner_steps_with_the_calibrated_scale_are_warned_once(inner_sca
     import logging
 
     from gon import TrainConfig, fit, load_data
+
     data = load_data("mnist5k", "train", image_size=32, limit=32)
-    model = build_model(ModelConfig(kind="conv", hidden_features=4,
-                                    origin=OriginStep(steps=2, step_size=0.1, inner_scale=inner_scale)))
+    model = build_model(
+        ModelConfig(kind="conv", hidden_features=4, origin=OriginStep(steps=2, step_size=0.1, inner_scale=inner_scale))
+    )
     caplog.set_level(logging.INFO, logger="gon")
     fit(model, data, TrainConfig(steps=3, batch_size=16), progress=False)
-    said = [r for r in caplog.records if r.levelno == logging.WARNING and "2 inner steps with the calibrated" in
-            r.getMessage()]
+    said = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "2 inner steps with the calibrated" in r.getMessage()
+    ]
     assert len(said) == warned

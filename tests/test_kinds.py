@@ -25,9 +25,12 @@ class LinearAutoencoder(LatentModel):
     """A toy kind: a linear encoder and decoder, defined here and nowhere in the library."""
 
     def __init__(self, config: ModelConfig) -> None:
-        pixels = config.channels * config.image_size ** 2
-        decoder = nn.Sequential(nn.Linear(config.latent_dim, pixels), nn.Sigmoid(),
-                                nn.Unflatten(1, (config.channels, config.image_size, config.image_size)))
+        pixels = config.channels * config.image_size**2
+        decoder = nn.Sequential(
+            nn.Linear(config.latent_dim, pixels),
+            nn.Sigmoid(),
+            nn.Unflatten(1, (config.channels, config.image_size, config.image_size)),
+        )
         super().__init__(decoder, config.latent_dim, config=config)
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(pixels, config.latent_dim))
 
@@ -38,8 +41,14 @@ class LinearAutoencoder(LatentModel):
 
 @pytest.fixture
 def toy_kind():
-    spec = register_kind(KindSpec("toy-linear", LinearAutoencoder,
-                                  dict(image_size=28, latent_dim=8, hidden_features=1, activation="elu"), lr=3e-3))
+    spec = register_kind(
+        KindSpec(
+            "toy-linear",
+            LinearAutoencoder,
+            dict(image_size=28, latent_dim=8, hidden_features=1, activation="elu"),
+            lr=3e-3,
+        )
+    )
     try:
         yield spec
     finally:
@@ -49,12 +58,12 @@ def toy_kind():
 def test_a_kind_registered_from_outside_the_library_trains_saves_and_loads(toy_kind, tmp_path):
     assert "toy-linear" in gon.config.MODEL_KINDS and "toy-linear" not in MODEL_KINDS  # read when asked
     model_config = ModelConfig(kind="toy-linear")
-    assert (model_config.image_size, model_config.latent_dim) == (28, 8)   # the spec's defaults
+    assert (model_config.image_size, model_config.latent_dim) == (28, 8)  # the spec's defaults
     with pytest.raises(GONError, match="w0 does not apply to toy-linear models"):
-        ModelConfig(kind="toy-linear", w0=10.0)                             # no per-kind option listed
+        ModelConfig(kind="toy-linear", w0=10.0)  # no per-kind option listed
     data = load_data("mnist5k", "train", image_size=28, limit=256)
     model, model_config, config = prepare_run(model_config, TrainConfig(steps=60, batch_size=32, log_every=20), data)
-    assert config.lr == 3e-3 and isinstance(model, LinearAutoencoder)      # the spec's rate
+    assert config.lr == 3e-3 and isinstance(model, LinearAutoencoder)  # the spec's rate
     history = fit(model, data, config, progress=False)
     assert history[-1]["loss"] < history[0]["loss"]
     loaded = LatentModel.from_pretrained(model.save_pretrained(tmp_path / "toy"))
@@ -62,10 +71,18 @@ def test_a_kind_registered_from_outside_the_library_trains_saves_and_loads(toy_k
     assert isinstance(loaded, LinearAutoencoder) and torch.equal(loaded.encode(x), model.encode(x))
 
 
-@pytest.mark.parametrize("kind,option,value", [
-    ("implicit", "norm", "batch"), ("conv", "w0", 10.0), ("conv", "num_layers", 2), ("conv", "likelihood", "gaussian"),
-    ("ae", "latent_lr", 0.5), ("conv", "coordinate_samples", 100), ("variational", "train_images", 10),
-])
+@pytest.mark.parametrize(
+    "kind,option,value",
+    [
+        ("implicit", "norm", "batch"),
+        ("conv", "w0", 10.0),
+        ("conv", "num_layers", 2),
+        ("conv", "likelihood", "gaussian"),
+        ("ae", "latent_lr", 0.5),
+        ("conv", "coordinate_samples", 100),
+        ("variational", "train_images", 10),
+    ],
+)
 def test_an_option_that_does_not_apply_is_refused_in_python(kind, option, value):
     with pytest.raises(GONError, match=f"{option} does not apply to {kind} models"):
         ModelConfig(kind=kind, **{option: value})
@@ -90,7 +107,7 @@ def test_a_run_that_recorded_an_inapplicable_option_still_loads_with_one_notice(
     run = tmp_path / "ae"
     shutil.copytree(LEGACY / "ae", run)
     document = json.loads((run / "config.json").read_text())
-    document["model"].update(w0=10.0, num_layers=7)     # what `--model ae --w0 10 ...` once recorded
+    document["model"].update(w0=10.0, num_layers=7)  # what `--model ae --w0 10 ...` once recorded
     (run / "config.json").write_text(json.dumps(document))
     with caplog.at_level(logging.WARNING, logger="gon"):
         model, config, _ = load_model(run)

@@ -88,7 +88,7 @@ def test_the_import_graph_has_no_cycle(type_checking):
         state[node] = 1
         for target in sorted(edges[node]):
             if state.get(target) == 1:
-                cycle.extend(path[path.index(target):] + [node, target] if target in path else [node, target])
+                cycle.extend(path[path.index(target) :] + [node, target] if target in path else [node, target])
                 return True
             if state.get(target) is None and visit(target, path + [node]):
                 return True
@@ -113,16 +113,26 @@ def test_the_package_is_the_library():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
-                benchmark_imports += [f"{path.name}: {a.name}" for a in node.names
-                                      if a.name.split(".")[0] == "benchmarks"]
+                benchmark_imports += [
+                    f"{path.name}: {a.name}" for a in node.names if a.name.split(".")[0] == "benchmarks"
+                ]
             elif isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").startswith("benchmarks"):
                 benchmark_imports.append(f"{path.name}: {node.module}")
-        docstrings = {id(n.body[0].value) for n in ast.walk(tree)
-                      if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                      and n.body and isinstance(n.body[0], ast.Expr)}
-        docs_paths += [f"{path.name}:{n.lineno}: {n.value!r}" for n in ast.walk(tree)
-                       if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docstrings
-                       and (n.value == "docs" or n.value.startswith("docs/"))]
+        docstrings = {
+            id(n.body[0].value)
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.body
+            and isinstance(n.body[0], ast.Expr)
+        }
+        docs_paths += [
+            f"{path.name}:{n.lineno}: {n.value!r}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant)
+            and isinstance(n.value, str)
+            and id(n) not in docstrings
+            and (n.value == "docs" or n.value.startswith("docs/"))
+        ]
     assert not (ROOT / "paper").exists()
     assert benchmark_imports == [] and docs_paths == []
 
@@ -143,21 +153,31 @@ NESTED_SETTINGS = {"gon/config.py": {"sound", "SoundSettings"}}
 def _code_words(tree: ast.AST) -> list[tuple[int, str]]:
     """(line, word) of every name, attribute, argument and string in code: docstrings, comments,
     imports (a module registering its signal's parts) and __all__ (their public names) left out."""
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
     skipped = set()
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)) or (
-                isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)):
+            isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "__all__" for t in node.targets)
+        ):
             skipped.update(id(child) for child in ast.walk(node))
     words = []
     for node in ast.walk(tree):
         if id(node) in skipped or id(node) in docstrings:
             continue
-        for word in (getattr(node, "id", None), getattr(node, "attr", None), getattr(node, "arg", None),
-                     node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else None,
-                     node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None):
+        for word in (
+            getattr(node, "id", None),
+            getattr(node, "attr", None),
+            getattr(node, "arg", None),
+            node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else None,
+            node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None,
+        ):
             if isinstance(word, str):
                 words.append((getattr(node, "lineno", 0), word))
     return words
@@ -172,6 +192,9 @@ def test_no_module_outside_the_sound_signal_names_sound_in_code():
         if name in SOUND_MODULES:
             continue
         allowed = NESTED_SETTINGS.get(name, set())
-        found += [f"{name}:{line}: {word!r}" for line, word in _code_words(ast.parse(path.read_text()))
-                  if "sound" in word.lower() and word not in allowed]
+        found += [
+            f"{name}:{line}: {word!r}"
+            for line, word in _code_words(ast.parse(path.read_text()))
+            if "sound" in word.lower() and word not in allowed
+        ]
     assert not found, "\n".join(found)

@@ -23,8 +23,10 @@ def clips(sounds_dir):
     return load_sounds("sounds", "test", RATE, SECONDS).batch(slice(0, 6))
 
 
-@pytest.mark.parametrize("size,tile", [((2000,), (200,)), ((2000,), (300,)), ((28, 28), (7, 7)), ((28, 28), (10, 12)),
-                                       ((4, 6, 6), (2, 3, 4))])
+@pytest.mark.parametrize(
+    "size,tile",
+    [((2000,), (200,)), ((2000,), (300,)), ((28, 28), (7, 7)), ((28, 28), (10, 12)), ((4, 6, 6), (2, 3, 4))],
+)
 def test_split_and_join_are_inverse_and_tiles_are_local(size, tile):
     tiling = Tiling(size, tile)
     x = torch.randn(3, 2, *size)
@@ -32,8 +34,10 @@ def test_split_and_join_are_inverse_and_tiles_are_local(size, tile):
     assert tiles.shape == (3 * tiling.count, 2, *tile)
     assert torch.equal(tiling.join(tiles), x)
     # the first tile of the second signal is that signal's first corner
-    assert torch.equal(tiles[tiling.count][(slice(None), *[slice(0, min(t, s)) for t, s in zip(tile, size)])],
-                       x[1][(slice(None), *[slice(0, min(t, s)) for t, s in zip(tile, size)])])
+    assert torch.equal(
+        tiles[tiling.count][(slice(None), *[slice(0, min(t, s)) for t, s in zip(tile, size)])],
+        x[1][(slice(None), *[slice(0, min(t, s)) for t, s in zip(tile, size)])],
+    )
 
 
 def test_locate_gives_the_training_points_on_the_training_grid():
@@ -48,8 +52,16 @@ def test_locate_gives_the_training_points_on_the_training_grid():
 
 def test_a_tile_longer_than_an_axis_is_cut_to_it():
     # an 80-sample clip with the kind's 200-sample tile: one tile of the whole clip
-    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(sample_rate=RATE, clip_seconds=0.01),
-                                    tile=200, latent_dim=8, hidden_features=16, basis_features=8))
+    model = build_model(
+        ModelConfig(
+            kind="audio-modulated",
+            sound=SoundSettings(sample_rate=RATE, clip_seconds=0.01),
+            tile=200,
+            latent_dim=8,
+            hidden_features=16,
+            basis_features=8,
+        )
+    )
     assert model.tiling.tile == (80,) and model.tiling.count == 1
     with pytest.raises(GONError, match="larger than the signal"):
         Tiling((80,), (200,))
@@ -57,17 +69,26 @@ def test_a_tile_longer_than_an_axis_is_cut_to_it():
 
 @pytest.mark.parametrize("detach", [False, True])
 def test_modulated_shared_origin_equals_general_path(clips, detach):
-    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=250,
-                                    latent_dim=8, hidden_features=16, num_layers=2,
-                                    origin=OriginStep(detach=detach, inner_scale=1.0))).train()
+    model = build_model(
+        ModelConfig(
+            kind="audio-modulated",
+            sound=SoundSettings(RATE, SECONDS),
+            tile=250,
+            latent_dim=8,
+            hidden_features=16,
+            num_layers=2,
+            origin=OriginStep(detach=detach, inner_scale=1.0),
+        )
+    ).train()
     tiles = model.tiling.split(clips)
     assert model.origin_path(len(clips)).startswith("shared")
     general = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
 
     def latent_and_grads(decoder):
         model.zero_grad()
-        z = gradient_origin(decoder, tiles, model.inner_loss, (8,), model.step, create_graph=True,
-                            step_sizes=model.step_sizes())
+        z = gradient_origin(
+            decoder, tiles, model.inner_loss, (8,), model.step, create_graph=True, step_sizes=model.step_sizes()
+        )
         model.outer_loss(model.decoder(z), tiles).mean().backward()
         return z.detach(), [p.grad.clone() for p in model.parameters() if p.grad is not None]
 
@@ -81,8 +102,16 @@ def test_modulated_shared_origin_equals_general_path(clips, detach):
 
 def test_tiled_encoding_is_the_step_on_each_tile_alone(clips):
     """A tile's latent depends on that tile only: encoding one tile of a clip gives the same latent."""
-    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=500,
-                                    latent_dim=8, hidden_features=16, num_layers=2)).eval()
+    model = build_model(
+        ModelConfig(
+            kind="audio-modulated",
+            sound=SoundSettings(RATE, SECONDS),
+            tile=500,
+            latent_dim=8,
+            hidden_features=16,
+            num_layers=2,
+        )
+    ).eval()
     z = model.encode(clips).reshape(len(clips), model.tiling.count, 8)
     changed = clips.clone()
     changed[:, :, 500:1000] = 0  # the second tile silenced: only its latents move
@@ -92,8 +121,16 @@ def test_tiled_encoding_is_the_step_on_each_tile_alone(clips):
 
 
 def test_render_on_the_training_grid_is_decode_and_renders_any_rate(clips):
-    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=200,
-                                    latent_dim=8, hidden_features=16, num_layers=2)).eval()
+    model = build_model(
+        ModelConfig(
+            kind="audio-modulated",
+            sound=SoundSettings(RATE, SECONDS),
+            tile=200,
+            latent_dim=8,
+            hidden_features=16,
+            num_layers=2,
+        )
+    ).eval()
     z = model.encode(clips)
     with torch.no_grad():
         decoded = model.decode(z).clamp(-1, 1)
@@ -117,8 +154,15 @@ def test_image_tiles_render_at_any_resolution(digits28):
 
 
 def test_learned_step_sizes_train_and_are_saved(clips, tmp_path):
-    config = ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), tile=200, latent_dim=8,
-                         hidden_features=16, num_layers=2, origin=OriginStep(steps=2))
+    config = ModelConfig(
+        kind="audio-modulated",
+        sound=SoundSettings(RATE, SECONDS),
+        tile=200,
+        latent_dim=8,
+        hidden_features=16,
+        num_layers=2,
+        origin=OriginStep(steps=2),
+    )
     model = build_model(config).train()
     assert model.step.step_sizes == "learned" and model.log_step_sizes.shape == (2, 8)
     model(clips).backward()
@@ -131,7 +175,10 @@ def test_learned_step_sizes_train_and_are_saved(clips, tmp_path):
     assert torch.allclose(loaded.eval().encode(clips), model.eval().encode(clips), atol=1e-6)
     # a kind whose default is fixed keeps no step-size parameters unless asked
     assert not hasattr(build_model(ModelConfig(kind="conv")), "log_step_sizes")
-    assert build_model(ModelConfig(kind="conv", origin=OriginStep(step_sizes="learned"))).log_step_sizes.shape == (1, 32)
+    assert build_model(ModelConfig(kind="conv", origin=OriginStep(step_sizes="learned"))).log_step_sizes.shape == (
+        1,
+        32,
+    )
 
 
 @pytest.mark.parametrize("steps", [1, 3])
@@ -150,17 +197,46 @@ def test_calibration_takes_the_models_own_inner_steps(digits32, steps):
             return float(fixed.inner_loss(fixed.decode(fixed.encode(x)), x).mean())
 
     best = loss_at(scale)
-    assert best <= loss_at(scale * 10 ** 0.25) and best <= loss_at(scale / 10 ** 0.25)
+    assert best <= loss_at(scale * 10**0.25) and best <= loss_at(scale / 10**0.25)
     with torch.no_grad():
         assert best < float(model.inner_loss(model.decode(torch.zeros(len(x), 32)), x).mean())
 
 
 def test_modulated_sound_trains_evaluates_and_renders_from_the_command_line(sounds_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--model", "audio-modulated", "--data", "sounds", "--sample-rate", str(RATE),
-                 "--clip-seconds", str(SECONDS), "--steps", "3", "--batch-size", "4", "--latent-dim", "8",
-                 "--hidden-features", "16", "--num-layers", "2", "--limit", "12", "--eval-limit", "4",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                "audio-modulated",
+                "--data",
+                "sounds",
+                "--sample-rate",
+                str(RATE),
+                "--clip-seconds",
+                str(SECONDS),
+                "--steps",
+                "3",
+                "--batch-size",
+                "4",
+                "--latent-dim",
+                "8",
+                "--hidden-features",
+                "16",
+                "--num-layers",
+                "2",
+                "--limit",
+                "12",
+                "--eval-limit",
+                "4",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     model, config, _ = load_model(out)
     assert config.tile == 200 and model.latent_dim == 8 * math.ceil(RATE * SECONDS / 200)
     assert main(["eval", str(out), "--limit", "4", "--json"]) == 0
@@ -177,14 +253,27 @@ def test_cosine_schedule_scales_every_group_and_step_sizes_have_their_own_rate(c
     from gon.models.gon import STEP_SIZE_LR
     from gon.training import fit
 
-    model = build_model(ModelConfig(kind="audio-modulated", sound=SoundSettings(RATE, SECONDS), latent_dim=8,
-                                    hidden_features=16, num_layers=2, basis_features=16))
+    model = build_model(
+        ModelConfig(
+            kind="audio-modulated",
+            sound=SoundSettings(RATE, SECONDS),
+            latent_dim=8,
+            hidden_features=16,
+            num_layers=2,
+            basis_features=16,
+        )
+    )
     data = SoundData(load_sounds("sounds", "train", RATE, SECONDS).clips[:16], None, "clips", RATE)
     seen = []
     steps = 6
     config = TrainConfig(steps=steps, batch_size=4, lr=1e-3, lr_schedule="cosine", log_every=100)
-    fit(model, data, config, progress=False, on_step=lambda step: seen.append(
-        [group["lr"] for group in model_optimizer_groups(model)]) and None)
+    fit(
+        model,
+        data,
+        config,
+        progress=False,
+        on_step=lambda step: seen.append([group["lr"] for group in model_optimizer_groups(model)]) and None,
+    )
     factors = [0.5 * (1 + math.cos(math.pi * s / steps)) for s in range(steps)]
     assert [round(r[0] / 1e-3, 6) for r in seen] == [round(f, 6) for f in factors]
     assert [round(r[1] / STEP_SIZE_LR, 6) for r in seen] == [round(f, 6) for f in factors]
@@ -195,6 +284,7 @@ def model_optimizer_groups(model):
     import gc
 
     from torch.optim import Adam
+
     for obj in gc.get_objects():
         if isinstance(obj, Adam) and any(p is model.log_step_sizes for g in obj.param_groups for p in g["params"]):
             return obj.param_groups

@@ -34,16 +34,18 @@ def implicit_reduce(g, x):  # ((g - x)**2).sum(1).mean() over (B, H*W, C): sum o
     return ((g - x) ** 2).flatten(2).sum(2).mean(1)
 
 
-@pytest.mark.parametrize("kind,images,reduce", [("conv", "digits32", conv_reduce),
-                                                 ("implicit", "digits28", implicit_reduce)])
+@pytest.mark.parametrize(
+    "kind,images,reduce", [("conv", "digits32", conv_reduce), ("implicit", "digits28", implicit_reduce)]
+)
 def test_step_matches_paper_double_backward(kind, images, reduce, request):
     # At the paper's batch size of 64 the paper's inner scale (by name) equals the paper's
     # batch mean, so latents and parameter gradients must agree to float precision.
     x = request.getfixturevalue(images)
     assert x.shape[0] == 64
     siren = {"num_layers": 3} if kind == "implicit" else {}  # an option of implicit models only
-    config = ModelConfig(kind=kind, hidden_features=16 if kind == "conv" else 64,
-                         origin=OriginStep(inner_scale="paper"), **siren)
+    config = ModelConfig(
+        kind=kind, hidden_features=16 if kind == "conv" else 64, origin=OriginStep(inner_scale="paper"), **siren
+    )
     model = build_model(config).train()
 
     z_ref, out_ref = paper_step(model.decoder, x, config.latent_dim, reduce)
@@ -100,8 +102,11 @@ def test_detach_cuts_second_order_terms(digits32):
         model.loss(digits32).backward()
         z = model.encode(digits32).detach()
         model.zero_grad()
-        return model, parameter_grads_of(model, lambda: model.loss(digits32)), parameter_grads_of(
-            model, lambda: model.outer_loss(model.decode(z), digits32).mean())
+        return (
+            model,
+            parameter_grads_of(model, lambda: model.loss(digits32)),
+            parameter_grads_of(model, lambda: model.outer_loss(model.decode(z), digits32).mean()),
+        )
 
     def parameter_grads_of(model, loss_fn):
         model.zero_grad()
@@ -147,8 +152,10 @@ def test_origin_noise_and_descent_form(digits32):
     assert not torch.allclose(noisy_neg, plain)
 
 
-@pytest.mark.parametrize("bad", [dict(steps=0), dict(step_size=0.0), dict(origin_std=-1.0),
-                                 dict(latent_form="sideways"), dict(inner_scale=0.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [dict(steps=0), dict(step_size=0.0), dict(origin_std=-1.0), dict(latent_form="sideways"), dict(inner_scale=0.0)],
+)
 def test_bad_step_values_are_rejected(bad):
     with pytest.raises(GONError):
         OriginStep(**bad)
@@ -176,8 +183,11 @@ def test_shared_origin_equals_general_path(kind, images, detach, request):
     x = request.getfixturevalue(images)[:24]
     # latent_dim 8: the conv Jacobian (cost 2k = 16 samples) is used for this batch of 24
     siren = {"num_layers": 2} if kind == "implicit" else {}  # an option of implicit models only
-    model = build_model(ModelConfig(kind=kind, hidden_features=16, latent_dim=8,
-                                    origin=OriginStep(detach=detach, inner_scale="paper"), **siren)).train()
+    model = build_model(
+        ModelConfig(
+            kind=kind, hidden_features=16, latent_dim=8, origin=OriginStep(detach=detach, inner_scale="paper"), **siren
+        )
+    ).train()
     assert model.origin_path(len(x)).startswith("shared")
     general_decoder = lambda z: model.decoder(z)  # noqa: E731 - hides origin_jacobian: the general path
 
@@ -198,8 +208,9 @@ def test_shared_origin_equals_general_path(kind, images, detach, request):
 def test_shared_origin_on_a_coordinate_subset(digits28):
     from gon.decoders import CoordinateSubset
 
-    model = build_model(ModelConfig(kind="implicit", hidden_features=16, num_layers=2,
-                                    origin=OriginStep(inner_scale="paper"))).train()
+    model = build_model(
+        ModelConfig(kind="implicit", hidden_features=16, num_layers=2, origin=OriginStep(inner_scale="paper"))
+    ).train()
     index = torch.randperm(28 * 28)[:100]
     subset = CoordinateSubset(model.decoder, model.decoder.grid[index])
     target = digits28[:16].flatten(2)[:, :, index]

@@ -13,8 +13,11 @@ from gon.training import train
 
 @pytest.fixture(scope="module")
 def trained():
-    run = train(ModelConfig(kind="conv", hidden_features=8), TrainConfig(data="mnist5k", steps=5, batch_size=16,
-                                                                       limit=128, eval_limit=32), progress=False)
+    run = train(
+        ModelConfig(kind="conv", hidden_features=8),
+        TrainConfig(data="mnist5k", steps=5, batch_size=16, limit=128, eval_limit=32),
+        progress=False,
+    )
     return run.model.eval()
 
 
@@ -49,6 +52,7 @@ def test_saving_into_a_run_directory_keeps_its_other_files(trained, tmp_path):
 
 def test_a_baseline_without_a_config_cannot_be_saved(trained, tmp_path):
     from gon.models.baselines import Autoencoder, ConvEncoder
+
     bare = Autoencoder(ConvEncoder(trained.latent_dim, hidden_features=8), trained.decoder, trained.latent_dim)
     with pytest.raises(GONError, match="no config to save"):
         bare.save_pretrained(tmp_path / "bare")
@@ -60,8 +64,9 @@ class MyDecoder(torch.nn.Module):
 
     def __init__(self, latent_dim, width=64):
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(latent_dim, width), torch.nn.ELU(),
-                                       torch.nn.Linear(width, 28 * 28), torch.nn.Sigmoid())
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(latent_dim, width), torch.nn.ELU(), torch.nn.Linear(width, 28 * 28), torch.nn.Sigmoid()
+        )
         self.register_buffer("calibrated", None)  # e.g. set on the first batch
 
     def forward(self, z):
@@ -70,6 +75,7 @@ class MyDecoder(torch.nn.Module):
 
 def test_a_gon_around_a_decoder_of_ones_own_saves_and_loads_into_a_new_decoder(digits28, tmp_path):
     from gon import OriginStep
+
     model = GON(MyDecoder(16), 16, step=OriginStep(inner_scale=2e-3, origin_std=0.0))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(5):  # the user's own loop
@@ -91,6 +97,7 @@ def test_a_gon_around_a_decoder_of_ones_own_saves_and_loads_into_a_new_decoder(d
 
 def test_loading_a_gon_of_ones_own_says_what_to_pass(digits28, tmp_path):
     from gon import load_model
+
     GON(MyDecoder(16), 16).save_pretrained(tmp_path / "mine")
     with pytest.raises(GONError, match=r"GON.from_pretrained\(path, decoder=MyDecoder\(...\)\)"):
         GON.from_pretrained(tmp_path / "mine")
@@ -103,11 +110,16 @@ def test_loading_a_gon_of_ones_own_says_what_to_pass(digits28, tmp_path):
 
     def my_loss(output, x):
         return (output - x).abs().flatten(1).sum(1)
+
     GON(MyDecoder(16), 16, inner_loss=my_loss).save_pretrained(tmp_path / "l1")
     with pytest.raises(GONError, match="not one of gon.losses: pass it again"):
         GON.from_pretrained(tmp_path / "l1", decoder=MyDecoder(16))
-    assert GON.from_pretrained(tmp_path / "l1", decoder=MyDecoder(16), inner_loss=my_loss).inner_loss(
-        digits28[:2], digits28[:2]).eq(0).all()
+    assert (
+        GON.from_pretrained(tmp_path / "l1", decoder=MyDecoder(16), inner_loss=my_loss)
+        .inner_loss(digits28[:2], digits28[:2])
+        .eq(0)
+        .all()
+    )
 
 
 def test_a_variational_gon_of_ones_own_keeps_its_likelihood(digits32, tmp_path):
@@ -115,6 +127,7 @@ def test_a_variational_gon_of_ones_own_keeps_its_likelihood(digits32, tmp_path):
 
     def decoder():
         return VariationalDecoder(16, ConvDecoder(16, 1, 32, 8, output="logits"))
+
     model = VariationalGON(decoder(), 16, likelihood="gaussian").eval()
     model.save_pretrained(tmp_path / "v")
     loaded = VariationalGON.from_pretrained(tmp_path / "v", decoder=decoder())
@@ -173,6 +186,7 @@ def test_a_hugging_face_hub_repository_loads_offline_from_the_local_cache(traine
 
     pytest.importorskip("huggingface_hub")
     from huggingface_hub import constants
+
     # no network in the tests: the Hub client's offline mode reads its own cache, laid out here
     # as a download would leave it (refs/main naming the snapshot of that commit)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

@@ -45,6 +45,7 @@ def test_a_dataloader_with_workers_gives_the_same_batches_as_the_library():
 
 def test_a_data_set_without_labels_gives_images_alone(tmp_path):
     import numpy as np
+
     digits = load_data("mnist5k", "test", limit=8).images.numpy()
     np.savez(tmp_path / "x.npz", images=digits[:, 0])
     data = load_data(f"npz:{tmp_path / 'x.npz'}", "train")
@@ -57,6 +58,7 @@ def test_streamed_data_are_a_dataset_too(tmp_path):
     from pathlib import Path
 
     from PIL import Image
+
     digits = load_data("mnist5k", "test", limit=6).images
     for i, digit in enumerate(digits):
         Image.fromarray(digit[0].numpy()).save(tmp_path / f"{i}.png")
@@ -95,6 +97,7 @@ def test_encoding_works_under_no_grad_and_inference_mode_with_eval_latents(kind)
 
 def test_a_trained_model_samples_under_inference_mode():
     from gon import GaussianSampler, encode_dataset
+
     model = build_model(ModelConfig(kind="conv", hidden_features=8)).eval()
     data = load_data("mnist5k", "test", image_size=32, limit=64)
     with torch.inference_mode():
@@ -121,11 +124,15 @@ def test_a_run_records_the_default_length_and_its_log_names_the_model_kind(tmp_p
     import logging
 
     from gon import TrainConfig, train
+
     caplog.set_level(logging.INFO, logger="gon")
     # time_limit stops after the first step: the recorded length is the one asked for
-    run = train(ModelConfig(kind="ae", hidden_features=8),
-                TrainConfig(data="mnist5k", batch_size=16, limit=64, eval_limit=16, time_limit=1e-9),
-                tmp_path / "ae", progress=False)
+    run = train(
+        ModelConfig(kind="ae", hidden_features=8),
+        TrainConfig(data="mnist5k", batch_size=16, limit=64, eval_limit=16, time_limit=1e-9),
+        tmp_path / "ae",
+        progress=False,
+    )
     assert run.train_config.steps == 1000
     assert json.loads((tmp_path / "ae" / "config.json").read_text())["train"]["steps"] == 1000
     assert any(r.getMessage().startswith("training ae (") for r in caplog.records)
@@ -133,8 +140,12 @@ def test_a_run_records_the_default_length_and_its_log_names_the_model_kind(tmp_p
 
 def test_steps_and_epochs_together_are_refused_in_one_line(tmp_path, capsys):
     from gon.cli import main
+
     assert main(["train", "--steps", "5", "--epochs", "1", "--out", str(tmp_path / "x")]) == 2
-    assert capsys.readouterr().err.strip() == "gon: error: give --steps or --epochs, not both: each sets the length of training"
+    assert (
+        capsys.readouterr().err.strip()
+        == "gon: error: give --steps or --epochs, not both: each sets the length of training"
+    )
     assert not (tmp_path / "x").exists()
 
 
@@ -171,8 +182,10 @@ def test_a_config_is_made_in_a_fresh_interpreter_from_the_package_alone():
     import subprocess
     import sys
 
-    code = ("from gon import ModelConfig, OriginStep; "
-            "c = ModelConfig(kind='conv', latent_dim=8, origin=OriginStep(steps=2)); print(c.kind, c.latent_dim)")
+    code = (
+        "from gon import ModelConfig, OriginStep; "
+        "c = ModelConfig(kind='conv', latent_dim=8, origin=OriginStep(steps=2)); print(c.kind, c.latent_dim)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["conv", "8"]

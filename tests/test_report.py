@@ -22,9 +22,12 @@ WINDOW = (1000, 1800)
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "conv"
-    train(ModelConfig(kind="conv", hidden_features=8),
-          TrainConfig(data="mnist5k", steps=8, batch_size=16, limit=256, eval_limit=64, log_every=2), out,
-          progress=False)
+    train(
+        ModelConfig(kind="conv", hidden_features=8),
+        TrainConfig(data="mnist5k", steps=8, batch_size=16, limit=256, eval_limit=64, log_every=2),
+        out,
+        progress=False,
+    )
     return out
 
 
@@ -32,8 +35,16 @@ def chromium(*args, profile):
     assert CHROMIUM, "chromium is missing: scripts/setup.sh installs Debian's chromium package"
     # --no-sandbox: Chromium's sandbox refuses to start as root; --virtual-time-budget lets
     # the load event fire before the DOM is dumped
-    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--user-data-dir={profile}", "--virtual-time-budget=5000", *map(str, args)]
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *map(str, args),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=True).stdout
 
 
@@ -49,8 +60,9 @@ def test_report_loads_every_image_in_a_browser(run, tmp_path):
     assert 'data-images="4/4"' in dom
 
     shot = tmp_path / "report.png"
-    chromium(f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri(),
-             profile=tmp_path / "profile")
+    chromium(
+        f"--screenshot={shot}", f"--window-size={WINDOW[0]},{WINDOW[1]}", page.as_uri(), profile=tmp_path / "profile"
+    )
     with Image.open(shot) as image:
         assert image.format == "PNG" and image.size == WINDOW
         pixels = np.asarray(image.convert("L"), dtype=np.float64)

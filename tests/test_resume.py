@@ -16,9 +16,29 @@ from gon.config import ModelConfig, TrainConfig
 from gon.models import load_model
 from gon.training import train
 
-RUN = ["--model", "conv", "--hidden-features", "8", "--data", "mnist5k", "--limit", "256", "--eval-limit", "32",
-       "--batch-size", "16", "--steps", "150", "--checkpoint-every", "25", "--keep-checkpoints", "3", "--log-every", "25",
-       "--quiet"]
+RUN = [
+    "--model",
+    "conv",
+    "--hidden-features",
+    "8",
+    "--data",
+    "mnist5k",
+    "--limit",
+    "256",
+    "--eval-limit",
+    "32",
+    "--batch-size",
+    "16",
+    "--steps",
+    "150",
+    "--checkpoint-every",
+    "25",
+    "--keep-checkpoints",
+    "3",
+    "--log-every",
+    "25",
+    "--quiet",
+]
 
 
 def gon_command(*args):
@@ -34,8 +54,9 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(gon_command("train", *RUN, "--out", whole), check=True, capture_output=True)
 
-    process = subprocess.Popen(gon_command("train", *RUN, "--out", killed), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        gon_command("train", *RUN, "--out", killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     checkpoints = tmp_path / ".killed.partial" / "checkpoints"
     deadline = time.time() + 120
     while not (checkpoints / "step-00000100").exists():
@@ -63,18 +84,29 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 def test_same_seed_same_weights(tmp_path):
     config = ModelConfig(kind="variational", hidden_features=4, latent_dim=8)
-    runs = [train(config, TrainConfig(steps=30, batch_size=16, limit=256, eval_limit=32, seed=3), tmp_path / f"r{i}",
-                  progress=False) for i in range(2)]
+    runs = [
+        train(
+            config,
+            TrainConfig(steps=30, batch_size=16, limit=256, eval_limit=32, seed=3),
+            tmp_path / f"r{i}",
+            progress=False,
+        )
+        for i in range(2)
+    ]
     assert same_weights(runs[0].directory, runs[1].directory)
-    other = train(config, TrainConfig(steps=30, batch_size=16, limit=256, eval_limit=32, seed=4), tmp_path / "r2",
-                  progress=False)
+    other = train(
+        config, TrainConfig(steps=30, batch_size=16, limit=256, eval_limit=32, seed=4), tmp_path / "r2", progress=False
+    )
     assert not same_weights(runs[0].directory, other.directory)
 
 
 def test_pickled_checkpoint_is_refused(tmp_path, capsys):
-    run = train(ModelConfig(kind="conv", hidden_features=4), TrainConfig(steps=5, batch_size=16, limit=64,
-                                                                          eval_limit=16), tmp_path / "run",
-                progress=False)
+    run = train(
+        ModelConfig(kind="conv", hidden_features=4),
+        TrainConfig(steps=5, batch_size=16, limit=64, eval_limit=16),
+        tmp_path / "run",
+        progress=False,
+    )
     state = {k: v for k, v in run.model.state_dict().items()}
     torch.save(state, run.directory / "model.safetensors")  # a pickle under the expected name
     assert main(["eval", str(run.directory), "--limit", "8"]) == 2
@@ -86,8 +118,26 @@ def test_pickled_checkpoint_is_refused(tmp_path, capsys):
 
 def test_divergence_keeps_the_last_checkpoint_and_skip_goes_on(tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "--model", "implicit", "--hidden-features", "16", "--num-layers", "2", "--limit", "256",
-            "--eval-limit", "16", "--batch-size", "16", "--steps", "40", "--quiet", "--out", str(out)]
+    args = [
+        "train",
+        "--model",
+        "implicit",
+        "--hidden-features",
+        "16",
+        "--num-layers",
+        "2",
+        "--limit",
+        "256",
+        "--eval-limit",
+        "16",
+        "--batch-size",
+        "16",
+        "--steps",
+        "40",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     # lr 1e30 diverges at step 2, before any checkpoint: nothing is left behind
     assert main([*args, "--lr", "1e30", "--checkpoint-every", "1"]) == 2
     err = capsys.readouterr().err
@@ -149,8 +199,26 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
 
     monkeypatch.setattr(gon.training.state, "save_tensors", save_until_full)
     out = tmp_path / "run"
-    args = ["train", "--model", "conv", "--hidden-features", "4", "--limit", "256", "--eval-limit", "16",
-            "--batch-size", "16", "--steps", "30", "--checkpoint-every", "10", "--quiet", "--out", str(out)]
+    args = [
+        "train",
+        "--model",
+        "conv",
+        "--hidden-features",
+        "4",
+        "--limit",
+        "256",
+        "--eval-limit",
+        "16",
+        "--batch-size",
+        "16",
+        "--steps",
+        "30",
+        "--checkpoint-every",
+        "10",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "step-00000010 is kept" in err
@@ -163,13 +231,20 @@ def test_disk_full_on_checkpoint_keeps_the_previous_one(tmp_path, capsys, monkey
 
 # fields of the newest checkpoint's state.json, damaged (each was an internal error, or a silent
 # truncation for the fractional step, before state.json was checked field by field)
-DAMAGED_STATE = {"step": {"step": 10 ** 30}, "history": {"history": [{"step": "x"}]}, "fractional step": {"step": 7.5},
-                 "betas": {"param_groups": "betas"}, "params": {"param_groups": "params"},
-                 "running text": {"running": ["a", 0, 0]}, "running huge": {"running": [1e308, 1e30, -5]}}
+DAMAGED_STATE = {
+    "step": {"step": 10**30},
+    "history": {"history": [{"step": "x"}]},
+    "fractional step": {"step": 7.5},
+    "betas": {"param_groups": "betas"},
+    "params": {"param_groups": "params"},
+    "running text": {"running": ["a", 0, 0]},
+    "running huge": {"running": [1e308, 1e30, -5]},
+}
 
 
-@pytest.mark.parametrize("damage", ["order", "rng", "optimizer", "state.json", "complex weights", "scale",
-                                    *DAMAGED_STATE])
+@pytest.mark.parametrize(
+    "damage", ["order", "rng", "optimizer", "state.json", "complex weights", "scale", *DAMAGED_STATE]
+)
 def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, damage, caplog):
     from gon.files import FORMAT, read_tensors, save_tensors
     from gon.models import build_model
@@ -177,15 +252,22 @@ def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, d
     from gon.training.state import save_training_state
 
     model_config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
-    config = TrainConfig(steps=20, batch_size=16, limit=64, eval_limit=16, checkpoint_every=5, keep_checkpoints=3,
-                         lr=1e-3)
+    config = TrainConfig(
+        steps=20, batch_size=16, limit=64, eval_limit=16, checkpoint_every=5, keep_checkpoints=3, lr=1e-3
+    )
     work = tmp_path / ".run.partial"
     model = build_model(model_config)
     data = data_for_model("mnist5k", "train", model_config, limit=64)
-    fit(model, data, config, progress=False,
-        on_checkpoint=lambda state: save_training_state(work, model, state, 3) if state.step <= 10 else None)
-    (work / "run.json").write_text(json.dumps({"format": FORMAT, "model": model_config.to_dict(),
-                                               "train": {**config.__dict__}}))
+    fit(
+        model,
+        data,
+        config,
+        progress=False,
+        on_checkpoint=lambda state: save_training_state(work, model, state, 3) if state.step <= 10 else None,
+    )
+    (work / "run.json").write_text(
+        json.dumps({"format": FORMAT, "model": model_config.to_dict(), "train": {**config.__dict__}})
+    )
     newest = work / "checkpoints" / "step-00000010"
     tensors, metadata = read_tensors(newest / "optimizer.safetensors")
     if damage == "order":  # every index -1: trained on the wrong images before this check
@@ -197,8 +279,11 @@ def test_any_damage_to_the_newest_checkpoint_falls_back_to_the_older(tmp_path, d
         tensors[key] = torch.zeros(3)
     if damage in ("complex weights", "scale"):  # the checks of a run's weights (gon.files.tensor_problem)
         weights, weights_metadata = read_tensors(newest / "model.safetensors")
-        weights = ({k: v.to(torch.complex64) if k != "calibrated_scale" else v for k, v in weights.items()}
-                   if damage == "complex weights" else {**weights, "calibrated_scale": torch.tensor(-1.0)})
+        weights = (
+            {k: v.to(torch.complex64) if k != "calibrated_scale" else v for k, v in weights.items()}
+            if damage == "complex weights"
+            else {**weights, "calibrated_scale": torch.tensor(-1.0)}
+        )
         save_tensors(weights, newest / "model.safetensors", weights_metadata)
     elif damage == "state.json":
         (newest / "state.json").write_text("[" * 100000 + "]" * 100000)

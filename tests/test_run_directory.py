@@ -9,8 +9,21 @@ from gon import ModelConfig, TrainConfig, train
 from gon.cli import main
 from gon.errors import GONError
 
-TINY = ["--hidden-features", "4", "--latent-dim", "8", "--steps", "3", "--batch-size", "16", "--limit", "64",
-        "--eval-limit", "16", "--quiet"]
+TINY = [
+    "--hidden-features",
+    "4",
+    "--latent-dim",
+    "8",
+    "--steps",
+    "3",
+    "--batch-size",
+    "16",
+    "--limit",
+    "64",
+    "--eval-limit",
+    "16",
+    "--quiet",
+]
 
 
 def run_cli(*args):
@@ -49,8 +62,10 @@ def test_without_out_each_run_gets_a_new_versioned_folder(tmp_path, monkeypatch,
 
 
 def test_python_names_overwrite_true_and_can_version(tmp_path):
-    model, config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8), TrainConfig(
-        steps=3, batch_size=16, limit=64, eval_limit=16)
+    model, config = (
+        ModelConfig(kind="conv", hidden_features=4, latent_dim=8),
+        TrainConfig(steps=3, batch_size=16, limit=64, eval_limit=16),
+    )
     first = train(model, config, tmp_path / "conv", progress=False)
     with pytest.raises(GONError, match="overwrite=True"):
         train(model, config, tmp_path / "conv", progress=False)
@@ -75,8 +90,25 @@ def test_ctrl_c_writes_a_checkpoint_and_names_the_resume_command(tmp_path):
 
     gon = Path(sys.executable).with_name("gon")
     out = tmp_path / "run"
-    args = [str(gon), "train", "--hidden-features", "4", "--latent-dim", "8", "--steps", "600", "--batch-size", "16",
-            "--limit", "64", "--eval-limit", "16", "--quiet", "--out", str(out)]
+    args = [
+        str(gon),
+        "train",
+        "--hidden-features",
+        "4",
+        "--latent-dim",
+        "8",
+        "--steps",
+        "600",
+        "--batch-size",
+        "16",
+        "--limit",
+        "64",
+        "--eval-limit",
+        "16",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # the start-of-run summary: training has begun
         if line.startswith("gon: training"):
@@ -126,8 +158,11 @@ def test_a_second_writer_is_refused_and_named(tmp_path, capsys):
 
     gon = Path(sys.executable).with_name("gon")
     out = tmp_path / "run"
-    first = subprocess.Popen([str(gon), "train", *TINY[:-3], "--steps", "3000", "--quiet", "--out", str(out)],
-                             stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [str(gon), "train", *TINY[:-3], "--steps", "3000", "--quiet", "--out", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for line in first.stderr:
         if line.startswith("gon: training"):
             break
@@ -158,9 +193,16 @@ def test_config_files_that_are_not_configs_are_one_line_errors(tmp_path, capsys)
     assert not (tmp_path / "x").exists()
 
 
-@pytest.mark.parametrize("flags", [["--latent-dim", "1000000000"], ["--hidden-features", "1000000000"],
-                                   ["--classes", "1000000000"], ["--model", "implicit", "--image-size", "1000000"],
-                                   ["--model", "implicit", "--num-layers", "1000000"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--latent-dim", "1000000000"],
+        ["--hidden-features", "1000000000"],
+        ["--classes", "1000000000"],
+        ["--model", "implicit", "--image-size", "1000000"],
+        ["--model", "implicit", "--num-layers", "1000000"],
+    ],
+)
 def test_huge_models_are_refused_before_allocating(tmp_path, capsys, flags):
     assert run_cli("train", *flags, "--steps", "2", "--out", tmp_path / "x", "--quiet") == 2
     error = capsys.readouterr().err
@@ -177,8 +219,23 @@ def test_a_sampler_that_cannot_be_fitted_falls_back_and_keeps_the_run(tmp_path):
     folder.mkdir()
     for i in range(2):  # every tenth file is a test image: one training image
         Image.fromarray(digits.images[i, 0].numpy()).save(folder / f"{i}.png")
-    assert run_cli("train", "--data", f"folder:{folder}", "--batch-size", "1", "--steps", "3", "--hidden-features", "4",
-                   "--out", tmp_path / "run", "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--data",
+            f"folder:{folder}",
+            "--batch-size",
+            "1",
+            "--steps",
+            "3",
+            "--hidden-features",
+            "4",
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+        )
+        == 0
+    )
     assert (tmp_path / "run" / "model.safetensors").is_file() and (tmp_path / "run" / "samples.png").is_file()
 
 
@@ -210,6 +267,10 @@ def test_identical_runs_write_identical_files(tmp_path):
     digests = []
     for name in ("a", "b"):
         assert run_cli("train", *TINY, "--out", tmp_path / name) == 0
-        digests.append({f: hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest()
-                        for f in ("model.safetensors", "sampler.safetensors")})
+        digests.append(
+            {
+                f: hashlib.sha256((tmp_path / name / f).read_bytes()).hexdigest()
+                for f in ("model.safetensors", "sampler.safetensors")
+            }
+        )
     assert digests[0] == digests[1]

@@ -60,8 +60,29 @@ def test_latent_statistics_of_real_gon_latents(trained_conv):
 
 def test_sample_gmm_and_inspect_commands(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--hidden-features", "4", "--latent-dim", "8", "--steps", "30", "--batch-size", "16",
-                 "--limit", "400", "--eval-limit", "32", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--hidden-features",
+                "4",
+                "--latent-dim",
+                "8",
+                "--steps",
+                "30",
+                "--batch-size",
+                "16",
+                "--limit",
+                "400",
+                "--eval-limit",
+                "32",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert main(["sample", str(out), "--sampler", "gmm", "-n", "16"]) == 0
     assert (out / "sampler-gmm.safetensors").exists() and (out / "samples.png").exists()
     assert main(["inspect", str(out), "--limit", "200", "--json"]) == 0
@@ -75,8 +96,12 @@ def test_render_at_256_downsamples_to_the_28px_reconstruction(digits28):
     config = ModelConfig(kind="implicit", hidden_features=64, num_layers=3, latent_dim=16)
     torch.manual_seed(0)
     model = build_model(config)
-    fit(model, data_for_model("mnist5k", "train", config), TrainConfig(steps=200, batch_size=32, lr=1e-4),
-        progress=False)
+    fit(
+        model,
+        data_for_model("mnist5k", "train", config),
+        TrainConfig(steps=200, batch_size=32, lr=1e-4),
+        progress=False,
+    )
     x = digits28[:16]
     z = model.encode(x)
     reconstruction = model.reconstruct(x)

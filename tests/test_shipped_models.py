@@ -30,8 +30,15 @@ def test_the_package_ships_a_conv_a_variational_and_an_implicit_gon_with_cards()
 @pytest.mark.parametrize("name", NAMES)
 def test_a_shipped_models_held_out_figures_reproduce(name):
     model = gon.load_pretrained(name)
-    assert isinstance(model, {"mnist5k-conv": gon.GON, "mnist5k-implicit": gon.ImplicitGON,
-                              "mnist5k-variational": gon.VariationalGON}[name]) and not model.training
+    assert (
+        isinstance(
+            model,
+            {"mnist5k-conv": gon.GON, "mnist5k-implicit": gon.ImplicitGON, "mnist5k-variational": gon.VariationalGON}[
+                name
+            ],
+        )
+        and not model.training
+    )
     _, config, document = load_model(pretrained_dir(name))
     expected = card(name)["heldout"]
     metrics = evaluate(model, data_for_run(document, config), seed=document["train"]["seed"])
@@ -46,15 +53,21 @@ def test_unknown_names_are_refused_with_the_list():
         gon.load_pretrained("mnist5k-vit")
 
 
-def test_gon_sample_and_reconstruct_with_a_shipped_model_write_into_the_working_directory(tmp_path, monkeypatch,
-                                                                                          capsys):
+def test_gon_sample_and_reconstruct_with_a_shipped_model_write_into_the_working_directory(
+    tmp_path, monkeypatch, capsys
+):
     before = {p.name: p.stat().st_mtime_ns for p in pretrained_dir("mnist5k-conv").iterdir()}
     monkeypatch.chdir(tmp_path)
     assert main(["sample", "--pretrained", "mnist5k-conv", "-n", "16"]) == 0
     assert main(["reconstruct", "--pretrained", "mnist5k-conv", "-n", "8"]) == 0
     assert main(["sample", "--pretrained", "mnist5k-variational", "-n", "4", "--out", "v.png"]) == 0
     assert main(["render", "--pretrained", "mnist5k-implicit", "-n", "2", "--resolution", "64"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reconstructions.png", "render-64.png", "samples.png", "v.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "reconstructions.png",
+        "render-64.png",
+        "samples.png",
+        "v.png",
+    ]
     assert {p.name: p.stat().st_mtime_ns for p in pretrained_dir("mnist5k-conv").iterdir()} == before
     assert main(["eval", "--pretrained", "mnist5k-conv", "--limit", "100", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["sse_per_image"] > 0
@@ -70,6 +83,7 @@ def test_a_run_and_a_shipped_model_together_are_refused_in_one_line(tmp_path, ca
 def test_a_shipped_model_loads_and_samples_under_inference_mode():
     model = gon.load_pretrained("mnist5k-conv")
     from gon.samplers import load_sampler
+
     sampler = load_sampler(pretrained_dir("mnist5k-conv"), "gaussian")
     with torch.inference_mode():
         images = model.generate(sampler.sample(4, torch.Generator().manual_seed(0)))

@@ -53,6 +53,7 @@ def folder(sounds_dir, tmp_path):
 
 # data
 
+
 def test_sounds_split_is_fixed_and_disjoint(sounds_dir):
     train = load_sounds("sounds", "train", RATE, SECONDS)
     test = load_sounds("sounds", "test", RATE, SECONDS)
@@ -70,7 +71,7 @@ def test_clips_are_mono_amplitudes_at_one_rate_and_length(clips, sounds_dir):
     index = clips.files.index("elec_mid_snare.flac")
     raw, rate = soundfile.read(sounds_dir / "samples" / "elec_mid_snare.flac", dtype="float32", always_2d=True)
     native = raw.mean(1)[: int(rate * SECONDS)]
-    energy_native = float((native ** 2).sum()) / rate
+    energy_native = float((native**2).sum()) / rate
     energy_clip = float(clips.batch(index).pow(2).sum()) / RATE
     assert energy_clip == pytest.approx(energy_native, rel=0.05)
     assert clips.labels is not None and len(set(clips.labels.tolist())) > 5  # families: bd, sn, hat, tabla, ...
@@ -85,7 +86,7 @@ def test_short_recordings_are_padded_with_silence(folder):
         shutil.move(folder / name, folder / ("test" if name == "hat_raw.flac" else "train") / name)
     data = load_sounds(f"audio:{folder}", "test", RATE, seconds)
     assert data.files == ("hat_raw.flac",)
-    tail = data[0][0, -int(0.4 * RATE):]
+    tail = data[0][0, -int(0.4 * RATE) :]
     assert float(tail.abs().max()) == 0.0 and float(data[0].abs().max()) > 0.01  # a quiet hat, then silence
 
 
@@ -96,8 +97,9 @@ def test_mp3_and_opus_recordings_read_like_their_source(folder):
     shutil.move(folder / "sn_dub.flac", folder / "test" / "sn_dub.flac")
     soundfile.write(folder / "test" / "sn_dub.mp3", source, rate, format="MP3")
     # Opus runs at 48 kHz: the recording resampled to it first
-    soundfile.write(folder / "test" / "sn_dub.opus", resample_poly(source, 160, 147, axis=0), 48000, format="OGG",
-                    subtype="OPUS")
+    soundfile.write(
+        folder / "test" / "sn_dub.opus", resample_poly(source, 160, 147, axis=0), 48000, format="OGG", subtype="OPUS"
+    )
     data = load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
     assert sorted(data.files) == ["sn_dub.flac", "sn_dub.mp3", "sn_dub.opus"]
     flac, mp3, opus = (data[data.files.index(f"sn_dub.{ext}")] for ext in ("flac", "mp3", "opus"))
@@ -105,14 +107,14 @@ def test_mp3_and_opus_recordings_read_like_their_source(folder):
     mp3 = mp3[0].numpy()
     shift = int(np.argmax(np.correlate(mp3, flac[0].numpy(), "full"))) - (len(mp3) - 1)
     assert 0 <= shift < 0.01 * RATE
-    assert relative_error(torch.from_numpy(mp3[shift:]), flac[0, :len(mp3) - shift]) < 0.2
+    assert relative_error(torch.from_numpy(mp3[shift:]), flac[0, : len(mp3) - shift]) < 0.2
     assert float(opus.pow(2).sum()) == pytest.approx(float(flac.pow(2).sum()), rel=0.2)
 
 
 def write_wav_header(path, frames, payload=b"", rate=8000):
     fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", min(frames * 2, 2 ** 32 - 1))
-    path.write_bytes(b"RIFF" + struct.pack("<I", min(4 + len(body) + frames * 2, 2 ** 32 - 1)) + body + payload)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", min(frames * 2, 2**32 - 1))
+    path.write_bytes(b"RIFF" + struct.pack("<I", min(4 + len(body) + frames * 2, 2**32 - 1)) + body + payload)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "codec", "empty", "nan", "ten_hours"])
@@ -144,8 +146,21 @@ def test_bad_recordings_get_one_line_and_exit_2(folder, damage, capsys):
         if (folder / name).is_file():
             shutil.copy(folder / name, folder / "test" / name)
             shutil.move(folder / name, folder / "train" / name)
-    code = run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 1,
-                   "--batch-size", 2, "--out", folder / "run", "--quiet")
+    code = run_cli(
+        "train",
+        "--model",
+        "audio-conv",
+        "--data",
+        f"audio:{folder}",
+        *SHORT,
+        "--steps",
+        1,
+        "--batch-size",
+        2,
+        "--out",
+        folder / "run",
+        "--quiet",
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "bad." in err, err
     assert not (folder / "run").exists()
@@ -160,13 +175,27 @@ def test_a_wav_that_holds_less_than_its_header_declares_is_one_line(folder, lie,
         soundfile.write(bad, samples, rate, subtype="PCM_16")
         bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
     else:
-        frames = 2 ** 31 - 1 if lie == "2^31 frames" else 2 ** 32 // 2
+        frames = 2**31 - 1 if lie == "2^31 frames" else 2**32 // 2
         write_wav_header(bad, frames, payload=bytes(1000))  # 500 real frames
     with pytest.raises(GONError, match="x.wav is truncated or damaged") as error:
         load_sounds(f"audio:{folder}", "test", RATE, SECONDS)
     assert "\n" not in str(error.value)
-    assert run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 1,
-                   "--out", folder / "run", "--quiet") == 2
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-conv",
+            "--data",
+            f"audio:{folder}",
+            *SHORT,
+            "--steps",
+            1,
+            "--out",
+            folder / "run",
+            "--quiet",
+        )
+        == 2
+    )
     assert not (folder / "run").exists()
 
 
@@ -186,6 +215,7 @@ def test_a_damaged_mp3_is_one_line_and_its_decoder_stays_quiet(folder, capfd):  
 
 def test_a_long_recording_is_checked_where_the_clip_and_the_cut_are(folder, monkeypatch):  # also seen
     import gon.data.sound as sound
+
     (folder / "train").mkdir(), (folder / "test").mkdir()
     samples, rate = soundfile.read(folder / "sn_dub.flac", dtype="float32")
     long = np.concatenate([samples] * 40)  # 40 times the recording
@@ -221,6 +251,7 @@ def test_image_models_refuse_sounds_and_sound_models_refuse_images(sounds_dir):
 
 # coordinates of any dimension
 
+
 def volumes(digits28):
     """(B, 1, 4, 14, 14): four real digits stacked as the slices of each volume."""
     small = torch.nn.functional.avg_pool2d(digits28, 2)
@@ -231,10 +262,18 @@ def volumes(digits28):
 @pytest.mark.parametrize("detach", [False, True])
 def test_shared_origin_equals_general_path_in_every_dimension(dim, detach, clips, digits28):
     x = {1: clips.batch(slice(0, 8)), 2: digits28[:8, :, :14, :14], 3: volumes(digits28)}[dim]
-    decoder = ImplicitDecoder(8, 1, hidden_features=16, num_layers=2, grid_shape=tuple(x.shape[2:]),
-                              first_w0=3000.0 if dim == 1 else None)
-    model = build_model(ModelConfig(kind="implicit", latent_dim=8, hidden_features=16, num_layers=2,
-                                    origin=OriginStep(detach=detach, inner_scale="paper")))
+    decoder = ImplicitDecoder(
+        8, 1, hidden_features=16, num_layers=2, grid_shape=tuple(x.shape[2:]), first_w0=3000.0 if dim == 1 else None
+    )
+    model = build_model(
+        ModelConfig(
+            kind="implicit",
+            latent_dim=8,
+            hidden_features=16,
+            num_layers=2,
+            origin=OriginStep(detach=detach, inner_scale="paper"),
+        )
+    )
     model.decoder, model.image_shape = decoder, None
     model.train()
     assert model.origin_path(len(x)).startswith("shared")
@@ -279,8 +318,9 @@ def test_chunked_rendering_matches_the_whole_grid_in_any_dimension(grid_shape, m
 
 
 def test_a_sound_model_checks_its_clips():
-    model = build_model(ModelConfig(kind="audio-conv", sound=SoundSettings(RATE, SECONDS), latent_dim=8,
-                                    hidden_features=8))
+    model = build_model(
+        ModelConfig(kind="audio-conv", sound=SoundSettings(RATE, SECONDS), latent_dim=8, hidden_features=8)
+    )
     length = model.image_shape[1]
     x = torch.rand(2, 1, length) * 2 - 1
     assert model.check_images(x) is x  # amplitudes in [-1, 1] pass as they are
@@ -294,11 +334,17 @@ def test_a_sound_model_checks_its_clips():
 
 # models
 
+
 @pytest.mark.parametrize("kind", ["audio-implicit", "audio-conv", "audio-ae"])
 def test_sound_models_learn_real_clips(kind, sounds_dir):
     train = load_sounds("sounds", "train", RATE, SECONDS, limit=32)
-    config = ModelConfig(kind=kind, sound=SoundSettings(RATE, SECONDS), latent_dim=16, hidden_features=16,
-                         **({"num_layers": 2, "coordinate_samples": 500} if kind == "audio-implicit" else {}))
+    config = ModelConfig(
+        kind=kind,
+        sound=SoundSettings(RATE, SECONDS),
+        latent_dim=16,
+        hidden_features=16,
+        **({"num_layers": 2, "coordinate_samples": 500} if kind == "audio-implicit" else {}),
+    )
     model = build_model(config)
     x = train.batch(slice(0, 32))
     lr = 1e-3 if kind != "audio-implicit" else 1e-4
@@ -330,12 +376,38 @@ def test_sound_gon_step_is_the_library_step(clips):
 
 # commands
 
+
 @pytest.fixture(scope="module")
 def implicit_run(sounds_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "sound"
-    assert run_cli("train", "--model", "audio-implicit", "--data", "sounds", *SHORT, "--hidden-features", 32,
-                   "--num-layers", 2, "--coordinate-samples", 400, "--steps", 5, "--batch-size", 16,
-                   "--limit", 48, "--eval-limit", 6, "--out", out, "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-implicit",
+            "--data",
+            "sounds",
+            *SHORT,
+            "--hidden-features",
+            32,
+            "--num-layers",
+            2,
+            "--coordinate-samples",
+            400,
+            "--steps",
+            5,
+            "--batch-size",
+            16,
+            "--limit",
+            48,
+            "--eval-limit",
+            6,
+            "--out",
+            out,
+            "--quiet",
+        )
+        == 0
+    )
     return out
 
 
@@ -368,15 +440,21 @@ def test_a_folder_too_small_for_a_test_split_is_used_whole(implicit_run, sounds_
     assert "no test files" in err and "(2 in all: --split all takes every file)" in err, err
     assert run_cli("eval", implicit_run, "--data", spec, "--split", "all", "--json") == 0
     assert sorted(c["file"] for c in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["clips"]) == [
-        "sn_dub.flac", "tabla_na.flac"]
+        "sn_dub.flac",
+        "tabla_na.flac",
+    ]
     caplog.set_level("INFO", logger="gon")
     # -n 32 by default: capped at the two clips, with a notice; every file written is named
     assert run_cli("reconstruct", implicit_run, "--data", spec, "--split", "all", "--out", tmp_path / "rec.png") == 0
     assert capsys.readouterr().out.split() == ["wrote", str(tmp_path / "rec.png"), "wrote", str(tmp_path / "rec.wav")]
     assert any("fewer than the 32 asked for: taking all 2" in r.getMessage() for r in caplog.records)
     assert run_cli("render", implicit_run, "--data", spec, "--split", "all", "--out", tmp_path / "render.wav") == 0
-    assert capsys.readouterr().out.split() == ["wrote", str(tmp_path / "render.png"), "wrote",
-                                               str(tmp_path / "render.wav")]
+    assert capsys.readouterr().out.split() == [
+        "wrote",
+        str(tmp_path / "render.png"),
+        "wrote",
+        str(tmp_path / "render.wav"),
+    ]
     assert soundfile.info(str(tmp_path / "rec.wav")).frames == 4 * (2000 + round(0.25 * RATE))  # two pairs
 
 
@@ -399,8 +477,21 @@ def test_samples_and_interpolations_render_at_any_rate(implicit_run, tmp_path):
     # the implicit model's samples and interpolations at twice its training rate: the same
     # half-second clips, twice the samples, and the WAV says the rate
     assert run_cli("sample", implicit_run, "--sample-rate", 2 * RATE, "-n", 3, "--out", tmp_path / "s.wav") == 0
-    assert run_cli("interpolate", implicit_run, "--sample-rate", 2 * RATE, "--pairs", 1, "--steps", 3,
-                   "--out", tmp_path / "i.wav") == 0
+    assert (
+        run_cli(
+            "interpolate",
+            implicit_run,
+            "--sample-rate",
+            2 * RATE,
+            "--pairs",
+            1,
+            "--steps",
+            3,
+            "--out",
+            tmp_path / "i.wav",
+        )
+        == 0
+    )
     for name in ("s", "i"):
         info = soundfile.info(str(tmp_path / f"{name}.wav"))
         assert info.samplerate == 2 * RATE and info.frames == 3 * (2 * 2000 + round(0.25 * 2 * RATE))
@@ -413,13 +504,52 @@ def test_samples_and_interpolations_render_at_any_rate(implicit_run, tmp_path):
 
 def test_a_rate_is_refused_where_it_cannot_be_rendered(sounds_dir, tmp_path, capsys):
     conv, digits = tmp_path / "conv-sound", tmp_path / "digits"
-    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", *SHORT, "--steps", 2, "--limit", 16,
-                   "--batch-size", 8, "--eval-limit", 4, "--out", conv, "--quiet") == 0
-    assert run_cli("train", "--model", "implicit", "--steps", 2, "--limit", 16, "--batch-size", 8, "--eval-limit", 4,
-                   "--out", digits, "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-conv",
+            "--data",
+            "sounds",
+            *SHORT,
+            "--steps",
+            2,
+            "--limit",
+            16,
+            "--batch-size",
+            8,
+            "--eval-limit",
+            4,
+            "--out",
+            conv,
+            "--quiet",
+        )
+        == 0
+    )
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "implicit",
+            "--steps",
+            2,
+            "--limit",
+            16,
+            "--batch-size",
+            8,
+            "--eval-limit",
+            4,
+            "--out",
+            digits,
+            "--quiet",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert run_cli("sample", conv, "--sample-rate", 2 * RATE, "--out", conv / "x.wav") == 2
-    assert "--sample-rate renders an implicit model at another rate; this one is 'audio-conv'" in capsys.readouterr().err
+    assert (
+        "--sample-rate renders an implicit model at another rate; this one is 'audio-conv'" in capsys.readouterr().err
+    )
     assert run_cli("interpolate", digits, "--sample-rate", 16000, "--out", conv / "y.png") == 2
     assert "--sample-rate renders a sound model" in capsys.readouterr().err
     assert not (conv / "x.wav").exists() and not (conv / "y.png").exists()
@@ -429,7 +559,7 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
     assert run_cli("render", implicit_run, "--resolution", 64) == 2
     assert run_cli("sample", implicit_run, "--resolution", 64) == 2
     assert run_cli("interpolate", implicit_run, "--gif", implicit_run / "x.gif") == 2
-    for rate in (10 ** 9, 384001):  # the training limit holds for rendering too
+    for rate in (10**9, 384001):  # the training limit holds for rendering too
         with pytest.raises(SystemExit) as stop:
             run_cli("render", implicit_run, "--sample-rate", rate)
         assert stop.value.code == 2
@@ -439,15 +569,29 @@ def test_sound_commands_refuse_image_options(implicit_run, capsys):
 
 # the map's protocol on sound
 
+
 def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_the_autoencoder(
-        sounds_dir, tmp_path, monkeypatch):
+    sounds_dir, tmp_path, monkeypatch
+):
     import benchmarks.map as comparison
 
-    monkeypatch.setitem(comparison.MAP_PRESETS, "sound", comparison.MapPreset(
-        latent_dims=(8,), norms=("group",), budgets={"sounds": (comparison.Budget(12, (8,), seeds=(0,)),)},
-        methods=("gon", "ae", "igon"), kinds=dict(comparison.SOUND_KINDS), selection_data="sounds",
-        selection_steps=6, rates=(1e-4, 1e-3), batch_size=8, model={"sample_rate": RATE, "clip_seconds": SECONDS},
-        method_model={"igon": {"coordinate_samples": 64, "hidden_features": 16}}))
+    monkeypatch.setitem(
+        comparison.MAP_PRESETS,
+        "sound",
+        comparison.MapPreset(
+            latent_dims=(8,),
+            norms=("group",),
+            budgets={"sounds": (comparison.Budget(12, (8,), seeds=(0,)),)},
+            methods=("gon", "ae", "igon"),
+            kinds=dict(comparison.SOUND_KINDS),
+            selection_data="sounds",
+            selection_steps=6,
+            rates=(1e-4, 1e-3),
+            batch_size=8,
+            model={"sample_rate": RATE, "clip_seconds": SECONDS},
+            method_model={"igon": {"coordinate_samples": 64, "hidden_features": 16}},
+        ),
+    )
     train = load_sounds("sounds", "train", RATE, SECONDS)
     fitting, validation = comparison.split_for_selection(train)
     assert (len(fitting), len(validation)) == (158, 23)  # an eighth of the 181 training clips
@@ -456,8 +600,9 @@ def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_t
     result = comparison.gon_vs_ae(tmp_path, preset="sound", workers=1)
     selection = [r for r in result.records if r["stage"] == "selection"]
     grid = [r for r in result.records if r["stage"] == "grid"]
-    assert sorted((r["method"], r["lr"]) for r in selection) == [(m, lr) for m in ("ae", "gon", "igon")
-                                                                 for lr in (1e-4, 1e-3)]
+    assert sorted((r["method"], r["lr"]) for r in selection) == [
+        (m, lr) for m in ("ae", "gon", "igon") for lr in (1e-4, 1e-3)
+    ]
     assert {r["test_images"] for r in selection} == {23} and {r["test_images"] for r in grid} == {26}
     assert {r["method"]: r["kind"] for r in grid} == {"gon": "audio-conv", "ae": "audio-ae", "igon": "audio-implicit"}
     chosen = comparison.best_rates(result.records)
@@ -473,11 +618,31 @@ def test_the_sound_map_selects_rates_on_training_clips_and_pairs_each_gon_with_t
 
 # round four (docs/reliability.md, "Failure table")
 
-@pytest.mark.parametrize("length", [["--clip-seconds", "1e308"], ["--clip-seconds", "1e-9"],
-                                    ["--sample-rate", "2", "--clip-seconds", "1"]])
+
+@pytest.mark.parametrize(
+    "length", [["--clip-seconds", "1e308"], ["--clip-seconds", "1e-9"], ["--sample-rate", "2", "--clip-seconds", "1"]]
+)
 def test_clip_lengths_out_of_bounds_are_one_line_before_training(sounds_dir, tmp_path, capsys, length):  # cause 2
-    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", *length, "--steps", 1, "--limit", 8,
-                   "--batch-size", 4, "--out", tmp_path / "run", "--quiet") == 2
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-conv",
+            "--data",
+            "sounds",
+            *length,
+            "--steps",
+            1,
+            "--limit",
+            8,
+            "--batch-size",
+            4,
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("gon: error: a clip of") and "\n" not in err and "samples" in err, err
     assert not any(tmp_path.iterdir())
@@ -485,14 +650,38 @@ def test_clip_lengths_out_of_bounds_are_one_line_before_training(sounds_dir, tmp
 
 def test_the_shortest_clip_trains_and_evaluates(sounds_dir, tmp_path):  # cause 2: every metric takes it
     from gon.data.sound import MIN_CLIP_SAMPLES
-    assert run_cli("train", "--model", "audio-conv", "--data", "sounds", "--sample-rate", MIN_CLIP_SAMPLES,
-                   "--clip-seconds", 1, "--steps", 1, "--limit", 8, "--batch-size", 4, "--eval-limit", 2,
-                   "--out", tmp_path / "run", "--quiet") == 0
+
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-conv",
+            "--data",
+            "sounds",
+            "--sample-rate",
+            MIN_CLIP_SAMPLES,
+            "--clip-seconds",
+            1,
+            "--steps",
+            1,
+            "--limit",
+            8,
+            "--batch-size",
+            4,
+            "--eval-limit",
+            2,
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])["split"] == "test"
 
 
-def test_a_failing_evaluation_after_training_keeps_the_model_and_resume_finishes(sounds_dir, tmp_path, capsys,
-                                                                                 monkeypatch):  # cause 2
+def test_a_failing_evaluation_after_training_keeps_the_model_and_resume_finishes(
+    sounds_dir, tmp_path, capsys, monkeypatch
+):  # cause 2
     import gon.training.run as run_module
 
     def broken(*args, **kwargs):
@@ -500,8 +689,21 @@ def test_a_failing_evaluation_after_training_keeps_the_model_and_resume_finishes
 
     monkeypatch.setattr(run_module, "evaluate", broken)
     out = tmp_path / "run"
-    args = ["--model", "audio-conv", "--data", "sounds", *SHORT, "--steps", 2, "--limit", 8, "--batch-size", 4,
-            "--eval-limit", 2]
+    args = [
+        "--model",
+        "audio-conv",
+        "--data",
+        "sounds",
+        *SHORT,
+        "--steps",
+        2,
+        "--limit",
+        8,
+        "--batch-size",
+        4,
+        "--eval-limit",
+        2,
+    ]
     assert run_cli("train", *args, "--out", out, "--quiet") == 2
     err = capsys.readouterr().err.strip()
     assert "held-out evaluation failed" in err and f"gon train --resume {out}" in err and "\n" not in err, err
@@ -518,14 +720,31 @@ def test_a_test_set_of_one_clip_gets_every_figure(folder, tmp_path):  # cause 7
     for name in ("sn_dub.flac", "hat_raw.flac", "tabla_na.flac"):
         shutil.move(folder / name, folder / "train")
     out = tmp_path / "one"
-    assert run_cli("train", "--model", "audio-conv", "--data", f"audio:{folder}", *SHORT, "--steps", 2,
-                   "--batch-size", 3, "--out", out, "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "audio-conv",
+            "--data",
+            f"audio:{folder}",
+            *SHORT,
+            "--steps",
+            2,
+            "--batch-size",
+            3,
+            "--out",
+            out,
+            "--quiet",
+        )
+        == 0
+    )
     for name in ("reconstructions", "samples", "interpolations"):
         assert (out / f"{name}.png").stat().st_size > 1000 and (out / f"{name}.wav").is_file()
 
 
-def test_render_refuses_before_allocating_and_writes_all_outputs_or_none(implicit_run, tmp_path, capsys,
-                                                                         monkeypatch):  # cause 6, also seen
+def test_render_refuses_before_allocating_and_writes_all_outputs_or_none(
+    implicit_run, tmp_path, capsys, monkeypatch
+):  # cause 6, also seen
     import gon.cli.commands as commands
 
     monkeypatch.setattr(commands, "available_memory", lambda: 100 << 20)  # under 2 x 96,000 x 256 B + 64 MiB

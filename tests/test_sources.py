@@ -25,12 +25,12 @@ def upside_down():
     """A source of this file's own: mnist5k's digits upside down, registered for one test."""
 
     def load(request):
-        digits = load_data("mnist5k", request.split, request.image_size, request.channels, request.fit,
-                           request.limit)
+        digits = load_data("mnist5k", request.split, request.image_size, request.channels, request.fit, request.limit)
         return ImageData(torch.flip(digits.images, dims=(2,)), digits.labels, request.name)
 
-    source = register_source(DataSource("upside-down", "image", load, "upside-down (mnist5k's digits upside down)",
-                                        argument="none"))
+    source = register_source(
+        DataSource("upside-down", "image", load, "upside-down (mnist5k's digits upside down)", argument="none")
+    )
     yield source
     SOURCES.pop(source.scheme)
 
@@ -76,10 +76,35 @@ def test_the_command_line_trains_on_a_source_registered_outside_the_library(tmp_
     out = tmp_path / "run"
     code = "import sys, toy_source; from gon.cli import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code, "train", "--model", "conv", "--data", "toy:96",
-                             "--hidden-features", "4", "--latent-dim", "8", "--steps", "4", "--batch-size", "16",
-                             "--eval-limit", "32", "--out", str(out), "--quiet"],
-                            capture_output=True, text=True, env=env, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "train",
+            "--model",
+            "conv",
+            "--data",
+            "toy:96",
+            "--hidden-features",
+            "4",
+            "--latent-dim",
+            "8",
+            "--steps",
+            "4",
+            "--batch-size",
+            "16",
+            "--eval-limit",
+            "32",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     recorded = json.loads((out / "config.json").read_text())
     assert recorded["train"]["data"] == "toy:96"
@@ -96,11 +121,30 @@ def test_a_signal_registered_outside_the_library_trains_evaluates_and_writes_its
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
 
     def gon(*args):
-        return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
-                              timeout=600)
+        return subprocess.run(
+            [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env, timeout=600
+        )
 
-    trained = gon("train", "--model", "modulated", "--data", "waves:48", "--hidden-features", 8, "--latent-dim", 4,
-                  "--basis-features", 8, "--steps", 3, "--batch-size", 16, "--out", out, "--quiet")
+    trained = gon(
+        "train",
+        "--model",
+        "modulated",
+        "--data",
+        "waves:48",
+        "--hidden-features",
+        8,
+        "--latent-dim",
+        4,
+        "--basis-features",
+        8,
+        "--steps",
+        3,
+        "--batch-size",
+        16,
+        "--out",
+        out,
+        "--quiet",
+    )
     assert trained.returncode == 0, trained.stderr
     config = json.loads((out / "config.json").read_text())["model"]
     assert config["signal"] == "waves" and json.loads((out / "config.json").read_text())["data_shape"] == [1, 64]
@@ -113,7 +157,11 @@ def test_a_signal_registered_outside_the_library_trains_evaluates_and_writes_its
     evaluated = gon("eval", out, "--limit", 8, "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     assert "largest error:" in evaluated.stdout
-    assert [set(r) for r in json.loads(evaluated.stdout.splitlines()[-1])["clips"]][0] == {"file", "sse", "mse",
-                                                                                            "max_error"}
+    assert [set(r) for r in json.loads(evaluated.stdout.splitlines()[-1])["clips"]][0] == {
+        "file",
+        "sse",
+        "mse",
+        "max_error",
+    }
     # the signal's value range is the model's: the originals (odd rows) pass beyond an image's [0, 1]
     assert np.abs(np.loadtxt(out / "reconstructions.csv", delimiter=",")[0::2]).max() > 1

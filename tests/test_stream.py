@@ -38,8 +38,9 @@ def test_gzip_idx_stream_equals_memory(size, channels):
 def test_raw_idx_is_memory_mapped_and_validated(tmp_path):
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
         (tmp_path / name).write_bytes(gzip.decompress((FASHION / f"{name}.gz").read_bytes()))
-    same_data(load_data(f"idx:{tmp_path}", "test", limit=500), load_data(f"idx:{tmp_path}", "test", limit=500,
-                                                                         stream=True))
+    same_data(
+        load_data(f"idx:{tmp_path}", "test", limit=500), load_data(f"idx:{tmp_path}", "test", limit=500, stream=True)
+    )
     raw = (tmp_path / "t10k-images-idx3-ubyte").read_bytes()
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(raw[:-100])
     with pytest.raises(GONError, match="truncated"):
@@ -65,7 +66,13 @@ def test_streamed_training_equals_in_memory_training(tmp_path):
 
     shutil.copy(FASHION / "t10k-images-idx3-ubyte.gz", tmp_path / "train-images-idx3-ubyte.gz")
     config = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
-    runs = [train(config, TrainConfig(data=f"idx:{tmp_path}", steps=20, batch_size=16, limit=500, stream=stream),
-                  progress=False) for stream in (False, True)]
+    runs = [
+        train(
+            config,
+            TrainConfig(data=f"idx:{tmp_path}", steps=20, batch_size=16, limit=500, stream=stream),
+            progress=False,
+        )
+        for stream in (False, True)
+    ]
     for a, b in zip(runs[0].model.parameters(), runs[1].model.parameters()):
         assert torch.equal(a, b)

@@ -19,8 +19,12 @@ MODEL = ModelConfig(kind="conv", hidden_features=4, latent_dim=8)
 
 
 def test_scalars_and_images_at_their_steps(tmp_path):
-    run = train(MODEL, TrainConfig(steps=6, log_every=2, batch_size=32, limit=128, eval_limit=32, device="cpu",
-                                   tensorboard=True), tmp_path / "run", progress=False)
+    run = train(
+        MODEL,
+        TrainConfig(steps=6, log_every=2, batch_size=32, limit=128, eval_limit=32, device="cpu", tensorboard=True),
+        tmp_path / "run",
+        progress=False,
+    )
     events = EventAccumulator(str(run.directory / "tensorboard"), size_guidance={"images": 0, "scalars": 0})
     events.Reload()
     history = [json.loads(line) for line in (run.directory / "metrics.jsonl").read_text().splitlines()]
@@ -38,8 +42,7 @@ def test_scalars_and_images_at_their_steps(tmp_path):
 def test_requested_without_the_package_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if not installed
     with pytest.raises(GONError, match=r"gradient-origin-networks\[tensorboard\]"):
-        train(MODEL, TrainConfig(steps=1, batch_size=32, limit=64, tensorboard=True), tmp_path / "run",
-              progress=False)
+        train(MODEL, TrainConfig(steps=1, batch_size=32, limit=64, tensorboard=True), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
 
 

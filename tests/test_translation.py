@@ -13,8 +13,13 @@ from gon.training import data_for_model, fit
 
 def inpainting_gon(mask):
     decoder = ConvDecoder(16, 1, 32, 8, "elu", "group")
-    return GON(decoder, 16, OriginStep(inner_scale=paper_inner_scale("conv", 32, 1)),
-               inner_loss=masked_squared_error(mask), outer_loss=squared_error)
+    return GON(
+        decoder,
+        16,
+        OriginStep(inner_scale=paper_inner_scale("conv", 32, 1)),
+        inner_loss=masked_squared_error(mask),
+        outer_loss=squared_error,
+    )
 
 
 def top_half():

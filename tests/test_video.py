@@ -28,9 +28,34 @@ def run_cli(*args) -> int:
 @pytest.fixture(scope="module")
 def video_run(videos_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "video"
-    assert run_cli("train", "--model", "modulated", "--data", "videos", *SMALL, "--latent-dim", 8,
-                   "--hidden-features", 16, "--basis-features", 16, "--steps", 3, "--batch-size", 4, "--limit", 8,
-                   "--eval-limit", 4, "--out", out, "--quiet") == 0
+    assert (
+        run_cli(
+            "train",
+            "--model",
+            "modulated",
+            "--data",
+            "videos",
+            *SMALL,
+            "--latent-dim",
+            8,
+            "--hidden-features",
+            16,
+            "--basis-features",
+            16,
+            "--steps",
+            3,
+            "--batch-size",
+            4,
+            "--limit",
+            8,
+            "--eval-limit",
+            4,
+            "--out",
+            out,
+            "--quiet",
+        )
+        == 0
+    )
     return out
 
 
@@ -90,8 +115,14 @@ def test_video_settings_belong_to_video_models():
 def test_the_3d_decoder_makes_clips_of_any_length_and_side_and_the_encoder_mirrors_it(frames, size):
     from torch import nn
 
-    config = ModelConfig(kind="video-ae", signal="video", channels=3, latent_dim=8, hidden_features=4,
-                         video=VideoSettings(frames=frames, size=size))
+    config = ModelConfig(
+        kind="video-ae",
+        signal="video",
+        channels=3,
+        latent_dim=8,
+        hidden_features=4,
+        video=VideoSettings(frames=frames, size=size),
+    )
     model = build_model(config)
     clips = torch.rand(2, 3, frames, size, size)
     z = model.encode(clips)
@@ -99,15 +130,23 @@ def test_the_3d_decoder_makes_clips_of_any_length_and_side_and_the_encoder_mirro
     decoder_convs = [m for m in model.decoder.net if isinstance(m, nn.ConvTranspose3d)]
     encoder_convs = [m for m in model.encoder.net if isinstance(m, nn.Conv3d)]
     # layer for layer, backwards: each convolution undoes its transposed convolution's shape change
-    assert [(c.out_channels, c.in_channels, c.kernel_size, c.stride) for c in reversed(decoder_convs)] == \
-           [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in encoder_convs]
+    assert [(c.out_channels, c.in_channels, c.kernel_size, c.stride) for c in reversed(decoder_convs)] == [
+        (c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in encoder_convs
+    ]
 
 
 def test_the_video_conv_gons_shared_origin_step_equals_the_general_path(videos_dir):
     from gon.origin import OriginStep, gradient_origin
 
-    config = ModelConfig(kind="video-conv", signal="video", channels=3, latent_dim=8, hidden_features=4,
-                         origin=OriginStep(inner_scale="paper"), video=VideoSettings(frames=4, size=16))
+    config = ModelConfig(
+        kind="video-conv",
+        signal="video",
+        channels=3,
+        latent_dim=8,
+        hidden_features=4,
+        origin=OriginStep(inner_scale="paper"),
+        video=VideoSettings(frames=4, size=16),
+    )
     model = build_model(config).train()
     x = data_for_model("videos", "train", config).batch(torch.arange(20))
     assert model.origin_path(len(x)).startswith("shared")  # 20 clips: more than the Jacobian's 2k = 16
@@ -129,8 +168,9 @@ def test_the_video_conv_gons_shared_origin_step_equals_the_general_path(videos_d
 def test_the_conv_video_models_learn_held_out_clips_better_than_the_mean_clip(kind, videos_dir):
     # measured (150 steps, seed 0, 4 frames of 16x16 at 8 fps, colour): held-out SSE per clip 58.3 (conv GON)
     # and 75.2 (autoencoder) against 126.6 for the mean training clip; 157.8 and 167.9 untrained
-    config = ModelConfig(kind=kind, signal="video", channels=3, latent_dim=32, hidden_features=8,
-                         video=VideoSettings(frames=4, size=16))
+    config = ModelConfig(
+        kind=kind, signal="video", channels=3, latent_dim=32, hidden_features=8, video=VideoSettings(frames=4, size=16)
+    )
     train, test = data_for_model("videos", "train", config), data_for_model("videos", "test", config)
     held_out = test.batch(torch.arange(len(test)))
     mean_clip = float((held_out - train.batch(torch.arange(len(train))).mean(0)).pow(2).flatten(1).sum(1).mean())

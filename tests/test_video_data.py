@@ -42,9 +42,14 @@ def one_line(error):
 
 # the installed clips
 
+
 def test_clips_are_rgb_windows_in_the_unit_range(train_clips, test_clips):
     assert isinstance(train_clips, torch.utils.data.Dataset) and isinstance(train_clips, VideoData)
-    assert train_clips.shape == (3, 16, 32, 32) and train_clips[0][0].shape == (3, 16, 32, 32) and isinstance(train_clips[0][1], int)
+    assert (
+        train_clips.shape == (3, 16, 32, 32)
+        and train_clips[0][0].shape == (3, 16, 32, 32)
+        and isinstance(train_clips[0][1], int)
+    )
     assert train_clips.batch([0, 2]).shape == (2, 3, 16, 32, 32) and train_clips.clips.dtype == torch.float32
     assert 0 <= float(train_clips.clips.min()) < 0.05 and 0.95 < float(train_clips.clips.max()) <= 1
     # at 8 fps: bikes 10 s, bigbuckbunny 5.3 s, carphone 4.0 s give 80, 43 and 33 frames, so 5, 2
@@ -93,6 +98,7 @@ def test_frames_are_centre_squares_averaged_over_their_area(carphone):
 
 # folders of video files
 
+
 def write_gif(path, count=24, size=(40, 30), milliseconds=100):
     """A GIF whose frame i is a flat grey of level 10 i, so each frame says which one it is."""
     frames = [Image.new("RGB", size, (10 * i,) * 3) for i in range(count)]
@@ -112,9 +118,17 @@ def test_a_folder_with_a_gif_splits_it_in_time(tmp_path):
     assert levels == [16, 18, 20, 22]
 
 
-@pytest.mark.parametrize("extension, codec", [
-    ("mp4", "libx264"), ("m4v", "mpeg4"), ("mkv", "libx264"), ("webm", "libvpx"), ("avi", "mpeg4"), ("mov", "mpeg4"),
-])
+@pytest.mark.parametrize(
+    "extension, codec",
+    [
+        ("mp4", "libx264"),
+        ("m4v", "mpeg4"),
+        ("mkv", "libx264"),
+        ("webm", "libvpx"),
+        ("avi", "mpeg4"),
+        ("mov", "mpeg4"),
+    ],
+)
 def test_every_container_the_folder_lists_decodes(tmp_path, extension, codec):
     # 20 frames at 10 fps whose red rises by 12 a frame: the test window is frames 16 to 19
     with av.open(str(tmp_path / f"ramp.{extension}"), "w") as out:
@@ -156,6 +170,7 @@ def test_a_rate_above_the_videos_own_repeats_frames_but_never_across_the_split(t
 
 
 # refusals
+
 
 def test_a_corrupt_file_is_refused_in_one_line(carphone, capfd):
     path = carphone / CARPHONE
@@ -220,12 +235,15 @@ def test_huge_frames_are_refused_from_the_header(tmp_path, monkeypatch):
         load_videos(f"video:{tmp_path}", "train", size=8)
 
 
-@pytest.mark.parametrize("limit, value, message", [
-    ("MAX_VIDEO_SECONDS", 3.0, "declares 4 s of video"),
-    ("MAX_DECODED_PIXELS", 100 * 176 * 144, "declares 120 frames of 176x144"),
-    ("MAX_FILE_BYTES", 1 << 19, "is 0.6 MiB; video files over 0.5 MiB"),
-    ("MAX_IN_MEMORY_BYTES", 3 * 4 * 64 * 64 * 4 * 4, "would take"),
-])
+@pytest.mark.parametrize(
+    "limit, value, message",
+    [
+        ("MAX_VIDEO_SECONDS", 3.0, "declares 4 s of video"),
+        ("MAX_DECODED_PIXELS", 100 * 176 * 144, "declares 120 frames of 176x144"),
+        ("MAX_FILE_BYTES", 1 << 19, "is 0.6 MiB; video files over 0.5 MiB"),
+        ("MAX_IN_MEMORY_BYTES", 3 * 4 * 64 * 64 * 4 * 4, "would take"),
+    ],
+)
 def test_limits_are_checked_before_decoding(carphone, monkeypatch, limit, value, message):
     monkeypatch.setattr(video, limit, value)
     monkeypatch.setattr(video, "_decode", lambda *args: pytest.fail("decoded a file its header refuses"))
@@ -233,10 +251,17 @@ def test_limits_are_checked_before_decoding(carphone, monkeypatch, limit, value,
         load_videos(f"video:{carphone}", "train", frames=4, size=64, stride=4)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"frames": 0}, "frames must be"), ({"size": 2.5}, "size must be"), ({"fps": -1}, "fps must be"),
-    ({"stride": True}, "stride must be"), ({"limit": 0}, "limit must be"), ({"split": "val"}, "unknown split"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"frames": 0}, "frames must be"),
+        ({"size": 2.5}, "size must be"),
+        ({"fps": -1}, "fps must be"),
+        ({"stride": True}, "stride must be"),
+        ({"limit": 0}, "limit must be"),
+        ({"split": "val"}, "unknown split"),
+    ],
+)
 def test_bad_arguments_are_refused(carphone, kwargs, message):
     with pytest.raises(GONError, match=message):
         load_videos(f"video:{carphone}", **{"split": "train", **kwargs})

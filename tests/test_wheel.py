@@ -23,8 +23,9 @@ BUILD_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "src")
 
 def _run(command, cwd, **kwargs):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
-    done = subprocess.run([str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300, **kwargs)
+    done = subprocess.run(
+        [str(c) for c in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, **kwargs
+    )
     assert done.returncode == 0, f"{' '.join(map(str, command))}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -38,9 +39,11 @@ def installed(tmp_path_factory):
     for name in BUILD_INPUTS:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
         copy(ROOT / name, source / name)
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", work / "dist",
-          source], cwd=work)
-    wheel, = (work / "dist").glob("*.whl")
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", work / "dist", source],
+        cwd=work,
+    )
+    (wheel,) = (work / "dist").glob("*.whl")
     env = work / "env"
     _run([sys.executable, "-m", "venv", "--without-pip", env], cwd=work)
     python = env / "bin" / "python"
@@ -63,13 +66,15 @@ def test_the_console_script_answers(installed):
 
 def test_the_shipped_models_load_from_the_installed_package(installed):
     bin_dir, cwd = installed
-    script = ("import gon, torch\n"
-              "from gon.pretrained import available\n"
-              "print(gon.__file__)\n"
-              "for name in available():\n"
-              "    model = gon.load_pretrained(name)\n"
-              "    size = model.config.image_size\n"
-              "    print(name, tuple(model.encode(torch.rand(2, 1, size, size)).shape))\n")
+    script = (
+        "import gon, torch\n"
+        "from gon.pretrained import available\n"
+        "print(gon.__file__)\n"
+        "for name in available():\n"
+        "    model = gon.load_pretrained(name)\n"
+        "    size = model.config.image_size\n"
+        "    print(name, tuple(model.encode(torch.rand(2, 1, size, size)).shape))\n"
+    )
     lines = _run([bin_dir / "python", "-c", script], cwd).splitlines()
     assert Path(lines[0]).is_relative_to(bin_dir.parent) and not Path(lines[0]).is_relative_to(ROOT)
     assert lines[1:] == ["mnist5k-conv (2, 32)", "mnist5k-implicit (2, 32)", "mnist5k-variational (2, 48)"]

@@ -89,5 +89,6 @@ class WaveSignal(Signal):
 
 
 WAVES = register_signal(WaveSignal())
-SOURCE = register_source(DataSource("waves", "waves", load_waves, "waves[:N] (N sine waves of amplitude up to 2)",
-                                    channels=(1,)))
+SOURCE = register_source(
+    DataSource("waves", "waves", load_waves, "waves[:N] (N sine waves of amplitude up to 2)", channels=(1,))
+)

@@ -12,8 +12,14 @@ def load_toy(request: DataRequest) -> ImageData:
     count = request.argument or "64"
     if not count.isdigit() or int(count) < 1:
         raise GONError(f"{request.spec}: toy:N takes a positive count, got {count!r}")
-    digits = load_data("mnist5k", request.split, request.image_size, request.channels, request.fit,
-                       min(int(count), request.limit or int(count)))
+    digits = load_data(
+        "mnist5k",
+        request.split,
+        request.image_size,
+        request.channels,
+        request.fit,
+        min(int(count), request.limit or int(count)),
+    )
     return ImageData(torch.flip(digits.images, dims=(3,)), digits.labels, request.name)
 
 

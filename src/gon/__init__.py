@@ -1,9 +1,9 @@
 """Gradient Origin Networks (Bond-Taylor & Willcocks, ICLR 2021) in PyTorch.
 
-    from gon import ModelConfig, TrainConfig, train, load_model
-    run = train(ModelConfig(kind="conv"), TrainConfig(data="mnist5k", steps=300), "runs/conv", version=True)
-    model, config, _ = load_model(run.directory)
-    z = model.encode(images)          # (batch, latent_dim): gradients at the origin
+from gon import ModelConfig, TrainConfig, train, load_model
+run = train(ModelConfig(kind="conv"), TrainConfig(data="mnist5k", steps=300), "runs/conv", version=True)
+model, config, _ = load_model(run.directory)
+z = model.encode(images)          # (batch, latent_dim): gradients at the origin
 """
 
 import importlib
@@ -15,19 +15,35 @@ __version__ = "0.1.0"
 # public name -> the module that defines it. They load on first use, so that `import gon`
 # (and with it `gon --help`) does not wait seconds for torch.
 _EXPORTS = {
-    "ModelConfig": "config", "TrainConfig": "config",
-    "ImageData": "data", "load_data": "data",
-    "ConvDecoder": "decoders", "ImplicitDecoder": "decoders", "VariationalDecoder": "decoders",
-    "ModulatedImplicitDecoder": "decoders", "Tiling": "tiling",
+    "ModelConfig": "config",
+    "TrainConfig": "config",
+    "ImageData": "data",
+    "load_data": "data",
+    "ConvDecoder": "decoders",
+    "ImplicitDecoder": "decoders",
+    "VariationalDecoder": "decoders",
+    "ModulatedImplicitDecoder": "decoders",
+    "Tiling": "tiling",
     "GONError": "errors",
-    "encode_dataset": "evaluate", "evaluate": "evaluate",
-    "GON": "models", "ImplicitGON": "models", "LatentModel": "models", "VariationalGON": "models",
+    "encode_dataset": "evaluate",
+    "evaluate": "evaluate",
+    "GON": "models",
+    "ImplicitGON": "models",
+    "LatentModel": "models",
+    "VariationalGON": "models",
     "ModulatedGON": "models",
-    "build_model": "models", "load_model": "models", "save_model": "models",
-    "OriginStep": "origin", "gradient_origin": "origin",
+    "build_model": "models",
+    "load_model": "models",
+    "save_model": "models",
+    "OriginStep": "origin",
+    "gradient_origin": "origin",
     "load_pretrained": "pretrained",
-    "GaussianSampler": "samplers", "PriorSampler": "samplers",
-    "Run": "training", "fit": "training", "resume": "training", "train": "training",
+    "GaussianSampler": "samplers",
+    "PriorSampler": "samplers",
+    "Run": "training",
+    "fit": "training",
+    "resume": "training",
+    "train": "training",
 }
 __all__ = sorted(_EXPORTS, key=str.lower)
 

@@ -30,8 +30,8 @@ ENCODER_FORMAT = "gradient-origin-networks/affine-encoder-v1"
 class AffineEncoder:
     """z = x.flatten(1) @ weight.T + offset, for inputs of shape (N, *input_shape)."""
 
-    weight: Tensor          # (latent_dim, C*H*W)
-    offset: Tensor          # (latent_dim,)
+    weight: Tensor  # (latent_dim, C*H*W)
+    offset: Tensor  # (latent_dim,)
     input_shape: tuple[int, int, int]
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -40,8 +40,11 @@ class AffineEncoder:
         return torch.addmm(self.offset, x.reshape(x.shape[0], -1), self.weight.T)
 
     def save(self, path: str | Path) -> None:
-        save_tensors({"weight": self.weight.contiguous(), "offset": self.offset.contiguous()}, str(path),
-                  metadata={"format": ENCODER_FORMAT, "input_shape": json.dumps(list(self.input_shape))})
+        save_tensors(
+            {"weight": self.weight.contiguous(), "offset": self.offset.contiguous()},
+            str(path),
+            metadata={"format": ENCODER_FORMAT, "input_shape": json.dumps(list(self.input_shape))},
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> AffineEncoder:
@@ -56,13 +59,16 @@ class AffineEncoder:
 
 
 @torch.no_grad()
-def export_affine_encoder(model: GON, input_shape: tuple[int, int, int], check: Tensor,
-                          chunk: int = 512, tolerance: float = 1e-4) -> AffineEncoder:
+def export_affine_encoder(
+    model: GON, input_shape: tuple[int, int, int], check: Tensor, chunk: int = 512, tolerance: float = 1e-4
+) -> AffineEncoder:
     """W and b of the model's (eval-mode) encoder, verified on the real images `check`."""
     step = model.step
     if step.steps != 1 or step.origin_std != 0:
-        raise GONError("only a single gradient step from the exact origin gives an affine encoder "
-                       f"(this model: {step.steps} steps, origin noise {step.origin_std})")
+        raise GONError(
+            "only a single gradient step from the exact origin gives an affine encoder "
+            f"(this model: {step.steps} steps, origin noise {step.origin_std})"
+        )
     model.eval()
     model.inner_scale(check)  # a calibrated scale not set yet is set on the real images, not on the unit ones
     # W's columns are differences encode(e_i) - encode(0) of nearly equal latents: read them in
@@ -72,12 +78,14 @@ def export_affine_encoder(model: GON, input_shape: tuple[int, int, int], check: 
     offset = exact.encode(torch.zeros(1, *input_shape, dtype=torch.float64))[0]
     columns = []
     for start in range(0, dims, chunk):
-        units = torch.eye(dims, dtype=torch.float64)[start:start + chunk].reshape(-1, *input_shape)
+        units = torch.eye(dims, dtype=torch.float64)[start : start + chunk].reshape(-1, *input_shape)
         columns.append(exact.encode(units) - offset)
     encoder = AffineEncoder(torch.cat(columns).T.float().contiguous(), offset.float(), tuple(input_shape))
     reference = model.encode(check)
     error = ((encoder(check) - reference).norm() / reference.norm().clamp_min(1e-30)).item()
     if not error < tolerance:
-        raise GONError(f"this model's encoder is not affine in its input (relative error {error:.2e} "
-                       f"on {len(check)} real images), so it cannot be exported as a matrix")
+        raise GONError(
+            f"this model's encoder is not affine in its input (relative error {error:.2e} "
+            f"on {len(check)} real images), so it cannot be exported as a matrix"
+        )
     return encoder

@@ -36,21 +36,28 @@ def write_wav(path: str | Path, clips: Tensor, sample_rate: int, gap: float = GA
     clips = clips[None] if clips.ndim == 2 else clips
     silence = torch.zeros(clips.shape[1], round(gap * sample_rate))
     sequence = torch.cat([part for clip in clips for part in (clip, silence)], dim=1)
-    return write_atomically(path, lambda tmp: soundfile.write(str(tmp), sequence.T.numpy(), sample_rate,
-                                                             subtype="PCM_16", format="WAV"))
+    return write_atomically(
+        path, lambda tmp: soundfile.write(str(tmp), sequence.T.numpy(), sample_rate, subtype="PCM_16", format="WAV")
+    )
 
 
 def log_spectrogram(clip: Tensor, sample_rate: int) -> np.ndarray:
     """Power in dB (frequencies, frames) of a mono clip (T,) or the mean of a clip's channels."""
     signal = clip.detach().double().cpu().reshape(-1, clip.shape[-1]).mean(0)
     n_fft = min(len(signal), 2 ** max(4, round(math.log2(FRAME_SECONDS * sample_rate))))
-    spec = torch.stft(signal, n_fft, max(1, n_fft // 4), window=torch.hann_window(n_fft, dtype=torch.float64),
-                      return_complex=True)
+    spec = torch.stft(
+        signal, n_fft, max(1, n_fft // 4), window=torch.hann_window(n_fft, dtype=torch.float64), return_complex=True
+    )
     return (10 * torch.log10(spec.abs().pow(2) + 1e-12)).numpy()
 
 
-def save_sound_figure(rows: list[list[Tensor]], path: str | Path, sample_rates: int | list[int],
-                      titles: list[str] | None = None, labels: list[str] | None = None) -> Path:
+def save_sound_figure(
+    rows: list[list[Tensor]],
+    path: str | Path,
+    sample_rates: int | list[int],
+    titles: list[str] | None = None,
+    labels: list[str] | None = None,
+) -> Path:
     """A figure of clips: for each row of clips (each (C, T) in [-1, 1]), their waveforms above their
     log-spectrograms; `sample_rates` one rate, or one per column; `titles` per column, `labels` per row."""
     plt = pyplot()
@@ -59,8 +66,14 @@ def save_sound_figure(rows: list[list[Tensor]], path: str | Path, sample_rates: 
     spectra = [[log_spectrogram(clip, rates[c]) for c, clip in enumerate(row)] for row in rows]
     # one colour scale for the whole figure, so that a quiet reconstruction looks quiet
     top = max(float(s.max()) for row in spectra for s in row)
-    fig, axes = plt.subplots(2 * len(rows), columns, figsize=(2.6 * columns, 2.4 * len(rows)), dpi=72,
-                             squeeze=False, gridspec_kw={"height_ratios": [1, 1.6] * len(rows)})
+    fig, axes = plt.subplots(
+        2 * len(rows),
+        columns,
+        figsize=(2.6 * columns, 2.4 * len(rows)),
+        dpi=72,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [1, 1.6] * len(rows)},
+    )
     for r, row in enumerate(rows):
         for c in range(columns):
             wave_ax, spec_ax = axes[2 * r, c], axes[2 * r + 1, c]
@@ -73,8 +86,15 @@ def save_sound_figure(rows: list[list[Tensor]], path: str | Path, sample_rates: 
             wave_ax.plot(np.arange(len(wave)) / rate, wave, linewidth=0.4, color="#1f4e79")
             wave_ax.set_ylim(-1, 1), wave_ax.set_xlim(0, seconds)
             wave_ax.set_xticks([]), wave_ax.set_yticks([])
-            spec_ax.imshow(spectra[r][c], origin="lower", aspect="auto", cmap="magma", vmin=top - DYNAMIC_RANGE_DB,
-                           vmax=top, extent=(0, seconds, 0, rate / 2000))
+            spec_ax.imshow(
+                spectra[r][c],
+                origin="lower",
+                aspect="auto",
+                cmap="magma",
+                vmin=top - DYNAMIC_RANGE_DB,
+                vmax=top,
+                extent=(0, seconds, 0, rate / 2000),
+            )
             spec_ax.tick_params(labelsize=6)
             if c == 0:
                 spec_ax.set_ylabel("kHz", fontsize=7)

@@ -101,48 +101,73 @@ class ModelConfig:
     for implicit ones, w0 the SIREN frequency, origin the gradient-origin step."""
 
     kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(kinds()))
-    signal: str | None = option(None, "what the model's examples are (default: the training data's, else the "
-                                      "kind's first)", choices=lambda: tuple(SIGNALS))
-    image_size: int | None = option(None, "image side in pixels (default: the model kind's, 32 for conv, 28 for implicit and modulated)", minimum=1)
+    signal: str | None = option(
+        None,
+        "what the model's examples are (default: the training data's, else the kind's first)",
+        choices=lambda: tuple(SIGNALS),
+    )
+    image_size: int | None = option(
+        None, "image side in pixels (default: the model kind's, 32 for conv, 28 for implicit and modulated)", minimum=1
+    )
     channels: int = option(1, "1 (grey) or 3 (RGB)", choices=(1, 3))
-    latent_dim: int | None = option(None, "latent size k (default 32; 48 for variational; per tile for tiled models)",
-                                    minimum=1)
+    latent_dim: int | None = option(
+        None, "latent size k (default 32; 48 for variational; per tile for tiled models)", minimum=1
+    )
     hidden_features: int | None = option(None, "base filters (conv) or SIREN width (implicit)", minimum=1)
     num_layers: int = option(4, "SIREN hidden layers", minimum=1, per_kind=True)
     activation: str | None = option(None, "activation (default elu; sine for implicit)", choices=ACTIVATIONS)
     # GroupNorm by default: per-sample, so a latent never depends on its batch. "batch" is
     # the paper's train-mode BatchNorm, which couples samples (docs/design.md, docs/results.md)
-    norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS,
-                       per_kind=True)
+    norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS, per_kind=True)
     w0: float = option(30.0, "SIREN frequency", positive=True, per_kind=True)
-    first_w0: float | None = option(None, "SIREN frequency of the coordinates in the first layer (default w0; "
-                                          "3000 for audio-implicit, as SIREN's audio fits; 200 for audio-modulated)", positive=True,
-                                    per_kind=True)
-    likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS,
-                             per_kind=True)
-    origin: OriginStep = option(help="the gradient-origin step (its fields have their own flags)",
-                                factory=OriginStep, per_kind=True)
+    first_w0: float | None = option(
+        None,
+        "SIREN frequency of the coordinates in the first layer (default w0; "
+        "3000 for audio-implicit, as SIREN's audio fits; 200 for audio-modulated)",
+        positive=True,
+        per_kind=True,
+    )
+    likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS, per_kind=True)
+    origin: OriginStep = option(
+        help="the gradient-origin step (its fields have their own flags)", factory=OriginStep, per_kind=True
+    )
     coordinate_samples: int | None = option(
-        None, "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
-        minimum=1, per_kind=True)
+        None,
+        "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
+        minimum=1,
+        per_kind=True,
+    )
     tile: int | None = option(
-        None, "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
-              "latent of latent_dim values each, cut to an axis shorter than it (default: the kind's, 200 for "
-              "audio-modulated; unset, the whole signal is one tile)", minimum=1, per_kind=True)
+        None,
+        "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
+        "latent of latent_dim values each, cut to an axis shorter than it (default: the kind's, 200 for "
+        "audio-modulated; unset, the whole signal is one tile)",
+        minimum=1,
+        per_kind=True,
+    )
     basis_features: int | None = option(
-        None, "modulated: sine functions of the coordinates the latent weights directly, a part linear in the "
-              "latent beside the modulated SIREN (0: none; default 256)", minimum=0, per_kind=True)
-    classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2,
-                                 per_kind=True)
+        None,
+        "modulated: sine functions of the coordinates the latent weights directly, a part linear in the "
+        "latent beside the modulated SIREN (0: none; default 256)",
+        minimum=0,
+        per_kind=True,
+    )
+    classes: int | None = option(
+        None, "train a GON classifier (Eq. 13) with this many classes", minimum=2, per_kind=True
+    )
     reconstruction_weight: float = option(
-        0.01, "classifier: weight of the reconstruction loss trained with it (0: classifier alone)", minimum=0,
-        per_kind=True)
-    train_images: int | None = option(None, "GLO: rows of the code table (default: the number of training images)",
-                                      minimum=1, per_kind=True)
-    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, maximum=MAX_LR,
-                              per_kind=True)
-    inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1,
-                                  per_kind=True)
+        0.01,
+        "classifier: weight of the reconstruction loss trained with it (0: classifier alone)",
+        minimum=0,
+        per_kind=True,
+    )
+    train_images: int | None = option(
+        None, "GLO: rows of the code table (default: the number of training images)", minimum=1, per_kind=True
+    )
+    latent_lr: float = option(
+        0.1, "GLO: Adam rate of the codes and of encoding", positive=True, maximum=MAX_LR, per_kind=True
+    )
+    inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1, per_kind=True)
     # each signal's settings, under its name (gon/signals): they apply to models of that signal
     sound: SoundSettings = option(help="audio clips (their fields have their own flags)", factory=SoundSettings)
     video: VideoSettings = option(help="video clips (their fields have their own flags)", factory=VideoSettings)
@@ -167,16 +192,22 @@ class ModelConfig:
         if not spec.origin_step:
             default = OriginStep()
             # inner_scale aside: runs written before the step was nested stored the paper's for every kind
-            changed = [f for f in dataclasses.fields(OriginStep)
-                       if f.name != "inner_scale" and getattr(self.origin, f.name) != getattr(default, f.name)]
+            changed = [
+                f
+                for f in dataclasses.fields(OriginStep)
+                if f.name != "inner_scale" and getattr(self.origin, f.name) != getattr(default, f.name)
+            ]
             if changed:
-                raise GONError(f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
-                               f"{self.kind} model does not have")
+                raise GONError(
+                    f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
+                    f"{self.kind} model does not have"
+                )
         else:
             self.origin = self.origin.resolved(spec.step_sizes)
         if spec.origin_step and self.origin.inner_scale == PAPER:
-            self.origin = dataclasses.replace(self.origin, inner_scale=paper_inner_scale(
-                self.kind, signal_of(self).side(self), self.channels))
+            self.origin = dataclasses.replace(
+                self.origin, inner_scale=paper_inner_scale(self.kind, signal_of(self).side(self), self.channels)
+            )
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -190,11 +221,16 @@ class ModelConfig:
         signal = signal_of(self)
         for name in NESTED_SIGNALS:
             if name != signal.name and getattr(self, name) != _FIELDS[name].default_factory():
-                changed = [f.metadata["flat"] for f in dataclasses.fields(getattr(self, name))
-                           if getattr(getattr(self, name), f.name) != f.default]
+                changed = [
+                    f.metadata["flat"]
+                    for f in dataclasses.fields(getattr(self, name))
+                    if getattr(getattr(self, name), f.name) != f.default
+                ]
                 hint = f"; give signal={name!r} for a {name} model" if spec.accepts(signal_named(name)) else ""
-                raise GONError(f"{changed[0]} does not apply to {signal.name} models (a {self.kind} model of "
-                               f"{signal.name} data){hint}")
+                raise GONError(
+                    f"{changed[0]} does not apply to {signal.name} models (a {self.kind} model of "
+                    f"{signal.name} data){hint}"
+                )
         signal.check_config(self)
 
     @classmethod
@@ -214,8 +250,14 @@ class ModelConfig:
                 given = dataclasses.asdict(given)
             if not isinstance(given, dict):
                 raise GONError(f"the model config's {name} must be a JSON object, got {type(given).__name__}")
-            nested[name] = {**given, **{inner: values.pop(flat) for flat, (where, inner) in NESTED_FLAT.items()
-                                        if where == name and flat in values}}
+            nested[name] = {
+                **given,
+                **{
+                    inner: values.pop(flat)
+                    for flat, (where, inner) in NESTED_FLAT.items()
+                    if where == name and flat in values
+                },
+            }
         config = config_from_dict(cls, values, "model", build=False)
         if recorded:
             config = _without_inapplicable(config)
@@ -254,8 +296,12 @@ def _without_other_signals(values: dict[str, Any], nested: dict[str, dict[str, A
         defaults = dataclasses.asdict(_FIELDS[name].default_factory())
         ignored = sorted(k for k, v in nested[name].items() if k in defaults and v != defaults[k])
         if ignored:
-            logger.warning("this %s run recorded option(s) of %s models, ignored: %s", spec.name, name,
-                           ", ".join(f"{key}={nested[name][key]!r}" for key in ignored))
+            logger.warning(
+                "this %s run recorded option(s) of %s models, ignored: %s",
+                spec.name,
+                name,
+                ", ".join(f"{key}={nested[name][key]!r}" for key in ignored),
+            )
         out[name] = {}
     return out
 
@@ -266,20 +312,34 @@ def _without_inapplicable(values: dict[str, Any]) -> dict[str, Any]:
     spec = kinds().get(values.get("kind", _FIELDS["kind"].default))
     if spec is None:
         return values  # the unknown kind is the error ModelConfig reports
-    ignored = sorted(key for key, value in values.items() if key not in NESTED and _FIELDS[key].metadata.get("per_kind")
-                     and key not in spec.options and value != default_of(_FIELDS[key]))
-    if values.get("classes") is None and "reconstruction_weight" not in ignored and values.get(
-            "reconstruction_weight", _FIELDS["reconstruction_weight"].default) != _FIELDS["reconstruction_weight"].default:
+    ignored = sorted(
+        key
+        for key, value in values.items()
+        if key not in NESTED
+        and _FIELDS[key].metadata.get("per_kind")
+        and key not in spec.options
+        and value != default_of(_FIELDS[key])
+    )
+    if (
+        values.get("classes") is None
+        and "reconstruction_weight" not in ignored
+        and values.get("reconstruction_weight", _FIELDS["reconstruction_weight"].default)
+        != _FIELDS["reconstruction_weight"].default
+    ):
         ignored.append("reconstruction_weight")
     if ignored:
-        logger.warning("this %s run recorded option(s) that do not apply to its kind, ignored: %s", spec.name,
-                       ", ".join(f"{key}={values[key]!r}" for key in ignored))
+        logger.warning(
+            "this %s run recorded option(s) that do not apply to its kind, ignored: %s",
+            spec.name,
+            ", ".join(f"{key}={values[key]!r}" for key in ignored),
+        )
     return {key: value for key, value in values.items() if key not in ignored}
 
 
 # the configs nested in ModelConfig (the step, each signal's settings): field name -> dataclass
-NESTED: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(ModelConfig)
-                           if f.default_factory is not dataclasses.MISSING}
+NESTED: dict[str, type] = {
+    f.name: f.default_factory for f in dataclasses.fields(ModelConfig) if f.default_factory is not dataclasses.MISSING
+}
 # those that are a signal's settings, under the signal's name
 NESTED_SIGNALS = tuple(name for name in NESTED if name in SIGNALS and SIGNALS[name].settings is NESTED[name])
 # flat key (and flag) of each nested field -> (the nested config's name in ModelConfig, the field)
@@ -299,34 +359,47 @@ class TrainConfig:
 
     data: str = option("mnist5k", "data spec")
     steps: int | None = option(None, "training steps (default 1000)", minimum=1, maximum=MAX_STEPS)
-    epochs: float | None = option(None, "training length in epochs (instead of --steps)", positive=True,
-                                   maximum=MAX_STEPS)
+    epochs: float | None = option(
+        None, "training length in epochs (instead of --steps)", positive=True, maximum=MAX_STEPS
+    )
     batch_size: int = option(64, "images per step", minimum=1)
-    lr: float | None = option(None, "Adam learning rate (default: the model kind's, 1e-3 for conv, 1e-4 for implicit, 3e-4 for modulated)", positive=True,
-                               maximum=MAX_LR)
-    lr_schedule: str | None = option(None, "the rate over the run: 'constant', or 'cosine' (from lr down to 0 at the "
-                                           "last step) (default: the model kind's; cosine for modulated)",
-                                     choices=LR_SCHEDULES)
+    lr: float | None = option(
+        None,
+        "Adam learning rate (default: the model kind's, 1e-3 for conv, 1e-4 for implicit, 3e-4 for modulated)",
+        positive=True,
+        maximum=MAX_LR,
+    )
+    lr_schedule: str | None = option(
+        None,
+        "the rate over the run: 'constant', or 'cosine' (from lr down to 0 at the "
+        "last step) (default: the model kind's; cosine for modulated)",
+        choices=LR_SCHEDULES,
+    )
     seed: int = option(0, "seed of the weights and the batch order (0 to 2**32 - 1)", minimum=0)
     fit: str = option("resize", "how images are fitted to the model's size", choices=FITS)
     limit: int | None = option(None, "use only the first N training images", minimum=1)
     eval_limit: int | None = option(None, "evaluate on only the first N test images", minimum=1)
     log_every: int = option(25, "steps between log lines", minimum=1)
-    time_limit: float | None = option(None, "stop training after this many seconds (equal-time comparisons)",
-                                      positive=True)
+    time_limit: float | None = option(
+        None, "stop training after this many seconds (equal-time comparisons)", positive=True
+    )
     checkpoint_every: int | None = option(None, "write a resumable checkpoint every N steps", minimum=1)
     keep_checkpoints: int = option(2, "how many checkpoints to keep", minimum=1)
     skip_nonfinite: bool = option(False, "skip batches with a NaN or infinite loss instead of stopping")
     stream: bool = option(False, "keep IDX and folder data out of memory (memory-mapped, decoded per batch)")
-    device: str = option("auto", "auto: cuda if available, else mps, else cpu (the saved model is on CPU)",
-                         choices=DEVICES)
-    precision: str = option("fp32", "fp32; bf16 or fp16 autocast (fp16 on CUDA only, with gradient scaling)",
-                            choices=PRECISIONS)
+    device: str = option(
+        "auto", "auto: cuda if available, else mps, else cpu (the saved model is on CPU)", choices=DEVICES
+    )
+    precision: str = option(
+        "fp32", "fp32; bf16 or fp16 autocast (fp16 on CUDA only, with gradient scaling)", choices=PRECISIONS
+    )
     compile: bool = option(False, "torch.compile the decoder (baselines; GONs need a double backward it cannot do)")
-    sync_batchnorm: bool = option(False, "under torchrun: BatchNorm statistics over the global batch "
-                                         "(--norm batch, CUDA)")
-    tensorboard: bool = option(False, "TensorBoard scalars and images in OUT/tensorboard "
-                                      "(pip install '.[tensorboard]')")
+    sync_batchnorm: bool = option(
+        False, "under torchrun: BatchNorm statistics over the global batch (--norm batch, CUDA)"
+    )
+    tensorboard: bool = option(
+        False, "TensorBoard scalars and images in OUT/tensorboard (pip install '.[tensorboard]')"
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -350,8 +423,10 @@ class TrainConfig:
         if self.epochs is not None:
             steps = max(1, round(self.epochs * (train_size // self.batch_size)))
             if steps > MAX_STEPS:
-                raise GONError(f"{self.epochs:g} epochs of {train_size // self.batch_size} steps are {steps:.3g} "
-                               f"steps, over the limit of {MAX_STEPS:,}")
+                raise GONError(
+                    f"{self.epochs:g} epochs of {train_size // self.batch_size} steps are {steps:.3g} "
+                    f"steps, over the limit of {MAX_STEPS:,}"
+                )
             return steps
         return 1000
 
@@ -417,8 +492,9 @@ def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
         if key in NESTED_SIGNALS and key != signal:
             continue
         if key in NESTED and isinstance(value, dict):
-            out.update({flat: value[inner] for flat, (name, inner) in NESTED_FLAT.items()
-                        if name == key and inner in value})
+            out.update(
+                {flat: value[inner] for flat, (name, inner) in NESTED_FLAT.items() if name == key and inner in value}
+            )
             continue
         out[key] = value
     return out

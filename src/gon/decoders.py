@@ -132,7 +132,7 @@ class ConvDecoder(TransposedConvDecoder):
             raise GONError(f"decoder output must be 'sigmoid' or 'logits', got {output!r}")
         self.image_size = image_size
         upsamplings = 3 if image_size in (28, 32) else int(math.log2(image_size // 4))
-        widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
+        widths = [hidden_features * 2**i for i in reversed(range(upsamplings))]
         layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[0], 4, 1, 0)]
         for i, (w_in, w_out) in enumerate(zip(widths, widths[1:] + [channels])):
             layers += [make_norm(norm, w_in), make_activation(activation)]
@@ -147,7 +147,6 @@ class ConvDecoder(TransposedConvDecoder):
         return self.net(z[:, :, None, None])
 
 
-
 def forward_origin_jacobian(decoder: nn.Module, latent_dim: int, create_graph: bool) -> tuple[Tensor, Tensor]:
     """F(z0), (1, *out), and dF/dz at z0 = 0, (prod(out), k), of a decoder of latents (B, k), by
     forward-mode AD: one batch of k origin copies whose tangents are the latent's unit directions
@@ -156,10 +155,15 @@ def forward_origin_jacobian(decoder: nn.Module, latent_dim: int, create_graph: b
     k = latent_dim
     # in fp32 under autocast: forward-mode AD through autocast's casts fails (CPU, torch
     # 2.13: conv_transpose meets a bf16 weight and an fp32 dual input), and k samples are cheap
-    with (torch.set_grad_enabled(create_graph), forward_ad.dual_level(),
-          torch.autocast(weight.device.type, enabled=False)):
-        origin = forward_ad.make_dual(torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
-                                      torch.eye(k, dtype=weight.dtype, device=weight.device))
+    with (
+        torch.set_grad_enabled(create_graph),
+        forward_ad.dual_level(),
+        torch.autocast(weight.device.type, enabled=False),
+    ):
+        origin = forward_ad.make_dual(
+            torch.zeros(k, k, dtype=weight.dtype, device=weight.device),
+            torch.eye(k, dtype=weight.dtype, device=weight.device),
+        )
         output, tangent = forward_ad.unpack_dual(decoder(origin))
     return output[:1], tangent.reshape(k, -1).T
 
@@ -172,17 +176,29 @@ class ConvDecoder1d(TransposedConvDecoder):
     `output` is "tanh" (amplitudes in [-1, 1]) or "linear".
     """
 
-    def __init__(self, latent_dim: int, channels: int = 1, length: int = 16000, hidden_features: int = 16,
-                 activation: str = "elu", norm: str = "none", output: str = "tanh") -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        length: int = 16000,
+        hidden_features: int = 16,
+        activation: str = "elu",
+        norm: str = "none",
+        output: str = "tanh",
+    ) -> None:
         super().__init__(latent_dim)
         if output not in ("tanh", "linear"):
             raise GONError(f"a 1-D decoder's output must be 'tanh' or 'linear', got {output!r}")
         self.length = length
         self.first_length, upsamplings = conv1d_plan(length)
-        widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
+        widths = [hidden_features * 2**i for i in reversed(range(upsamplings))]
         layers: list[nn.Module] = [nn.ConvTranspose1d(latent_dim, widths[0], self.first_length, 1, 0)]
         for w_in, w_out in zip(widths, widths[1:] + [channels]):
-            layers += [make_norm(norm, w_in, dims=1), make_activation(activation), nn.ConvTranspose1d(w_in, w_out, 8, 4, 2)]
+            layers += [
+                make_norm(norm, w_in, dims=1),
+                make_activation(activation),
+                nn.ConvTranspose1d(w_in, w_out, 8, 4, 2),
+            ]
         if output == "tanh":
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
@@ -196,12 +212,13 @@ def conv1d_plan(length: int) -> tuple[int, int]:
     """(L0, n): the first layer's length and the stride-4 blocks of a ConvDecoder1d of `length`
     samples: the fewest blocks (at least one) that leave L0 = ceil(T / 4^n) <= 16."""
     blocks = 1
-    while math.ceil(length / 4 ** blocks) > 16:
+    while math.ceil(length / 4**blocks) > 16:
         blocks += 1
-    return math.ceil(length / 4 ** blocks), blocks
+    return math.ceil(length / 4**blocks), blocks
 
 
 # variational decoder
+
 
 class VariationalDecoder(nn.Module):
     """Stochastic layer then decoder (Section 3.3): z -> (mu, logvar) -> mu + sigma * eps -> F.
@@ -234,8 +251,10 @@ class VariationalDecoder(nn.Module):
 
 # implicit decoder (SIREN)
 
-def coordinate_grid(size: int | tuple[int, ...], device: torch.device | None = None,
-                    dtype: torch.dtype = torch.float32) -> Tensor:
+
+def coordinate_grid(
+    size: int | tuple[int, ...], device: torch.device | None = None, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """(prod(shape), D) coordinates in [-1, 1] of a grid of `shape` (an int: a size x size image),
     row-major ('ij'), as the paper's get_mgrid: (T, 1) times, (H*W, 2) pixels, (D*H*W, 3) voxels."""
     shape = (size, size) if isinstance(size, int) else tuple(size)
@@ -246,8 +265,9 @@ def coordinate_grid(size: int | tuple[int, ...], device: torch.device | None = N
 class SirenLayer(nn.Module):
     """Linear layer followed by sin(w0 x), with SIREN's initialisation."""
 
-    def __init__(self, in_features: int, out_features: int, w0: float = 30.0, first: bool = False,
-                 activation: str = "sine") -> None:
+    def __init__(
+        self, in_features: int, out_features: int, w0: float = 30.0, first: bool = False, activation: str = "sine"
+    ) -> None:
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
         self.activation = make_activation(activation, w0)
@@ -283,9 +303,18 @@ class ImplicitDecoder(nn.Module):
     trained worse on the sounds set (docs/capabilities.md, "Sound").
     """
 
-    def __init__(self, latent_dim: int, channels: int = 1, image_size: int = 28, hidden_features: int = 256,
-                 num_layers: int = 4, w0: float = 30.0, activation: str = "sine",
-                 grid_shape: tuple[int, ...] | None = None, first_w0: float | None = None) -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        image_size: int = 28,
+        hidden_features: int = 256,
+        num_layers: int = 4,
+        w0: float = 30.0,
+        activation: str = "sine",
+        grid_shape: tuple[int, ...] | None = None,
+        first_w0: float | None = None,
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise GONError(f"an implicit decoder needs at least one hidden layer, got {num_layers}")
@@ -297,9 +326,12 @@ class ImplicitDecoder(nn.Module):
         self.coordinate_scale = 1.0 if first_w0 is None else first_w0 / w0
         self.latent_dim, self.channels, self.image_size = latent_dim, channels, self.grid_shape[0]
         self.hidden_features = hidden_features
-        self.first = SirenLayer(self.coordinate_dim + latent_dim, hidden_features, w0, first=True, activation=activation)
-        self.hidden = nn.Sequential(*[SirenLayer(hidden_features, hidden_features, w0, activation=activation)
-                                      for _ in range(num_layers - 1)])
+        self.first = SirenLayer(
+            self.coordinate_dim + latent_dim, hidden_features, w0, first=True, activation=activation
+        )
+        self.hidden = nn.Sequential(
+            *[SirenLayer(hidden_features, hidden_features, w0, activation=activation) for _ in range(num_layers - 1)]
+        )
         self.last = nn.Linear(hidden_features, channels)
         if activation == "sine":
             bound = math.sqrt(6 / hidden_features) / w0
@@ -317,8 +349,8 @@ class ImplicitDecoder(nn.Module):
     def forward_points(self, z: Tensor, coords: Tensor) -> Tensor:
         """Values at coordinates: z (B, k), coords (P, D) -> (B, P, C)."""
         weight = self.first.linear.weight
-        at_coords = self._at_coords(coords)                                  # (P, H)
-        from_latent = z @ weight[:, self.coordinate_dim:].T                  # (B, H)
+        at_coords = self._at_coords(coords)  # (P, H)
+        from_latent = z @ weight[:, self.coordinate_dim :].T  # (B, H)
         h = self.first.activation(at_coords[None] + from_latent[:, None])
         return self.last(self.hidden(h))
 
@@ -338,14 +370,14 @@ class ImplicitDecoder(nn.Module):
         coordinates (per channel) gives dF/da everywhere at once.
         """
         weight = self.first.linear.weight
-        pre = self._at_coords(coords)                                               # (P, H)
+        pre = self._at_coords(coords)  # (P, H)
         if not pre.requires_grad:  # no parameter needs a gradient
             pre = pre.detach().requires_grad_()
-        values = self.last(self.hidden(self.first.activation(pre)))                 # (P, C)
+        values = self.last(self.hidden(self.first.activation(pre)))  # (P, C)
         rows = []
         for c in range(self.channels):
             (d_pre,) = torch.autograd.grad(values[:, c].sum(), pre, create_graph=create_graph, retain_graph=True)
-            rows.append(d_pre @ weight[:, self.coordinate_dim:])                       # (P, k)
+            rows.append(d_pre @ weight[:, self.coordinate_dim :])  # (P, k)
         return values, torch.cat(rows)
 
     def render(self, z: Tensor, size: int | tuple[int, ...]) -> Tensor:
@@ -371,7 +403,7 @@ class ImplicitDecoder(nn.Module):
                 columns.append(axis[rest % n])
                 rest = rest // n
             coords = torch.stack(columns[::-1], dim=-1)
-            out[:, :, start:start + len(index)] = self.forward_points(z, coords).transpose(1, 2)
+            out[:, :, start : start + len(index)] = self.forward_points(z, coords).transpose(1, 2)
         return out.reshape(z.shape[0], self.channels, *shape)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -402,6 +434,7 @@ class CoordinateSubset:
 
 # modulated implicit decoder (COIN++, functa)
 
+
 class ModulatedImplicitDecoder(nn.Module):
     """SIREN whose hidden layers are shifted by one linear map of the latent (Dupont et al.'s
     COIN++ and functa): h_l = sin(w0_l (W_l h_(l-1) + b_l) + s_l), with [s_1, ..., s_L] = M z.
@@ -422,9 +455,17 @@ class ModulatedImplicitDecoder(nn.Module):
 
     independent_samples = True  # no normalisation: the samples of a batch never mix
 
-    def __init__(self, latent_dim: int, channels: int = 1, grid_shape: tuple[int, ...] = (28, 28),
-                 hidden_features: int = 128, num_layers: int = 4, w0: float = 30.0,
-                 first_w0: float | None = None, basis_features: int = 0) -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        grid_shape: tuple[int, ...] = (28, 28),
+        hidden_features: int = 128,
+        num_layers: int = 4,
+        w0: float = 30.0,
+        first_w0: float | None = None,
+        basis_features: int = 0,
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise GONError(f"a modulated decoder needs at least one hidden layer, got {num_layers}")
@@ -436,7 +477,8 @@ class ModulatedImplicitDecoder(nn.Module):
         first = w0 if first_w0 is None else first_w0
         self.layers = nn.ModuleList(
             [SirenLayer(self.coordinate_dim, hidden_features, first, first=True)]
-            + [SirenLayer(hidden_features, hidden_features, w0) for _ in range(num_layers - 1)])
+            + [SirenLayer(hidden_features, hidden_features, w0) for _ in range(num_layers - 1)]
+        )
         self.modulation = nn.Linear(latent_dim, hidden_features * num_layers, bias=False)
         self.last = nn.Linear(hidden_features, channels)
         bound = math.sqrt(6 / hidden_features) / w0
@@ -446,8 +488,9 @@ class ModulatedImplicitDecoder(nn.Module):
             self.basis = SirenLayer(self.coordinate_dim, basis_features, first, first=True)
             self.readout = nn.Linear(latent_dim, basis_features * channels, bias=False)
             with torch.no_grad():  # outputs of the size of the SIREN's at a unit latent
-                self.readout.weight.uniform_(-1 / math.sqrt(latent_dim * basis_features),
-                                             1 / math.sqrt(latent_dim * basis_features))
+                self.readout.weight.uniform_(
+                    -1 / math.sqrt(latent_dim * basis_features), 1 / math.sqrt(latent_dim * basis_features)
+                )
         self.register_buffer("grid", cell_grid(self.grid_shape), persistent=False)
 
     @property
@@ -478,7 +521,7 @@ class ModulatedImplicitDecoder(nn.Module):
             h = torch.sin(layer.w0 * layer.linear(h) + shifts[..., i, :])
         out = self.last(h)
         if weights is not None:
-            phi = self.basis(coords)                                          # (P, B_f)
+            phi = self.basis(coords)  # (P, B_f)
             out = out + (torch.einsum("pf,bpfc->bpc", phi, weights) if per_point else phi @ weights)
         return out
 

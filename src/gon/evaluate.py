@@ -40,8 +40,14 @@ def with_batch_statistics(model: LatentModel) -> LatentModel:
     return model
 
 
-def evaluate(model: LatentModel, data: Data, batch_size: int = 256, seed: int = 0,
-             batch_statistics: bool = False, per_clip: bool = False) -> dict[str, float]:
+def evaluate(
+    model: LatentModel,
+    data: Data,
+    batch_size: int = 256,
+    seed: int = 0,
+    batch_statistics: bool = False,
+    per_clip: bool = False,
+) -> dict[str, float]:
     """Mean per-image metrics over `data`.
 
     sse_per_image: summed squared error per image of F(z) against x, intensities in
@@ -69,13 +75,19 @@ def evaluate(model: LatentModel, data: Data, batch_size: int = 256, seed: int = 
     clips: list[dict] = []
     for i in range(0, len(data), batch_size):
         x = data.batch(slice(i, i + batch_size))
-        labels = data.labels[i:i + batch_size] if data.labels is not None else None
+        labels = data.labels[i : i + batch_size] if data.labels is not None else None
         metrics = runner.evaluate_batch(x, generator=generator, labels=labels)
         metrics = {**metrics, **signal.metrics(x, metrics["sse"], lambda x=x: runner.reconstruct(x))}
         if signal.row_metrics:
             for j, sse in enumerate(metrics["sse"].tolist()):
-                clips.append({"file": files[i + j] if files else str(i + j), "sse": sse, "mse": sse / x[0].numel(),
-                              **{key: float(metrics[key][j]) for key in signal.row_metrics}})
+                clips.append(
+                    {
+                        "file": files[i + j] if files else str(i + j),
+                        "sse": sse,
+                        "mse": sse / x[0].numel(),
+                        **{key: float(metrics[key][j]) for key in signal.row_metrics},
+                    }
+                )
         for key, values in metrics.items():
             sums[key] = sums.get(key, 0.0) + float(values.double().sum())
     n = len(data)
@@ -98,13 +110,19 @@ def latent_statistics(latents: Tensor) -> dict[str, float]:
     mean, std = latents.mean(0), latents.std(0).clamp_min(1e-12)
     z = ((latents - mean) / std).flatten()
     values, _ = z.sort()
-    normal_cdf = 0.5 * (1 + torch.erf(values / 2 ** 0.5))
+    normal_cdf = 0.5 * (1 + torch.erf(values / 2**0.5))
     n = len(values)
     empirical_hi = torch.arange(1, n + 1, dtype=torch.float64) / n
     empirical_lo = torch.arange(0, n, dtype=torch.float64) / n
     ks = torch.maximum((empirical_hi - normal_cdf).abs(), (normal_cdf - empirical_lo).abs()).max()
-    return {"images": latents.shape[0], "latent_dim": latents.shape[1],
-            "mean_of_means": float(mean.mean()), "std_of_means": float(mean.std()),
-            "mean_of_stds": float(std.mean()), "std_of_stds": float(std.std()),
-            "skewness": float(z.pow(3).mean()), "excess_kurtosis": float(z.pow(4).mean() - 3),
-            "ks_distance_to_normal": float(ks)}
+    return {
+        "images": latents.shape[0],
+        "latent_dim": latents.shape[1],
+        "mean_of_means": float(mean.mean()),
+        "std_of_means": float(mean.std()),
+        "mean_of_stds": float(std.mean()),
+        "std_of_stds": float(std.std()),
+        "skewness": float(z.pow(3).mean()),
+        "excess_kurtosis": float(z.pow(4).mean() - 3),
+        "ks_distance_to_normal": float(ks),
+    }

@@ -76,15 +76,21 @@ class OnnxExport:
     decoder_error: float
     latent_dim: int
     image_shape: tuple[int, ...]
-    images: int                      # real images whose latents were checked
+    images: int  # real images whose latents were checked
     data: str
     encoder: Path | None = None
     encoder_error: float | None = None
 
 
-def export_run(run_dir: str | Path, out: str | Path | None = None, encoder: bool | str | Path = False,
-               data: str | None = None, split: str = "test", limit: int = 256,
-               tolerance: float = TOLERANCE) -> OnnxExport:
+def export_run(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    encoder: bool | str | Path = False,
+    data: str | None = None,
+    split: str = "test",
+    limit: int = 256,
+    tolerance: float = TOLERANCE,
+) -> OnnxExport:
     """Export the decoder of the run in `run_dir` to `out` (default RUN/decoder.onnx) and, with
     `encoder`, its affine encoder (to that path, or encoder.onnx beside the decoder). Both are
     checked on up to `limit` real images of `data` (default: the run's own data set)."""
@@ -102,8 +108,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, encoder: bool
         # before anything is written: a model without an affine encoder is refused whole
         affine = export_affine_encoder(model, images.shape, x)
     z = model.encode(x).detach()
-    result = OnnxExport(out, export_decoder(model, out, z, tolerance), config.latent_dim, tuple(images.shape),
-                        len(x), images.name)
+    result = OnnxExport(
+        out, export_decoder(model, out, z, tolerance), config.latent_dim, tuple(images.shape), len(x), images.name
+    )
     if encoder_out is not None:
         result.encoder, result.encoder_error = encoder_out, export_encoder(affine, encoder_out, x, z, tolerance)
     return result
@@ -117,29 +124,45 @@ def export_decoder(model: LatentModel, path: str | Path, latents: Tensor, tolera
     decoder = ImageDecoder(model)
     with _eval_mode(model), torch.no_grad():
         reference = decoder(latents)
-        metadata = {"kind": _kind(model), "input": "latent (batch, latent_dim)",
-                    "output": "images in [0, 1] (batch, channels, height, width)",
-                    "latent_dim": str(latents.shape[1]), "image_shape": str(list(reference.shape[1:]))}
+        metadata = {
+            "kind": _kind(model),
+            "input": "latent (batch, latent_dim)",
+            "output": "images in [0, 1] (batch, channels, height, width)",
+            "latent_dim": str(latents.shape[1]),
+            "image_shape": str(list(reference.shape[1:])),
+        }
         return _export_checked(decoder, latents, reference, Path(path), ("latent", "images"), metadata, tolerance)
 
 
-def export_encoder(encoder: AffineEncoder, path: str | Path, images: Tensor, latents: Tensor,
-                   tolerance: float = TOLERANCE) -> float:
+def export_encoder(
+    encoder: AffineEncoder, path: str | Path, images: Tensor, latents: Tensor, tolerance: float = TOLERANCE
+) -> float:
     """Write an affine encoder to `path` as ONNX (images (B, C, H, W) -> latents (B, k)) and
     return its largest absolute difference on `images` from `latents`, the model's own
     `encode(images)`; GONError, and no file, if that exceeds `tolerance` times the largest latent
     (at least 1: latents are not bounded like images)."""
     _require_onnx()
     module = AffineEncoderModule(encoder).eval()
-    metadata = {"kind": "affine-encoder", "input": "images in [0, 1] (batch, channels, height, width)",
-                "output": "latent (batch, latent_dim)", "latent_dim": str(encoder.weight.shape[0]),
-                "image_shape": str(list(encoder.input_shape))}
+    metadata = {
+        "kind": "affine-encoder",
+        "input": "images in [0, 1] (batch, channels, height, width)",
+        "output": "latent (batch, latent_dim)",
+        "latent_dim": str(encoder.weight.shape[0]),
+        "image_shape": str(list(encoder.input_shape)),
+    }
     scale = max(1.0, latents.abs().max().item())
     return _export_checked(module, images, latents, Path(path), ("images", "latent"), metadata, tolerance * scale)
 
 
-def _export_checked(module: nn.Module, example: Tensor, reference: Tensor, path: Path, names: tuple[str, str],
-                    metadata: dict[str, str], tolerance: float) -> float:
+def _export_checked(
+    module: nn.Module,
+    example: Tensor,
+    reference: Tensor,
+    path: Path,
+    names: tuple[str, str],
+    metadata: dict[str, str],
+    tolerance: float,
+) -> float:
     import onnx
     import onnxruntime
 
@@ -163,8 +186,10 @@ def _export_checked(module: nn.Module, example: Tensor, reference: Tensor, path:
         output = session.run(None, {names[0]: example.detach().cpu().numpy()})[0]
         error = float((torch.from_numpy(output) - reference.detach().cpu()).abs().max())
         if not error <= tolerance:  # also refuses NaN
-            raise GONError(f"the ONNX export of {path.name} differs from PyTorch by up to {error:.3g} on "
-                           f"{len(example)} real inputs (tolerance {tolerance:.3g}); nothing was written")
+            raise GONError(
+                f"the ONNX export of {path.name} differs from PyTorch by up to {error:.3g} on "
+                f"{len(example)} real inputs (tolerance {tolerance:.3g}); nothing was written"
+            )
         measured.append(error)
 
     write_atomically(path, export_and_check)
@@ -197,13 +222,24 @@ def _onnx_export(module: nn.Module, example: Tensor, path: Path, names: tuple[st
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (example,), str(path), input_names=[names[0]], output_names=[names[1]],
-                              dynamic_shapes=(batch,), dynamo=True, external_data=False, verbose=False)
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                input_names=[names[0]],
+                output_names=[names[1]],
+                dynamic_shapes=(batch,),
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+            )
     except GONError:
         raise
     except Exception as error:  # an operation the exporter cannot translate: a property of the model
-        raise GONError(f"torch.onnx cannot export this model ({type(error).__name__}: "
-                       f"{str(error).strip().splitlines()[0] if str(error).strip() else 'no detail'})") from None
+        raise GONError(
+            f"torch.onnx cannot export this model ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else 'no detail'})"
+        ) from None
     finally:
         for log, level in zip(loggers, levels):
             log.setLevel(level)

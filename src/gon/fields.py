@@ -17,17 +17,36 @@ from typing import Any
 from .errors import GONError
 
 
-def option(default: Any = None, help: str = "", *, flag: str | None = None, choices: tuple[Any, ...] | None = None,
-           minimum: float | None = None, maximum: float | None = None, positive: bool = False,
-           per_kind: bool = False, factory: Any = None, flat: str | None = None,
-           names: tuple[str, ...] | None = None) -> Any:
+def option(
+    default: Any = None,
+    help: str = "",
+    *,
+    flag: str | None = None,
+    choices: tuple[Any, ...] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+    per_kind: bool = False,
+    factory: Any = None,
+    flat: str | None = None,
+    names: tuple[str, ...] | None = None,
+) -> Any:
     """A config field: its default, help text, command-line flag (default: the field's name),
     allowed values (choices, a tuple or a function giving one; minimum, maximum, positive), whether it applies only to the model kinds
     that list it among their options (`per_kind`; otherwise to all), for a field of a
     nested config its flat key (and flag) in the enclosing one, and for a number that may
     also be a rule by name, those names (e.g. inner_scale's "calibrated")."""
-    metadata = {"help": help, "flag": flag or flat, "choices": choices, "minimum": minimum, "maximum": maximum,
-                "positive": positive, "per_kind": per_kind, "flat": flat, "names": names}
+    metadata = {
+        "help": help,
+        "flag": flag or flat,
+        "choices": choices,
+        "minimum": minimum,
+        "maximum": maximum,
+        "positive": positive,
+        "per_kind": per_kind,
+        "flat": flat,
+        "names": names,
+    }
     if factory is not None:
         return field(default_factory=factory, metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -132,7 +151,7 @@ def positive_int(text: str) -> int:
 
 
 # numpy's seed range, and so every seed's (config, eval, sample, bench)
-MAX_SEED = 2 ** 32 - 1
+MAX_SEED = 2**32 - 1
 # the most CPU threads a command takes: 100,000 asked PyTorch for a MemoryError; no machine
 # this library runs on has more cores than this
 MAX_THREADS = 1024

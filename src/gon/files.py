@@ -1,16 +1,16 @@
 """Files and folders that appear whole or not at all, and bounded reads of our own formats.
 
-    write_atomically(path, save)              one file: temporary sibling, fsync, rename (the primitive)
-    check_outputs(*paths)                     every output of a command checked before the first is written
-    write_text / write_json                   a text or JSON file, through write_atomically
-    json_line(document)                       one line of strict JSON (NaN and infinity as null)
-    append_jsonl(path, records)               records appended to a log, on disk when it returns
-    write_directory_atomically(path, save)    one folder: the same, for a folder of files
-    swap_directory(new, path)                 a finished folder renamed onto another, the old one moved aside
-    read_json(path, missing)                  a small JSON document, refusing anything else
-    read_jsonl(path, skip_damaged)            the records of a log we append to, bounded
-    save_tensors / read_tensors               safetensors with deterministic bytes
-    tensor_problem(name, tensor)              what is wrong with a stored tensor's dtype or values
+write_atomically(path, save)              one file: temporary sibling, fsync, rename (the primitive)
+check_outputs(*paths)                     every output of a command checked before the first is written
+write_text / write_json                   a text or JSON file, through write_atomically
+json_line(document)                       one line of strict JSON (NaN and infinity as null)
+append_jsonl(path, records)               records appended to a log, on disk when it returns
+write_directory_atomically(path, save)    one folder: the same, for a folder of files
+swap_directory(new, path)                 a finished folder renamed onto another, the old one moved aside
+read_json(path, missing)                  a small JSON document, refusing anything else
+read_jsonl(path, skip_damaged)            the records of a log we append to, bounded
+save_tensors / read_tensors               safetensors with deterministic bytes
+tensor_problem(name, tensor)              what is wrong with a stored tensor's dtype or values
 """
 
 from __future__ import annotations
@@ -32,8 +32,14 @@ from .errors import GONError, OutputError
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "a symlink"), (stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISLNK, "a symlink"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -129,6 +135,7 @@ def write_json(path: str | Path, document: Any, indent: int | None = 2) -> Path:
 def json_line(document: Any) -> str:
     """`document` as one JSON line; a NaN or infinite number (a diverged model's error) is
     null, never a bare NaN that strict JSON readers refuse."""
+
     def finite(value: Any) -> Any:
         if isinstance(value, float) and not math.isfinite(value):
             return None
@@ -137,6 +144,7 @@ def json_line(document: Any) -> str:
         if isinstance(value, (list, tuple)):
             return [finite(v) for v in value]
         return value
+
     return json.dumps(finite(document), allow_nan=False)
 
 
@@ -200,8 +208,9 @@ def fsync_tree(path: Path) -> None:
     fsync_directory(path)
 
 
-def write_directory_atomically(path: str | Path, save: Callable[[Path], Any], merge: tuple[str, ...] = (),
-                               replace: bool = False) -> Path:
+def write_directory_atomically(
+    path: str | Path, save: Callable[[Path], Any], merge: tuple[str, ...] = (), replace: bool = False
+) -> Path:
     """Run `save(tmp)` on a hidden sibling folder of `path`, fsync it, then rename it onto `path`.
 
     A new `path` appears whole or not at all. An existing one is an error, unless `merge`
@@ -341,8 +350,9 @@ def save_tensors(tensors: dict[str, torch.Tensor], path: str | Path, metadata: d
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
-def tensor_problem(name: str, tensor: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,),
-                   finite: bool = True) -> str | None:
+def tensor_problem(
+    name: str, tensor: torch.Tensor, dtypes: tuple[torch.dtype, ...] = (torch.float32,), finite: bool = True
+) -> str | None:
     """What is wrong with the stored tensor `name` (read from one of our files), or None: a dtype
     outside `dtypes`, or with `finite`, a NaN or infinite value. The one check of every stored
     tensor's type (sampler files, model weights, checkpoints)."""

@@ -33,8 +33,13 @@ def reconstruction_pairs(model: LatentModel, x: Tensor, columns: int = 8) -> Ten
     return pair_rows(x, model.reconstruct(x), columns)
 
 
-def samples(model: LatentModel, sampler: GaussianSampler | PriorSampler, n: int, seed: int = 0,
-            resolution: int | tuple[int, ...] | None = None) -> Tensor:
+def samples(
+    model: LatentModel,
+    sampler: GaussianSampler | PriorSampler,
+    n: int,
+    seed: int = 0,
+    resolution: int | tuple[int, ...] | None = None,
+) -> Tensor:
     """n images decoded from latents drawn from `sampler` (a prior sampler draws at the
     variational decoder's input, after its stochastic layer)."""
     model.eval()
@@ -50,8 +55,14 @@ def decode_latents(model: LatentModel, z: Tensor, resolution: int | tuple[int, .
     return model.generate(z)
 
 
-def interpolations(model: LatentModel, start: Tensor, end: Tensor, steps: int = 10, spherical: bool = True,
-                   resolution: int | tuple[int, ...] | None = None) -> Tensor:
+def interpolations(
+    model: LatentModel,
+    start: Tensor,
+    end: Tensor,
+    steps: int = 10,
+    spherical: bool = True,
+    resolution: int | tuple[int, ...] | None = None,
+) -> Tensor:
     """For each pair (start[i], end[i]), `steps` images along the path; row-major (pairs x steps)."""
     model.eval()
     t = torch.linspace(0, 1, steps)

@@ -33,13 +33,17 @@ class RunLayout:
     # from, and what tells a run of gon's from any other folder (--overwrite replaces no other)
     MARKER = "run.json"
     OPTIMIZER = "optimizer.safetensors"  # a checkpoint's optimizer state, RNG states and data order
-    STATE = "state.json"               # a checkpoint's counters, history and optimizer settings
+    STATE = "state.json"  # a checkpoint's counters, history and optimizer settings
     CHECKPOINTS = "checkpoints"
     TENSORBOARD = "tensorboard"
     REPORT = "report.html"
     # the figures `train` writes, in the order a report shows them
     LOSS_PLOT, RECONSTRUCTIONS, SAMPLES, INTERPOLATIONS = (
-        "loss.png", "reconstructions.png", "samples.png", "interpolations.png")
+        "loss.png",
+        "reconstructions.png",
+        "samples.png",
+        "interpolations.png",
+    )
     LATENTS_PLOT = "latents.png"
     ENCODER = "encoder.safetensors"
     DECODER_ONNX, ENCODER_ONNX = "decoder.onnx", "encoder.onnx"
@@ -48,8 +52,18 @@ class RunLayout:
     # what a run directory written before the marker could hold (patterns): gon train's files
     # and those of the commands that write into a run by default; a folder with anything
     # else is not a run of gon's, and is never replaced
-    LEGACY_NAMES = (CONFIG, WEIGHTS, METRICS, "*.png", "sampler*.safetensors", "latents.safetensors", ENCODER,
-                    "*.onnx", REPORT, TENSORBOARD)
+    LEGACY_NAMES = (
+        CONFIG,
+        WEIGHTS,
+        METRICS,
+        "*.png",
+        "sampler*.safetensors",
+        "latents.safetensors",
+        ENCODER,
+        "*.onnx",
+        REPORT,
+        TENSORBOARD,
+    )
 
     def __truediv__(self, name: str) -> Path:
         return self.root / name

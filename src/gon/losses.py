@@ -24,8 +24,10 @@ def same_shape(output: Tensor, x: Tensor) -> None:
     """GONError unless the decoder's output has the data's shape: broadcasting (B, 1, 28, 28)
     against (B, 28, 28) would give a loss, silently wrong, and 32 px against 28 a raw error."""
     if output.shape != x.shape:
-        raise GONError(f"the decoder's output has shape {tuple(output.shape)} and the data {tuple(x.shape)}: "
-                       f"they must be the same (a decoder of your own: give its output the data's shape)")
+        raise GONError(
+            f"the decoder's output has shape {tuple(output.shape)} and the data {tuple(x.shape)}: "
+            f"they must be the same (a decoder of your own: give its output the data's shape)"
+        )
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:

@@ -102,21 +102,32 @@ class OriginStep:
         for a model (ModelConfig and GON resolve it) and 1 for `gradient_origin` called alone.
     """
 
-    steps: int = option(1, "gradient steps from the origin", minimum=1, maximum=MAX_INNER_STEPS,
-                       flat="inner_steps")
-    step_size: float = option(1.0, "inner step size (0.1 for the paper's 10-step baseline)", positive=True,
-                              flat="inner_step_size")
-    step_sizes: str | None = option(None, "inner step sizes: 'fixed' (step_size at every step) or 'learned' (one "
-                                    "per step and latent dimension, trained with the decoder; default: the model "
-                                    "kind's, else fixed)", choices=STEP_SIZE_RULES, flat="step_sizes")
+    steps: int = option(1, "gradient steps from the origin", minimum=1, maximum=MAX_INNER_STEPS, flat="inner_steps")
+    step_size: float = option(
+        1.0, "inner step size (0.1 for the paper's 10-step baseline)", positive=True, flat="inner_step_size"
+    )
+    step_sizes: str | None = option(
+        None,
+        "inner step sizes: 'fixed' (step_size at every step) or 'learned' (one "
+        "per step and latent dimension, trained with the decoder; default: the model "
+        "kind's, else fixed)",
+        choices=STEP_SIZE_RULES,
+        flat="step_sizes",
+    )
     detach: bool = option(False, "detach the latent: no second-order terms (ablation)", flat="detach")
     origin_std: float = option(0.0, "noisy origin z0 ~ N(0, sigma^2) (Appendix C)", minimum=0, flat="origin_std")
-    latent_form: str = option("negative_gradient", "z = -grad (Eq. 8) or z = z0 - grad (Appendix C)",
-                              choices=LATENT_FORMS, flat="latent_form")
-    inner_scale: float | str | None = option(None, f"inner-loss scale: a number, 'calibrated' (a line search on "
-                                             f"the first batch: the best encoding of the model's inner steps) or 'paper' "
-                                             f"(default: {DEFAULT_INNER_SCALE})",
-                                       positive=True, names=SCALE_RULES, flat="inner_scale")
+    latent_form: str = option(
+        "negative_gradient", "z = -grad (Eq. 8) or z = z0 - grad (Appendix C)", choices=LATENT_FORMS, flat="latent_form"
+    )
+    inner_scale: float | str | None = option(
+        None,
+        f"inner-loss scale: a number, 'calibrated' (a line search on "
+        f"the first batch: the best encoding of the model's inner steps) or 'paper' "
+        f"(default: {DEFAULT_INNER_SCALE})",
+        positive=True,
+        names=SCALE_RULES,
+        flat="inner_scale",
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -124,8 +135,11 @@ class OriginStep:
     def resolved(self, step_sizes: str = "fixed") -> OriginStep:
         """This step with an unset inner_scale replaced by the default rule and unset step sizes by
         `step_sizes` (a model kind's default): what a model keeps."""
-        return dataclasses.replace(self, inner_scale=DEFAULT_INNER_SCALE if self.inner_scale is None else self.inner_scale,
-                                   step_sizes=step_sizes if self.step_sizes is None else self.step_sizes)
+        return dataclasses.replace(
+            self,
+            inner_scale=DEFAULT_INNER_SCALE if self.inner_scale is None else self.inner_scale,
+            step_sizes=step_sizes if self.step_sizes is None else self.step_sizes,
+        )
 
 
 def gradient_origin(
@@ -159,8 +173,17 @@ def gradient_origin(
     if torch.is_inference_mode_enabled() or x.is_inference():
         keep = create_graph and not torch.is_inference_mode_enabled()
         with gradients_enabled():
-            return gradient_origin(decoder, outside_inference(x), inner_loss, latent_shape, step, create_graph=keep,
-                                   generator=generator, scale=scale, step_sizes=step_sizes)
+            return gradient_origin(
+                decoder,
+                outside_inference(x),
+                inner_loss,
+                latent_shape,
+                step,
+                create_graph=keep,
+                generator=generator,
+                scale=scale,
+                step_sizes=step_sizes,
+            )
     scale = _scale(step, scale)
     if shares_origin(decoder, step, x.shape[0]):
         return _shared_origin(decoder, x, inner_loss, step, create_graph, scale, _step_size(step, step_sizes, 0))
@@ -195,8 +218,10 @@ def gradients_enabled() -> Iterator[None]:
         if "inference tensor" not in str(error).lower():
             raise
         # the one case no island can mend: weights made under inference mode are not autograd's
-        raise GONError("this model's weights were made under torch.inference_mode(), so no gradient can be taken "
-                       "through them: build or load the model outside it (encoding inside it works)") from None
+        raise GONError(
+            "this model's weights were made under torch.inference_mode(), so no gradient can be taken "
+            "through them: build or load the model outside it (encoding inside it works)"
+        ) from None
 
 
 def outside_inference(x: Tensor) -> Tensor:
@@ -212,8 +237,13 @@ def shares_origin(decoder: Decoder, step: OriginStep, batch_size: int) -> bool:
     """Whether the shared-origin path applies and pays: one step from the exact origin, a
     decoder that offers `origin_jacobian` and whose samples are independent, and a batch
     larger than the Jacobian's cost counted in samples (`origin_jacobian_cost`)."""
-    return (isinstance(decoder, OriginJacobianDecoder) and step.steps == 1 and step.origin_std == 0
-            and decoder.independent_samples and batch_size > decoder.origin_jacobian_cost)
+    return (
+        isinstance(decoder, OriginJacobianDecoder)
+        and step.steps == 1
+        and step.origin_std == 0
+        and decoder.independent_samples
+        and batch_size > decoder.origin_jacobian_cost
+    )
 
 
 def _scale(step: OriginStep, scale: float | Tensor | None) -> float | Tensor:
@@ -222,8 +252,10 @@ def _scale(step: OriginStep, scale: float | Tensor | None) -> float | Tensor:
     if step.inner_scale is None:
         return 1.0
     if isinstance(step.inner_scale, str):
-        raise GONError(f"inner_scale {step.inner_scale!r} is a rule a model resolves (GON does); "
-                       "gradient_origin itself needs a number or `scale=`")
+        raise GONError(
+            f"inner_scale {step.inner_scale!r} is a rule a model resolves (GON does); "
+            "gradient_origin itself needs a number or `scale=`"
+        )
     return step.inner_scale
 
 
@@ -231,8 +263,15 @@ def _step_size(step: OriginStep, step_sizes: Tensor | None, k: int) -> float | T
     return step.step_size if step_sizes is None else step_sizes[k]
 
 
-def _shared_origin(decoder: OriginJacobianDecoder, x: Tensor, inner_loss: InnerLoss, step: OriginStep,
-                   create_graph: bool, scale: float | Tensor, step_size: float | Tensor) -> Tensor:
+def _shared_origin(
+    decoder: OriginJacobianDecoder,
+    x: Tensor,
+    inner_loss: InnerLoss,
+    step: OriginStep,
+    create_graph: bool,
+    scale: float | Tensor,
+    step_size: float | Tensor,
+) -> Tensor:
     keep_graph = create_graph and not step.detach
     with gradients_enabled():
         origin_output, jacobian = decoder.origin_jacobian(create_graph=keep_graph)  # (1, *out), (D, k)

@@ -108,9 +108,11 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
     body.append(_loss_figure(run_dir, history))
     if history:
         last = history[-1]
-        body.append(f"<p>{len(history)} logged steps; last loss {_format(last.get('loss'))} at step "
-                    f"{_text(last.get('step'))}, {_format(last.get('steps_per_s'))} steps/s, "
-                    f"{_format(last.get('elapsed_s'))} s elapsed.</p>")
+        body.append(
+            f"<p>{len(history)} logged steps; last loss {_format(last.get('loss'))} at step "
+            f"{_text(last.get('step'))}, {_format(last.get('steps_per_s'))} steps/s, "
+            f"{_format(last.get('elapsed_s'))} s elapsed.</p>"
+        )
 
     signal = _signal(model, spec)
     for name, heading in FIGURES:
@@ -120,9 +122,12 @@ def render_report(run_dir: Path, document: dict[str, Any]) -> str:
         for path in signal.files(run_dir / name)[1:]:
             body.append(_audio(path) if path.suffix == ".wav" else _animation(path))
 
-    return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{_text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + f"\n<script>{LOAD_CHECK}</script>\n</body>\n</html>\n")
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{_text(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + f"\n<script>{LOAD_CHECK}</script>\n</body>\n</html>\n"
+    )
 
 
 def read_metrics(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -141,15 +146,21 @@ def _loss_figure(run_dir: Path, history: list[dict[str, Any]]) -> str:
     caption = "training loss per image, log scale"
     if _png_width(RunLayout(run_dir) / RunLayout.LOSS_PLOT) is not None:
         return _figure(RunLayout(run_dir) / RunLayout.LOSS_PLOT, caption)
-    points = [(r["step"], r["loss"]) for r in history
-              if isinstance(r.get("step"), (int, float)) and isinstance(r.get("loss"), (int, float))
-              and math.isfinite(r["loss"]) and r["loss"] > 0]
+    points = [
+        (r["step"], r["loss"])
+        for r in history
+        if isinstance(r.get("step"), (int, float))
+        and isinstance(r.get("loss"), (int, float))
+        and math.isfinite(r["loss"])
+        and r["loss"] > 0
+    ]
     if not points:
         return _missing("no loss.png and no loss records in metrics.jsonl")
     # drawn afresh from metrics.jsonl when the run has no usable loss.png
     with tempfile.TemporaryDirectory() as tmp:
-        path = save_loss_plot([s for s, _ in points], [v for _, v in points], Path(tmp) / "loss.png",
-                              ylabel="training loss (per image)")
+        path = save_loss_plot(
+            [s for s, _ in points], [v for _, v in points], Path(tmp) / "loss.png", ylabel="training loss (per image)"
+        )
         return _figure(path, caption + " (drawn from metrics.jsonl)")
 
 
@@ -160,8 +171,10 @@ def _figure(path: Path, caption: str, zoom: int = 1) -> str:
     if width is None:
         return _missing(f"{path.name} is not a readable PNG image")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<figure><img src=\"data:image/png;base64,{data}\" alt=\"{_text(path.stem)}\" width=\"{zoom * width}\">"
-            f"<figcaption>{_text(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{_text(path.stem)}" width="{zoom * width}">'
+        f"<figcaption>{_text(caption)}</figcaption></figure>"
+    )
 
 
 def _signal(model: dict[str, Any], spec: Any) -> Any:
@@ -186,8 +199,10 @@ def _audio(path: Path) -> str:
     if not readable:
         return _missing(f"{path.name} is not a WAV file of at most {MAX_EMBEDDED_BYTES >> 20} MiB")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<p><audio controls preload='none' src='data:audio/wav;base64,{data}'></audio> "
-            f"{_text(path.name)}: {frames / rate:.1f} s at {rate} Hz</p>")
+    return (
+        f"<p><audio controls preload='none' src='data:audio/wav;base64,{data}'></audio> "
+        f"{_text(path.name)}: {frames / rate:.1f} s at {rate} Hz</p>"
+    )
 
 
 def _animation(path: Path) -> str:
@@ -203,8 +218,10 @@ def _animation(path: Path) -> str:
     if not readable:
         return _missing(f"{path.name} is not a GIF file of at most {MAX_EMBEDDED_BYTES >> 20} MiB")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f"<figure><img src=\"data:image/gif;base64,{data}\" alt=\"{_text(path.stem)}\" width=\"{width}\">"
-            f"<figcaption>{_text(path.name)}: the same, playing</figcaption></figure>")
+    return (
+        f'<figure><img src="data:image/gif;base64,{data}" alt="{_text(path.stem)}" width="{width}">'
+        f"<figcaption>{_text(path.name)}: the same, playing</figcaption></figure>"
+    )
 
 
 def _png_width(path: Path) -> int | None:
@@ -225,10 +242,9 @@ def _table(values: dict[str, Any], header: tuple[str, str]) -> str:
     rows = []
     for key, value in values.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        cell = f"<td class=\"number\">{_format(value)}</td>" if number else f"<td>{_format(value)}</td>"
+        cell = f'<td class="number">{_format(value)}</td>' if number else f"<td>{_format(value)}</td>"
         rows.append(f"<tr><td>{_text(key)}</td>{cell}</tr>")
-    return (f"<table><tr><th>{_text(header[0])}</th><th>{_text(header[1])}</th></tr>"
-            + "".join(rows) + "</table>")
+    return f"<table><tr><th>{_text(header[0])}</th><th>{_text(header[1])}</th></tr>" + "".join(rows) + "</table>"
 
 
 def _format(value: Any) -> str:
@@ -242,7 +258,7 @@ def _format(value: Any) -> str:
 
 
 def _missing(note: str) -> str:
-    return f"<p class=\"missing\">{_text(note)}</p>"
+    return f'<p class="missing">{_text(note)}</p>'
 
 
 def _text(value: Any) -> str:

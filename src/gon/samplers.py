@@ -102,8 +102,9 @@ class MixtureSampler:
         self._scales = cholesky_factor(covariances)
 
     @classmethod
-    def fit(cls, latents: Tensor, components: tuple[int, ...] = (1, 2, 4, 8, 16), held_out: float = 0.2,
-            seed: int = 0) -> tuple[MixtureSampler, dict[int, float]]:
+    def fit(
+        cls, latents: Tensor, components: tuple[int, ...] = (1, 2, 4, 8, 16), held_out: float = 0.2, seed: int = 0
+    ) -> tuple[MixtureSampler, dict[int, float]]:
         """Fit mixtures of each size on (1 - held_out) of the latents, keep the size whose
         mean held-out log-likelihood is highest, refit it on all latents. Returns the sampler
         and the held-out log-likelihood per component count."""
@@ -125,7 +126,9 @@ class MixtureSampler:
             scores[k] = float(mixture.score(test))
         best = max(scores, key=scores.get)
         mixture = GaussianMixture(best, covariance_type="full", reg_covar=1e-6, random_state=seed).fit(data)
-        return cls(*(torch.from_numpy(a).float() for a in (mixture.weights_, mixture.means_, mixture.covariances_))), scores
+        return cls(
+            *(torch.from_numpy(a).float() for a in (mixture.weights_, mixture.means_, mixture.covariances_))
+        ), scores
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         component = torch.multinomial(self.weights, n, replacement=True, generator=generator)
@@ -133,16 +136,21 @@ class MixtureSampler:
         return self.means[component] + torch.einsum("nij,nj->ni", self._scales[component], eps)
 
     def state_dict(self) -> dict[str, Tensor]:
-        return {"weights": self.weights.contiguous(), "means": self.means.contiguous(),
-                "covariances": self.covariances.contiguous()}
+        return {
+            "weights": self.weights.contiguous(),
+            "means": self.means.contiguous(),
+            "covariances": self.covariances.contiguous(),
+        }
 
 
 # sampler files: sampler.safetensors (the Gaussian `gon train` writes) and sampler-NAME.safetensors
 
 SAMPLER_FILE = RunLayout.SAMPLER
 # name -> (class, its tensors in constructor order)
-SAMPLERS = {GaussianSampler.name: (GaussianSampler, ("mean", "covariance")),
-            MixtureSampler.name: (MixtureSampler, ("weights", "means", "covariances"))}
+SAMPLERS = {
+    GaussianSampler.name: (GaussianSampler, ("mean", "covariance")),
+    MixtureSampler.name: (MixtureSampler, ("weights", "means", "covariances")),
+}
 
 
 def sampler_file(directory: str | Path, name: str) -> Path:
@@ -152,12 +160,14 @@ def sampler_file(directory: str | Path, name: str) -> Path:
 
 def save_sampler(directory: str | Path, sampler: GaussianSampler | MixtureSampler) -> Path:
     path = sampler_file(directory, sampler.name)
-    return write_atomically(path, lambda tmp: save_tensors(sampler.state_dict(), tmp,
-                                                          metadata={"format": FORMAT, "sampler": sampler.name}))
+    return write_atomically(
+        path, lambda tmp: save_tensors(sampler.state_dict(), tmp, metadata={"format": FORMAT, "sampler": sampler.name})
+    )
 
 
-def load_sampler(directory: str | Path, name: str = GaussianSampler.name,
-                 latent_dim: int | None = None) -> GaussianSampler | MixtureSampler:
+def load_sampler(
+    directory: str | Path, name: str = GaussianSampler.name, latent_dim: int | None = None
+) -> GaussianSampler | MixtureSampler:
     """The sampler saved in `directory` (for a model of `latent_dim`, if given); GONError
     naming the file unless every tensor has the shape, type and values a sampler of this
     library has (finite float32, a probability vector, symmetric positive definite covariances)."""

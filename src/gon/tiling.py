@@ -19,8 +19,7 @@ from torch import Tensor
 from .errors import GONError
 
 
-def cell_grid(shape: tuple[int, ...], device: torch.device | None = None,
-              dtype: torch.dtype = torch.float32) -> Tensor:
+def cell_grid(shape: tuple[int, ...], device: torch.device | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
     """(prod(shape), D) cell-centre coordinates: point i of n on an axis sits at -1 + (2i + 1) / n,
     so n points tile [-1, 1] exactly at every n; row-major, as `gon.decoders.coordinate_grid`."""
     axes = [(2 * torch.arange(n, device=device, dtype=dtype) + 1) / n - 1 for n in shape]
@@ -41,8 +40,9 @@ class Tiling:
         if len(self.size) != len(self.tile) or not all(isinstance(t, int) and t >= 1 for t in self.tile):
             raise GONError(f"a tile needs a positive length per axis of the signal {self.size}, got {self.tile}")
         if any(t > s for t, s in zip(self.tile, self.size)):
-            raise GONError(f"a tile of {'x'.join(map(str, self.tile))} is larger than the signal "
-                           f"({'x'.join(map(str, self.size))})")
+            raise GONError(
+                f"a tile of {'x'.join(map(str, self.tile))} is larger than the signal ({'x'.join(map(str, self.size))})"
+            )
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -85,9 +85,9 @@ class Tiling:
             n, size, tile, count = shape[axis], self.size[axis], self.tile[axis], self.counts[axis]
             j = rest % n
             rest = rest // n
-            u = (j.to(torch.float64) + 0.5) * size / n          # position in training samples
+            u = (j.to(torch.float64) + 0.5) * size / n  # position in training samples
             which = (u // tile).clamp_(max=count - 1)
             local.append(2 * (u - which * tile) / tile - 1)
-            stride = math.prod(self.counts[axis + 1:])
+            stride = math.prod(self.counts[axis + 1 :])
             tiles = tiles + which.to(index.dtype) * stride
         return tiles, torch.stack(local[::-1], dim=-1)

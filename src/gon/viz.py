@@ -30,7 +30,7 @@ def image_grid(images: Tensor, columns: int | None = None, padding: int = 1) -> 
     canvas = torch.ones(c, rows * (h + padding) + padding, columns * (w + padding) + padding)
     for i, image in enumerate(images.detach()):  # one image at a time: no copy of the whole set
         top, left = padding + (i // columns) * (h + padding), padding + (i % columns) * (w + padding)
-        canvas[:, top:top + h, left:left + w] = torch.nan_to_num(image.float().cpu(), 0.0).clamp_(0, 1)
+        canvas[:, top : top + h, left : left + w] = torch.nan_to_num(image.float().cpu(), 0.0).clamp_(0, 1)
     array = canvas.mul_(255).round_().to(torch.uint8).numpy()
     return Image.fromarray(array[0] if c == 1 else array.transpose(1, 2, 0))
 
@@ -41,8 +41,9 @@ def save_grid(images: Tensor, path: str | Path, columns: int | None = None) -> P
     return path
 
 
-def save_gif(frames: list[Tensor], path: str | Path, columns: int | None = None, frame_ms: int = 120,
-             bounce: bool = True) -> Path:
+def save_gif(
+    frames: list[Tensor], path: str | Path, columns: int | None = None, frame_ms: int = 120, bounce: bool = True
+) -> Path:
     """An animated GIF, one grid per frame, played forwards then (`bounce`) backwards, looping."""
     images = [image_grid(frame, columns) for frame in frames]
     if bounce:
@@ -91,8 +92,9 @@ def save_latent_histogram(latents: Tensor, path: str | Path, title: str = "") ->
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     ax.hist(values, bins=100, density=True, alpha=0.7, label="latent values")
     grid = np.linspace(values.min(), values.max(), 400)
-    ax.plot(grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)),
-            label=f"N({mean:.2f}, {std:.2f}²)")
+    ax.plot(
+        grid, np.exp(-0.5 * ((grid - mean) / std) ** 2) / (std * np.sqrt(2 * np.pi)), label=f"N({mean:.2f}, {std:.2f}²)"
+    )
     ax.set_xlabel("latent value")
     ax.set_ylabel("density")
     ax.set_title(title)

@@ -64,14 +64,20 @@ def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, 
         return 2
     except KeyboardInterrupt as interrupt:
         command = getattr(interrupt, "resume_command", None)
-        print(f"gon: interrupted after step {interrupt.step}; checkpoint written: continue with `{command}`"
-              if command else "gon: interrupted", file=sys.stderr)
+        print(
+            f"gon: interrupted after step {interrupt.step}; checkpoint written: continue with `{command}`"
+            if command
+            else "gon: interrupted",
+            file=sys.stderr,
+        )
         return 130
     except Exception as error:  # a bug, not bad input: say so in one line; GON_DEBUG=1 shows the traceback
         if os.environ.get("GON_DEBUG"):
             raise
-        print(f"gon: internal error: {type(error).__name__}: {error} (rerun with GON_DEBUG=1 for details)",
-              file=sys.stderr)
+        print(
+            f"gon: internal error: {type(error).__name__}: {error} (rerun with GON_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         sys.stdout = stdout

@@ -50,8 +50,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         given = [k for k in (*flags, "config", "out") if getattr(args, k, None) is not None and k != "lr"]
         if given:
-            raise GONError(f"--resume continues a run with its saved configuration (only --lr may lower its rate); "
-                           f"drop --{given[0].replace('_', '-')}")
+            raise GONError(
+                f"--resume continues a run with its saved configuration (only --lr may lower its rate); "
+                f"drop --{given[0].replace('_', '-')}"
+            )
         run = resume(args.resume, progress=not args.quiet, lr=args.lr)
         return _report_written(run, lambda: f"wrote {args.resume}/ (resumed)")
 
@@ -67,10 +69,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     model_config = ModelConfig.from_dict(model_values)
     # without --out, a new versioned folder (runs/conv, runs/conv-2, ...): nothing is ever replaced
     out = args.out if args.out is not None else Path("runs") / model_config.kind
-    run = train(model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite,
-                version=args.out is None)
-    return _report_written(run, lambda: f"wrote {run.directory}/ "
-                           f"({', '.join(sorted(p.name for p in run.directory.iterdir()))})")
+    run = train(
+        model_config, train_config, out, progress=not args.quiet, overwrite=args.overwrite, version=args.out is None
+    )
+    return _report_written(
+        run, lambda: f"wrote {run.directory}/ ({', '.join(sorted(p.name for p in run.directory.iterdir()))})"
+    )
 
 
 def _report_written(run, wrote) -> int:
@@ -123,8 +127,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     model, config, document = _load(args)
     data = _data_for(args, config, document, args.limit)
     metrics = evaluate(model, data, args.batch_size, args.seed, args.batch_statistics, per_clip=args.json)
-    metrics = {**metrics, "data": args.data or document.get("train", {}).get("data"), "split": args.split,
-               "model": config.kind, "run": str(args.run)}
+    metrics = {
+        **metrics,
+        "data": args.data or document.get("train", {}).get("data"),
+        "split": args.split,
+        "model": config.kind,
+        "run": str(args.run),
+    }
     print(_describe(metrics, signal_of(config)))
     if args.json:
         print(json_line(metrics))
@@ -141,20 +150,25 @@ def _check_output_size(signal: Signal, count: int, shape: tuple[int, ...]) -> No
     values = count * math.prod(shape)
     what = f"{count} {signal.item} of {'x'.join(map(str, shape))}"
     if values > MAX_PICTURE_VALUES:
-        raise GONError(f"{what} would take {values * 4 / 2 ** 30:.1f} GiB; the limit is "
-                       f"{MAX_PICTURE_VALUES * 4 / 2 ** 30:.0f} GiB: ask for fewer or smaller {signal.item}")
+        raise GONError(
+            f"{what} would take {values * 4 / 2**30:.1f} GiB; the limit is "
+            f"{MAX_PICTURE_VALUES * 4 / 2**30:.0f} GiB: ask for fewer or smaller {signal.item}"
+        )
     need = values * signal.bytes_per_value + (64 << 20)  # + the rendering chunk's hidden layers
     if need > available_memory():
-        raise GONError(f"{what} would need about {need / 2 ** 30:.1f} GiB to render, draw and write; "
-                       f"{available_memory() / 2 ** 30:.1f} GiB are available: ask for fewer or smaller {signal.item}")
+        raise GONError(
+            f"{what} would need about {need / 2**30:.1f} GiB to render, draw and write; "
+            f"{available_memory() / 2**30:.1f} GiB are available: ask for fewer or smaller {signal.item}"
+        )
 
 
 def _rendering(args: argparse.Namespace, model, config: ModelConfig, count: int, render: bool = False) -> Rendering:
     """What the command renders (the signal reads its flags: --resolution, --sample-rate, --fps),
     `count` examples of it checked against memory first."""
     signal = signal_of(config)
-    rendering = signal.rendering(config, isinstance(model, ImplicitGON), render,
-                                 **{flag: getattr(args, flag, None) for flag in RENDER_FLAGS})
+    rendering = signal.rendering(
+        config, isinstance(model, ImplicitGON), render, **{flag: getattr(args, flag, None) for flag in RENDER_FLAGS}
+    )
     shape = signal.shape(config)
     _check_output_size(signal, count, shape[:1] + tuple(rendering.size) if rendering.size else shape)
     return rendering
@@ -196,8 +210,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
         latents = encode_dataset(model, _data_for(args, config, document, 5000))
         if kind == "gmm":
             sampler, scores = MixtureSampler.fit(latents)
-            print("held-out log-likelihood per latent by components: "
-                  + ", ".join(f"{k}: {v:.2f}" for k, v in scores.items()) + f" -> {len(sampler.weights)}")
+            print(
+                "held-out log-likelihood per latent by components: "
+                + ", ".join(f"{k}: {v:.2f}" for k, v in scores.items())
+                + f" -> {len(sampler.weights)}"
+            )
         else:
             sampler = GaussianSampler.fit(latents)
         if args.pretrained:  # the package's folder is read-only to us
@@ -236,8 +253,9 @@ def _pairs_in(data, pairs: int) -> int:
     if len(data) < 2:
         raise GONError(f"{data.name}: {len(data)} item(s); an interpolation needs two")
     if 2 * pairs > len(data):
-        logging.getLogger("gon").info("%s holds %d, fewer than the %d asked for: %d pair(s)", data.name, len(data),
-                                      2 * pairs, len(data) // 2)
+        logging.getLogger("gon").info(
+            "%s holds %d, fewer than the %d asked for: %d pair(s)", data.name, len(data), 2 * pairs, len(data) // 2
+        )
     return min(pairs, len(data) // 2)
 
 
@@ -265,19 +283,28 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     data = _data_for(args, config, document, args.limit)
     latents = encode_dataset(model, data)
     if not torch.isfinite(latents).all():
-        raise GONError(f"{args.run}: the model's latents are not finite (its weights hold NaN or infinity): "
-                       f"nothing to inspect")
+        raise GONError(
+            f"{args.run}: the model's latents are not finite (its weights hold NaN or infinity): nothing to inspect"
+        )
     stats = {**latent_statistics(latents), "data": data.name, "model": config.kind}
     write_atomically(out, lambda tmp: save_latent_histogram(latents, tmp, f"{config.kind} latents, {data.name}"))
     print(f"{stats['images']} latents of {data.name} ({stats['latent_dim']} dimensions)")
-    print(f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
-          f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}")
-    print(f"  standardised and pooled: skewness {stats['skewness']:.3f}, excess kurtosis "
-          f"{stats['excess_kurtosis']:.3f}, KS distance to N(0, 1) {stats['ks_distance_to_normal']:.4f}")
+    print(
+        f"  per-dimension means: {stats['mean_of_means']:.3f} +- {stats['std_of_means']:.3f}; "
+        f"standard deviations: {stats['mean_of_stds']:.3f} +- {stats['std_of_stds']:.3f}"
+    )
+    print(
+        f"  standardised and pooled: skewness {stats['skewness']:.3f}, excess kurtosis "
+        f"{stats['excess_kurtosis']:.3f}, KS distance to N(0, 1) {stats['ks_distance_to_normal']:.4f}"
+    )
     print(f"wrote {out}")
     if config.latent_dim == 2 and data.labels is not None:
-        write_atomically(scatter, lambda tmp: save_latent_scatter(latents, data.labels[: len(latents)], tmp,
-                                                                  f"{config.kind} latents by class"))
+        write_atomically(
+            scatter,
+            lambda tmp: save_latent_scatter(
+                latents, data.labels[: len(latents)], tmp, f"{config.kind} latents by class"
+            ),
+        )
         print(f"wrote {scatter}")
     if args.json:
         print(json_line(stats))
@@ -290,7 +317,9 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     data = _data_for(args, config, document, 256)
     encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
     out = write_atomically(args.out or RunLayout(args.run) / RunLayout.ENCODER, encoder.save)
-    print(f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}")
+    print(
+        f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}"
+    )
     return 0
 
 
@@ -305,8 +334,10 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     result = export_run(args.run, args.out, args.encoder_out or args.encoder, args.data, args.split)
     shape = ", ".join(map(str, result.image_shape))
     print(f"wrote {result.decoder}: latent (batch, {result.latent_dim}) -> images (batch, {shape})")
-    print(f"  onnxruntime vs PyTorch on the latents of {result.images} images of {result.data}: "
-          f"max abs difference {result.decoder_error:.2e}")
+    print(
+        f"  onnxruntime vs PyTorch on the latents of {result.images} images of {result.data}: "
+        f"max abs difference {result.decoder_error:.2e}"
+    )
     if result.encoder is not None:
         print(f"wrote {result.encoder}: images (batch, {shape}) -> latent (batch, {result.latent_dim})")
         print(f"  onnxruntime vs model.encode on the same images: max abs difference {result.encoder_error:.2e}")

@@ -24,7 +24,7 @@ COMMANDS = {
     "export-encoder": "write the affine encoder of a trained model as a matrix and offset",
     "report": "write a run's config, loss curve, figures and evaluation as one self-contained HTML page",
     "export-onnx": "export a trained model's decoder, and its affine encoder, to ONNX "
-                   "(checked in onnxruntime against PyTorch on real images)",
+    "(checked in onnxruntime against PyTorch on real images)",
 }
 
 

@@ -12,5 +12,18 @@ from .sound import SoundData, load_sounds
 from .sources import DataRequest, DataSource, known_specs, register_source, resolved_spec
 from .video import VideoData, load_videos
 
-__all__ = ["Data", "ImageData", "LazyImages", "SoundData", "DataRequest", "DataSource", "known_specs", "load_data",
-           "load_sounds", "register_source", "resolved_spec", "VideoData", "load_videos"]
+__all__ = [
+    "Data",
+    "ImageData",
+    "LazyImages",
+    "SoundData",
+    "DataRequest",
+    "DataSource",
+    "known_specs",
+    "load_data",
+    "load_sounds",
+    "register_source",
+    "resolved_spec",
+    "VideoData",
+    "load_videos",
+]

@@ -64,10 +64,12 @@ def checked_index(index: Any, length: int, name: str, what: str) -> tuple[Any, b
     integers = isinstance(index, torch.Tensor) and not index.is_floating_point() and index.dtype != torch.bool
     if isinstance(index, list):
         integers = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index)
-    if not (integers or isinstance(index, slice)
-            or (isinstance(index, (int, np.integer)) and not isinstance(index, bool))):
-        raise IndexKindError(f"{name}: index with an int, a slice, or a list or tensor of ints, "
-                             f"not {type(index).__name__}")
+    if not (
+        integers or isinstance(index, slice) or (isinstance(index, (int, np.integer)) and not isinstance(index, bool))
+    ):
+        raise IndexKindError(
+            f"{name}: index with an int, a slice, or a list or tensor of ints, not {type(index).__name__}"
+        )
     single = isinstance(index, (int, np.integer)) or (isinstance(index, torch.Tensor) and index.ndim == 0)
     if single:
         index = int(index)

@@ -46,9 +46,16 @@ def is_test(name: str) -> bool:
 
 def emoji_dir(arg: str, where: str) -> Path:
     """The package directory: ``arg``, or EMOJI_DIR when ``arg`` is empty; GONError when it is missing."""
-    return package_dir(arg, EMOJI_DIR, IMAGE_FOLDER, where, spec="emoji",
-                       contents="the extracted npm package emoji-datasource-google", what="emoji images",
-                       hint=INSTALL_HINT)
+    return package_dir(
+        arg,
+        EMOJI_DIR,
+        IMAGE_FOLDER,
+        where,
+        spec="emoji",
+        contents="the extracted npm package emoji-datasource-google",
+        what="emoji images",
+        hint=INSTALL_HINT,
+    )
 
 
 def _emoji_json(directory: Path, where: str) -> list[dict] | None:
@@ -108,10 +115,26 @@ def _load(request: DataRequest) -> ImageData:
     files, labels = emoji_files(emoji_dir(request.argument, request.spec), request.split, request.spec)
     # always colour: a subset that happens to hold only the grey (LA) emoji stays RGB
     channels = 3 if request.channels is None else request.channels
-    images, labels = load_files(files, labels, request.spec, request.image_size, channels, request.fit,
-                                request.limit, request.stream, request.background)
+    images, labels = load_files(
+        files,
+        labels,
+        request.spec,
+        request.image_size,
+        channels,
+        request.fit,
+        request.limit,
+        request.stream,
+        request.background,
+    )
     return ImageData(images, labels, request.name)
 
 
-register_source(DataSource("emoji", "image", _load, "emoji[:DIR] (3,786 64x64 colour emoji, default "
-                           "~/.cache/gon/emoji-datasource-google; bash scripts/setup.sh)", path=True))
+register_source(
+    DataSource(
+        "emoji",
+        "image",
+        _load,
+        "emoji[:DIR] (3,786 64x64 colour emoji, default ~/.cache/gon/emoji-datasource-google; bash scripts/setup.sh)",
+        path=True,
+    )
+)

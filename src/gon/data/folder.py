@@ -111,8 +111,15 @@ def load_files(
     return stack(_decode_all(files, where, background), len(files), image_size, channels, fit, where), labels
 
 
-def _fetch_files(files: list[Path], where: str, background: str, image_size: int | None, channels: int | None,
-                 fit: str, indices: np.ndarray) -> torch.Tensor:
+def _fetch_files(
+    files: list[Path],
+    where: str,
+    background: str,
+    image_size: int | None,
+    channels: int | None,
+    fit: str,
+    indices: np.ndarray,
+) -> torch.Tensor:
     chosen = [files[i] for i in indices]
     return stack(_decode_all(chosen, where, background), len(chosen), image_size, channels, fit, where)
 
@@ -123,8 +130,10 @@ def open_image(path: Path, where: str) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(path)  # reads the header only: the size is known before decoding
         if image.width * image.height > MAX_IMAGE_PIXELS:
-            raise GONError(f"{where}: {path} is {image.width}x{image.height}, over the {MAX_IMAGE_PIXELS:,} pixels "
-                           f"a data image may have (fit it to size before training)")
+            raise GONError(
+                f"{where}: {path} is {image.width}x{image.height}, over the {MAX_IMAGE_PIXELS:,} pixels "
+                f"a data image may have (fit it to size before training)"
+            )
         return image
     except GONError:
         raise
@@ -146,11 +155,27 @@ def _decode_all(files: list[Path], where: str, background: str = "white") -> Ite
 
 def _load(request: DataRequest) -> ImageData:
     files, labels = folder_files(existing_dir(request.argument, request.spec), request.split, request.spec)
-    images, labels = load_files(files, labels, request.spec, request.image_size, request.channels, request.fit,
-                                request.limit, request.stream, request.background)
+    images, labels = load_files(
+        files,
+        labels,
+        request.spec,
+        request.image_size,
+        request.channels,
+        request.fit,
+        request.limit,
+        request.stream,
+        request.background,
+    )
     return ImageData(images, labels, request.name)
 
 
-register_source(DataSource("folder", "image", _load,
-                           "folder:DIR (image files; train/, test/ and class sub-folders optional)",
-                           argument="required", path=True))
+register_source(
+    DataSource(
+        "folder",
+        "image",
+        _load,
+        "folder:DIR (image files; train/, test/ and class sub-folders optional)",
+        argument="required",
+        path=True,
+    )
+)

@@ -53,14 +53,17 @@ def _idx_split_files(directory: Path, split: str, where: str) -> tuple[Path, Pat
     )
 
 
-def _idx_labels(labels_path: Path | None, images_path: Path, count: int, limit: int | None,
-                where: str) -> torch.Tensor | None:
+def _idx_labels(
+    labels_path: Path | None, images_path: Path, count: int, limit: int | None, where: str
+) -> torch.Tensor | None:
     """The first `limit` labels, checked to match the `count` images."""
     if labels_path is None:
         return None
     labels_array = _read_idx(labels_path, 1, where)
     if len(labels_array) != count:
-        raise GONError(f"{where}: {labels_path} holds {len(labels_array)} labels but {images_path} holds {count} images")
+        raise GONError(
+            f"{where}: {labels_path} holds {len(labels_array)} labels but {images_path} holds {count} images"
+        )
     return torch.from_numpy(labels_array[:limit].astype(np.int64))
 
 
@@ -75,8 +78,16 @@ def load_idx_dir(
     return torch.from_numpy(images[:limit].copy()).unsqueeze(1), labels
 
 
-def stream_idx_dir(directory: Path, split: str, where: str, limit: int | None, image_size: int | None,
-                    channels: int | None, fit: str, name: str) -> ImageData:
+def stream_idx_dir(
+    directory: Path,
+    split: str,
+    where: str,
+    limit: int | None,
+    image_size: int | None,
+    channels: int | None,
+    fit: str,
+    name: str,
+) -> ImageData:
     """One split of an IDX directory, its images memory-mapped and fitted per batch."""
     images_path, labels_path = _idx_split_files(directory, split, where)
     fetch = _MappedIdx(images_path, where, image_size, channels, fit)
@@ -156,8 +167,9 @@ def _remove_orphans(folder: Path) -> None:
             continue
 
 
-def _decompress_idx(source: BinaryIO, head: bytes, expected: int, cache: Path, dims: tuple[int, ...], path: Path,
-                    where: str) -> None:
+def _decompress_idx(
+    source: BinaryIO, head: bytes, expected: int, cache: Path, dims: tuple[int, ...], path: Path, where: str
+) -> None:
     """Copy exactly the `expected` data bytes a header declared into `cache`; nothing is
     left behind if the stream is shorter or longer."""
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -211,8 +223,10 @@ def _idx_header(head: bytes, path: Path, ndim: int, where: str, limit: int | Non
         raise GONError(f"{where}: {path} declares items of {'x'.join(map(str, dims[1:]))}: an image needs pixels")
     expected = math.prod(dims)
     if limit is not None and expected > limit:
-        raise GONError(f"{where}: {path} declares {'x'.join(map(str, dims))} = {expected:,} bytes, over the "
-                       f"{limit >> 30} GiB held in memory: use --stream")
+        raise GONError(
+            f"{where}: {path} declares {'x'.join(map(str, dims))} = {expected:,} bytes, over the "
+            f"{limit >> 30} GiB held in memory: use --stream"
+        )
     return dims, header, expected
 
 
@@ -220,8 +234,10 @@ def _check_idx_length(actual: int, expected: int, dims: tuple[int, ...], path: P
     if actual != expected:
         problem = "truncated" if actual < expected else "too long"
         shape = "x".join(map(str, dims))
-        raise GONError(f"{where}: {path} is {problem}: {shape} needs {expected} data bytes, found "
-                       f"{actual if actual < expected else 'more'}")
+        raise GONError(
+            f"{where}: {path} is {problem}: {shape} needs {expected} data bytes, found "
+            f"{actual if actual < expected else 'more'}"
+        )
 
 
 def _open_idx(path: Path) -> BinaryIO:
@@ -251,13 +267,25 @@ def _load(request: DataRequest) -> ImageData:
     else:
         directory = existing_dir(request.argument, request.spec)
     if request.stream:
-        return stream_idx_dir(directory, request.split, request.spec, request.limit, request.image_size,
-                              request.channels, request.fit, request.name)
+        return stream_idx_dir(
+            directory,
+            request.split,
+            request.spec,
+            request.limit,
+            request.image_size,
+            request.channels,
+            request.fit,
+            request.name,
+        )
     images, labels = load_idx_dir(directory, request.split, request.spec, request.limit)
-    return ImageData(fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels,
-                     request.name)
+    return ImageData(
+        fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels, request.name
+    )
 
 
-register_source(DataSource("fashion-mnist", "image", _load,
-                           f"fashion-mnist[:DIR] (IDX files, default {FASHION_MNIST_DIR})", path=True))
+register_source(
+    DataSource(
+        "fashion-mnist", "image", _load, f"fashion-mnist[:DIR] (IDX files, default {FASHION_MNIST_DIR})", path=True
+    )
+)
 register_source(DataSource("idx", "image", _load, "idx:DIR (MNIST-style IDX files)", argument="required", path=True))

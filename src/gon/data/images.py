@@ -38,7 +38,6 @@ MAX_IMAGE_PIXELS = 1 << 24
 _CHUNK_VALUES = 1 << 24
 
 
-
 class LazyImages:
     """uint8 images (N, C, H, W) read on demand: ``fetch(indices)`` returns the fitted images at
     those indices. Used for streamed data sets (memory-mapped IDX files, image folders)."""
@@ -121,12 +120,15 @@ def check_in_memory(where: str, count: int, channels: int, height: int, width: i
     """GONError before allocating a data set over MAX_IN_MEMORY_BYTES."""
     size = count * channels * height * width
     if size > MAX_IN_MEMORY_BYTES:
-        raise GONError(f"{where}: {count:,} images of {channels}x{height}x{width} would take {size / 2 ** 30:.1f} GiB "
-                       f"in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use a smaller image size or --stream")
+        raise GONError(
+            f"{where}: {count:,} images of {channels}x{height}x{width} would take {size / 2**30:.1f} GiB "
+            f"in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use a smaller image size or --stream"
+        )
 
 
-def notice_fitted(where: str, count: int | str, shape: tuple[int, int, int], image_size: int | None,
-                   channels: int | None, fit: str) -> None:
+def notice_fitted(
+    where: str, count: int | str, shape: tuple[int, int, int], image_size: int | None, channels: int | None, fit: str
+) -> None:
     """Say in one line how data are changed to fit a model: silent conversions hid mistakes."""
     c, h, w = shape
     changes = []
@@ -265,6 +267,8 @@ def split_dirs(directory: Path, where: str) -> dict[str, Path] | None:
     if not all(path.is_dir() for path in dirs.values()):
         return None
     if dirs["train"].resolve() == dirs["test"].resolve():
-        raise GONError(f"{where}: {dirs['train']} and {dirs['test']} are the same folder: the test set must be "
-                       f"held out from training")
+        raise GONError(
+            f"{where}: {dirs['train']} and {dirs['test']} are the same folder: the test set must be "
+            f"held out from training"
+        )
     return dirs

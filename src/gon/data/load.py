@@ -26,6 +26,7 @@ from ..errors import GONError
 # the sources register themselves on import, in the order the help lists them
 # isort: off
 from . import mnist5k, idx, folder, emoji, npz, torchvision_sets, sound, video  # noqa: F401
+
 # isort: on
 from .base import Data
 from .images import BACKGROUNDS, FITS
@@ -81,5 +82,20 @@ def load_data(
         raise GONError(f"limit must be a positive integer, got {limit!r}")
     if not isinstance(background, str) or background not in BACKGROUNDS:
         raise GONError(f"unknown background {background!r}: use 'white' or 'black'")
-    return source.load(DataRequest(spec, argument, split, limit, channels, image_size, fit, stream, background,
-                                   sample_rate, clip_seconds, frames, fps))
+    return source.load(
+        DataRequest(
+            spec,
+            argument,
+            split,
+            limit,
+            channels,
+            image_size,
+            fit,
+            stream,
+            background,
+            sample_rate,
+            clip_seconds,
+            frames,
+            fps,
+        )
+    )

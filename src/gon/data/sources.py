@@ -83,11 +83,13 @@ class DataSource:
         # the signal itself is looked up where a model meets the data (gon.training.prepare): the
         # data layer sits below the signals, and a source may be registered before its signal is
         if not isinstance(self.signal, str) or not self.signal or self.signal != self.signal.strip().lower():
-            raise GONError(f"data source {self.scheme!r}: signal must be a signal's name, a lower-case word, "
-                           f"got {self.signal!r}")
+            raise GONError(
+                f"data source {self.scheme!r}: signal must be a signal's name, a lower-case word, got {self.signal!r}"
+            )
         if self.argument not in ARGUMENTS:
-            raise GONError(f"data source {self.scheme!r}: argument must be one of {', '.join(ARGUMENTS)}, "
-                           f"got {self.argument!r}")
+            raise GONError(
+                f"data source {self.scheme!r}: argument must be one of {', '.join(ARGUMENTS)}, got {self.argument!r}"
+            )
 
 
 # scheme -> source, in registration order (the order the help lists them)

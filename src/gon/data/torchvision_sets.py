@@ -79,10 +79,25 @@ def load_torchvision(
 
 
 def _load(request: DataRequest) -> ImageData:
-    images, labels = load_torchvision(request.argument, request.split, request.spec, request.image_size,
-                                      request.channels, request.fit, request.limit, request.background)
+    images, labels = load_torchvision(
+        request.argument,
+        request.split,
+        request.spec,
+        request.image_size,
+        request.channels,
+        request.fit,
+        request.limit,
+        request.background,
+    )
     return ImageData(images, labels, request.name)
 
 
-register_source(DataSource("torchvision", "image", _load,
-                           "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)", argument="required"))
+register_source(
+    DataSource(
+        "torchvision",
+        "image",
+        _load,
+        "torchvision:NAME[:ROOT] (e.g. torchvision:CIFAR10; downloads)",
+        argument="required",
+    )
+)

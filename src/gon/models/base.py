@@ -41,8 +41,9 @@ class LatentModel(nn.Module):
     together by hand.
     """
 
-    def __init__(self, decoder: nn.Module, latent_dim: int, loss=squared_error,
-                 config: ModelConfig | None = None) -> None:
+    def __init__(
+        self, decoder: nn.Module, latent_dim: int, loss=squared_error, config: ModelConfig | None = None
+    ) -> None:
         super().__init__()
         self.decoder = decoder
         self.latent_dim = latent_dim
@@ -70,9 +71,11 @@ class LatentModel(nn.Module):
         if not isinstance(x, Tensor):
             if isinstance(x, (list, tuple)) and x and isinstance(x[0], Tensor):
                 # a DataLoader over a labelled data set yields [images, labels]
-                raise GONError(f"expected a tensor of {what}, got a {type(x).__name__} of {len(x)} (a DataLoader's "
-                               f"(images, labels) batch?): pass the images, `images, labels = batch; "
-                               f"model(images)` (a classifier: model(images, labels))")
+                raise GONError(
+                    f"expected a tensor of {what}, got a {type(x).__name__} of {len(x)} (a DataLoader's "
+                    f"(images, labels) batch?): pass the images, `images, labels = batch; "
+                    f"model(images)` (a classifier: model(images, labels))"
+                )
             raise GONError(f"expected a tensor of {what}, got {type(x).__name__}")
         if signal is not None and not signal.integers and not x.is_floating_point():
             first, last = signal.value_range
@@ -93,9 +96,11 @@ class LatentModel(nn.Module):
             if not (first <= low and high <= last):  # also catches NaN
                 if signal is not None and self.config is not None:
                     raise GONError(signal.range_error(low, high))
-                raise GONError(f"values must lie in [{first:g}, {last:g}], got {low:g} to {high:g}: divide 8-bit "
-                               f"values by 255, or declare the data's range, GON(..., value_range=(low, high)) "
-                               f"(None: any)")
+                raise GONError(
+                    f"values must lie in [{first:g}, {last:g}], got {low:g} to {high:g}: divide 8-bit "
+                    f"values by 255, or declare the data's range, GON(..., value_range=(low, high)) "
+                    f"(None: any)"
+                )
         return x
 
     def step_settings(self) -> dict[str, Any]:
@@ -194,8 +199,9 @@ class LatentModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     @torch.no_grad()
-    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
-                       labels: Tensor | None = None) -> dict[str, Tensor]:
+    def evaluate_batch(
+        self, x: Tensor, generator: torch.Generator | None = None, labels: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """Per-sample metrics of a batch: the summed squared error of the reconstruction, and
         for a classifier with labels whether each prediction is correct."""
         x = self.check_images(x)
@@ -266,8 +272,9 @@ class Variational:
         return torch.sigmoid(output[0])
 
     @torch.no_grad()
-    def evaluate_batch(self, x: Tensor, generator: torch.Generator | None = None,
-                       labels: Tensor | None = None) -> dict[str, Tensor]:
+    def evaluate_batch(
+        self, x: Tensor, generator: torch.Generator | None = None, labels: Tensor | None = None
+    ) -> dict[str, Tensor]:
         """SSE of the mean reconstruction, and the negative ELBO with one posterior sample."""
         x = self.check_images(x)
         z = self.encode(x)

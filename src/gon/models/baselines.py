@@ -34,8 +34,15 @@ from .gon import conv_decoder
 class ConvEncoder(nn.Module):
     """Image (B, C, S, S) -> latent (B, k), the mirror image of ConvDecoder(k, C, S, f)."""
 
-    def __init__(self, latent_dim: int, channels: int = 1, image_size: int = 32, hidden_features: int = 16,
-                 activation: str = "elu", norm: str = "group") -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        image_size: int = 32,
+        hidden_features: int = 16,
+        activation: str = "elu",
+        norm: str = "group",
+    ) -> None:
         super().__init__()
         mirror = ConvDecoder(latent_dim, channels, image_size, hidden_features, activation, norm)
         convs = [m for m in mirror.net if isinstance(m, nn.ConvTranspose2d)]
@@ -57,8 +64,16 @@ class MirroredEncoder(nn.Module):
     a norm and an activation between them. A decoder that cuts its output to the signal's size
     names the `padding` (F.pad's, last axis first) that brings a signal back to its full output."""
 
-    def __init__(self, decoder: nn.Module, transposed: type[nn.Module], conv: type[nn.Module], dims: int,
-                 activation: str = "elu", norm: str = "group", padding: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self,
+        decoder: nn.Module,
+        transposed: type[nn.Module],
+        conv: type[nn.Module],
+        dims: int,
+        activation: str = "elu",
+        norm: str = "group",
+        padding: tuple[int, ...] = (),
+    ) -> None:
         super().__init__()
         convs = [m for m in decoder.net if isinstance(m, transposed)]
         layers: list[nn.Module] = []
@@ -102,8 +117,14 @@ class Autoencoder(LatentModel):
     image for inpainting; the loss always compares the decoding with the clean images.
     """
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int,
-                 corrupt: Callable[[Tensor], Tensor] | None = None, config: ModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        latent_dim: int,
+        corrupt: Callable[[Tensor], Tensor] | None = None,
+        config: ModelConfig | None = None,
+    ) -> None:
         super().__init__(decoder, latent_dim, config=config)
         self.encoder = encoder
         self.corrupt = corrupt
@@ -118,8 +139,14 @@ class VAE(Variational, Autoencoder):
     """A VAE whose decoder is the variational GON's, stochastic layer included: the
     encoder's output plays the part of the gradient-origin latent."""
 
-    def __init__(self, encoder: nn.Module, decoder: VariationalDecoder, latent_dim: int,
-                 likelihood: str = "bernoulli", config: ModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: VariationalDecoder,
+        latent_dim: int,
+        likelihood: str = "bernoulli",
+        config: ModelConfig | None = None,
+    ) -> None:
         super().__init__(encoder, decoder, latent_dim, config=config)
         self._set_likelihood(likelihood)
 
@@ -134,8 +161,15 @@ class GLO(LatentModel):
     reports its cost.
     """
 
-    def __init__(self, decoder: nn.Module, latent_dim: int, images: int, latent_lr: float = 0.1,
-                 inference_steps: int = 200, config: ModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        decoder: nn.Module,
+        latent_dim: int,
+        images: int,
+        latent_lr: float = 0.1,
+        inference_steps: int = 200,
+        config: ModelConfig | None = None,
+    ) -> None:
         super().__init__(decoder, latent_dim, config=config)
         self.latents = nn.Embedding(images, latent_dim)
         # small random codes: distinct from the start, and near the origin like a GON's
@@ -209,8 +243,9 @@ def _glo(c: ModelConfig) -> GLO:
 # gradient-origin step.
 def _like(gon_kind: str, name: str, build, options: tuple[str, ...], **extra) -> KindSpec:
     base = KINDS[gon_kind]
-    return register_kind(KindSpec(name, build, base.defaults, lr=base.lr, options=options, image_sizes=CONV_SIZES,
-                                  **extra))
+    return register_kind(
+        KindSpec(name, build, base.defaults, lr=base.lr, options=options, image_sizes=CONV_SIZES, **extra)
+    )
 
 
 _like("conv", "ae", _autoencoder, ("norm",))

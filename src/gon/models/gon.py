@@ -1,8 +1,8 @@
 """GON models: a decoder plus the gradient-origin step (gon/origin.py).
 
-    model = build_model(ModelConfig(kind="conv"))
-    z = model.encode(x)                # latents from gradients at the origin (Eq. 8)
-    loss = model(x)                    # the training objective, through the second-order terms
+model = build_model(ModelConfig(kind="conv"))
+z = model.encode(x)                # latents from gradients at the origin (Eq. 8)
+loss = model(x)                    # the training objective, through the second-order terms
 """
 
 from __future__ import annotations
@@ -60,9 +60,16 @@ class GON(LatentModel):
     range is its config's signal's (gon/signals: images [0, 1], audio clips [-1, 1]).
     """
 
-    def __init__(self, decoder: nn.Module, latent_dim: int, step: OriginStep = OriginStep(),
-                 inner_loss=squared_error, outer_loss=None, config: ModelConfig | None = None,
-                 value_range: tuple[float, float] | None = (0.0, 1.0)) -> None:
+    def __init__(
+        self,
+        decoder: nn.Module,
+        latent_dim: int,
+        step: OriginStep = OriginStep(),
+        inner_loss=squared_error,
+        outer_loss=None,
+        config: ModelConfig | None = None,
+        value_range: tuple[float, float] | None = (0.0, 1.0),
+    ) -> None:
         super().__init__(decoder, latent_dim, outer_loss or inner_loss, config)
         if config is None:
             if value_range is not None and not (len(value_range) == 2 and value_range[0] < value_range[1]):
@@ -70,8 +77,10 @@ class GON(LatentModel):
             self.value_range = None if value_range is None else (float(value_range[0]), float(value_range[1]))
         step = step.resolved()
         if step.inner_scale == PAPER:
-            raise GONError("inner_scale 'paper' depends on the model kind: build the model from a ModelConfig, "
-                           "or give the number (gon.config.paper_inner_scale)")
+            raise GONError(
+                "inner_scale 'paper' depends on the model kind: build the model from a ModelConfig, "
+                "or give the number (gon.config.paper_inner_scale)"
+            )
         self.step = step
         self._inner_loss = inner_loss
         if step.step_sizes == "learned":
@@ -135,8 +144,10 @@ class GON(LatentModel):
         the decoder whatever the learning rate."""
         scale = self.step.inner_scale
         if isinstance(scale, (int, float)) and scale > CALIBRATION_SCALES[-1]:
-            return (f"the inner scale {scale:g} is above any a calibration picks (at most "
-                    f"{CALIBRATION_SCALES[-1]:g}): try a lower --inner-scale, or --inner-scale calibrated")
+            return (
+                f"the inner scale {scale:g} is above any a calibration picks (at most "
+                f"{CALIBRATION_SCALES[-1]:g}): try a lower --inner-scale, or --inner-scale calibrated"
+            )
         return None
 
     def prepare_training(self, x: Tensor) -> None:
@@ -154,8 +165,11 @@ class GON(LatentModel):
         if self.step.inner_scale != CALIBRATED:
             return {"inner_steps": self.step.steps, "inner_scale": float(self.step.inner_scale)}
         scale = float(self.calibrated_scale)
-        return {"inner_steps": self.step.steps, "inner_scale": None if math.isnan(scale) else scale,
-                "inner_scale_rule": CALIBRATED}
+        return {
+            "inner_steps": self.step.steps,
+            "inner_scale": None if math.isnan(scale) else scale,
+            "inner_scale_rule": CALIBRATED,
+        }
 
     def unit_latents(self, x: Tensor) -> Tensor:
         """The latents of batch `x` after the first inner step at inner scale 1, detached: that
@@ -171,8 +185,16 @@ class GON(LatentModel):
         first: ModulatedGON; an implicit model's Monte Carlo training step calls it on a subset of
         coordinates: ImplicitGON.loss)."""
         step, sizes = self._steps(steps)
-        return gradient_origin(self._origin_decoder(), x, self.inner_loss, (self.latent_dim,), step,
-                               create_graph=create_graph, scale=scale, step_sizes=sizes)
+        return gradient_origin(
+            self._origin_decoder(),
+            x,
+            self.inner_loss,
+            (self.latent_dim,),
+            step,
+            create_graph=create_graph,
+            scale=scale,
+            step_sizes=sizes,
+        )
 
     def _steps(self, steps: int | None) -> tuple[OriginStep, Tensor | None]:
         """The step, and its step sizes, cut to its first `steps` inner steps (all when None)."""
@@ -191,25 +213,35 @@ class GON(LatentModel):
         first batch the model encodes (fit's first batch when training); returns the scale.
         Measured against fixed scales in docs/results.md ("The inner-loss scale")."""
         if self.step.inner_scale != CALIBRATED:
-            raise GONError(f"this GON's inner scale is fixed ({self.step.inner_scale:g}); build it with "
-                           "OriginStep(inner_scale='calibrated') to calibrate")
+            raise GONError(
+                f"this GON's inner scale is fixed ({self.step.inner_scale:g}); build it with "
+                "OriginStep(inner_scale='calibrated') to calibrate"
+            )
         unit = self.unit_latents(x)
         with torch.inference_mode(False):
             if not bool(torch.isfinite(unit).all()) or not bool(unit.any()):
-                raise GONError(f"cannot calibrate the inner scale on this batch: the gradient at the origin is "
-                               f"{'zero' if bool(torch.isfinite(unit).all()) else 'not finite'}; give inner_scale "
-                               "a number")
+                raise GONError(
+                    f"cannot calibrate the inner scale on this batch: the gradient at the origin is "
+                    f"{'zero' if bool(torch.isfinite(unit).all()) else 'not finite'}; give inner_scale "
+                    "a number"
+                )
             trials = [(self._calibration_loss(x, unit, t), t) for t in CALIBRATION_SCALES]
         finite = [trial for trial in trials if math.isfinite(trial[0])]
         if not finite:
-            raise GONError("cannot calibrate the inner scale on this batch: the inner loss is not finite at any "
-                           "scale tried; give inner_scale a number")
+            raise GONError(
+                "cannot calibrate the inner scale on this batch: the inner loss is not finite at any "
+                "scale tried; give inner_scale a number"
+            )
         scale = min(finite)[1]  # ties: the smaller scale
         with torch.no_grad():
             self.calibrated_scale.fill_(scale)
         self._calibration_known = True
-        logger.info("inner scale calibrated on a batch of %d: %.4g (the best encoding %s from the origin)",
-                    x.shape[0], scale, "one step" if self.step.steps == 1 else f"{self.step.steps} steps")
+        logger.info(
+            "inner scale calibrated on a batch of %d: %.4g (the best encoding %s from the origin)",
+            x.shape[0],
+            scale,
+            "one step" if self.step.steps == 1 else f"{self.step.steps} steps",
+        )
         return scale
 
     def _calibration_loss(self, x: Tensor, unit: Tensor, scale: float) -> float:
@@ -237,8 +269,10 @@ class GON(LatentModel):
             return "general: train-mode BatchNorm couples the samples of a batch"
         if self.step.steps != 1 or self.step.origin_std != 0:
             return "general: several inner steps or a noisy origin give each sample its own point"
-        return (f"general: at batch {batch_size} the origin Jacobian would cost more than it saves "
-                f"(shared from batch {decoder.origin_jacobian_cost + 1})")
+        return (
+            f"general: at batch {batch_size} the origin Jacobian would cost more than it saves "
+            f"(shared from batch {decoder.origin_jacobian_cost + 1})"
+        )
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write config.json and model.safetensors into `directory`. A library model (built by
@@ -276,8 +310,14 @@ class VariationalGON(Variational, GON):
     (on the decoder's logits) or "gaussian" (one learned noise scale, `log_std`).
     """
 
-    def __init__(self, decoder: VariationalDecoder, latent_dim: int, step: OriginStep = OriginStep(),
-                 likelihood: str = "bernoulli", config: ModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        decoder: VariationalDecoder,
+        latent_dim: int,
+        step: OriginStep = OriginStep(),
+        likelihood: str = "bernoulli",
+        config: ModelConfig | None = None,
+    ) -> None:
         super().__init__(decoder, latent_dim, step, config=config)
         self._set_likelihood(likelihood)
 
@@ -291,8 +331,14 @@ class ImplicitGON(GON):
     A step then costs about the same at any image size.
     """
 
-    def __init__(self, decoder: ImplicitDecoder, latent_dim: int, step: OriginStep = OriginStep(),
-                 coordinate_samples: int | None = None, config: ModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        decoder: ImplicitDecoder,
+        latent_dim: int,
+        step: OriginStep = OriginStep(),
+        coordinate_samples: int | None = None,
+        config: ModelConfig | None = None,
+    ) -> None:
         super().__init__(decoder, latent_dim, step, config=config)
         self.coordinate_samples = coordinate_samples
 
@@ -306,10 +352,18 @@ class ImplicitGON(GON):
             return super().loss(x, labels)
         index = torch.randperm(points, device=x.device)[:n]
         subset = CoordinateSubset(self.decoder, self.decoder.grid[index])
-        target = x.flatten(2)[:, :, index]                                   # (B, C, n)
+        target = x.flatten(2)[:, :, index]  # (B, C, n)
         scale = points / n
-        z = gradient_origin(subset, target, self.inner_loss, (self.latent_dim,), self.step, create_graph=True,
-                            scale=self.inner_scale(x) * scale, step_sizes=self.step_sizes())
+        z = gradient_origin(
+            subset,
+            target,
+            self.inner_loss,
+            (self.latent_dim,),
+            self.step,
+            create_graph=True,
+            scale=self.inner_scale(x) * scale,
+            step_sizes=self.step_sizes(),
+        )
         return scale * self.outer_loss(subset(z), target).mean()
 
     def render(self, z: Tensor, size: int | tuple[int, ...]) -> Tensor:
@@ -331,8 +385,13 @@ class ModulatedGON(ImplicitGON):
     learned step sizes (OriginStep.step_sizes) the tiles share them.
     """
 
-    def __init__(self, decoder: ModulatedImplicitDecoder, tiling: Tiling, step: OriginStep = OriginStep(),
-                 config: ModelConfig | None = None) -> None:
+    def __init__(
+        self,
+        decoder: ModulatedImplicitDecoder,
+        tiling: Tiling,
+        step: OriginStep = OriginStep(),
+        config: ModelConfig | None = None,
+    ) -> None:
         super().__init__(decoder, decoder.latent_dim, step, config=config)
         self.tiling = tiling
         self.tile_latent_dim = decoder.latent_dim
@@ -341,8 +400,16 @@ class ModulatedGON(ImplicitGON):
     def origin_step(self, x: Tensor, create_graph: bool, scale: float | Tensor, steps: int | None = None) -> Tensor:
         """GON.origin_step on the tiles of `x`: latents (B, count * k)."""
         step, sizes = self._steps(steps)
-        z = gradient_origin(self._origin_decoder(), self.tiling.split(x), self.inner_loss, (self.tile_latent_dim,),
-                            step, create_graph=create_graph, scale=scale, step_sizes=sizes)
+        z = gradient_origin(
+            self._origin_decoder(),
+            self.tiling.split(x),
+            self.inner_loss,
+            (self.tile_latent_dim,),
+            step,
+            create_graph=create_graph,
+            scale=scale,
+            step_sizes=sizes,
+        )
         return z.reshape(x.shape[0], self.latent_dim)
 
     def origin_path(self, batch_size: int) -> str:
@@ -373,8 +440,10 @@ class ModulatedGON(ImplicitGON):
             for start in range(0, points, chunk):
                 index = torch.arange(start, min(start + chunk, points), device=z.device)
                 tile, local = tiling.locate(shape, index)
-                values = decoder.values(local.to(z.dtype), shifts[:, tile], None if weights is None else weights[:, tile])
-                out[:, :, start:start + len(index)] = values.transpose(1, 2)
+                values = decoder.values(
+                    local.to(z.dtype), shifts[:, tile], None if weights is None else weights[:, tile]
+                )
+                out[:, :, start : start + len(index)] = values.transpose(1, 2)
             return out.reshape(batch, decoder.channels, *shape).clamp_(*self.value_range)
 
 
@@ -383,9 +452,12 @@ def _warn_of_risky_step(step: OriginStep) -> None:
     # several steps training can outgrow it (docs/results.md, Table 1: ten joint inner steps
     # failed with the one-step rule); while that is not measured away, it is said once
     if step.steps > 1 and step.inner_scale == CALIBRATED and step.step_sizes != "learned":
-        logger.warning("%d inner steps with the calibrated inner scale, chosen for these steps on the first batch: "
-                       "with several steps training can outgrow it; if the loss rises, learn the step sizes "
-                       "(--step-sizes learned) or give inner_scale 'paper' or a number", step.steps)
+        logger.warning(
+            "%d inner steps with the calibrated inner scale, chosen for these steps on the first batch: "
+            "with several steps training can outgrow it; if the loss rises, learn the step sizes "
+            "(--step-sizes learned) or give inner_scale 'paper' or a number",
+            step.steps,
+        )
 
 
 def _forget_calibration(module: GON, incompatible_keys: Any) -> None:
@@ -406,8 +478,9 @@ def _conv(c: ModelConfig) -> GON:
 
 
 def _variational(c: ModelConfig) -> VariationalGON:
-    return VariationalGON(VariationalDecoder(c.latent_dim, conv_decoder(c, "logits")), c.latent_dim, c.origin,
-                          c.likelihood, config=c)
+    return VariationalGON(
+        VariationalDecoder(c.latent_dim, conv_decoder(c, "logits")), c.latent_dim, c.origin, c.likelihood, config=c
+    )
 
 
 def modulated(c: ModelConfig) -> ModulatedGON:
@@ -416,32 +489,72 @@ def modulated(c: ModelConfig) -> ModulatedGON:
     size = c.data_shape[1:]
     # a tile no longer than the signal along each axis (a 16-frame video with tiles of 32 pixels)
     tiling = Tiling(size, tuple(min(c.tile, n) for n in size) if c.tile is not None else size)
-    decoder = ModulatedImplicitDecoder(c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0,
-                                       c.first_w0, c.basis_features)
+    decoder = ModulatedImplicitDecoder(
+        c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0, c.first_w0, c.basis_features
+    )
     return ModulatedGON(decoder, tiling, c.origin, config=c)
 
 
 def _implicit(c: ModelConfig) -> ImplicitGON:
-    decoder = ImplicitDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0,
-                              c.activation)
+    decoder = ImplicitDecoder(
+        c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0, c.activation
+    )
     return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
 
 
 CONV_DEFAULTS = dict(image_size=32, latent_dim=32, hidden_features=16, activation="elu")
 CLASSIFIER_OPTIONS = ("classes", "reconstruction_weight")
-register_kind(KindSpec("conv", _conv, CONV_DEFAULTS, lr=1e-3, origin_step=True, paper_scale=per_pixel_scale,
-                       options=("norm", *CLASSIFIER_OPTIONS), image_sizes=CONV_SIZES))
-register_kind(KindSpec("variational", _variational,
-                       dict(image_size=32, latent_dim=48, hidden_features=32, activation="elu"), lr=1e-3,
-                       origin_step=True, paper_scale=per_sample_scale, options=("norm", "likelihood"),
-                       image_sizes=CONV_SIZES))
+register_kind(
+    KindSpec(
+        "conv",
+        _conv,
+        CONV_DEFAULTS,
+        lr=1e-3,
+        origin_step=True,
+        paper_scale=per_pixel_scale,
+        options=("norm", *CLASSIFIER_OPTIONS),
+        image_sizes=CONV_SIZES,
+    )
+)
+register_kind(
+    KindSpec(
+        "variational",
+        _variational,
+        dict(image_size=32, latent_dim=48, hidden_features=32, activation="elu"),
+        lr=1e-3,
+        origin_step=True,
+        paper_scale=per_sample_scale,
+        options=("norm", "likelihood"),
+        image_sizes=CONV_SIZES,
+    )
+)
 # COIN++'s and functa's recipe: a SIREN every layer of which the latent shifts, with step sizes
 # learned per latent dimension (Meta-SGD) on top of the calibrated scale
 MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile", "basis_features")
 MODULATED_DEFAULTS = dict(latent_dim=32, hidden_features=64, activation="sine", basis_features=256)
-register_kind(KindSpec("modulated", modulated, dict(image_size=28, **MODULATED_DEFAULTS), lr=3e-4, origin_step=True,
-                       paper_scale=per_channel_scale, options=MODULATED_OPTIONS, step_sizes="learned",
-                       lr_schedule="cosine", signals=("image", "video"), coordinate_dims=(1, 2, 3)))
-register_kind(KindSpec("implicit", _implicit, dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
-                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
-                       options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS)))
+register_kind(
+    KindSpec(
+        "modulated",
+        modulated,
+        dict(image_size=28, **MODULATED_DEFAULTS),
+        lr=3e-4,
+        origin_step=True,
+        paper_scale=per_channel_scale,
+        options=MODULATED_OPTIONS,
+        step_sizes="learned",
+        lr_schedule="cosine",
+        signals=("image", "video"),
+        coordinate_dims=(1, 2, 3),
+    )
+)
+register_kind(
+    KindSpec(
+        "implicit",
+        _implicit,
+        dict(image_size=28, latent_dim=32, hidden_features=256, activation="sine"),
+        lr=1e-4,
+        origin_step=True,
+        paper_scale=per_channel_scale,
+        options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS),
+    )
+)

@@ -27,8 +27,9 @@ def model_directory(name: str | Path) -> Path:
     repository id, else a snapshot of the Hub repository `name` (GONError in one line when
     huggingface_hub is missing or the repository cannot be had)."""
     if not isinstance(name, (str, Path)):
-        raise GONError(f"a model is a folder or a Hugging Face Hub id (owner/name), got {type(name).__name__} "
-                       f"{short(name)}")
+        raise GONError(
+            f"a model is a folder or a Hugging Face Hub id (owner/name), got {type(name).__name__} {short(name)}"
+        )
     path = Path(name)
     try:
         exists = path.exists()
@@ -44,5 +45,6 @@ def model_directory(name: str | Path) -> Path:
         return Path(snapshot_download(name, allow_patterns=FILES, library_name="gradient-origin-networks"))
     except Exception as error:  # the client's many errors (network, offline, not found, gated) all mean this
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise GONError(f"{name}: not a local folder, and the Hugging Face Hub repository could not be had "
-                       f"({first})") from None
+        raise GONError(
+            f"{name}: not a local folder, and the Hugging Face Hub repository could not be had ({first})"
+        ) from None

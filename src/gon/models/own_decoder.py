@@ -44,6 +44,7 @@ def save_own_decoder_gon(model: nn.Module, directory: str | Path) -> Path:
         state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
         save_tensors(state, staging / WEIGHTS_FILE, metadata={"format": FORMAT, "kind": OWN_DECODER})
         write_json(staging / CONFIG_FILE, document)
+
     return write_directory_atomically(directory, save, merge=(WEIGHTS_FILE, CONFIG_FILE))
 
 
@@ -59,10 +60,15 @@ def describe(model: nn.Module) -> dict[str, Any]:
             dataclass_settings[name] = dataclasses.asdict(value)
         elif _is_json(value):
             settings[name] = list(value) if isinstance(value, tuple) else value
-    return {"class": type(model).__name__, "decoder": type(model.decoder).__name__, "latent_dim": model.latent_dim,
-            "losses": {name: _loss_name(getattr(model, f"_{name}", None)) for name in _LOSSES},
-            "dataclasses": dataclass_settings, "settings": settings,
-            "classes": model.classifier.out_features if model.classifier is not None else None}
+    return {
+        "class": type(model).__name__,
+        "decoder": type(model.decoder).__name__,
+        "latent_dim": model.latent_dim,
+        "losses": {name: _loss_name(getattr(model, f"_{name}", None)) for name in _LOSSES},
+        "dataclasses": dataclass_settings,
+        "settings": settings,
+        "classes": model.classifier.out_features if model.classifier is not None else None,
+    }
 
 
 def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: nn.Module, **kwargs: Any) -> nn.Module:
@@ -72,11 +78,15 @@ def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: n
     document = read_config(directory, own_decoder=True)
     saved = document.get(OWN_DECODER)
     if not isinstance(saved, dict):
-        raise GONError(f"{directory}: holds a library model: load it with {cls.__name__}.from_pretrained({str(directory)!r})"
-                       f" and no decoder")
+        raise GONError(
+            f"{directory}: holds a library model: load it with {cls.__name__}.from_pretrained({str(directory)!r})"
+            f" and no decoder"
+        )
     if saved.get("class") != cls.__name__:
-        raise GONError(f"{directory}: holds a {saved.get('class')}, not a {cls.__name__}: load it with "
-                       f"{saved.get('class')}.from_pretrained(path, decoder=...)")
+        raise GONError(
+            f"{directory}: holds a {saved.get('class')}, not a {cls.__name__}: load it with "
+            f"{saved.get('class')}.from_pretrained(path, decoder=...)"
+        )
     saved_losses = saved.get("losses", {})
     takes = inspect.signature(cls.__init__).parameters
     for name, loss in saved_losses.items():
@@ -84,9 +94,11 @@ def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: n
             continue  # a class with losses of its own (VariationalGON), or the default: outer = inner
         if name not in kwargs and loss is not None:
             if not hasattr(losses, loss):
-                raise GONError(f"{directory}: saved with the {name.replace('_', ' ')} {loss!r}, which is not one of "
-                               f"gon.losses: pass it again ({cls.__name__}.from_pretrained(path, decoder=..., "
-                               f"{name}=...))")
+                raise GONError(
+                    f"{directory}: saved with the {name.replace('_', ' ')} {loss!r}, which is not one of "
+                    f"gon.losses: pass it again ({cls.__name__}.from_pretrained(path, decoder=..., "
+                    f"{name}=...))"
+                )
             kwargs[name] = getattr(losses, loss)
     # settings the constructor takes go to it, since they may decide what it builds (a
     # VariationalGON's likelihood its parameters, a step's inner scale a calibration buffer)
@@ -117,13 +129,21 @@ def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: n
     _fill_unset_buffers(model, state)
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
-    wrong = [f"{k} {tuple(state[k].shape)} into {tuple(expected[k].shape)}" for k in expected
-             if k in state and state[k].shape != expected[k].shape]
+    wrong = [
+        f"{k} {tuple(state[k].shape)} into {tuple(expected[k].shape)}"
+        for k in expected
+        if k in state and state[k].shape != expected[k].shape
+    ]
     if missing or unexpected or wrong:
-        detail = "; ".join(f"{label}: {', '.join(keys[:3])}" for label, keys in
-                           (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys)
-        raise GONError(f"{directory / WEIGHTS_FILE}: does not fit this {type(decoder).__name__} (saved around a "
-                       f"{saved.get('decoder')}; {detail}): build the decoder as it was when saved")
+        detail = "; ".join(
+            f"{label}: {', '.join(keys[:3])}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        )
+        raise GONError(
+            f"{directory / WEIGHTS_FILE}: does not fit this {type(decoder).__name__} (saved around a "
+            f"{saved.get('decoder')}; {detail}): build the decoder as it was when saved"
+        )
     problem = model.state_problem(state)
     if problem is not None:
         raise GONError(f"{directory / WEIGHTS_FILE}: unusable weights ({problem})")
@@ -148,8 +168,12 @@ def _rebuild(current: Any, fields: Any, where: str) -> Any:
     unknown = sorted(set(fields) - set(known))
     if unknown:
         raise GONError(f"{where}: unknown setting(s) {', '.join(map(repr, unknown))}")
-    values = {name: _rebuild(getattr(current, name), value, f"{where}.{name}")
-              if dataclasses.is_dataclass(getattr(current, name)) else value for name, value in fields.items()}
+    values = {
+        name: _rebuild(getattr(current, name), value, f"{where}.{name}")
+        if dataclasses.is_dataclass(getattr(current, name))
+        else value
+        for name, value in fields.items()
+    }
     try:
         return dataclasses.replace(current, **values)
     except (TypeError, ValueError) as error:

@@ -38,8 +38,10 @@ def check_model_size(config: ModelConfig) -> int:
         values = math.inf
     values += (config.classes or 0) * (config.latent_dim + 1)
     if values > MAX_MODEL_VALUES:
-        raise GONError(f"this {config.kind} model would hold {values:,} values ({values * 4 / 2 ** 30:.1f} GiB); "
-                       f"the limit is {MAX_MODEL_VALUES:,}: lower latent_dim, hidden_features, classes or image_size")
+        raise GONError(
+            f"this {config.kind} model would hold {values:,} values ({values * 4 / 2**30:.1f} GiB); "
+            f"the limit is {MAX_MODEL_VALUES:,}: lower latent_dim, hidden_features, classes or image_size"
+        )
     return int(values)
 
 
@@ -80,11 +82,16 @@ def images_that_fit(config: ModelConfig, images: int, mode: str) -> int:
     if one > memory:
         what = "a training step" if mode == "train" else "evaluating"
         signal = signal_of(config)
-        raise GONError(f"{what} on one {signal.describe(config)} of this {config.kind} model "
-                       f"would need about {one / 2 ** 30:.1f} GiB of activations; {memory / 2 ** 30:.1f} GiB are "
-                       f"available: lower {signal.size_options} or hidden_features"
-                       + (" (or set coordinate_samples)"
-                          if "coordinate_samples" in kind_spec(config.kind).options and mode == "train" else ""))
+        raise GONError(
+            f"{what} on one {signal.describe(config)} of this {config.kind} model "
+            f"would need about {one / 2**30:.1f} GiB of activations; {memory / 2**30:.1f} GiB are "
+            f"available: lower {signal.size_options} or hidden_features"
+            + (
+                " (or set coordinate_samples)"
+                if "coordinate_samples" in kind_spec(config.kind).options and mode == "train"
+                else ""
+            )
+        )
     return max(1, min(images, memory // one))
 
 

@@ -26,7 +26,9 @@ CONFIG_FILE, WEIGHTS_FILE = RunLayout.CONFIG, RunLayout.WEIGHTS
 OWN_DECODER = "own_decoder"
 
 
-def save_model(directory: str | Path, model: nn.Module, config: ModelConfig, extra: dict[str, Any] | None = None) -> None:
+def save_model(
+    directory: str | Path, model: nn.Module, config: ModelConfig, extra: dict[str, Any] | None = None
+) -> None:
     """Write config.json and model.safetensors into `directory` (which must exist)."""
     layout = RunLayout(Path(directory))
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
@@ -45,10 +47,16 @@ def read_config(directory: str | Path, own_decoder: bool = False) -> dict[str, A
         if own_decoder:
             return document
         saved = document[OWN_DECODER]
-        raise GONError(f"{directory}: holds a {saved.get('class')} around a decoder of its own ({saved.get('decoder')}): "
-                       f"load it in Python with {saved.get('class')}.from_pretrained(path, "
-                       f"decoder={saved.get('decoder')}(...))")
-    if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(document.get("model"), dict):
+        raise GONError(
+            f"{directory}: holds a {saved.get('class')} around a decoder of its own ({saved.get('decoder')}): "
+            f"load it in Python with {saved.get('class')}.from_pretrained(path, "
+            f"decoder={saved.get('decoder')}(...))"
+        )
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != FORMAT
+        or not isinstance(document.get("model"), dict)
+    ):
         raise GONError(f"{path}: not a config of this library (expected format {FORMAT!r})")
     if not isinstance(document.get("train", {}), dict):
         raise GONError(f"{path}: 'train' must be a JSON object of the run's training config")
@@ -64,16 +72,21 @@ def load_model(directory: str | Path) -> tuple[nn.Module, ModelConfig, dict[str,
     if metadata.get("format") != FORMAT:
         raise GONError(f"{directory / WEIGHTS_FILE}: not a checkpoint of this library")
     if metadata.get("kind") != config.kind:
-        raise GONError(f"{directory / WEIGHTS_FILE}: weights of a {metadata.get('kind')!r} model, "
-                       f"but config.json describes a {config.kind!r} model")
+        raise GONError(
+            f"{directory / WEIGHTS_FILE}: weights of a {metadata.get('kind')!r} model, "
+            f"but config.json describes a {config.kind!r} model"
+        )
     with torch.inference_mode(False):  # loaded inside inference mode, the weights must still be autograd's
         model = build_model(config)
     expected = model.state_dict()
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     wrong = [k for k in expected if k in state and state[k].shape != expected[k].shape]
     if missing or unexpected or wrong:
-        detail = "; ".join(f"{label}: {', '.join(keys[:3])}" for label, keys in
-                           (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys)
+        detail = "; ".join(
+            f"{label}: {', '.join(keys[:3])}"
+            for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        )
         raise GONError(f"{directory / WEIGHTS_FILE}: does not fit a {config.kind} model with this config ({detail})")
     problem = model.state_problem(state)
     if problem is not None:
@@ -88,7 +101,10 @@ def save_pretrained(model: nn.Module, directory: str | Path) -> Path:
     new directory appears whole; in an existing one each file is replaced whole, weights first."""
     config = model.config
     if not isinstance(config, ModelConfig):
-        raise GONError("this model has no config to save: build it with build_model(config), "
-                       "or use gon.save_model(directory, model, config)")
-    return write_directory_atomically(directory, lambda staging: save_model(staging, model, config),
-                                      merge=(WEIGHTS_FILE, CONFIG_FILE))
+        raise GONError(
+            "this model has no config to save: build it with build_model(config), "
+            "or use gon.save_model(directory, model, config)"
+        )
+    return write_directory_atomically(
+        directory, lambda staging: save_model(staging, model, config), merge=(WEIGHTS_FILE, CONFIG_FILE)
+    )

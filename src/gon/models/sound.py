@@ -26,8 +26,15 @@ class ConvEncoder1d(nn.Module):
     is padded with silence to the decoder's full length L0 * 4^n, then each transposed
     convolution is undone by a convolution of the same kernel, stride and padding."""
 
-    def __init__(self, latent_dim: int, channels: int = 1, length: int = 16000, hidden_features: int = 16,
-                 activation: str = "elu", norm: str = "group") -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 1,
+        length: int = 16000,
+        hidden_features: int = 16,
+        activation: str = "elu",
+        norm: str = "group",
+    ) -> None:
         super().__init__()
         mirror = ConvDecoder1d(latent_dim, channels, length, hidden_features, activation, norm)
         convs = [m for m in mirror.net if isinstance(m, nn.ConvTranspose1d)]
@@ -58,8 +65,16 @@ def _audio_ae(c: ModelConfig) -> Autoencoder:
 
 
 def _audio_implicit(c: ModelConfig) -> ImplicitGON:
-    decoder = ImplicitDecoder(c.latent_dim, c.channels, hidden_features=c.hidden_features, num_layers=c.num_layers,
-                              w0=c.w0, activation=c.activation, grid_shape=(c.sound.samples,), first_w0=c.first_w0)
+    decoder = ImplicitDecoder(
+        c.latent_dim,
+        c.channels,
+        hidden_features=c.hidden_features,
+        num_layers=c.num_layers,
+        w0=c.w0,
+        activation=c.activation,
+        grid_shape=(c.sound.samples,),
+        first_w0=c.first_w0,
+    )
     return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
 
 
@@ -71,14 +86,42 @@ def _audio_implicit(c: ModelConfig) -> ImplicitGON:
 # first omega_0 = 3000), applied to the time coordinate only (gon.decoders.ImplicitDecoder).
 SOUND = ("sound",)
 CONV_SOUND_DEFAULTS = dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu")
-register_kind(KindSpec("audio-implicit", _audio_implicit,
-                       dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
-                       lr=1e-4, origin_step=True, paper_scale=per_channel_scale,
-                       options=("num_layers", "w0", "first_w0", "coordinate_samples"), signals=SOUND))
-register_kind(KindSpec("audio-conv", _audio_conv, CONV_SOUND_DEFAULTS, lr=1e-3, origin_step=True,
-                       paper_scale=per_position_scale, options=("norm",), signals=SOUND))
+register_kind(
+    KindSpec(
+        "audio-implicit",
+        _audio_implicit,
+        dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
+        lr=1e-4,
+        origin_step=True,
+        paper_scale=per_channel_scale,
+        options=("num_layers", "w0", "first_w0", "coordinate_samples"),
+        signals=SOUND,
+    )
+)
+register_kind(
+    KindSpec(
+        "audio-conv",
+        _audio_conv,
+        CONV_SOUND_DEFAULTS,
+        lr=1e-3,
+        origin_step=True,
+        paper_scale=per_position_scale,
+        options=("norm",),
+        signals=SOUND,
+    )
+)
 register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm",), signals=SOUND))
-register_kind(KindSpec("audio-modulated", modulated,
-                       dict(image_size=1, **MODULATED_DEFAULTS, first_w0=200.0, tile=200), lr=3e-4,
-                       origin_step=True, paper_scale=per_channel_scale, options=MODULATED_OPTIONS,
-                       signals=SOUND, step_sizes="learned", lr_schedule="cosine"))
+register_kind(
+    KindSpec(
+        "audio-modulated",
+        modulated,
+        dict(image_size=1, **MODULATED_DEFAULTS, first_w0=200.0, tile=200),
+        lr=3e-4,
+        origin_step=True,
+        paper_scale=per_channel_scale,
+        options=MODULATED_OPTIONS,
+        signals=SOUND,
+        step_sizes="learned",
+        lr_schedule="cosine",
+    )
+)

@@ -30,12 +30,12 @@ def conv3d_plan(frames: int, size: int) -> tuple[int, int, int, int]:
     stride-2 blocks (at least one) double the side from S0 = ceil(size / 2^n) <= FIRST_SIDE, and the
     last m of them double the frames too from T0 = ceil(frames / 2^m) <= FIRST_FRAMES (m <= n)."""
     n = 1
-    while math.ceil(size / 2 ** n) > FIRST_SIDE:
+    while math.ceil(size / 2**n) > FIRST_SIDE:
         n += 1
     m = 0
-    while m < n and math.ceil(frames / 2 ** m) > FIRST_FRAMES:
+    while m < n and math.ceil(frames / 2**m) > FIRST_FRAMES:
         m += 1
-    return math.ceil(frames / 2 ** m), math.ceil(size / 2 ** n), n, m
+    return math.ceil(frames / 2**m), math.ceil(size / 2**n), n, m
 
 
 class ConvDecoder3d(TransposedConvDecoder):
@@ -46,24 +46,38 @@ class ConvDecoder3d(TransposedConvDecoder):
     1). The ends are cut to (T, S, S) (`conv3d_plan`). Output through a sigmoid (intensities in
     [0, 1]) or as logits."""
 
-    def __init__(self, latent_dim: int, channels: int = 3, frames: int = 16, size: int = 32,
-                 hidden_features: int = 16, activation: str = "elu", norm: str = "none",
-                 output: str = "sigmoid") -> None:
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: int = 3,
+        frames: int = 16,
+        size: int = 32,
+        hidden_features: int = 16,
+        activation: str = "elu",
+        norm: str = "none",
+        output: str = "sigmoid",
+    ) -> None:
         super().__init__(latent_dim)
         if output not in ("sigmoid", "logits"):
             raise GONError(f"a 3-D decoder's output must be 'sigmoid' or 'logits', got {output!r}")
         self.frames, self.size = frames, size
         self.first_frames, self.first_side, upsamplings, time_upsamplings = conv3d_plan(frames, size)
-        self.full_shape = (self.first_frames * 2 ** time_upsamplings, self.first_side * 2 ** upsamplings,
-                           self.first_side * 2 ** upsamplings)
-        widths = [hidden_features * 2 ** i for i in reversed(range(upsamplings))]
+        self.full_shape = (
+            self.first_frames * 2**time_upsamplings,
+            self.first_side * 2**upsamplings,
+            self.first_side * 2**upsamplings,
+        )
+        widths = [hidden_features * 2**i for i in reversed(range(upsamplings))]
         first = (self.first_frames, self.first_side, self.first_side)
         layers: list[nn.Module] = [nn.ConvTranspose3d(latent_dim, widths[0], first, 1, 0)]
         for i, (w_in, w_out) in enumerate(zip(widths, widths[1:] + [channels])):
             doubles_time = i >= upsamplings - time_upsamplings
             kernel, stride = ((4, 4, 4), (2, 2, 2)) if doubles_time else ((3, 4, 4), (1, 2, 2))
-            layers += [make_norm(norm, w_in, dims=3), make_activation(activation),
-                       nn.ConvTranspose3d(w_in, w_out, kernel, stride, 1)]
+            layers += [
+                make_norm(norm, w_in, dims=3),
+                make_activation(activation),
+                nn.ConvTranspose3d(w_in, w_out, kernel, stride, 1),
+            ]
         if output == "sigmoid":
             layers.append(nn.Sigmoid())
         self.net = nn.Sequential(*layers)
@@ -97,6 +111,16 @@ def _video_ae(c: ModelConfig) -> Autoencoder:
 # The clips' frames, rate and size are ModelConfig.video (gon/signals/video.py).
 VIDEO = ("video",)
 CONV_VIDEO_DEFAULTS = dict(image_size=32, latent_dim=64, hidden_features=16, activation="elu")
-register_kind(KindSpec("video-conv", _video_conv, CONV_VIDEO_DEFAULTS, lr=1e-3, origin_step=True,
-                       paper_scale=per_pixel_scale, options=("norm",), signals=VIDEO))
+register_kind(
+    KindSpec(
+        "video-conv",
+        _video_conv,
+        CONV_VIDEO_DEFAULTS,
+        lr=1e-3,
+        origin_step=True,
+        paper_scale=per_pixel_scale,
+        options=("norm",),
+        signals=VIDEO,
+    )
+)
 register_kind(KindSpec("video-ae", _video_ae, CONV_VIDEO_DEFAULTS, lr=1e-3, options=("norm",), signals=VIDEO))

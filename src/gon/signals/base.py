@@ -101,8 +101,10 @@ class Signal:
     def check_batch(self, x: Tensor, shape: tuple[int, ...]) -> None:
         """GONError unless `x` is a batch of examples of `shape`."""
         if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
-            raise GONError(f"this model takes {self.item} of shape {shape}, a batch of shape (B, "
-                           f"{', '.join(map(str, shape))}); got {tuple(x.shape)}")
+            raise GONError(
+                f"this model takes {self.item} of shape {shape}, a batch of shape (B, "
+                f"{', '.join(map(str, shape))}); got {tuple(x.shape)}"
+            )
 
     def range_error(self, low: float, high: float) -> str:
         first, last = self.value_range
@@ -133,8 +135,9 @@ class Signal:
             if value is not None and flag not in self.render_flags:
                 takers = " or ".join(s.name for s in SIGNALS.values() if flag in s.render_flags) or "another"
                 own = " and ".join(f"--{f.replace('_', '-')}" for f in self.render_flags) or "no size option"
-                raise GONError(f"--{flag.replace('_', '-')} renders {_a(takers)} model; {_a(self.name)} model "
-                               f"takes {own}")
+                raise GONError(
+                    f"--{flag.replace('_', '-')} renders {_a(takers)} model; {_a(self.name)} model takes {own}"
+                )
 
     def files(self, path: str | Path) -> list[Path]:
         """The files an output named `path` is written as: a picture first, and what goes beside it
@@ -145,28 +148,37 @@ class Signal:
         """Examples beside their reconstructions, as the files `files(path)`."""
         raise NotImplementedError
 
-    def write_examples(self, examples: Tensor, path: str | Path, config: Any, columns: int | None = None,
-                       rendering: Rendering = NATIVE, titles: list[str] | None = None,
-                       labels: list[str] | None = None) -> list[Path]:
+    def write_examples(
+        self,
+        examples: Tensor,
+        path: str | Path,
+        config: Any,
+        columns: int | None = None,
+        rendering: Rendering = NATIVE,
+        titles: list[str] | None = None,
+        labels: list[str] | None = None,
+    ) -> list[Path]:
         """Examples row-major in `columns` (samples, interpolations), as the files `files(path)`;
         `titles` per column and `labels` per row where the signal draws them; `columns` None: the
         signal's own layout."""
         raise NotImplementedError
 
-    def write_render(self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any,
-                     rendering: Rendering) -> list[Path]:
+    def write_render(
+        self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any, rendering: Rendering
+    ) -> list[Path]:
         """Renders at another size (`gon render`), beside the originals where the signal shows them."""
         return self.write_examples(rendered, path, config, 8, rendering)
 
     def check_steps_gif(self) -> None:
         """GONError unless `write_steps_gif` writes this signal's interpolations."""
-        raise GONError(f"--gif draws images; a {self.name} model's interpolations are written as "
-                       f"{' and '.join(p.suffix for p in self.files('x.png'))} files")
+        raise GONError(
+            f"--gif draws images; a {self.name} model's interpolations are written as "
+            f"{' and '.join(p.suffix for p in self.files('x.png'))} files"
+        )
 
     def write_steps_gif(self, examples: Tensor, pairs: int, steps: int, path: Path) -> None:
         """An animated GIF of interpolations, one frame a step (`gon interpolate --gif`)."""
         self.check_steps_gif()
-
 
 
 def _a(word: str) -> str:

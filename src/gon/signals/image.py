@@ -19,7 +19,7 @@ def pair_rows(originals: Tensor, reconstructions: Tensor, columns: int = 8) -> T
     """Rows alternate originals and their reconstructions: (2 * ceil(N / columns) * columns) images."""
     rows = []
     for i in range(0, len(originals), columns):
-        original, rebuilt = originals[i:i + columns], reconstructions[i:i + columns]
+        original, rebuilt = originals[i : i + columns], reconstructions[i : i + columns]
         pad = columns - len(original)
         if pad:
             blank = torch.ones(pad, *originals.shape[1:])
@@ -34,8 +34,10 @@ def save_images(images: Tensor, path: str | Path, columns: int | None = None) ->
     path = Path(path)
     image_format = Image.registered_extensions().get(path.suffix.lower())
     if image_format not in Image.SAVE:
-        raise GONError(f"{path}: cannot write images as {path.suffix or 'a file without a suffix'}: "
-                       f"name a .png, .jpg, .webp, .bmp or .tif file")
+        raise GONError(
+            f"{path}: cannot write images as {path.suffix or 'a file without a suffix'}: "
+            f"name a .png, .jpg, .webp, .bmp or .tif file"
+        )
     return write_atomically(path, lambda tmp: image_grid(images, columns).save(tmp, format=image_format))
 
 
@@ -60,12 +62,16 @@ class ImageSignal(Signal):
     def check_batch(self, x: Tensor, shape: tuple[int, ...]) -> None:
         if x.ndim != 4 or tuple(x.shape[1:]) != shape:
             c, h, w = shape
-            raise GONError(f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
-                           f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)")
+            raise GONError(
+                f"this model takes images of {c} channel(s) at {h}x{w}, a batch of shape (B, {c}, {h}, "
+                f"{w}); got {tuple(x.shape)} (load_data(..., image_size={h}, channels={c}) fits data to it)"
+            )
 
     def range_error(self, low: float, high: float) -> str:
-        return (f"image values must lie in [0, 1], got {low:g} to {high:g} "
-                f"(divide 8-bit values by 255, or pass the uint8 tensor itself)")
+        return (
+            f"image values must lie in [0, 1], got {low:g} to {high:g} "
+            f"(divide 8-bit values by 255, or pass the uint8 tensor itself)"
+        )
 
     def rendering(self, config: Any, implicit: bool, render: bool = False, **flags: Any) -> Rendering:
         self.refuse_flags(flags)
@@ -81,13 +87,21 @@ class ImageSignal(Signal):
     def write_pairs(self, originals: Tensor, reconstructions: Tensor, path: str | Path, config: Any) -> list[Path]:
         return [save_images(pair_rows(originals, reconstructions), path, 8)]
 
-    def write_examples(self, examples: Tensor, path: str | Path, config: Any, columns: int | None = None,
-                       rendering: Rendering = NATIVE, titles: list[str] | None = None,
-                       labels: list[str] | None = None) -> list[Path]:
+    def write_examples(
+        self,
+        examples: Tensor,
+        path: str | Path,
+        config: Any,
+        columns: int | None = None,
+        rendering: Rendering = NATIVE,
+        titles: list[str] | None = None,
+        labels: list[str] | None = None,
+    ) -> list[Path]:
         return [save_images(examples, path, columns)]
 
-    def write_render(self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any,
-                     rendering: Rendering) -> list[Path]:
+    def write_render(
+        self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any, rendering: Rendering
+    ) -> list[Path]:
         return [save_images(rendered, path)]
 
     def check_steps_gif(self) -> None:

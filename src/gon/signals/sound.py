@@ -25,11 +25,19 @@ from .base import NATIVE, Rendering, Signal, register_signal
 class SoundSettings:
     """The clips of a sound model (ModelConfig.sound; each field's flag and flat key is its name)."""
 
-    sample_rate: int = option(DEFAULT_SAMPLE_RATE, "sound: samples per second clips are resampled to", minimum=1,
-                              maximum=MAX_SAMPLE_RATE, flat="sample_rate")
-    clip_seconds: float = option(DEFAULT_CLIP_SECONDS,
-                                 "sound: seconds per clip (the start of each recording, padded with silence)",
-                                 positive=True, flat="clip_seconds")
+    sample_rate: int = option(
+        DEFAULT_SAMPLE_RATE,
+        "sound: samples per second clips are resampled to",
+        minimum=1,
+        maximum=MAX_SAMPLE_RATE,
+        flat="sample_rate",
+    )
+    clip_seconds: float = option(
+        DEFAULT_CLIP_SECONDS,
+        "sound: seconds per clip (the start of each recording, padded with silence)",
+        positive=True,
+        flat="clip_seconds",
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -82,7 +90,7 @@ class SoundSignal(Signal):
     # what a run's figures show (each with the WAV of the same name beside it)
     captions = {
         RunLayout.RECONSTRUCTIONS: "test clips (left) and their reconstructions (right): waveform above "
-                                   "log-spectrogram; the player plays each original then its reconstruction",
+        "log-spectrogram; the player plays each original then its reconstruction",
         RunLayout.SAMPLES: "decoded latents drawn from the run's sampler",
         RunLayout.INTERPOLATIONS: "spherical interpolation between two encoded test clips, one pair per row",
     }
@@ -96,8 +104,11 @@ class SoundSignal(Signal):
         config.sound.samples  # noqa: B018 - GONError for a clip too long or too short
 
     def load_settings(self, config: Any) -> dict[str, Any]:
-        return {"image_size": config.image_size, "sample_rate": config.sound.sample_rate,
-                "clip_seconds": config.sound.clip_seconds}
+        return {
+            "image_size": config.image_size,
+            "sample_rate": config.sound.sample_rate,
+            "clip_seconds": config.sound.clip_seconds,
+        }
 
     def describe(self, config: Any) -> str:
         return f"clip of {config.sound.samples:,} samples"
@@ -105,9 +116,11 @@ class SoundSignal(Signal):
     def check_batch(self, x: Tensor, shape: tuple[int, ...]) -> None:
         if x.ndim != 3 or tuple(x.shape[1:]) != shape:
             c, t = shape
-            raise GONError(f"this model takes sound clips of {c} channel(s) and {t} samples, a batch of shape "
-                           f"(B, {c}, {t}); got {tuple(x.shape)} (load_sounds(..., sample_rate, seconds) fits "
-                           f"clips)")
+            raise GONError(
+                f"this model takes sound clips of {c} channel(s) and {t} samples, a batch of shape "
+                f"(B, {c}, {t}); got {tuple(x.shape)} (load_sounds(..., sample_rate, seconds) fits "
+                f"clips)"
+            )
 
     def range_error(self, low: float, high: float) -> str:
         return f"sound amplitudes must lie in [-1, 1], got {low:g} to {high:g}"
@@ -122,9 +135,11 @@ class SoundSignal(Signal):
         return {"snr_db": snr, "psnr_db": psnr, "log_spectral_distance_db": log_spectral_distance(reconstruct(), x)}
 
     def metric_lines(self, metrics: dict[str, Any]) -> list[str]:
-        return [f"  signal-to-noise ratio (dB):     {metrics['snr_db']:.2f} (mean over clips)",
-                f"  PSNR, amplitudes in [0, 1] (dB): {metrics['psnr_db']:.2f} (mean over clips)",
-                f"  log-spectral distance (dB):     {metrics['log_spectral_distance_db']:.2f}"]
+        return [
+            f"  signal-to-noise ratio (dB):     {metrics['snr_db']:.2f} (mean over clips)",
+            f"  PSNR, amplitudes in [0, 1] (dB): {metrics['psnr_db']:.2f} (mean over clips)",
+            f"  log-spectral distance (dB):     {metrics['log_spectral_distance_db']:.2f}",
+        ]
 
     def rendering(self, config: Any, implicit: bool, render: bool = False, **flags: Any) -> Rendering:
         """The rate a command writes at (--sample-rate, else the training rate), and the samples per
@@ -135,11 +150,16 @@ class SoundSignal(Signal):
         if rate == own:
             return Rendering(None, rate, f"{rate}hz")
         if not implicit:
-            raise GONError(f"--sample-rate renders an implicit model at another rate; this one is {config.kind!r}, "
-                           f"fixed at {own} Hz")
+            raise GONError(
+                f"--sample-rate renders an implicit model at another rate; this one is {config.kind!r}, "
+                f"fixed at {own} Hz"
+            )
         # the training clip's duration at the new rate, held to the bounds of a training clip
-        samples = clip_length(config.sound.samples * rate / own,
-                              f"a clip of {config.sound.clip_seconds:g} s rendered at {rate} Hz", "--sample-rate")
+        samples = clip_length(
+            config.sound.samples * rate / own,
+            f"a clip of {config.sound.clip_seconds:g} s rendered at {rate} Hz",
+            "--sample-rate",
+        )
         return Rendering((samples,), rate, f"{rate}hz")
 
     def files(self, path: str | Path) -> list[Path]:
@@ -150,33 +170,46 @@ class SoundSignal(Signal):
         picture, wav = self.files(path)
         check_outputs(picture, wav)
         rate = config.sound.sample_rate
-        save_sound_figure([[a, b] for a, b in zip(originals, reconstructions)], picture, rate,
-                          ["original", "reconstruction"])
+        save_sound_figure(
+            [[a, b] for a, b in zip(originals, reconstructions)], picture, rate, ["original", "reconstruction"]
+        )
         write_wav(wav, torch.stack([c for pair in zip(originals, reconstructions) for c in pair]), rate)
         return [picture, wav]
 
-    def write_examples(self, examples: Tensor, path: str | Path, config: Any, columns: int | None = None,
-                       rendering: Rendering = NATIVE, titles: list[str] | None = None,
-                       labels: list[str] | None = None) -> list[Path]:
+    def write_examples(
+        self,
+        examples: Tensor,
+        path: str | Path,
+        config: Any,
+        columns: int | None = None,
+        rendering: Rendering = NATIVE,
+        titles: list[str] | None = None,
+        labels: list[str] | None = None,
+    ) -> list[Path]:
         """Clips (N, C, T) row-major in `columns`, as a picture and as a WAV playing them in order."""
         picture, wav = self.files(path)
         check_outputs(picture, wav)
         rate = int(rendering.rate or config.sound.sample_rate)
         columns = columns or self.sample_columns
-        rows = [list(examples[i:i + columns]) for i in range(0, len(examples), columns)]
+        rows = [list(examples[i : i + columns]) for i in range(0, len(examples), columns)]
         save_sound_figure(rows, picture, rate, titles, labels)
         write_wav(wav, examples, rate)
         return [picture, wav]
 
-    def write_render(self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any,
-                     rendering: Rendering) -> list[Path]:
+    def write_render(
+        self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any, rendering: Rendering
+    ) -> list[Path]:
         """Each original beside its render at the rendering's rate (audio super-resolution above the
         training rate), and a WAV of the renders."""
         picture, wav = self.files(path)
         check_outputs(picture, wav)
         own, rate = config.sound.sample_rate, int(rendering.rate)
-        save_sound_figure([[a, b] for a, b in zip(originals, rendered)], picture, [own, rate],
-                          [f"original at {own} Hz", f"rendered at {rate} Hz"])
+        save_sound_figure(
+            [[a, b] for a, b in zip(originals, rendered)],
+            picture,
+            [own, rate],
+            [f"original at {own} Hz", f"rendered at {rate} Hz"],
+        )
         write_wav(wav, rendered, rate)
         return [picture, wav]
 

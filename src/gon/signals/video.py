@@ -27,10 +27,16 @@ class VideoSettings:
     """The clips of a video model (ModelConfig.video; each field's flag and flat key is its `flat` name)."""
 
     frames: int = option(DEFAULT_FRAMES, "video: frames per clip", minimum=1, maximum=MAX_FRAMES, flat="frames")
-    fps: float = option(float(DEFAULT_FPS), "video: frames per second clips are sampled at", positive=True,
-                        maximum=MAX_FPS, flat="fps")
-    size: int = option(DEFAULT_SIZE, "video: pixels per side of a frame (centred square crops)", minimum=1,
-                       maximum=MAX_SIZE, flat="frame_size")
+    fps: float = option(
+        float(DEFAULT_FPS), "video: frames per second clips are sampled at", positive=True, maximum=MAX_FPS, flat="fps"
+    )
+    size: int = option(
+        DEFAULT_SIZE,
+        "video: pixels per side of a frame (centred square crops)",
+        minimum=1,
+        maximum=MAX_SIZE,
+        flat="frame_size",
+    )
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -58,7 +64,7 @@ class VideoSignal(Signal):
     size_options = "frames, frame_size"
     captions = {
         RunLayout.RECONSTRUCTIONS: "test clips (odd rows) and their reconstructions (even rows), one frame a column; "
-                                   "the animation plays each original beside its reconstruction",
+        "the animation plays each original beside its reconstruction",
         RunLayout.SAMPLES: "decoded latents drawn from the run's sampler, one clip a row",
         RunLayout.INTERPOLATIONS: "spherical interpolation between two encoded test clips, one step a row",
     }
@@ -93,12 +99,16 @@ class VideoSignal(Signal):
         if (size, fps) == (v.size, v.fps):
             return Rendering(None, fps, label)
         if not implicit:
-            raise GONError(f"--resolution and --fps render an implicit model at another size or frame rate; this one "
-                           f"is {config.kind!r}, fixed at {v.size}x{v.size} and {v.fps:g} fps")
+            raise GONError(
+                f"--resolution and --fps render an implicit model at another size or frame rate; this one "
+                f"is {config.kind!r}, fixed at {v.size}x{v.size} and {v.fps:g} fps"
+            )
         frames = v.frames * fps / v.fps
         if not 1 <= round(frames) <= MAX_FRAMES:
-            raise GONError(f"a clip of {v.frames} frames at {v.fps:g} fps rendered at {fps:g} fps has "
-                           f"{frames:,.0f} frames; a clip has 1 to {MAX_FRAMES}: change --fps")
+            raise GONError(
+                f"a clip of {v.frames} frames at {v.fps:g} fps rendered at {fps:g} fps has "
+                f"{frames:,.0f} frames; a clip has 1 to {MAX_FRAMES}: change --fps"
+            )
         if size > MAX_SIZE:
             raise GONError(f"--resolution {size} is over the largest frame, {MAX_SIZE} pixels a side")
         return Rendering((round(frames), size, size), fps, label)
@@ -112,25 +122,35 @@ class VideoSignal(Signal):
         GIF of `columns` clips a row playing at `fps`."""
         strip, gif = self.files(path)
         check_outputs(strip, gif)
-        write_atomically(strip, lambda tmp: image_grid(frame_strip(strip_rows), strip_rows.shape[2]).save(
-            tmp, format="PNG"))
+        write_atomically(
+            strip, lambda tmp: image_grid(frame_strip(strip_rows), strip_rows.shape[2]).save(tmp, format="PNG")
+        )
         frames = [animated[:, :, t] for t in range(animated.shape[2])]
-        write_atomically(gif, lambda tmp: save_gif(frames, tmp, columns, frame_ms=max(20, round(1000 / fps)),
-                                                   bounce=False))
+        write_atomically(
+            gif, lambda tmp: save_gif(frames, tmp, columns, frame_ms=max(20, round(1000 / fps)), bounce=False)
+        )
         return [strip, gif]
 
     def write_pairs(self, originals: Tensor, reconstructions: Tensor, path: str | Path, config: Any) -> list[Path]:
         pairs = torch.stack([originals, reconstructions], 1).flatten(0, 1)  # original, reconstruction, ...
         return self._write(pairs, pairs, 2, path, config.video.fps)
 
-    def write_examples(self, examples: Tensor, path: str | Path, config: Any, columns: int | None = None,
-                       rendering: Rendering = NATIVE, titles: list[str] | None = None,
-                       labels: list[str] | None = None) -> list[Path]:
+    def write_examples(
+        self,
+        examples: Tensor,
+        path: str | Path,
+        config: Any,
+        columns: int | None = None,
+        rendering: Rendering = NATIVE,
+        titles: list[str] | None = None,
+        labels: list[str] | None = None,
+    ) -> list[Path]:
         columns = columns or math.ceil(math.sqrt(len(examples)))
         return self._write(examples, examples, columns, path, rendering.rate or config.video.fps)
 
-    def write_render(self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any,
-                     rendering: Rendering) -> list[Path]:
+    def write_render(
+        self, originals: Tensor, rendered: Tensor, path: str | Path, config: Any, rendering: Rendering
+    ) -> list[Path]:
         return self.write_examples(rendered, path, config, min(4, len(rendered)), rendering)
 
 

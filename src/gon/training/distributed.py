@@ -112,13 +112,14 @@ def process_group(device: str = "auto") -> Iterator[Ranks]:
 
 def shard(index: Tensor, ranks: Ranks) -> Tensor:
     """This rank's share of a global batch of indices (every world_size-th, as DistributedSampler)."""
-    return index[ranks.rank::ranks.world_size] if ranks.world_size > 1 else index
+    return index[ranks.rank :: ranks.world_size] if ranks.world_size > 1 else index
 
 
 def local_batch_size(batch_size: int, ranks: Ranks) -> int:
     if batch_size % ranks.world_size:
-        raise GONError(f"batch size {batch_size} is the global batch and must divide evenly among "
-                       f"{ranks.world_size} processes")
+        raise GONError(
+            f"batch size {batch_size} is the global batch and must divide evenly among {ranks.world_size} processes"
+        )
     return batch_size // ranks.world_size
 
 
@@ -162,8 +163,7 @@ def data_parallel(model: nn.Module, ranks: Ranks, device: torch.device, sync_bat
         nn.SyncBatchNorm.convert_sync_batchnorm(model)
     # every parameter reaches the loss (the latent is a function of all decoder weights), so
     # DDP need not search the graph for unused ones each step
-    return nn.parallel.DistributedDataParallel(model,
-                                               device_ids=[device.index] if device.type == "cuda" else None)
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def check_sync_batchnorm(model: nn.Module, ranks: Ranks, device: torch.device) -> bool:
@@ -173,8 +173,10 @@ def check_sync_batchnorm(model: nn.Module, ranks: Ranks, device: torch.device) -
     # the gradient-origin step would differentiate SyncBatchNorm's backward, which PyTorch
     # cannot do (the error it gives: docs/scaling.md)
     if uses_double_backward(model):
-        raise GONError("--sync-batchnorm: SyncBatchNorm cannot be differentiated twice, as the gradient-origin "
-                       "step needs; use the default --norm group (per sample, no statistics to sync)")
+        raise GONError(
+            "--sync-batchnorm: SyncBatchNorm cannot be differentiated twice, as the gradient-origin "
+            "step needs; use the default --norm group (per sample, no statistics to sync)"
+        )
     if ranks.world_size == 1:
         return False  # one process: BatchNorm already sees the whole batch
     if device.type != "cuda":
@@ -216,6 +218,8 @@ def compile_decoder(model: nn.Module) -> None:
     vae compiled and trained on an H100, ae and glo on CPU.
     """
     if uses_double_backward(model):
-        raise GONError("--compile: torch.compile does not support the double backward of the gradient-origin step "
-                       "(aot_autograd); train this model without --compile")
+        raise GONError(
+            "--compile: torch.compile does not support the double backward of the gradient-origin step "
+            "(aot_autograd); train this model without --compile"
+        )
     model.decoder.compile()

@@ -51,12 +51,17 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def fit(model: LatentModel, data: ImageData, config: TrainConfig, progress: bool = True,
-        resume: TrainingState | None = None,
-        on_checkpoint: Callable[[TrainingState], None] | None = None,
-        on_step: Callable[[int], bool | None] | None = None,
-        on_log: Callable[[dict[str, float]], None] | None = None,
-        on_interrupt: Callable[[TrainingState], None] | None = None) -> list[dict[str, float]]:
+def fit(
+    model: LatentModel,
+    data: ImageData,
+    config: TrainConfig,
+    progress: bool = True,
+    resume: TrainingState | None = None,
+    on_checkpoint: Callable[[TrainingState], None] | None = None,
+    on_step: Callable[[int], bool | None] | None = None,
+    on_log: Callable[[dict[str, float]], None] | None = None,
+    on_interrupt: Callable[[TrainingState], None] | None = None,
+) -> list[dict[str, float]]:
     """Train `model` in place on `data`; returns the logged history.
 
     A non-finite loss raises GONError naming the step (or, with config.skip_nonfinite,
@@ -106,11 +111,14 @@ class _Loop:
     """One run of `fit`: what it prepares (device, optimizer, data order, counters), one
     optimizer step, and the work after it (logging, checkpoints, stopping)."""
 
-    def __init__(self, model: LatentModel, data: ImageData, config: TrainConfig, progress: bool,
-                 resume: TrainingState | None) -> None:
+    def __init__(
+        self, model: LatentModel, data: ImageData, config: TrainConfig, progress: bool, resume: TrainingState | None
+    ) -> None:
         if not isinstance(data, Data):
-            raise GONError(f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
-                           f"or None, name)) or another source's Data, got {type(data).__name__}")
+            raise GONError(
+                f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
+                f"or None, name)) or another source's Data, got {type(data).__name__}"
+            )
         if len(data) < config.batch_size:
             raise GONError(f"{data.name}: {len(data)} {data.item}, fewer than one batch of {config.batch_size}")
         if model.classifier is not None and data.labels is None:
@@ -143,24 +151,42 @@ class _Loop:
         model.train()
         # before the first step, on the first global batch (the same on every rank): a GON whose
         # inner scale is calibrated sets it here, so every rank trains with one scale
-        model.prepare_training(data.batch(self.order[:config.batch_size]).to(self.device))
+        model.prepare_training(data.batch(self.order[: config.batch_size]).to(self.device))
         if ranks.main:
             # the kind (ae, conv, ...) where the model has a library config, else its class (a GON of one's own)
             name = model.config.kind if model.config is not None else type(model).__name__
-            logger.info("training %s (%s parameters) on %s: %s %s of %s; %s, %d thread(s); steps %d to "
-                        "%d of batch %d at lr %g%s", name,
-                        f"{sum(p.numel() for p in model.parameters()):,}", data.name, f"{len(data):,}", data.item,
-                        "x".join(map(str, data.shape)),
-                        device, torch.get_num_threads(), self.first, self.total, config.batch_size, lr,
-                        _describe_step(model.step_settings()))
-            logger.debug("gradient-origin path: %s", model.origin_path(distributed.local_batch_size(
-                config.batch_size, ranks)))
+            logger.info(
+                "training %s (%s parameters) on %s: %s %s of %s; %s, %d thread(s); steps %d to "
+                "%d of batch %d at lr %g%s",
+                name,
+                f"{sum(p.numel() for p in model.parameters()):,}",
+                data.name,
+                f"{len(data):,}",
+                data.item,
+                "x".join(map(str, data.shape)),
+                device,
+                torch.get_num_threads(),
+                self.first,
+                self.total,
+                config.batch_size,
+                lr,
+                _describe_step(model.step_settings()),
+            )
+            logger.debug(
+                "gradient-origin path: %s", model.origin_path(distributed.local_batch_size(config.batch_size, ranks))
+            )
         self.start = self.last_time = time.perf_counter()
         self.elapsed_before = self.history[-1]["elapsed_s"] if self.history else 0.0
         # redirected to a file, the bar updates every 10 s instead of filling the log
         interactive = getattr(sys.stderr, "isatty", lambda: False)()
-        self.bar = tqdm(total=self.total, initial=self.first - 1, disable=not progress or not ranks.main,
-                        unit="step", dynamic_ncols=True, mininterval=0.1 if interactive else 10.0)
+        self.bar = tqdm(
+            total=self.total,
+            initial=self.first - 1,
+            disable=not progress or not ranks.main,
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=0.1 if interactive else 10.0,
+        )
 
     def _divergence_hint(self, step: int) -> str:
         """What to change after a non-finite loss at `step`: the model's own cause if it names one
@@ -169,13 +195,21 @@ class _Loop:
         if cause is not None:
             return cause
         if step == 1:
-            return "no update was made yet, so the learning rate is not the cause: check the data and the model's options"
+            return (
+                "no update was made yet, so the learning rate is not the cause: check the data and the model's options"
+            )
         return "try a lower --lr"
 
     def state(self, step: int) -> TrainingState:
         """Everything needed to continue after `step` steps."""
-        return TrainingState(step, self.order, self.optimizer.state_dict(), capture_rng(), list(self.history),
-                             (self.running, self.count, self.last_step))
+        return TrainingState(
+            step,
+            self.order,
+            self.optimizer.state_dict(),
+            capture_rng(),
+            list(self.history),
+            (self.running, self.count, self.last_step),
+        )
 
     def step(self, step: int) -> None:
         """One optimizer step on the step's batch, or a skipped batch (config.skip_nonfinite)."""
@@ -183,8 +217,9 @@ class _Loop:
         position = (step - 1) % self.batches_per_epoch
         if position == 0 and step > 1:
             self.order = torch.randperm(len(data))
-        index = distributed.shard(self.order[position * config.batch_size:(position + 1) * config.batch_size],
-                                  self.ranks)
+        index = distributed.shard(
+            self.order[position * config.batch_size : (position + 1) * config.batch_size], self.ranks
+        )
         x = data.batch(index).to(device, non_blocking=True)
         inputs = {name: value.to(device) for name, value in self.model.loss_inputs(index, data.labels).items()}
         with distributed.autocast(device, config.precision):
@@ -194,12 +229,17 @@ class _Loop:
         self.skipped = self.skipped + 1 if not torch.isfinite(reported) else 0
         if self.skipped:
             if not config.skip_nonfinite or self.skipped >= MAX_CONSECUTIVE_SKIPS:
-                raise Diverged(f"training diverged: the loss is {reported.item()} at step {step}"
-                               + (f" ({self.skipped} steps in a row)" if self.skipped > 1 else "")
-                               + f"; {self._divergence_hint(step)}"
-                               + (" (the last checkpoint is kept: continue from it at a lower rate with "
-                                  "`gon train --resume RUN --lr RATE`)"
-                                  if config.checkpoint_every and step > config.checkpoint_every else ""))
+                raise Diverged(
+                    f"training diverged: the loss is {reported.item()} at step {step}"
+                    + (f" ({self.skipped} steps in a row)" if self.skipped > 1 else "")
+                    + f"; {self._divergence_hint(step)}"
+                    + (
+                        " (the last checkpoint is kept: continue from it at a lower rate with "
+                        "`gon train --resume RUN --lr RATE`)"
+                        if config.checkpoint_every and step > config.checkpoint_every
+                        else ""
+                    )
+                )
             logger.warning("skipping batch at step %d: the loss is %s", step, reported.item())
             return
         if config.lr_schedule == "cosine":
@@ -213,24 +253,36 @@ class _Loop:
         self.running, self.count = self.running + reported.item(), self.count + 1
         self.bar.set_postfix(loss=f"{self.running / self.count:.3f}", refresh=False)
 
-    def after_step(self, step: int, on_checkpoint: Callable[[TrainingState], None] | None,
-                   on_step: Callable[[int], bool | None] | None,
-                   on_log: Callable[[dict[str, float]], None] | None) -> bool:
+    def after_step(
+        self,
+        step: int,
+        on_checkpoint: Callable[[TrainingState], None] | None,
+        on_step: Callable[[int], bool | None] | None,
+        on_log: Callable[[dict[str, float]], None] | None,
+    ) -> bool:
         """Log, checkpoint and ask whether to stop; True stops training."""
         config, ranks = self.config, self.ranks
         now = time.perf_counter()
         out_of_time = config.time_limit is not None and now - self.start >= config.time_limit
         if (step % config.log_every == 0 or step == self.total or out_of_time) and self.count:
-            record = {"step": step, "loss": self.running / self.count,
-                      "steps_per_s": (step - self.last_step) / (now - self.last_time),
-                      "elapsed_s": self.elapsed_before + now - self.start}
+            record = {
+                "step": step,
+                "loss": self.running / self.count,
+                "steps_per_s": (step - self.last_step) / (now - self.last_time),
+                "elapsed_s": self.elapsed_before + now - self.start,
+            }
             self.history.append(record)
             if on_log is not None and ranks.main:
                 on_log(record)
             self.running, self.count, self.last_step, self.last_time = 0.0, 0, step, now
         self.bar.update(1)
-        if (on_checkpoint is not None and ranks.main and config.checkpoint_every
-                and step % config.checkpoint_every == 0 and step < self.total):
+        if (
+            on_checkpoint is not None
+            and ranks.main
+            and config.checkpoint_every
+            and step % config.checkpoint_every == 0
+            and step < self.total
+        ):
             on_checkpoint(self.state(step))
         stop = (on_step is not None and bool(on_step(step))) or out_of_time
         if ranks.world_size > 1 and (config.time_limit is not None or on_step is not None):
@@ -243,8 +295,10 @@ def _describe_step(settings: dict[str, Any]) -> str:
     if not settings:
         return ""
     scale, rule = settings["inner_scale"], settings.get("inner_scale_rule")
-    return (f"; {settings['inner_steps']} inner step(s), inner scale "
-            f"{'unset' if scale is None else f'{scale:.4g}'}{f' ({rule})' if rule else ''}")
+    return (
+        f"; {settings['inner_steps']} inner step(s), inner scale "
+        f"{'unset' if scale is None else f'{scale:.4g}'}{f' ({rule})' if rule else ''}"
+    )
 
 
 class Interrupted(KeyboardInterrupt):

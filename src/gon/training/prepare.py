@@ -39,8 +39,9 @@ def config_for_data(config: ModelConfig, spec: str) -> ModelConfig:
     return dataclasses.replace(config, signal=signal)
 
 
-def data_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None,
-                   stream: bool = False) -> Data:
+def data_for_model(
+    spec: str, split: str, config: ModelConfig, fit: str = "resize", limit: int | None = None, stream: bool = False
+) -> Data:
     """Split `split` of `spec` fitted to a model, as its signal says (gon/signals): an image
     model's image size and channels, a sound model's sample rate and clip length, a video model's
     frames, rate and size. GONError if the source yields another signal than the model's."""
@@ -48,14 +49,19 @@ def data_for_model(spec: str, split: str, config: ModelConfig, fit: str = "resiz
     signal = signal_of(config)
     if source.signal != signal.name:
         forms = ", ".join(s.usage.split()[0] for s in SOURCES.values() if s.signal == signal.name)
-        raise GONError(f"{spec!r} holds {source.signal}s, and a {config.kind} model trains on {signal.name}s "
-                       f"({forms})")
-    return load_data(spec, split, channels=config.channels, fit=fit, limit=limit, stream=stream,
-                     **signal.load_settings(config))
+        raise GONError(f"{spec!r} holds {source.signal}s, and a {config.kind} model trains on {signal.name}s ({forms})")
+    return load_data(
+        spec, split, channels=config.channels, fit=fit, limit=limit, stream=stream, **signal.load_settings(config)
+    )
 
 
-def data_for_run(document: dict[str, Any], config: ModelConfig, spec: str | None = None, split: str = "test",
-                 limit: int | None = None) -> Data:
+def data_for_run(
+    document: dict[str, Any],
+    config: ModelConfig,
+    spec: str | None = None,
+    split: str = "test",
+    limit: int | None = None,
+) -> Data:
     """Data for a saved run (its config document): `spec`, or the data set it was trained on,
     fitted to the model as its training was."""
     train = document.get("train") if isinstance(document.get("train"), dict) else {}
@@ -75,8 +81,9 @@ def sized_for(model_config: ModelConfig, data: ImageData) -> ModelConfig:
     return dataclasses.replace(model_config, **{field: len(data)})
 
 
-def prepare_run(model_config: ModelConfig, config: TrainConfig,
-                data: ImageData) -> tuple[LatentModel, ModelConfig, TrainConfig]:
+def prepare_run(
+    model_config: ModelConfig, config: TrainConfig, data: ImageData
+) -> tuple[LatentModel, ModelConfig, TrainConfig]:
     """A fresh model for training on `data`, its weights drawn from config.seed; with the
     model config sized to the data and the train config with its rate resolved per kind
     (what a run records) and, when neither steps nor epochs is given, the default length as
@@ -84,8 +91,9 @@ def prepare_run(model_config: ModelConfig, config: TrainConfig,
     model_config = sized_for(model_config, data)
     seed_everything(config.seed)
     model = build_model(model_config)
-    config = dataclasses.replace(config, lr=config.learning_rate(model_config.kind),
-                                 lr_schedule=config.schedule(model_config.kind))
+    config = dataclasses.replace(
+        config, lr=config.learning_rate(model_config.kind), lr_schedule=config.schedule(model_config.kind)
+    )
     if config.steps is None and config.epochs is None:
         config = dataclasses.replace(config, steps=config.total_steps(len(data)))
     return model, model_config, config

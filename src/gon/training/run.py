@@ -67,8 +67,14 @@ class Run:
     directory: Path | None
 
 
-def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None = None,
-          progress: bool = True, overwrite: bool = False, version: bool = False) -> Run:
+def train(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    out: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    version: bool = False,
+) -> Run:
     """Train a fresh model and, if `out` is given, write the run directory:
     config.json, model.safetensors, metrics.jsonl, loss.png, reconstructions.png,
     samples.png, interpolations.png (and sampler.safetensors for non-variational models).
@@ -86,20 +92,24 @@ def train(model_config: ModelConfig, config: TrainConfig, out: str | Path | None
         return _train_new(model_config, config, out, progress, overwrite)
 
 
-def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool,
-               overwrite: bool) -> Run:
+def _train_new(
+    model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool, overwrite: bool
+) -> Run:
     model_config = config_for_data(model_config, config.data)  # a kind of several signals takes the data's
     if out is not None:
         work = RunLayout(out).work
         kept = "a trained model" if work.weights.is_file() else "checkpoints"
         interrupted = kept != "checkpoints" or bool(work.checkpoint_folders())
         if interrupted and not overwrite:
-            raise GONError(f"an interrupted run of {out} has {kept} in {work.root}: continue it with `gon train "
-                           f"--resume {out}`, or pass --overwrite to start again")
+            raise GONError(
+                f"an interrupted run of {out} has {kept} in {work.root}: continue it with `gon train "
+                f"--resume {out}`, or pass --overwrite to start again"
+            )
         if distributed.environment().main:  # under torchrun, rank 0 alone touches the run's files
             if interrupted:  # never deleted without a word
-                logger.warning("--overwrite: deleting the interrupted run of %s in %s (it held %s)", out, work.root,
-                               kept)
+                logger.warning(
+                    "--overwrite: deleting the interrupted run of %s in %s (it held %s)", out, work.root, kept
+                )
             shutil.rmtree(work.root, ignore_errors=True)
     elif config.checkpoint_every:
         raise GONError("checkpoints need a run directory (--out)")
@@ -109,9 +119,11 @@ def _train_new(model_config: ModelConfig, config: TrainConfig, out: Path | None,
         tensorboard.require()
     check_model_size(model_config)  # before the data are fitted to its image size
     if images_that_fit(model_config, config.batch_size, "train") < min(config.batch_size, config.limit or math.inf):
-        raise GONError(f"a batch of {config.batch_size} images would not fit in memory (about "
-                       f"{activation_bytes(model_config, config.batch_size, 'train') / 2 ** 30:.1f} GiB of activations, "
-                       f"{available_memory() / 2 ** 30:.1f} GiB available): lower batch_size")
+        raise GONError(
+            f"a batch of {config.batch_size} images would not fit in memory (about "
+            f"{activation_bytes(model_config, config.batch_size, 'train') / 2**30:.1f} GiB of activations, "
+            f"{available_memory() / 2**30:.1f} GiB available): lower batch_size"
+        )
     config = dataclasses.replace(config, data=resolved_spec(config.data))  # recorded: usable from anywhere
     data = data_for_model(config.data, "train", model_config, config.fit, config.limit, config.stream)
     test = _test_split(config, model_config)
@@ -163,9 +175,16 @@ def _finish(work: RunLayout, out: Path) -> None:
     replace_directory(work.root, out)  # the marker stays: it tells the run from any other folder
 
 
-def _train_and_write(model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
-                     test: ImageData | None, out: Path | None, progress: bool,
-                     resume: TrainingState | None) -> Run:
+def _train_and_write(
+    model: LatentModel,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    data: ImageData,
+    test: ImageData | None,
+    out: Path | None,
+    progress: bool,
+    resume: TrainingState | None,
+) -> Run:
     with distributed.process_group(config.device) as ranks:
         if not ranks.main:  # under torchrun the other ranks train, then wait while rank 0 writes
             fit(model, data, config, progress, resume=resume)
@@ -176,9 +195,16 @@ def _train_and_write(model: LatentModel, model_config: ModelConfig, config: Trai
         return run
 
 
-def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config: TrainConfig, data: ImageData,
-                          test: ImageData | None, out: Path | None, progress: bool,
-                          resume: TrainingState | None) -> Run:
+def _train_and_write_main(
+    model: LatentModel,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    data: ImageData,
+    test: ImageData | None,
+    out: Path | None,
+    progress: bool,
+    resume: TrainingState | None,
+) -> Run:
     work = RunLayout(out).work if out is not None else None
     on_checkpoint = on_interrupt = None
     if work is not None:
@@ -192,13 +218,21 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
         def on_interrupt(state: TrainingState) -> None:
             on_checkpoint(state)
             raise Interrupted(state.step, f"gon train --resume {out}")
+
     board = None
     if work is not None and config.tensorboard:
         board = tensorboard.TensorBoardLog(work.tensorboard, purge_step=resume.step + 1 if resume else None)
     try:
-        history = fit(model, data, config, progress, resume=resume,
-                      on_checkpoint=on_checkpoint if config.checkpoint_every else None,
-                      on_log=board.log if board is not None else None, on_interrupt=on_interrupt)
+        history = fit(
+            model,
+            data,
+            config,
+            progress,
+            resume=resume,
+            on_checkpoint=on_checkpoint if config.checkpoint_every else None,
+            on_log=board.log if board is not None else None,
+            on_interrupt=on_interrupt,
+        )
         if work is None:
             return Run(model, model_config, config, _held_out(model, config, test), None)
         try:
@@ -213,8 +247,10 @@ def _train_and_write_main(model: LatentModel, model_config: ModelConfig, config:
         except (OSError, SafetensorError, GONError) as error:
             reason = str(error).splitlines()[0]
             if work.is_complete():  # the model is safe: say how to finish, whatever failed after it
-                raise GONError(f"{reason}; the trained model is kept in {work.root}: finish the run with "
-                               f"`gon train --resume {out}`") from None
+                raise GONError(
+                    f"{reason}; the trained model is kept in {work.root}: finish the run with "
+                    f"`gon train --resume {out}`"
+                ) from None
             if isinstance(error, GONError) and not isinstance(error, OutputError):
                 raise
             raise GONError(f"could not write the run directory {out} ({reason})") from None
@@ -236,13 +272,27 @@ def _test_split(config: TrainConfig, model_config: ModelConfig) -> ImageData | N
         return None  # a data set without a test split trains all the same; a damaged one stops the run
 
 
-def _write_model(run: RunLayout, model: LatentModel, model_config: ModelConfig, config: TrainConfig,
-                 data: ImageData, history: list[dict[str, float]]) -> None:
+def _write_model(
+    run: RunLayout,
+    model: LatentModel,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    data: ImageData,
+    history: list[dict[str, float]],
+) -> None:
     parameters = sum(p.numel() for p in model.parameters())
     step = model.step_settings()  # the inner scale a rule chose, which config.json's "model" names only by its rule
-    save_model(run.root, model, model_config,
-               {"train": dataclasses.asdict(config), "data_shape": list(data.shape), "parameters": parameters,
-                **({"resolved_step": step} if step else {})})
+    save_model(
+        run.root,
+        model,
+        model_config,
+        {
+            "train": dataclasses.asdict(config),
+            "data_shape": list(data.shape),
+            "parameters": parameters,
+            **({"resolved_step": step} if step else {}),
+        },
+    )
     # written last of the essentials: a folder holding it holds a finished model (`RunLayout.is_complete`);
     # the held-out record is appended once it is measured (`_evaluate_saved`)
     write_text(run.metrics, "".join(json.dumps(r) + "\n" for r in history))
@@ -258,12 +308,13 @@ def _held_out(model: LatentModel, config: TrainConfig, test: Data | None) -> dic
     except GONError:
         raise
     except (RuntimeError, ValueError, ArithmeticError) as error:
-        raise GONError(f"the held-out evaluation failed ({type(error).__name__}: "
-                       f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        raise GONError(
+            f"the held-out evaluation failed ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from None
 
 
-def _evaluate_saved(run: RunLayout, model: LatentModel, config: TrainConfig,
-                    test: Data | None) -> dict[str, Any]:
+def _evaluate_saved(run: RunLayout, model: LatentModel, config: TrainConfig, test: Data | None) -> dict[str, Any]:
     """The held-out metrics of the model saved in `run`, appended to its metrics.jsonl unless
     they are there already (a resumed run that stopped after its evaluation)."""
     records = read_jsonl(run.metrics)
@@ -293,8 +344,14 @@ def _finish_figures(work: RunLayout) -> dict[str, Any]:
     return metrics
 
 
-def _write_run_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: ImageData,
-                       test: ImageData | None, history: list[dict[str, float]]) -> None:
+def _write_run_figures(
+    run: RunLayout,
+    model: LatentModel,
+    config: TrainConfig,
+    data: ImageData,
+    test: ImageData | None,
+    history: list[dict[str, float]],
+) -> None:
     """The figures, or OutputError if the disk refuses them (a full disk: `--resume` writes
     them once there is room); a figure that cannot be made (a sampler that cannot be
     fitted) is a warning, never a lost model."""
@@ -308,10 +365,20 @@ def _write_run_figures(run: RunLayout, model: LatentModel, config: TrainConfig, 
         logger.warning("the run's figures are incomplete (%s); the model is saved", str(error).splitlines()[0])
 
 
-def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data: ImageData, test: ImageData | None,
-                   history: list[dict[str, float]]) -> None:
-    save_loss_plot([r["step"] for r in history], [r["loss"] for r in history], run / run.LOSS_PLOT,
-                   ylabel="training loss (per image)")
+def _write_figures(
+    run: RunLayout,
+    model: LatentModel,
+    config: TrainConfig,
+    data: ImageData,
+    test: ImageData | None,
+    history: list[dict[str, float]],
+) -> None:
+    save_loss_plot(
+        [r["step"] for r in history],
+        [r["loss"] for r in history],
+        run / run.LOSS_PLOT,
+        ylabel="training loss (per image)",
+    )
     shown = test if test is not None else data
     signal = signal_of(model.config)
     model.eval()
@@ -320,11 +387,19 @@ def _write_figures(run: RunLayout, model: LatentModel, config: TrainConfig, data
     sampler = default_sampler(model, data)
     if isinstance(sampler, GaussianSampler):
         save_sampler(run.root, sampler)
-    signal.write_examples(gallery.samples(model, sampler, signal.samples, seed=config.seed), run / run.SAMPLES,
-                          model.config, signal.sample_columns)
+    signal.write_examples(
+        gallery.samples(model, sampler, signal.samples, seed=config.seed),
+        run / run.SAMPLES,
+        model.config,
+        signal.sample_columns,
+    )
     z = model.encode(_interpolation_ends(shown, data, signal.pairs))
-    signal.write_examples(gallery.interpolations(model, z[0::2], z[1::2], steps=signal.steps),
-                          run / run.INTERPOLATIONS, model.config, signal.steps)
+    signal.write_examples(
+        gallery.interpolations(model, z[0::2], z[1::2], steps=signal.steps),
+        run / run.INTERPOLATIONS,
+        model.config,
+        signal.steps,
+    )
 
 
 def _interpolation_ends(shown: Data, data: Data, pairs: int) -> Tensor:

@@ -45,16 +45,20 @@ def run_directory(out: Path, overwrite: bool = False) -> Path:
     if not out.exists():
         return out
     if not overwrite:
-        raise GONError(f"{out} already exists: choose another output folder, or replace it with --overwrite "
-                       f"(overwrite=True in Python)")
+        raise GONError(
+            f"{out} already exists: choose another output folder, or replace it with --overwrite "
+            f"(overwrite=True in Python)"
+        )
     mode = os.lstat(out).st_mode
     if stat.S_ISLNK(mode):
         raise GONError(f"{out} is a symlink: refusing to replace it (name the folder itself)")
     if not stat.S_ISDIR(mode):
         raise GONError(f"{out} is a file, not a run directory: refusing to replace it")
     if any(out.iterdir()) and not is_run(out):
-        raise GONError(f"{out} is not a gon run (no {RunLayout.MARKER} written by gon train): refusing to replace it; "
-                       f"if it is a run of an older version, delete it yourself (rm -r {out})")
+        raise GONError(
+            f"{out} is not a gon run (no {RunLayout.MARKER} written by gon train): refusing to replace it; "
+            f"if it is a run of an older version, delete it yourself (rm -r {out})"
+        )
     return out
 
 
@@ -105,8 +109,9 @@ def check_own_names(out: Path) -> None:
         if what is None and any(path.iterdir()) and not is_run(path):
             what = "a folder gon did not write"
         if what is not None:
-            raise GONError(f"{path} is {what}, where gon keeps its own files for {out}: move it away or "
-                           f"delete it (rm -r {path})")
+            raise GONError(
+                f"{path} is {what}, where gon keeps its own files for {out}: move it away or delete it (rm -r {path})"
+            )
 
 
 def open_work_folder(work: Path, document: dict[str, Any]) -> None:
@@ -181,8 +186,10 @@ def _busy(out: Path) -> GONError:
             holder = f.read(32).strip() or "unknown"
     except (OSError, UnicodeDecodeError):  # released between the failed lock and this read
         holder = "unknown"
-    return GONError(f"{out} is being written by another gon process (pid {holder}): wait for it to "
-                    f"finish or choose another output folder")
+    return GONError(
+        f"{out} is being written by another gon process (pid {holder}): wait for it to "
+        f"finish or choose another output folder"
+    )
 
 
 def _lock_file(out: Path) -> Path:
@@ -234,8 +241,9 @@ def _take_lock(path: Path) -> Any:
         held_before = "?"
     if not re.fullmatch(r"\d*\n?", held_before):  # a stale lock of ours holds a process id, or nothing
         handle.close()
-        raise GONError(f"{path} holds something other than a gon process id: not gon's lock file; delete it "
-                       f"(rm {path})")
+        raise GONError(
+            f"{path} holds something other than a gon process id: not gon's lock file; delete it (rm {path})"
+        )
     handle.seek(0)
     handle.truncate()
     handle.write(f"{os.getpid()}\n")
