@@ -12,14 +12,14 @@ from gon.training import data_for_model, fit
 
 @pytest.mark.parametrize("weight,floor", [(0.0, 0.7), (0.01, 0.7)])
 def test_classifier_learns_mnist5k(weight, floor):
-    # measured (400 steps, f = 8): held-out accuracy 0.825 alone, 0.817 jointly with
+    # measured (200 steps, f = 8, seed 0): held-out accuracy 0.875 alone, 0.867 jointly with
     # reconstruction at weight 0.01; chance is 0.1
     config = ModelConfig(kind="conv", hidden_features=8, classes=10, reconstruction_weight=weight)
     torch.manual_seed(0)
     model = build_model(config)
     test = data_for_model("mnist5k", "test", config)
     before = evaluate(model, test)["accuracy"]
-    fit(model, data_for_model("mnist5k", "train", config), TrainConfig(steps=400, batch_size=32), progress=False)
+    fit(model, data_for_model("mnist5k", "train", config), TrainConfig(steps=200, batch_size=32), progress=False)
     after = evaluate(model, test)
     assert after["accuracy"] > floor > before + 0.3, (before, after)
 
