@@ -170,3 +170,13 @@ def test_a_map_refuses_what_its_preset_cannot_run_before_it_trains(tmp_path):
     sound = comparison.MAP_PRESETS["sound"]
     cells = comparison.selection_cells(sound, ("gon", "igon"), (32,), ("group", "batch"))
     assert sorted({(c.method, c.norm) for c in cells}) == [("gon", "batch"), ("gon", "group"), ("igon", "group")]
+
+
+def test_a_budget_may_name_the_methods_it_runs():
+    # the video map trains the conv GON and the autoencoder ten times longer, to the implicit GON's time
+    preset = comparison.MAP_PRESETS["video"]
+    rates = {(method, 256, "group"): 1e-3 for method in preset.methods}
+    cells = comparison.grid_cells(preset, rates, ["videos"], preset.methods, [256], ["group"], None, None)
+    runs = sorted({(c.method, c.steps) for c in cells})
+    assert runs == [("ae", 300), ("ae", 3000), ("gon", 300), ("gon", 3000), ("igon", 300)]
+    assert len(cells) == 5 * 3  # three seeds each
