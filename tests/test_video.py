@@ -180,3 +180,21 @@ def test_the_conv_video_models_learn_held_out_clips_better_than_the_mean_clip(ki
     metrics = evaluate(model, test)
     assert metrics["sse_per_image"] < 0.75 * mean_clip, (metrics, mean_clip)
     assert metrics["psnr_db"] > 10 * math.log10(held_out[0].numel() / mean_clip)
+
+
+def test_every_command_takes_a_conv_video_model_and_render_names_what_it_needs(videos_dir, tmp_path, capsys):
+    import importlib.util
+
+    run = tmp_path / "conv"
+    small = [*SMALL, "--latent-dim", 8, "--hidden-features", 4, "--steps", 2, "--batch-size", 4, "--limit", 8]
+    assert run_cli("train", "--model", "video-conv", "--data", "videos", *small, "--eval-limit", 4, "--out", run) == 0
+    for command in (("sample", run, "-n", 2), ("interpolate", run, "--pairs", 1), ("reconstruct", run, "-n", 2)):
+        assert run_cli(*command) == 0, command
+    assert Image.open(run / "samples.gif").n_frames == 4
+    capsys.readouterr()
+    if importlib.util.find_spec("onnxruntime") is not None:
+        assert run_cli("export-onnx", run) == 0
+        assert "-> clips (batch, 1, 4, 16, 16)" in capsys.readouterr().out
+    assert run_cli("render", run, "--fps", 16) == 2
+    error = capsys.readouterr().err.strip()
+    assert "needs an implicit model" in error and "video-conv" in error and "\n" not in error

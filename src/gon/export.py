@@ -80,6 +80,7 @@ class OnnxExport:
     data: str
     encoder: Path | None = None
     encoder_error: float | None = None
+    item: str = "images"  # what the examples are called: "images", "clips"
 
 
 def export_run(
@@ -111,6 +112,7 @@ def export_run(
     result = OnnxExport(
         out, export_decoder(model, out, z, tolerance), config.latent_dim, tuple(images.shape), len(x), images.name
     )
+    result.item = images.item
     if encoder_out is not None:
         result.encoder, result.encoder_error = encoder_out, export_encoder(affine, encoder_out, x, z, tolerance)
     return result

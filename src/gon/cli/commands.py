@@ -318,7 +318,7 @@ def cmd_export_encoder(args: argparse.Namespace) -> int:
     encoder = export_affine_encoder(model, data.shape, data.batch(slice(0, len(data))))
     out = write_atomically(args.out or RunLayout(args.run) / RunLayout.ENCODER, encoder.save)
     print(
-        f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} images of {data.name}"
+        f"wrote {out}: z = W x + b with W {tuple(encoder.weight.shape)}, checked on {len(data)} {data.item} of {data.name}"
     )
     return 0
 
@@ -333,12 +333,12 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 
     result = export_run(args.run, args.out, args.encoder_out or args.encoder, args.data, args.split)
     shape = ", ".join(map(str, result.image_shape))
-    print(f"wrote {result.decoder}: latent (batch, {result.latent_dim}) -> images (batch, {shape})")
+    print(f"wrote {result.decoder}: latent (batch, {result.latent_dim}) -> {result.item} (batch, {shape})")
     print(
-        f"  onnxruntime vs PyTorch on the latents of {result.images} images of {result.data}: "
+        f"  onnxruntime vs PyTorch on the latents of {result.images} {result.item} of {result.data}: "
         f"max abs difference {result.decoder_error:.2e}"
     )
     if result.encoder is not None:
-        print(f"wrote {result.encoder}: images (batch, {shape}) -> latent (batch, {result.latent_dim})")
-        print(f"  onnxruntime vs model.encode on the same images: max abs difference {result.encoder_error:.2e}")
+        print(f"wrote {result.encoder}: {result.item} (batch, {shape}) -> latent (batch, {result.latent_dim})")
+        print(f"  onnxruntime vs model.encode on the same {result.item}: max abs difference {result.encoder_error:.2e}")
     return 0
