@@ -104,8 +104,8 @@ def main() -> None:
             f"| {ref['method']} | {ref['latent_values_per_clip']} | | | | {ref['psnr_db']:.2f} | "
             f"{ref['sse_per_clip']:.1f} | |"
         )
-    for method in dict.fromkeys(r["method"] for r in grid):
-        rows = [r for r in grid if r["method"] == method and not r["diverged"]]
+    for method, steps in dict.fromkeys((r["method"], r["steps"]) for r in grid):
+        rows = [r for r in grid if (r["method"], r["steps"]) == (method, steps) and not r["diverged"]]
         what = NAMES.get(method, method)
         if rows[0]["latent_per_tile"] != rows[0]["latent_dim"]:
             what += f", {rows[0]['latent_per_tile']} per tile of {rows[0]['tile']} positions per axis"
