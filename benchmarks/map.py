@@ -18,7 +18,9 @@ latent size, training budget and normalisation, each at its own best learning ra
 
 The same protocol runs on sound (`preset="sound"`): the conv GON, the autoencoder with its
 decoder and the implicit GON (`igon`) on clips of the recorded sounds set, selected on
-the sounds' training split (docs/capabilities.md).
+the sounds' training split (docs/capabilities.md); and on video (`preset="video"`): the conv GON
+on 3-D transposed convolutions, its autoencoder and the modulated implicit GON on the real
+clips, at the same latent values a clip (a tiled model shares them among its tiles).
 
 GON rows carry the inner-loss scale rule they were trained with (`inner_scale`: "paper"
 for rows made before it was recorded, when the paper's factor was the default; "calibrated"
@@ -58,6 +60,7 @@ from gon.evaluate import evaluate
 from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
 from gon.kinds import kind_spec
 from gon.origin import DEFAULT_INNER_SCALE, PAPER, OriginStep
+from gon.tiling import Tiling
 from gon.training import data_for_model, fit, prepare_run
 from gon.training.rundir import held
 
@@ -71,7 +74,7 @@ logger = logging.getLogger("gon")
 # (igon) is compared with the same autoencoder
 IMAGE_KINDS = {"gon": "conv", "ae": "ae", "vgon": "variational", "vae": "vae"}
 SOUND_KINDS = {"gon": "audio-conv", "ae": "audio-ae", "igon": "audio-implicit"}
-# video's implicit GON is the modulated one, its latent values spread over tiles (MapPreset.tiles)
+# video's implicit GON is the modulated one, its latent values spread over its tiles (`model_config`)
 VIDEO_KINDS = {"gon": "video-conv", "ae": "video-ae", "igon": "modulated"}
 METHODS = tuple(dict.fromkeys([*IMAGE_KINDS, *SOUND_KINDS, *VIDEO_KINDS]))
 PAIRS = {"gon": "ae", "vgon": "vae", "igon": "ae"}  # GON method -> its baseline
@@ -165,9 +168,13 @@ class MapPreset:
     batch_size: int = PAPER_BATCH
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields of every run
     method_model: dict[str, dict[str, Any]] = field(default_factory=dict)  # and of one method's runs
-    # method -> the tiles of an example its latent values are spread over: a run's latent_dim is
-    # the values per example, each tile gets latent_dim / tiles (recorded as latent_per_tile)
-    tiles: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for budgets in self.budgets.values():
+            for budget in budgets:
+                unknown = set(budget.methods or ()) - set(self.methods)
+                if unknown:
+                    raise GONError(f"the {budget.steps}-step budget names {sorted(unknown)}, not methods of its map")
 
 
 PAPER_STEPS = 31250  # 500 epochs of mnist5k's 4,000 training images at batch 64
@@ -220,8 +227,8 @@ MAP_PRESETS = {
     # conv GON on 3-D transposed convolutions, its autoencoder and the modulated implicit GON
     # with one latent per tile of 8 frames x 16 x 16 (four a clip), all at 256 latent values a
     # clip; rates chosen by 300-step runs on the training windows less their last eighth. The
-    # implicit GON's step costs about 8 times the conv GON's on one core, hence 300 steps for
-    # all, and 3,000 for the conv GON and the autoencoder: about the implicit GON's time at 300.
+    # implicit GON's step costs several times the conv GON's, hence 300 steps for all, and 3,000
+    # for the conv GON and the autoencoder: about the implicit GON's time at 300 (docs/results.md).
     "video": MapPreset(
         latent_dims=(256,),
         norms=("group",),
@@ -234,7 +241,6 @@ MAP_PRESETS = {
         rates=(3e-4, 1e-3, 3e-3),
         model={"signal": "video", "channels": 3, "frames": 8, "fps": 12, "frame_size": 32},
         method_model={"igon": {"tile": 16}},
-        tiles={"igon": 4},
     ),
 }
 
@@ -246,13 +252,15 @@ def model_fields(preset: MapPreset, method: str) -> dict[str, Any]:
 
 def model_config(preset: MapPreset, method: str, **fields: Any) -> ModelConfig:
     """The ModelConfig of `method`'s runs under `preset` (a latent_dim given is the values per
-    example, shared among the method's tiles)."""
-    tiles = preset.tiles.get(method, 1)
-    if "latent_dim" in fields:
+    example, shared among the tiles of a method whose model has them: latent_dim / tiles a tile)."""
+    values = {"kind": preset.kinds[method], **model_fields(preset, method), **fields}
+    if "latent_dim" in fields and values.get("tile") is not None:
+        shape = ModelConfig.from_dict({**values, "latent_dim": 1}).data_shape
+        tiles = Tiling.of(shape[1:], values["tile"]).count
         if fields["latent_dim"] % tiles:
             raise GONError(f"{fields['latent_dim']} latent values cannot be shared among {tiles} tiles")
-        fields["latent_dim"] //= tiles
-    return ModelConfig.from_dict({"kind": preset.kinds[method], **model_fields(preset, method), **fields})
+        values["latent_dim"] = fields["latent_dim"] // tiles
+    return ModelConfig.from_dict(values)
 
 
 def takes_norm(preset: MapPreset, method: str, norm: str) -> bool:
@@ -555,7 +563,7 @@ def gon_vs_ae(
     rates_from: str | None = None,
     preset: str | None = None,
 ) -> MapResult:
-    """Run (or continue) the map of `preset` ("full", "quick" or "sound"; `quick=True` is
+    """Run (or continue) the map of `preset` (a name of MAP_PRESETS: "full", "quick", "sound", "video"; `quick=True` is
     "quick", `quick=False` "full"; neither given: "quick") in `out`; write runs.jsonl,
     runs.csv, selection.csv, curves.csv, map.md, ratio.png and curves.png. Arguments left None take the preset's
     values; given ones restrict it (a long map can be run a slice at a time). One call at a
@@ -961,6 +969,10 @@ def describe_presets() -> str:
     """The presets in a sentence each (for --help)."""
     return "; ".join(
         f"{name}: latent {list(p.latent_dims)}, norms {list(p.norms)}, "
-        + ", ".join(f"{spec} budgets {[b.steps for b in bs]}" for spec, bs in p.budgets.items())
+        + ", ".join(
+            f"{spec} budgets "
+            + ", ".join(f"{b.steps}" + (f" ({' '.join(b.methods)} only)" if b.methods else "") for b in bs)
+            for spec, bs in p.budgets.items()
+        )
         for name, p in MAP_PRESETS.items()
     )

@@ -32,20 +32,17 @@ from gon.signals.video import VIDEO
 from gon.tiling import Tiling
 from gon.training import data_for_model, data_for_run
 
+from .map import VIDEO_KINDS
 from .references import mean_reconstruction, pca_reconstruction
+from .tables import mean_std
 
-NAMES = {"gon": "conv GON (video-conv)", "ae": "autoencoder (video-ae)", "igon": "implicit GON (modulated)"}
+NAMES = {"gon": "conv GON", "ae": "autoencoder", "igon": "implicit GON"}  # the map's methods in words
 
 
 def clip_scores(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """Mean SSE and PSNR per clip (the video signal's metric) of reconstructions y of clips x."""
     sse = (x - y).double().pow(2).flatten(1).sum(1)
     return {"sse_per_clip": float(sse.mean()), "psnr_db": float(VIDEO.metrics(x, sse, lambda: y)["psnr_db"].mean())}
-
-
-def mean_std(values: list[float], digits: int) -> str:
-    spread = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
 
 
 def main() -> None:
@@ -79,7 +76,7 @@ def main() -> None:
     ]
     for r in grid:
         if r.get("tile") and r["latent_per_tile"] != r["latent_dim"]:
-            tile = Tiling(tuple(b.shape[2:]), tuple(min(r["tile"], n) for n in b.shape[2:])).tile
+            tile = Tiling.of(tuple(b.shape[2:]), r["tile"]).tile
             name = f"PCA, {r['latent_per_tile']} per tile of {'x'.join(map(str, tile))}"
             if all(ref["method"] != name for ref in references):
                 references.append(
@@ -93,7 +90,7 @@ def main() -> None:
     lines = [
         f"Held-out clips of {first['data']}: {len(b)} clips ({len(a)} for training) of {first['frames']} frames "
         f"at {first['fps']} fps, {first['frame_size']}x{first['frame_size']}, {first['channels']} channel(s); "
-        f"{budget} latent values a clip. Mean ± std over seeds; seconds of training on one thread.",
+        f"{budget} latent values a clip. Mean ± std over seeds; seconds: the mean training time of a run on one thread.",
         "",
         "| method | latent values per clip | lr | seeds | steps | held-out PSNR (dB) | held-out SSE per clip | "
         "seconds |",
@@ -106,13 +103,16 @@ def main() -> None:
         )
     for method, steps in dict.fromkeys((r["method"], r["steps"]) for r in grid):
         rows = [r for r in grid if (r["method"], r["steps"]) == (method, steps) and not r["diverged"]]
-        what = NAMES.get(method, method)
+        if not rows:
+            lines.append(f"| {NAMES.get(method, method)} | | | | {steps} | diverged in every run | | |")
+            continue
+        what = f"{NAMES.get(method, method)} ({VIDEO_KINDS[method]})"
         if rows[0]["latent_per_tile"] != rows[0]["latent_dim"]:
             what += f", {rows[0]['latent_per_tile']} per tile of {rows[0]['tile']} positions per axis"
         lines.append(
             f"| {what} | {rows[0]['latent_dim']} | {rows[0]['lr']:g} | {len(rows)} | {rows[0]['steps']} | "
-            f"{mean_std([r['heldout_psnr_db'] for r in rows], 2)} | "
-            f"{mean_std([r['heldout_sse'] for r in rows], 1)} | {mean_std([r['seconds'] for r in rows], 0)} |"
+            f"{mean_std([r['heldout_psnr_db'] for r in rows])} | "
+            f"{mean_std([r['heldout_sse'] for r in rows])} | {statistics.mean(r['seconds'] for r in rows):.0f} |"
         )
     (args.out / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

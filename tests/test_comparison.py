@@ -105,7 +105,7 @@ def test_a_second_map_on_one_folder_is_refused_before_it_trains(tmp_path, tiny_m
             gon_vs_ae(tmp_path, quick=False, workers=1)
     assert list(tmp_path.iterdir()) == []
     shutil.copytree(finished_map[0], tmp_path, dirs_exist_ok=True)
-    assert len(gon_vs_ae(tmp_path, quick=False, workers=1).records) == 6  # released: it runs
+    assert len(gon_vs_ae(tmp_path, quick=False, workers=1).records) == 6  # released: it reads (and would write)
 
 
 def test_a_damaged_run_log_is_refused_but_a_line_cut_short_is_dropped(tmp_path, tiny_map, finished_map):

@@ -2,20 +2,22 @@
 takes several signals, which trains, evaluates (PSNR per clip), writes its clips as frame strips
 and GIFs, reports and renders at another size and frame rate, on the real installed clips."""
 
+import importlib.util
 import json
-import math
 
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from gon.cli import main
 from gon.config import ModelConfig, TrainConfig
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.models import build_model, load_model
+from gon.origin import OriginStep, gradient_origin
 from gon.signals import signal_of
-from gon.signals.video import VideoSettings
+from gon.signals.video import VIDEO, VideoSettings
 from gon.training import data_for_model, fit
 
 SMALL = ["--frames", "4", "--fps", "8", "--frame-size", "16"]
@@ -113,7 +115,6 @@ def test_video_settings_belong_to_video_models():
 
 @pytest.mark.parametrize("frames,size", [(8, 32), (1, 28), (5, 20), (16, 64)])
 def test_the_3d_decoder_makes_clips_of_any_length_and_side_and_the_encoder_mirrors_it(frames, size):
-    from torch import nn
 
     config = ModelConfig(
         kind="video-ae",
@@ -136,7 +137,6 @@ def test_the_3d_decoder_makes_clips_of_any_length_and_side_and_the_encoder_mirro
 
 
 def test_the_video_conv_gons_shared_origin_step_equals_the_general_path(videos_dir):
-    from gon.origin import OriginStep, gradient_origin
 
     config = ModelConfig(
         kind="video-conv",
@@ -173,18 +173,19 @@ def test_the_conv_video_models_learn_held_out_clips_better_than_the_mean_clip(ki
     )
     train, test = data_for_model("videos", "train", config), data_for_model("videos", "test", config)
     held_out = test.batch(torch.arange(len(test)))
-    mean_clip = float((held_out - train.batch(torch.arange(len(train))).mean(0)).pow(2).flatten(1).sum(1).mean())
+    mean = train.batch(torch.arange(len(train))).mean(0).expand_as(held_out)
+    mean_sse = (held_out - mean).pow(2).flatten(1).sum(1)
+    mean_clip = float(mean_sse.mean())
     torch.manual_seed(0)
     model = build_model(config)
     fit(model, train, TrainConfig(steps=150, batch_size=8, lr=1e-3), progress=False)
     metrics = evaluate(model, test)
     assert metrics["sse_per_image"] < 0.75 * mean_clip, (metrics, mean_clip)
-    assert metrics["psnr_db"] > 10 * math.log10(held_out[0].numel() / mean_clip)
+    # and per clip on average, in PSNR (measured: 18.0 and 17.2 dB against the mean clip's 14.1)
+    assert metrics["psnr_db"] > float(VIDEO.metrics(held_out, mean_sse, lambda: mean)["psnr_db"].mean()) + 1
 
 
 def test_every_command_takes_a_conv_video_model_and_render_names_what_it_needs(videos_dir, tmp_path, capsys):
-    import importlib.util
-
     run = tmp_path / "conv"
     small = [*SMALL, "--latent-dim", 8, "--hidden-features", 4, "--steps", 2, "--batch-size", 4, "--limit", 8]
     assert run_cli("train", "--model", "video-conv", "--data", "videos", *small, "--eval-limit", 4, "--out", run) == 0

@@ -174,6 +174,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)
+        given_image_size = self.image_size
         for key, value in spec.defaults.items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
@@ -187,6 +188,15 @@ class ModelConfig:
         if self.num_layers > MAX_LAYERS:
             raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
         self._check_signal(spec)
+        if not signal_of(self).image_sized:
+            # an image side means nothing to another signal's model: refused when given, not recorded
+            # (runs written before recorded the kind's default, 1 for sound kinds, and still load)
+            if given_image_size not in (None, 1, spec.defaults.get("image_size")):
+                raise GONError(
+                    f"image_size applies to image models, not to this {self.kind} model of {signal_of(self).name} "
+                    f"data: its size is {signal_of(self).size_options}"
+                )
+            self.image_size = None
         if spec.image_sizes is not None and self.image_size not in spec.image_sizes:
             raise GONError(f"a {self.kind} model needs image_size in {spec.image_sizes}, got {self.image_size}")
         if not spec.origin_step:

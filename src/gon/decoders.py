@@ -79,12 +79,19 @@ RENDER_CHUNK_VALUES = 1 << 24
 
 class TransposedConvDecoder(nn.Module):
     """What the transposed-convolution decoders of every signal share: a `net` of latents (B, k)
-    placed at one position of each axis, and the gradient-origin step's shared-origin Jacobian
-    (gon/origin.py's `OriginDecoder`)."""
+    placed at one position of each axis, the positions `cut` from the end of each axis of its
+    output (none unless a subclass sets them), and the gradient-origin step's shared-origin
+    Jacobian (gon/origin.py's `OriginJacobianDecoder`)."""
 
     def __init__(self, latent_dim: int) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        self.cut: tuple[int, ...] = ()
+
+    @property
+    def end_padding(self) -> tuple[int, ...]:
+        """F.pad's padding (last axis first) that brings an example back to `net`'s whole output."""
+        return tuple(p for c in reversed(self.cut) for p in (0, c))
 
     @property
     def independent_samples(self) -> bool:
@@ -191,6 +198,7 @@ class ConvDecoder1d(TransposedConvDecoder):
             raise GONError(f"a 1-D decoder's output must be 'tanh' or 'linear', got {output!r}")
         self.length = length
         self.first_length, upsamplings = conv1d_plan(length)
+        self.cut = (self.first_length * 4**upsamplings - length,)
         widths = [hidden_features * 2**i for i in reversed(range(upsamplings))]
         layers: list[nn.Module] = [nn.ConvTranspose1d(latent_dim, widths[0], self.first_length, 1, 0)]
         for w_in, w_out in zip(widths, widths[1:] + [channels]):

@@ -28,6 +28,7 @@ from .errors import GONError
 from .files import write_atomically
 from .layout import RunLayout
 from .models import LatentModel, load_model
+from .signals import Signal
 from .training import data_for_run
 
 ONNX_FORMAT = "gradient-origin-networks/onnx-v1"
@@ -76,7 +77,7 @@ class OnnxExport:
     decoder_error: float
     latent_dim: int
     image_shape: tuple[int, ...]
-    images: int  # real images whose latents were checked
+    images: int  # real examples (images, clips) whose latents were checked
     data: str
     encoder: Path | None = None
     encoder_error: float | None = None
@@ -94,7 +95,7 @@ def export_run(
 ) -> OnnxExport:
     """Export the decoder of the run in `run_dir` to `out` (default RUN/decoder.onnx) and, with
     `encoder`, its affine encoder (to that path, or encoder.onnx beside the decoder). Both are
-    checked on up to `limit` real images of `data` (default: the run's own data set)."""
+    checked on up to `limit` real examples of `data` (default: the run's own data set)."""
     _require_onnx()
     run_dir = Path(run_dir)
     model, config, document = load_model(run_dir)
@@ -110,11 +111,19 @@ def export_run(
         affine = export_affine_encoder(model, images.shape, x)
     z = model.encode(x).detach()
     result = OnnxExport(
-        out, export_decoder(model, out, z, tolerance), config.latent_dim, tuple(images.shape), len(x), images.name
+        out,
+        export_decoder(model, out, z, tolerance),
+        config.latent_dim,
+        tuple(images.shape),
+        len(x),
+        images.name,
+        item=images.item,
     )
-    result.item = images.item
     if encoder_out is not None:
-        result.encoder, result.encoder_error = encoder_out, export_encoder(affine, encoder_out, x, z, tolerance)
+        result.encoder, result.encoder_error = (
+            encoder_out,
+            export_encoder(affine, encoder_out, x, z, tolerance, model.signal),
+        )
     return result
 
 
@@ -124,36 +133,50 @@ def export_decoder(model: LatentModel, path: str | Path, latents: Tensor, tolera
     difference from PyTorch; GONError, and no file, if it exceeds `tolerance`."""
     _require_onnx()
     decoder = ImageDecoder(model)
+    words = model.signal or Signal
     with _eval_mode(model), torch.no_grad():
         reference = decoder(latents)
         metadata = {
             "kind": _kind(model),
             "input": "latent (batch, latent_dim)",
-            "output": "images in [0, 1] (batch, channels, height, width)",
+            "output": _described(model.signal),
             "latent_dim": str(latents.shape[1]),
             "image_shape": str(list(reference.shape[1:])),
         }
-        return _export_checked(decoder, latents, reference, Path(path), ("latent", "images"), metadata, tolerance)
+        return _export_checked(decoder, latents, reference, Path(path), ("latent", words.item), metadata, tolerance)
 
 
 def export_encoder(
-    encoder: AffineEncoder, path: str | Path, images: Tensor, latents: Tensor, tolerance: float = TOLERANCE
+    encoder: AffineEncoder,
+    path: str | Path,
+    images: Tensor,
+    latents: Tensor,
+    tolerance: float = TOLERANCE,
+    signal: Signal | None = None,
 ) -> float:
-    """Write an affine encoder to `path` as ONNX (images (B, C, H, W) -> latents (B, k)) and
-    return its largest absolute difference on `images` from `latents`, the model's own
-    `encode(images)`; GONError, and no file, if that exceeds `tolerance` times the largest latent
-    (at least 1: latents are not bounded like images)."""
+    """Write an affine encoder to `path` as ONNX (examples (B, C, ...) of `signal`, images (B, C,
+    H, W) when None -> latents (B, k)) and return its largest absolute difference on `images`
+    from `latents`, the model's own `encode(images)`; GONError, and no file, if that exceeds
+    `tolerance` times the largest latent (at least 1: latents are not bounded like images)."""
     _require_onnx()
     module = AffineEncoderModule(encoder).eval()
     metadata = {
         "kind": "affine-encoder",
-        "input": "images in [0, 1] (batch, channels, height, width)",
+        "input": _described(signal),
         "output": "latent (batch, latent_dim)",
         "latent_dim": str(encoder.weight.shape[0]),
         "image_shape": str(list(encoder.input_shape)),
     }
     scale = max(1.0, latents.abs().max().item())
-    return _export_checked(module, images, latents, Path(path), ("images", "latent"), metadata, tolerance * scale)
+    names = ((signal or Signal).item, "latent")
+    return _export_checked(module, images, latents, Path(path), names, metadata, tolerance * scale)
+
+
+def _described(signal: Signal | None) -> str:
+    """What a file's examples are: 'images in [0, 1] (batch, channels, height, width)' for images."""
+    words = signal or Signal
+    first, last = words.value_range
+    return f"{words.item} in [{first:g}, {last:g}] (batch, {', '.join(words.axes)})"
 
 
 def _export_checked(

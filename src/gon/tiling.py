@@ -44,6 +44,12 @@ class Tiling:
                 f"a tile of {'x'.join(map(str, self.tile))} is larger than the signal ({'x'.join(map(str, self.size))})"
             )
 
+    @classmethod
+    def of(cls, size: tuple[int, ...], tile: int | None) -> Tiling:
+        """Tiles of `tile` positions along each axis of a signal of `size`, no longer than the signal
+        along any axis (a 16-frame video with tiles of 32 pixels); the whole signal when `tile` is None."""
+        return cls(size, tuple(min(tile, n) for n in size) if tile is not None else size)
+
     @property
     def counts(self) -> tuple[int, ...]:
         """Tiles along each axis (the last one padded where a size is not a multiple)."""

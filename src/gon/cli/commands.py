@@ -90,11 +90,13 @@ def _report_written(run, wrote) -> int:
 
 def _describe(metrics: dict[str, Any], signal: Signal | None) -> str:
     # the keys keep the image names (files written since the first release read them); the words are the signal's
-    items = signal.item if signal is not None else "images"
-    lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} {items}".strip()]
-    lines.append(f"  summed squared error per {items[:-1]}:{' ' * (7 - len(items))}{metrics['sse_per_image']:.4f}")
-    value = "pixel" if items == "images" else "value"
-    lines.append(f"  mean squared error per {value}:   {metrics['mse_per_pixel']:.6f}")
+    words = signal if signal is not None else Signal
+    lines = [f"{metrics.get('data', '')} {metrics.get('split', '')}: {metrics['images']} {words.item}".strip()]
+    for name, value in (
+        (f"summed squared error per {words.one}:", f"{metrics['sse_per_image']:.4f}"),
+        (f"mean squared error per {words.position}:", f"{metrics['mse_per_pixel']:.6f}"),
+    ):
+        lines.append(f"  {name:<32}{value}")
     if "accuracy" in metrics:
         lines.append(f"  classification accuracy:        {metrics['accuracy']:.4f}")
     if "elbo_bits_per_dim" in metrics:

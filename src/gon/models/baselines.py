@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..decoders import CONV_SIZES, ConvDecoder, VariationalDecoder, make_activation, make_norm
+from ..decoders import CONV_SIZES, ConvDecoder, TransposedConvDecoder, VariationalDecoder, make_activation, make_norm
 from ..errors import GONError
 from ..kinds import KINDS, KindSpec, register_kind
 from ..origin import gradients_enabled, outside_inference
@@ -31,7 +31,35 @@ from .base import LatentModel, Variational
 from .gon import conv_decoder
 
 
-class ConvEncoder(nn.Module):
+class MirroredEncoder(nn.Module):
+    """Example -> latent (B, k), the mirror image of a transposed-convolution decoder of `dims`
+    axes: each of its transposed convolutions is undone by a convolution of the same kernel,
+    stride and padding, run backwards, with a norm and an activation between them; an example is
+    first padded to the decoder's whole output where the decoder cuts it (`end_padding`)."""
+
+    LAYERS = {
+        1: (nn.ConvTranspose1d, nn.Conv1d),
+        2: (nn.ConvTranspose2d, nn.Conv2d),
+        3: (nn.ConvTranspose3d, nn.Conv3d),
+    }
+
+    def __init__(self, decoder: TransposedConvDecoder, dims: int, activation: str = "elu", norm: str = "group") -> None:
+        super().__init__()
+        transposed, conv = self.LAYERS[dims]
+        convs = [m for m in decoder.net if isinstance(m, transposed)]
+        layers: list[nn.Module] = []
+        for i, layer in enumerate(reversed(convs)):
+            layers.append(conv(layer.out_channels, layer.in_channels, layer.kernel_size, layer.stride, layer.padding))
+            if i < len(convs) - 1:
+                layers += [make_norm(norm, layer.in_channels, dims=dims), make_activation(activation)]
+        self.net = nn.Sequential(*layers)
+        self.padding = decoder.end_padding
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(F.pad(x, self.padding) if any(self.padding) else x).flatten(1)
+
+
+class ConvEncoder(MirroredEncoder):
     """Image (B, C, S, S) -> latent (B, k), the mirror image of ConvDecoder(k, C, S, f)."""
 
     def __init__(
@@ -43,49 +71,9 @@ class ConvEncoder(nn.Module):
         activation: str = "elu",
         norm: str = "group",
     ) -> None:
-        super().__init__()
-        mirror = ConvDecoder(latent_dim, channels, image_size, hidden_features, activation, norm)
-        convs = [m for m in mirror.net if isinstance(m, nn.ConvTranspose2d)]
-        layers: list[nn.Module] = []
-        for i, conv in enumerate(reversed(convs)):  # same kernels, strides and paddings, run backwards
-            layers.append(nn.Conv2d(conv.out_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding))
-            if i < len(convs) - 1:
-                layers += [make_norm(norm, conv.in_channels), make_activation(activation)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten(1)
-
-
-class MirroredEncoder(nn.Module):
-    """Signal -> latent (B, k), the mirror image of a transposed-convolution decoder of any number
-    of axes (`decoder.net`, its layers of `transposed` type): each transposed convolution is
-    undone by a convolution (`conv`) of the same kernel, stride and padding, run backwards, with
-    a norm and an activation between them. A decoder that cuts its output to the signal's size
-    names the `padding` (F.pad's, last axis first) that brings a signal back to its full output."""
-
-    def __init__(
-        self,
-        decoder: nn.Module,
-        transposed: type[nn.Module],
-        conv: type[nn.Module],
-        dims: int,
-        activation: str = "elu",
-        norm: str = "group",
-        padding: tuple[int, ...] = (),
-    ) -> None:
-        super().__init__()
-        convs = [m for m in decoder.net if isinstance(m, transposed)]
-        layers: list[nn.Module] = []
-        for i, layer in enumerate(reversed(convs)):
-            layers.append(conv(layer.out_channels, layer.in_channels, layer.kernel_size, layer.stride, layer.padding))
-            if i < len(convs) - 1:
-                layers += [make_norm(norm, layer.in_channels, dims=dims), make_activation(activation)]
-        self.net = nn.Sequential(*layers)
-        self.padding = padding
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(F.pad(x, self.padding) if any(self.padding) else x).flatten(1)
+        super().__init__(
+            ConvDecoder(latent_dim, channels, image_size, hidden_features, activation, norm), 2, activation, norm
+        )
 
 
 class TiedConvEncoder(nn.Module):

@@ -486,9 +486,7 @@ def _variational(c: ModelConfig) -> VariationalGON:
 def modulated(c: ModelConfig) -> ModulatedGON:
     """A ModulatedGON for `c`, of any signal of 1 to 3 coordinate axes: tiles of `c.tile` positions
     per axis of the data's shape (the whole signal when unset)."""
-    size = c.data_shape[1:]
-    # a tile no longer than the signal along each axis (a 16-frame video with tiles of 32 pixels)
-    tiling = Tiling(size, tuple(min(c.tile, n) for n in size) if c.tile is not None else size)
+    tiling = Tiling.of(c.data_shape[1:], c.tile)
     decoder = ModulatedImplicitDecoder(
         c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0, c.first_w0, c.basis_features
     )

@@ -11,17 +11,14 @@ All go through the one gradient-origin step (gon/origin.py) as their image kinds
 
 from __future__ import annotations
 
-import torch.nn.functional as F
-from torch import Tensor, nn
-
 from ..config import ModelConfig, per_channel_scale, per_position_scale
-from ..decoders import ConvDecoder1d, ImplicitDecoder, make_activation, make_norm
+from ..decoders import ConvDecoder1d, ImplicitDecoder
 from ..kinds import KindSpec, register_kind
-from .baselines import Autoencoder
+from .baselines import Autoencoder, MirroredEncoder
 from .gon import GON, MODULATED_DEFAULTS, MODULATED_OPTIONS, ImplicitGON, modulated
 
 
-class ConvEncoder1d(nn.Module):
+class ConvEncoder1d(MirroredEncoder):
     """Clip (B, C, T) -> latent (B, k), the mirror image of ConvDecoder1d(k, C, T, f): the clip
     is padded with silence to the decoder's full length L0 * 4^n, then each transposed
     convolution is undone by a convolution of the same kernel, stride and padding."""
@@ -35,19 +32,8 @@ class ConvEncoder1d(nn.Module):
         activation: str = "elu",
         norm: str = "group",
     ) -> None:
-        super().__init__()
         mirror = ConvDecoder1d(latent_dim, channels, length, hidden_features, activation, norm)
-        convs = [m for m in mirror.net if isinstance(m, nn.ConvTranspose1d)]
-        self.padding = mirror.first_length * 4 ** (len(convs) - 1) - length
-        layers: list[nn.Module] = []
-        for i, conv in enumerate(reversed(convs)):
-            layers.append(nn.Conv1d(conv.out_channels, conv.in_channels, conv.kernel_size, conv.stride, conv.padding))
-            if i < len(convs) - 1:
-                layers += [make_norm(norm, conv.in_channels, dims=1), make_activation(activation)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(F.pad(x, (0, self.padding))).flatten(1)
+        super().__init__(mirror, 1, activation, norm)
 
 
 def conv1d_decoder(c: ModelConfig) -> ConvDecoder1d:
@@ -80,17 +66,17 @@ def _audio_implicit(c: ModelConfig) -> ImplicitGON:
 
 # Each is its image kind's spec on clips: the same rates (1e-4 for SIRENs, 1e-3 for convolutions)
 # and the same rule for the paper's inner scale, with a clip's T samples as its positions.
-# image_size is not used by sound kinds (1 is recorded); the clips are ModelConfig.sound
+# image_size is not used by sound kinds (runs written before it was refused recorded 1); the clips are ModelConfig.sound
 # (gon/signals/sound.py). first_w0 = 3000 is SIREN's first-layer
 # frequency for audio (Sitzmann et al. 2020, Sec. 4.1 and its audio notebook: time in [-1, 1],
 # first omega_0 = 3000), applied to the time coordinate only (gon.decoders.ImplicitDecoder).
 SOUND = ("sound",)
-CONV_SOUND_DEFAULTS = dict(image_size=1, latent_dim=32, hidden_features=16, activation="elu")
+CONV_SOUND_DEFAULTS = dict(latent_dim=32, hidden_features=16, activation="elu")
 register_kind(
     KindSpec(
         "audio-implicit",
         _audio_implicit,
-        dict(image_size=1, latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
+        dict(latent_dim=32, hidden_features=128, activation="sine", first_w0=3000.0),
         lr=1e-4,
         origin_step=True,
         paper_scale=per_channel_scale,
@@ -115,7 +101,7 @@ register_kind(
     KindSpec(
         "audio-modulated",
         modulated,
-        dict(image_size=1, **MODULATED_DEFAULTS, first_w0=200.0, tile=200),
+        dict(**MODULATED_DEFAULTS, first_w0=200.0, tile=200),
         lr=3e-4,
         origin_step=True,
         paper_scale=per_channel_scale,

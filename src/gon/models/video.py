@@ -28,7 +28,8 @@ FIRST_SIDE, FIRST_FRAMES = 4, 4
 def conv3d_plan(frames: int, size: int) -> tuple[int, int, int, int]:
     """(T0, S0, n, m) of a ConvDecoder3d of clips of `frames` frames of `size` pixels a side: n
     stride-2 blocks (at least one) double the side from S0 = ceil(size / 2^n) <= FIRST_SIDE, and the
-    last m of them double the frames too from T0 = ceil(frames / 2^m) <= FIRST_FRAMES (m <= n)."""
+    last m <= n of them double the frames too from T0 = ceil(frames / 2^m): at most FIRST_FRAMES
+    where n blocks allow it, more for clips of many more frames than their side has pixels."""
     n = 1
     while math.ceil(size / 2**n) > FIRST_SIDE:
         n += 1
@@ -62,10 +63,10 @@ class ConvDecoder3d(TransposedConvDecoder):
             raise GONError(f"a 3-D decoder's output must be 'sigmoid' or 'logits', got {output!r}")
         self.frames, self.size = frames, size
         self.first_frames, self.first_side, upsamplings, time_upsamplings = conv3d_plan(frames, size)
-        self.full_shape = (
-            self.first_frames * 2**time_upsamplings,
-            self.first_side * 2**upsamplings,
-            self.first_side * 2**upsamplings,
+        self.cut = (
+            self.first_frames * 2**time_upsamplings - frames,
+            self.first_side * 2**upsamplings - size,
+            self.first_side * 2**upsamplings - size,
         )
         widths = [hidden_features * 2**i for i in reversed(range(upsamplings))]
         first = (self.first_frames, self.first_side, self.first_side)
@@ -99,10 +100,8 @@ def _video_conv(c: ModelConfig) -> GON:
 
 def _video_ae(c: ModelConfig) -> Autoencoder:
     decoder = conv3d_decoder(c)  # before the encoder: the order of initialisation is the seed's
-    mirror = conv3d_decoder(c)  # the encoder's plan; its weights are not used
-    cut = [full - kept for full, kept in zip(mirror.full_shape, (mirror.frames, mirror.size, mirror.size))]
-    padding = (0, cut[2], 0, cut[1], 0, cut[0])
-    encoder = MirroredEncoder(mirror, nn.ConvTranspose3d, nn.Conv3d, 3, c.activation, c.norm, padding)
+    # the encoder's plan, built as the 1-D and 2-D encoders build theirs (its weights are not used)
+    encoder = MirroredEncoder(conv3d_decoder(c), 3, c.activation, c.norm)
     return Autoencoder(encoder, decoder, c.latent_dim, config=c)
 
 
@@ -110,7 +109,7 @@ def _video_ae(c: ModelConfig) -> Autoencoder:
 # scale (which has no video model) the conv GON's mean over a frame's pixels, summed over frames.
 # The clips' frames, rate and size are ModelConfig.video (gon/signals/video.py).
 VIDEO = ("video",)
-CONV_VIDEO_DEFAULTS = dict(image_size=32, latent_dim=64, hidden_features=16, activation="elu")
+CONV_VIDEO_DEFAULTS = dict(latent_dim=64, hidden_features=16, activation="elu")
 register_kind(
     KindSpec(
         "video-conv",

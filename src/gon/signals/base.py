@@ -53,8 +53,12 @@ class Signal:
 
     name: how configs, data sources and kinds name it; settings: its settings dataclass, nested
     in ModelConfig under `name` (None: it has none); value_range: of its examples and of what a
-    model outputs; coordinate_dim: the axes an implicit model of it takes; item: its examples,
-    plural, in messages; render_flags: which of RENDER_FLAGS it takes; integers: whether uint8
+    model outputs; coordinate_dim: the axes an implicit model of it takes; item, one: its
+    examples in messages, plural and singular; position: what one value of an example is called
+    ("pixel"); axes: the names of an example's axes, for files that describe their tensors;
+    image_sized: whether ModelConfig.image_size sizes its examples (images only; another signal's
+    model refuses it and records none);
+    render_flags: which of RENDER_FLAGS it takes; integers: whether uint8
     examples are taken (as x / 255); shown, samples, sample_columns, pairs, steps: how many
     examples a run's figures show; bytes_per_value: memory per output value while examples
     are rendered and written; row_metrics: the metrics of `metrics` an evaluation lists per
@@ -65,7 +69,9 @@ class Signal:
     settings: type | None = None
     value_range = (0.0, 1.0)
     coordinate_dim = 2
-    item = "images"
+    item, one, position = "images", "image", "pixel"
+    axes: tuple[str, ...] = ("channels", "height", "width")
+    image_sized = False
     render_flags: tuple[str, ...] = ()
     integers = True
     shown, samples, sample_columns, pairs, steps = 32, 64, 8, 8, 10

@@ -43,6 +43,7 @@ def save_images(images: Tensor, path: str | Path, columns: int | None = None) ->
 
 class ImageSignal(Signal):
     name = "image"
+    image_sized = True
     render_flags = ("resolution",)
     captions = {
         "reconstructions.png": "test images (odd rows) and their reconstructions (even rows)",

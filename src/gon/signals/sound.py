@@ -78,7 +78,8 @@ class SoundSignal(Signal):
     settings = SoundSettings
     value_range = (-1.0, 1.0)
     coordinate_dim = 1
-    item = "clips"
+    item, one, position = "clips", "clip", "sample"
+    axes = ("channels", "samples")
     render_flags = ("sample_rate",)
     integers = False
     shown, samples, sample_columns, pairs, steps = 6, 8, 4, 2, 6

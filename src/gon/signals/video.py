@@ -55,7 +55,8 @@ class VideoSignal(Signal):
     name = "video"
     settings = VideoSettings
     coordinate_dim = 3
-    item = "clips"
+    item, one, position = "clips", "clip", "value"
+    axes = ("channels", "frames", "height", "width")
     render_flags = ("resolution", "fps")
     shown, samples, sample_columns, pairs, steps = 4, 4, 4, 2, 5
     # a strip and a GIF of the same frames: twice a picture's
