@@ -1,5 +1,7 @@
 """Decoders: the only networks a GON has. Each maps a latent of shape (batch, latent_dim) to data.
 
+- TransposedConvDecoder: what the transposed-convolution decoders of every signal share (the
+  shared-origin Jacobian, the positions they cut); ConvDecoder3d, video's, is gon/models/video.py's.
 - ConvDecoder: the paper's transposed-convolution decoder (Section 4: four layers,
   normalisation, ELU) at 28 or 32 px, with one extra up-sampling block per doubling to
   64 and 128 px.
