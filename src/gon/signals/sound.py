@@ -105,11 +105,7 @@ class SoundSignal(Signal):
         config.sound.samples  # noqa: B018 - GONError for a clip too long or too short
 
     def load_settings(self, config: Any) -> dict[str, Any]:
-        return {
-            "image_size": config.image_size,
-            "sample_rate": config.sound.sample_rate,
-            "clip_seconds": config.sound.clip_seconds,
-        }
+        return {"sample_rate": config.sound.sample_rate, "clip_seconds": config.sound.clip_seconds}
 
     def describe(self, config: Any) -> str:
         return f"clip of {config.sound.samples:,} samples"
