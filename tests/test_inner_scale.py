@@ -151,21 +151,27 @@ def test_the_chosen_scale_is_logged_recorded_and_reported(tmp_path, caplog):
     assert f"<td>inner_scale</td><td>calibrated: {scale:.4g}</td>" in write_report(out).read_text()
 
 
-@pytest.mark.parametrize("inner_scale, warned", [("calibrated", 1), ("paper", 0)])
-def test_several_inner_steps_with_the_calibrated_scale_are_warned_once(inner_scale, warned, caplog):
+@pytest.mark.parametrize(
+    "inner_scale, descent, warned", [("calibrated", "plain", 1), ("paper", "plain", 0), ("calibrated", None, 0)]
+)
+def test_several_plain_inner_steps_with_the_calibrated_scale_are_warned_once(inner_scale, descent, warned, caplog):
     import logging
 
     from gon import TrainConfig, fit, load_data
 
     data = load_data("mnist5k", "train", image_size=32, limit=32)
     model = build_model(
-        ModelConfig(kind="conv", hidden_features=4, origin=OriginStep(steps=2, step_size=0.1, inner_scale=inner_scale))
+        ModelConfig(
+            kind="conv",
+            hidden_features=4,
+            origin=OriginStep(steps=2, step_size=0.1, inner_scale=inner_scale, descent=descent),
+        )
     )
     caplog.set_level(logging.INFO, logger="gon")
     fit(model, data, TrainConfig(steps=3, batch_size=16), progress=False)
     said = [
         r
         for r in caplog.records
-        if r.levelno == logging.WARNING and "2 inner steps with the calibrated" in r.getMessage()
+        if r.levelno == logging.WARNING and "2 plain inner steps with the calibrated" in r.getMessage()
     ]
     assert len(said) == warned

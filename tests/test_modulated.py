@@ -1,6 +1,7 @@
 """Modulated implicit GONs: tiles, shift modulations and learned inner step sizes, all through
 the one gradient-origin step; real digits (mnist5k) and real recordings (the sounds set)."""
 
+import dataclasses
 import math
 
 import pytest
@@ -182,15 +183,17 @@ def test_learned_step_sizes_train_and_are_saved(clips, tmp_path):
 
 
 @pytest.mark.parametrize("steps", [1, 3])
-def test_calibration_takes_the_models_own_inner_steps(digits32, steps):
-    """The calibrated scale is the grid's best for the model's own inner steps: a neighbouring
-    scale, run through the same steps, encodes no better (for one step this is the line search)."""
+def test_calibration_takes_the_models_own_plain_inner_steps(digits32, steps):
+    """The calibrated scale is the grid's best for the model's own (plain) inner steps: a
+    neighbouring scale, run through the same steps, encodes no better (for one step this is the
+    line search)."""
     x = digits32[:32]
-    model = build_model(ModelConfig(kind="conv", origin=OriginStep(steps=steps, step_size=0.5))).eval()
+    step = OriginStep(steps=steps, step_size=0.5, descent="plain")
+    model = build_model(ModelConfig(kind="conv", origin=step)).eval()
     scale = model.calibrate(x)
 
     def loss_at(t):
-        fixed = build_model(ModelConfig(kind="conv", origin=OriginStep(steps=steps, step_size=0.5, inner_scale=t)))
+        fixed = build_model(ModelConfig(kind="conv", origin=dataclasses.replace(step, inner_scale=t)))
         fixed.load_state_dict(model.state_dict(), strict=False)
         fixed.eval()
         with torch.no_grad():
@@ -200,6 +203,16 @@ def test_calibration_takes_the_models_own_inner_steps(digits32, steps):
     assert best <= loss_at(scale * 10**0.25) and best <= loss_at(scale / 10**0.25)
     with torch.no_grad():
         assert best < float(model.inner_loss(model.decode(torch.zeros(len(x), 32)), x).mean())
+
+
+def test_backtracking_steps_are_calibrated_as_their_first(digits32):
+    # backtracking only goes down from the first step, so the scale is the one-step GON's
+    x = digits32[:32]
+    scales = []
+    for steps in (1, 3):
+        torch.manual_seed(0)
+        scales.append(build_model(ModelConfig(kind="conv", origin=OriginStep(steps=steps))).eval().calibrate(x))
+    assert scales[0] == scales[1]
 
 
 def test_modulated_sound_trains_evaluates_and_renders_from_the_command_line(sounds_dir, tmp_path, capsys):

@@ -134,6 +134,50 @@ def test_multistep_descends_the_inner_loss(digits32):
     assert losses[2] < losses[1] < losses[0]
 
 
+def _encode(model, x, step, create_graph=False):
+    return gradient_origin(model.decode, x, model.inner_loss, (model.latent_dim,), step, create_graph=create_graph)
+
+
+def test_backtracking_steps_never_encode_worse_than_the_first(digits28):
+    # A scale too large for ten plain steps (they overshoot on every sample of this batch) is
+    # harmless with backtracking: every sample ends at or below the first step's loss, the
+    # GON's own latent, and the later steps still help.
+    x = digits28[:32]
+    model = build_model(ModelConfig(kind="modulated")).eval()
+
+    def losses(steps, descent="backtracking"):
+        step = OriginStep(steps=steps, inner_scale=1.0, descent=descent)
+        with torch.no_grad():
+            return model.inner_loss(model.decode(_encode(model, x, step)), x)
+
+    first, plain, backtracked = losses(1), losses(10, "plain"), losses(10)
+    assert (plain > first).all()
+    assert (backtracked <= first * (1 + 1e-5)).all()
+    assert backtracked.mean() < 0.5 * first.mean()
+
+
+def test_backtracking_keeps_the_second_order_graph_and_batch_independence(digits32):
+    model = build_model(ModelConfig(kind="conv", hidden_features=8)).train()
+    step = OriginStep(steps=4, inner_scale=3.0)
+    z = _encode(model, digits32, step, create_graph=True)
+    model.inner_loss(model.decode(z), digits32).mean().backward()
+    grads = parameter_grads(model)
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert sum(g.abs().sum() for g in grads) > 0
+    # each sample's steps are its own: a sample encodes alike alone and in its batch
+    model.eval()
+    alone = _encode(model, digits32[3:4], step)
+    assert torch.allclose(alone, _encode(model, digits32, step)[3:4], atol=1e-5)
+
+
+def test_runs_written_before_backtracking_load_with_plain_steps():
+    recorded = ModelConfig(kind="conv", origin=OriginStep(steps=10, step_size=0.1)).to_dict()
+    assert recorded["origin"]["descent"] == "backtracking"  # the default, recorded
+    del recorded["origin"]["descent"]
+    assert ModelConfig.from_dict(recorded, recorded=True).origin.descent == "plain"
+    assert ModelConfig.from_dict(recorded).origin.descent == "backtracking"  # a config a user writes
+
+
 def test_origin_noise_and_descent_form(digits32):
     model = build_model(ModelConfig(kind="conv", origin=OriginStep(inner_scale="paper"))).eval()
     base = model.step

@@ -272,6 +272,9 @@ class ModelConfig:
         if recorded:
             config = _without_inapplicable(config)
             nested = _without_other_signals(config, nested)
+            spec = kinds().get(config.get("kind", _FIELDS["kind"].default))
+            if spec is not None and spec.origin_step and "descent" not in nested["origin"]:
+                nested["origin"]["descent"] = "plain"  # written before backtracking: the steps it trained with
         built = {}
         for name, settings in NESTED.items():
             what = "origin-step" if name == "origin" else name

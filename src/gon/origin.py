@@ -58,6 +58,10 @@ LATENT_FORMS = ("negative_gradient", "descent")
 CALIBRATED, PAPER = "calibrated", "paper"
 SCALE_RULES = (CALIBRATED, PAPER)
 STEP_SIZE_RULES = ("fixed", "learned")
+# how several inner steps move: "backtracking" takes back a step that raises a sample's inner loss
+# and halves that sample's step (so K steps never encode worse than the first), "plain" is the
+# paper's gradient descent (its multi-step baseline)
+STEP_RULES = ("backtracking", "plain")
 DEFAULT_INNER_SCALE = CALIBRATED
 # inner steps per latent: each is a double backward through the decoder, so a step of training
 # with N of them costs about N single-step ones; the paper's multi-step baseline takes 10, and
@@ -114,6 +118,14 @@ class OriginStep:
         choices=STEP_SIZE_RULES,
         flat="step_sizes",
     )
+    descent: str | None = option(
+        None,
+        "several inner steps: 'backtracking' (a step that raises a sample's inner loss is taken back "
+        "and halved, so the steps never encode worse than the first; the default) or 'plain' (the "
+        "paper's gradient descent)",
+        choices=STEP_RULES,
+        flat="inner_descent",
+    )
     detach: bool = option(False, "detach the latent: no second-order terms (ablation)", flat="detach")
     origin_std: float = option(0.0, "noisy origin z0 ~ N(0, sigma^2) (Appendix C)", minimum=0, flat="origin_std")
     latent_form: str = option(
@@ -139,6 +151,7 @@ class OriginStep:
             self,
             inner_scale=DEFAULT_INNER_SCALE if self.inner_scale is None else self.inner_scale,
             step_sizes=step_sizes if self.step_sizes is None else self.step_sizes,
+            descent=STEP_RULES[0] if self.descent is None else self.descent,
         )
 
 
@@ -192,17 +205,29 @@ def gradient_origin(
     if step.origin_std > 0:
         z0 = z0 + step.origin_std * torch.randn(z0.shape, generator=generator, dtype=x.dtype, device=x.device)
     keep_graph = create_graph and not step.detach
-    z = z0
+    # from the second step on, a step that raises a sample's inner loss is taken back and that
+    # sample's step halved: the latent's loss never rises above the first step's, the GON's own
+    backtrack = step.steps > 1 and step.descent != "plain"
+    z, rate, last = z0, 1.0, None  # last: the last accepted point, its losses and its gradient
     with gradients_enabled():
         for k in range(step.steps):
             if not z.requires_grad:
                 z = z.detach().requires_grad_(True)
-            loss = inner_loss(decoder(z), x).sum() * scale
-            (grad,) = torch.autograd.grad(loss, z, create_graph=keep_graph)
+            losses = inner_loss(decoder(z), x)
+            (grad,) = torch.autograd.grad(losses.sum() * scale, z, create_graph=keep_graph)
+            if backtrack and k > 0:
+                losses = losses.detach()
+                if last is not None:
+                    z, losses, grad, rate = _accept_or_back(last, z, losses, grad, rate)
+                last = (z, losses, grad)
             start = 0 if (k == 0 and step.latent_form == "negative_gradient") else z
-            z = start - _step_size(step, step_sizes, k) * grad
+            z = start - rate * _step_size(step, step_sizes, k) * grad
             if not keep_graph:
                 z = z.detach()
+        if backtrack:
+            with torch.no_grad():
+                losses = inner_loss(decoder(z), x)
+            z = _accept_or_back(last, z, losses, grad, rate)[0]
     return z
 
 
@@ -257,6 +282,22 @@ def _scale(step: OriginStep, scale: float | Tensor | None) -> float | Tensor:
             "gradient_origin itself needs a number or `scale=`"
         )
     return step.inner_scale
+
+
+def _accept_or_back(
+    last: tuple[Tensor, Tensor, Tensor], z: Tensor, losses: Tensor, grad: Tensor, rate: float | Tensor
+) -> tuple[Tensor, Tensor, Tensor, float | Tensor]:
+    """Backtracking, per sample: where the inner loss at `z` (`losses`, detached) is not below
+    the last accepted point's (a non-finite loss included), go back to that point, its loss and
+    its gradient, and halve the step; elsewhere keep `z`. Returns (point, losses, gradient, rate)."""
+    last_z, last_losses, last_grad = last
+    worse = ~(losses < last_losses)
+    if not bool(worse.any()):
+        return z, losses, grad, rate
+    losses = torch.where(worse, last_losses, losses)
+    worse = worse.reshape(-1, *([1] * (z.dim() - 1)))
+    rate = torch.where(worse, 0.5 * torch.as_tensor(rate, dtype=z.dtype, device=z.device), rate)
+    return torch.where(worse, last_z, z), losses, torch.where(worse, last_grad, grad), rate
 
 
 def _step_size(step: OriginStep, step_sizes: Tensor | None, k: int) -> float | Tensor:

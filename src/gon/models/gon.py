@@ -205,11 +205,11 @@ class GON(LatentModel):
 
     def calibrate(self, x: Tensor) -> float:
         """Set the calibrated inner scale from batch `x` by a line search: of the scales
-        t = 1e-6 ... 1e3 in quarter decades, the one whose latent (t times the gradient step,
-        taken `steps` times) gives the lowest mean inner loss on `x`, i.e. the best encoding
-        the model's own inner steps reach from the origin. For one step z = -t * grad is linear
-        in t, so one gradient serves every t; several steps are run at each t, so that a scale
-        that is right for one step cannot overshoot when taken ten times. Called once, on the
+        t = 1e-6 ... 1e3 in quarter decades, the one whose latent gives the lowest mean inner
+        loss on `x`, i.e. the best encoding of the first step from the origin (z = -t * grad is
+        linear in t, so one gradient serves every t). Backtracking steps after it only go down
+        from there; plain steps (descent="plain") are run at each t instead, so that a scale right
+        for one step is not taken ten times where it overshoots. Called once, on the
         first batch the model encodes (fit's first batch when training); returns the scale.
         Measured against fixed scales in docs/results.md ("The inner-loss scale")."""
         if self.step.inner_scale != CALIBRATED:
@@ -240,13 +240,18 @@ class GON(LatentModel):
             "inner scale calibrated on a batch of %d: %.4g (the best encoding %s from the origin)",
             x.shape[0],
             scale,
-            "one step" if self.step.steps == 1 else f"{self.step.steps} steps",
+            f"{self.step.steps} plain steps" if self._calibrates_every_step() else "one step",
         )
         return scale
 
+    def _calibrates_every_step(self) -> bool:
+        # backtracking steps only go down from the first, so the scale is the first step's; plain
+        # steps are each taken at it, where a scale right for one step can overshoot
+        return self.step.steps > 1 and self.step.descent == "plain"
+
     def _calibration_loss(self, x: Tensor, unit: Tensor, scale: float) -> float:
         """The mean inner loss on `x` of its latents at inner scale `scale` (`unit`: those at scale 1)."""
-        z = scale * unit if self.step.steps == 1 else self.origin_step(x, create_graph=False, scale=scale)
+        z = self.origin_step(x, create_graph=False, scale=scale) if self._calibrates_every_step() else scale * unit
         with torch.no_grad():
             return float(self.inner_loss(self.decode(z), x).mean())
 
@@ -448,14 +453,14 @@ class ModulatedGON(ImplicitGON):
 
 
 def _warn_of_risky_step(step: OriginStep) -> None:
-    # the calibration chooses the scale for the model's own steps on the first batch, but with
-    # several steps training can outgrow it, with fixed and with learned step sizes (docs/results.md,
-    # Table 1's ten joint steps and the runs after it); while that is not measured away, it is said once
-    if step.steps > 1 and step.inner_scale == CALIBRATED:
+    # plain steps at the calibrated scale, chosen for them on the first batch: training can
+    # outgrow it, with fixed and with learned step sizes (docs/results.md, Table 1's ten joint
+    # steps and "Several inner steps"); backtracking steps cannot overshoot, so they are not warned of
+    if step.steps > 1 and step.inner_scale == CALIBRATED and step.descent == "plain":
         logger.warning(
-            "%d inner steps with the calibrated inner scale, chosen for these steps on the first batch: "
-            "with several steps training can outgrow it (measured on some kinds and seeds); if the loss "
-            "rises, give inner_scale 'paper' or a number",
+            "%d plain inner steps with the calibrated inner scale, chosen for these steps on the first batch: "
+            "training can outgrow it (measured on some kinds and seeds); if the loss rises, use backtracking "
+            "steps (--inner-descent backtracking, the default) or give inner_scale 'paper' or a number",
             step.steps,
         )
 
