@@ -198,4 +198,4 @@ def test_train_config_values(values):
     except GONError as error:
         assert "\n" not in str(error)
         return
-    assert config.batch_size >= 1 and config.total_steps(1000) >= 1
+    assert config.batch("conv") >= 1 and config.total_steps(1000) >= 1

@@ -244,7 +244,7 @@ def test_image_models_refuse_sounds_and_sound_models_refuse_images(sounds_dir):
         data_for_model("sounds", "test", ModelConfig(kind="conv"))
     with pytest.raises(GONError, match="trains on sounds"):
         data_for_model("mnist5k", "test", ModelConfig(kind="audio-conv"))
-    assert isinstance(load_data("sounds", "test", limit=2), SoundData)  # at the defaults: 16 kHz, 1 s
+    assert isinstance(load_data("sounds", "test", limit=2), SoundData)  # at the defaults: 8 kHz, 0.5 s
     with pytest.raises(GONError, match="sound models are mono"):
         ModelConfig(kind="audio-implicit", channels=3)
 

@@ -25,7 +25,7 @@ from .data.images import FITS
 from .decoders import ACTIVATIONS, NORMS
 from .errors import GONError
 from .fields import MAX_SEED, check_fields, default_of, option, short
-from .kinds import kind_spec, kinds
+from .kinds import DEFAULT_BATCH_SIZE, kind_spec, kinds
 from .losses import LIKELIHOODS
 from .origin import PAPER, OriginStep
 from .signals import SIGNALS, signal_named, signal_of
@@ -366,8 +366,9 @@ class TrainConfig:
     """Every knob of a training run (the model's own knobs live in ModelConfig).
 
     steps or epochs sets the length (steps wins when both are given; 1000 steps when
-    neither is). batch_size is the paper's 64. lr (Adam) defaults per model kind
-    (`KindSpec.lr`).
+    neither is). batch_size (the paper's 64 for most kinds), lr (Adam) and lr_schedule default
+    per model kind (`KindSpec`); `train` and `prepare_run` resolve them, `fit` takes 64, its own
+    default rate and a constant schedule for those left unset.
     """
 
     data: str = option("mnist5k", "data spec")
@@ -375,7 +376,9 @@ class TrainConfig:
     epochs: float | None = option(
         None, "training length in epochs (instead of --steps)", positive=True, maximum=MAX_STEPS
     )
-    batch_size: int = option(64, "images per step", minimum=1)
+    batch_size: int | None = option(
+        None, f"examples per step (default: the model kind's, {DEFAULT_BATCH_SIZE} but for audio-modulated)", minimum=1
+    )
     lr: float | None = option(
         None,
         "Adam learning rate (default: the model kind's, 1e-3 for conv, 1e-4 for implicit, 3e-4 for modulated)",
@@ -425,6 +428,12 @@ class TrainConfig:
         """`lr`, or when unset the default Adam rate of the model kind `kind`."""
         return self.lr if self.lr is not None else kind_spec(kind).lr
 
+    def batch(self, kind: str | None) -> int:
+        """`batch_size`, or when unset the model kind `kind`'s (DEFAULT_BATCH_SIZE for None)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return DEFAULT_BATCH_SIZE if kind is None else kind_spec(kind).batch_size
+
     def schedule(self, kind: str) -> str:
         """`lr_schedule`, or when unset the model kind `kind`'s."""
         return self.lr_schedule if self.lr_schedule is not None else kind_spec(kind).lr_schedule
@@ -434,10 +443,10 @@ class TrainConfig:
         if self.steps is not None:
             return self.steps
         if self.epochs is not None:
-            steps = max(1, round(self.epochs * (train_size // self.batch_size)))
+            steps = max(1, round(self.epochs * (train_size // self.batch(None))))
             if steps > MAX_STEPS:
                 raise GONError(
-                    f"{self.epochs:g} epochs of {train_size // self.batch_size} steps are {steps:.3g} "
+                    f"{self.epochs:g} epochs of {train_size // self.batch(None)} steps are {steps:.3g} "
                     f"steps, over the limit of {MAX_STEPS:,}"
                 )
             return steps

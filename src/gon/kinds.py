@@ -20,6 +20,9 @@ from typing import Any
 
 from .errors import GONError
 
+# the paper's batch, every kind's default but where a step of it would take too long on a CPU
+DEFAULT_BATCH_SIZE = 64
+
 
 @dataclass(frozen=True)
 class KindSpec:
@@ -39,7 +42,7 @@ class KindSpec:
     default; coordinate_dims: it also takes any signal of that many coordinate axes (an implicit
     kind that works on any grid); step_sizes: the default rule of the inner step sizes
     (OriginStep.step_sizes) for kinds with a step; lr_schedule: the default rate over a run
-    (TrainConfig.lr_schedule).
+    (TrainConfig.lr_schedule); batch_size: the default examples per step (TrainConfig.batch_size).
     """
 
     name: str
@@ -55,6 +58,7 @@ class KindSpec:
     coordinate_dims: tuple[int, ...] = ()
     step_sizes: str = "fixed"
     lr_schedule: str = "constant"
+    batch_size: int = DEFAULT_BATCH_SIZE
 
     def __post_init__(self) -> None:
         if self.origin_step and self.paper_scale is None:

@@ -65,7 +65,7 @@ def load_data(
     ``background`` ('white' or 'black') is what transparent pixels of image files (folder:, emoji, torchvision:)
     are composited onto, the same way for every spec: an RGBA emoji comes out as RGB.
 
-    ``sample_rate`` and ``clip_seconds`` set the clips of an audio source (default 16 kHz, 1 s);
+    ``sample_rate`` and ``clip_seconds`` set the clips of an audio source (default 8 kHz, 0.5 s);
     ``frames`` and ``fps`` those of a video source (default 16 frames at 8 fps).
     """
     source, argument = parse_spec(spec)

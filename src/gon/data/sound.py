@@ -53,9 +53,11 @@ AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", 
 MAX_FILE_CHANNELS = 64
 # the highest rate a file may declare or a model may be resampled to (384 kHz studio audio)
 MAX_SAMPLE_RATE = 384000
-# the clips a sound model sees by default: 16 kHz covers speech and most of a drum's energy, and
-# one second holds a whole hit of almost every sample in the sounds set
-DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 16000, 1.0
+# the clips a sound model sees by default: 8 kHz (telephone band: speech and most of a drum's
+# energy) and half a second (the attack and body of almost every hit in the sounds set), the
+# settings of every sound figure in docs/results.md; 16 kHz, 1 s clips cost a modulated or implicit
+# model four times as much a step, too much to train in minutes on a few CPU cores
+DEFAULT_SAMPLE_RATE, DEFAULT_CLIP_SECONDS = 8000, 0.5
 # samples in one clip of a sound model: 2^22 (4.4 minutes at 16 kHz), and at least one spectrogram
 # frame of 16 samples, the shortest every sound metric and figure takes (the log-spectral
 # distance's STFT hops a quarter frame: 1 to 3 samples made a hop of 0)

@@ -31,7 +31,7 @@ class DataRequest:
     `fit`, `stream`ed from disk and composited onto `background`; audio clips at
     `sample_rate` Hz, `clip_seconds` long; video clips of `frames` frames at `fps` (and
     `image_size` pixels a side). None leaves a setting to the source (an image's own size, the
-    audio sources' 16 kHz). A source reads the settings of its signal and leaves the others."""
+    audio sources' 8 kHz). A source reads the settings of its signal and leaves the others."""
 
     spec: str
     argument: str

@@ -14,6 +14,7 @@ what its loss needs). The run directory around it is gon/training/run.py's.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 import random
@@ -72,8 +73,8 @@ def fit(
     `on_log(record)` receives each record of the history as it is logged. With
     `on_interrupt`, a first Ctrl-C (SIGINT, in the main thread) finishes the current step,
     hands the training state to `on_interrupt` and raises Interrupted; a second stops at once.
-    An unset config.lr means FIT_DEFAULT_LR and an unset config.lr_schedule a constant rate
-    (`prepare_run` and `train` resolve both per model kind).
+    An unset config.lr means FIT_DEFAULT_LR, an unset config.lr_schedule a constant rate and an
+    unset config.batch_size 64 (`prepare_run` and `train` resolve the three per model kind).
 
     Any LatentModel trains here, a GON around a decoder of your own included (data: an
     ImageData, e.g. `ImageData(uint8_images, labels_or_None, "mine")`). Checkpoints to a folder
@@ -119,6 +120,7 @@ class _Loop:
                 f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
                 f"or None, name)) or another source's Data, got {type(data).__name__}"
             )
+        config = dataclasses.replace(config, batch_size=config.batch(None))
         if len(data) < config.batch_size:
             raise GONError(f"{data.name}: {len(data)} {data.item}, fewer than one batch of {config.batch_size}")
         if model.classifier is not None and data.labels is None:

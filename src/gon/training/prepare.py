@@ -92,7 +92,10 @@ def prepare_run(
     seed_everything(config.seed)
     model = build_model(model_config)
     config = dataclasses.replace(
-        config, lr=config.learning_rate(model_config.kind), lr_schedule=config.schedule(model_config.kind)
+        config,
+        lr=config.learning_rate(model_config.kind),
+        lr_schedule=config.schedule(model_config.kind),
+        batch_size=config.batch(model_config.kind),
     )
     if config.steps is None and config.epochs is None:
         config = dataclasses.replace(config, steps=config.total_steps(len(data)))

@@ -96,6 +96,7 @@ def _train_new(
     model_config: ModelConfig, config: TrainConfig, out: Path | None, progress: bool, overwrite: bool
 ) -> Run:
     model_config = config_for_data(model_config, config.data)  # a kind of several signals takes the data's
+    config = dataclasses.replace(config, batch_size=config.batch(model_config.kind))
     if out is not None:
         work = RunLayout(out).work
         kept = "a trained model" if work.weights.is_file() else "checkpoints"
