@@ -360,6 +360,12 @@ def test_flags_are_not_abbreviated(capsys):
     assert stop.value.code == 2 and "unrecognized arguments: --step 10" in capsys.readouterr().err
 
 
+def test_the_flag_table_is_the_parsers():
+    # a fresh interpreter, as `gon` starts: sources and signals that other tests register add choices
+    done = subprocess.run([sys.executable, "-m", "gon.cli.parser", "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr  # stale: python -m gon.cli.parser rewrites it
+
+
 @pytest.fixture
 def full_disk_copy(conv_run, tmp_path):
     """A copy of conv_run on a tmpfs filled to the last byte (needs root to mount; skipped otherwise)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 from ..config import flat_fields
@@ -13,6 +14,7 @@ from ..data import known_specs
 from ..data.sources import SOURCES
 from ..fields import choices_of, field_type, number, positive_int, seed_int, thread_count
 from ..pretrained import available
+from .flags import regenerate
 from .front import COMMANDS, top_parser
 
 
@@ -255,3 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():
         common_flags(command)
     return parser
+
+
+if __name__ == "__main__":  # the flag table, gon/cli/flags.json: rewrite it, or with --check say if it is stale
+    sys.exit(regenerate(build_parser(), check="--check" in sys.argv[1:]))
