@@ -1,7 +1,7 @@
-"""The `gon` command line: parse (front.py answers --help, --version and an unknown command
-without loading torch; parser.py parses a command), run one command (commands.py), and turn
-every foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C) (`run`, which
-the benchmarks' command line, python -m benchmarks, shares).
+"""The `gon` command line: parse (front.py answers --help, --version and an unknown command,
+and flags.py a flag no command takes, without loading torch; parser.py parses a command), run
+one command (commands.py), and turn every foreseeable failure into one line and exit 2 (bad
+input) or 130 (Ctrl-C) (`run`, which the benchmarks' command line, python -m benchmarks, shares).
 
     gon train --data mnist5k --steps 300
     python -m gon eval runs/conv
@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..errors import GONError, os_error_message
+from . import flags
 from .front import COMMANDS, command_of, front_parser
 
 
@@ -25,13 +26,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if command_of(argv) not in COMMANDS:
         front_parser().parse_args(argv)  # help, version or an error: each exits here
+    flags.check(argv)  # a flag no command takes: exits here, with the answer of parse(argv)
     # deferred on purpose: torch and the library load only once a command is named
     from . import commands
-    from .parser import build_parser
 
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     # each command of front.COMMANDS is commands.cmd_<name>, dashes as underscores
     return run(getattr(commands, "cmd_" + args.command.replace("-", "_")), args)
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """`argv` parsed by the real parser, which loads torch; exit 2 on bad arguments (an
+    unrecognized one answered as flags.check answers it)."""
+    from .parser import build_parser  # deferred with the commands (main)
+
+    args, extras = build_parser().parse_known_args(argv)
+    if extras:
+        flags.refuse(args.command, extras)
+    return args
 
 
 def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, set_threads: bool = True) -> int:
