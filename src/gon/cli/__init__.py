@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from ..errors import GONError, os_error_message
-from . import flags
 from .front import COMMANDS, command_of, front_parser
 
 
@@ -26,8 +25,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if command_of(argv) not in COMMANDS:
         front_parser().parse_args(argv)  # help, version or an error: each exits here
+    # deferred on purpose: the flag table's checks (and gon.fields with them), then torch and
+    # the library, load only once a command is named; `gon --help` needs none of them
+    from . import flags
+
     flags.check(argv)  # a flag no command takes: exits here, with the answer of parse(argv)
-    # deferred on purpose: torch and the library load only once a command is named
     from . import commands
 
     args = parse(argv)
@@ -38,7 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def parse(argv: Sequence[str]) -> argparse.Namespace:
     """`argv` parsed by the real parser, which loads torch; exit 2 on bad arguments (an
     unrecognized one answered as flags.check answers it)."""
-    from .parser import build_parser  # deferred with the commands (main)
+    from . import flags  # deferred with the commands (main)
+    from .parser import build_parser
 
     args, extras = build_parser().parse_known_args(argv)
     if extras:
