@@ -150,6 +150,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def number(text: str) -> float:
+    """argparse type of a flag that takes a number (a float field's, and others)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 # numpy's seed range, and so every seed's (config, eval, sample, bench)
 MAX_SEED = 2**32 - 1
 # the most CPU threads a command takes: 100,000 asked PyTorch for a MemoryError; no machine

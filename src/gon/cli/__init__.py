@@ -1,7 +1,7 @@
-"""The `gon` command line: parse (front.py answers --help, --version and an unknown command
-without loading torch; parser.py parses a command), run one command (commands.py), and turn
-every foreseeable failure into one line and exit 2 (bad input) or 130 (Ctrl-C) (`run`, which
-the benchmarks' command line, python -m benchmarks, shares).
+"""The `gon` command line: parse (front.py answers --help, --version and an unknown command,
+and flags.py a flag no command takes, without loading torch; parser.py parses a command), run
+one command (commands.py), and turn every foreseeable failure into one line and exit 2 (bad
+input) or 130 (Ctrl-C) (`run`, which the benchmarks' command line, python -m benchmarks, shares).
 
     gon train --data mnist5k --steps 300
     python -m gon eval runs/conv
@@ -25,13 +25,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if command_of(argv) not in COMMANDS:
         front_parser().parse_args(argv)  # help, version or an error: each exits here
-    # deferred on purpose: torch and the library load only once a command is named
-    from . import commands
-    from .parser import build_parser
+    # deferred on purpose: the flag table's checks (and gon.fields with them), then torch and
+    # the library, load only once a command is named; `gon --help` needs none of them
+    from . import flags
 
-    args = build_parser().parse_args(argv)
+    flags.check(argv)  # a flag no command takes: exits here, with the answer of parse(argv)
+    from . import commands
+
+    args = parse(argv)
     # each command of front.COMMANDS is commands.cmd_<name>, dashes as underscores
     return run(getattr(commands, "cmd_" + args.command.replace("-", "_")), args)
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    """`argv` parsed by the real parser, which loads torch; exit 2 on bad arguments (an
+    unrecognized one answered as flags.check answers it)."""
+    from . import flags  # deferred with the commands (main)
+    from .parser import build_parser
+
+    args, extras = build_parser().parse_known_args(argv)
+    if extras:
+        flags.refuse(args.command, extras)
+    return args
 
 
 def run(command: Callable[[argparse.Namespace], int], args: argparse.Namespace, set_threads: bool = True) -> int:

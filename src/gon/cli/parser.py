@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 from ..config import flat_fields
 from ..data import known_specs
 from ..data.sources import SOURCES
-from ..fields import choices_of, field_type, positive_int, seed_int, thread_count
+from ..fields import choices_of, field_type, number, positive_int, seed_int, thread_count
 from ..pretrained import available
+from .flags import regenerate
 from .front import COMMANDS, top_parser
 
 
@@ -20,7 +22,7 @@ def _at_most(maximum: float, unit: str, kind: type = int):
     """argparse type of a rendering rate: a positive number up to the bound its training setting has."""
 
     def parse(text: str) -> float:
-        value = positive_int(text) if kind is int else _number(text)
+        value = positive_int(text) if kind is int else number(text)
         if not 0 < value:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
         if value > maximum:
@@ -53,13 +55,6 @@ def rate_options(q: argparse.ArgumentParser) -> None:
 def _splits() -> tuple[str, ...]:
     """Every split name a registered source reads (train, test, and an audio folder's all)."""
     return tuple(dict.fromkeys(split for source in SOURCES.values() for split in source.splits))
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
 def _number_or_name(names: tuple[str, ...]):
@@ -115,7 +110,7 @@ def _config_flag(p: argparse.ArgumentParser, key: str, cls: type, field: datacla
     elif meta.get("names"):
         parse = _number_or_name(meta["names"])
     else:
-        parse = _number if kind is float else str
+        parse = number if kind is float else str
     p.add_argument(name, dest=key, type=parse, help=help_text)
 
 
@@ -262,3 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     for command in sub.choices.values():
         common_flags(command)
     return parser
+
+
+if __name__ == "__main__":  # the flag table, gon/cli/flags.json: rewrite it, or with --check say if it is stale
+    sys.exit(regenerate(build_parser(), check="--check" in sys.argv[1:]))
