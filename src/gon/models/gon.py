@@ -161,15 +161,15 @@ class GON(LatentModel):
     def step_settings(self) -> dict[str, Any]:
         """The inner steps and the inner scale as a number, also where a rule chose it
         ({"inner_steps": 1, "inner_scale": 0.0316, "inner_scale_rule": "calibrated"}; the
-        scale is None until the calibration has seen its first batch)."""
+        scale is None until the calibration has seen its first batch), and for several steps
+        how they descend ("inner_descent")."""
+        steps = {"inner_steps": self.step.steps}
+        if self.step.steps > 1:
+            steps["inner_descent"] = self.step.descent
         if self.step.inner_scale != CALIBRATED:
-            return {"inner_steps": self.step.steps, "inner_scale": float(self.step.inner_scale)}
+            return {**steps, "inner_scale": float(self.step.inner_scale)}
         scale = float(self.calibrated_scale)
-        return {
-            "inner_steps": self.step.steps,
-            "inner_scale": None if math.isnan(scale) else scale,
-            "inner_scale_rule": CALIBRATED,
-        }
+        return {**steps, "inner_scale": None if math.isnan(scale) else scale, "inner_scale_rule": CALIBRATED}
 
     def unit_latents(self, x: Tensor) -> Tensor:
         """The latents of batch `x` after the first inner step at inner scale 1, detached: that
@@ -240,7 +240,9 @@ class GON(LatentModel):
             "inner scale calibrated on a batch of %d: %.4g (the best encoding %s from the origin)",
             x.shape[0],
             scale,
-            f"{self.step.steps} plain steps" if self._calibrates_every_step() else "one step",
+            f"{self.step.steps} plain steps"
+            if self._calibrates_every_step()
+            else "one step" + (", which the backtracking steps after it only improve" if self.step.steps > 1 else ""),
         )
         return scale
 

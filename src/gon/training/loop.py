@@ -297,8 +297,9 @@ def _describe_step(settings: dict[str, Any]) -> str:
     if not settings:
         return ""
     scale, rule = settings["inner_scale"], settings.get("inner_scale_rule")
+    descent = f" {settings['inner_descent']}" if "inner_descent" in settings else ""
     return (
-        f"; {settings['inner_steps']} inner step(s), inner scale "
+        f"; {settings['inner_steps']}{descent} inner step(s), inner scale "
         f"{'unset' if scale is None else f'{scale:.4g}'}{f' ({rule})' if rule else ''}"
     )
 
