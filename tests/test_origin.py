@@ -170,6 +170,18 @@ def test_backtracking_keeps_the_second_order_graph_and_batch_independence(digits
     assert torch.allclose(alone, _encode(model, digits32, step)[3:4], atol=1e-5)
 
 
+def test_backtracking_gives_finite_gradients_where_plain_steps_blow_up(digits28):
+    # at a scale where plain steps reach inf, the steps taken back leave no NaN in the graph
+    x = digits28[:16]
+    model = build_model(ModelConfig(kind="modulated")).train()
+    for descent, finite in (("plain", False), ("backtracking", True)):
+        model.zero_grad()
+        z = _encode(model, x, OriginStep(steps=10, inner_scale=1e3, descent=descent), create_graph=True)
+        model.inner_loss(model.decode(z), x).mean().backward()
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        assert all(torch.isfinite(g).all() for g in grads) == finite
+
+
 def test_runs_written_before_backtracking_load_with_plain_steps():
     recorded = ModelConfig(kind="conv", origin=OriginStep(steps=10, step_size=0.1)).to_dict()
     assert recorded["origin"]["descent"] == "backtracking"  # the default, recorded

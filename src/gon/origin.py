@@ -222,6 +222,12 @@ def gradient_origin(
                 last = (z, losses, grad)
             start = 0 if (k == 0 and step.latent_form == "negative_gradient") else z
             z = start - rate * _step_size(step, step_sizes, k) * grad
+            if backtrack and last is not None:
+                # a step to a non-finite point is taken back before the decoder sees it: its NaNs
+                # would reach the decoder's gradients through the graph even where not selected
+                finite = torch.isfinite(z.detach()).reshape(len(z), -1).all(1)
+                if not bool(finite.all()):
+                    z = torch.where(finite.reshape(-1, *([1] * (z.dim() - 1))), z, last[0])
             if not keep_graph:
                 z = z.detach()
         if backtrack:
