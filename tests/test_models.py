@@ -134,6 +134,18 @@ def test_monte_carlo_coordinates(digits28):
     assert after < 0.5 * before, (before, after)
 
 
+def test_an_implicit_gon_may_give_its_coordinates_a_frequency_of_their_own(digits28):
+    # first_w0, as a sound's implicit GON has: unset, the image model is the one it always was
+    torch.manual_seed(0)
+    plain = build_model(ModelConfig(**SMALL["implicit"]))
+    torch.manual_seed(0)
+    faster = build_model(ModelConfig(**SMALL["implicit"], first_w0=60.0))
+    assert plain.decoder.coordinate_scale == 1.0 and faster.decoder.coordinate_scale == 2.0
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), faster.parameters()))  # the same draw
+    x = digits28[:8]
+    assert relative_error(faster.decode(faster.encode(x)), plain.decode(plain.encode(x))) > 1e-2
+
+
 def test_time_limit_stops_training_early():
     config = ModelConfig(**SMALL["conv"])
     data = data_for_model("mnist5k", "train", config, limit=256)

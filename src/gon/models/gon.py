@@ -495,7 +495,7 @@ def modulated(c: ModelConfig) -> ModulatedGON:
 
 def _implicit(c: ModelConfig) -> ImplicitGON:
     decoder = ImplicitDecoder(
-        c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0, c.activation
+        c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0, c.activation, first_w0=c.first_w0
     )
     return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
 
@@ -553,6 +553,6 @@ register_kind(
         lr=1e-4,
         origin_step=True,
         paper_scale=per_channel_scale,
-        options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS),
+        options=("num_layers", "w0", "first_w0", "coordinate_samples", *CLASSIFIER_OPTIONS),
     )
 )
