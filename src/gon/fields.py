@@ -1,7 +1,7 @@
 """Config fields declared once: a dataclass field carries its help text, flag, allowed
-values and whether it is an option of some model kinds only (each kind's spec,
-gon/kinds.py, lists those it takes), and `check_fields` is the one typed check of every
-config (gon/config.py, gon/origin.py)."""
+values and whether it is a group of options of some model kinds only (each kind's spec,
+gon/kinds.py, names the groups it takes), and `check_fields` is the one typed check of every
+config (gon/config.py, gon/origin.py, the groups of options)."""
 
 from __future__ import annotations
 
