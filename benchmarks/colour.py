@@ -44,7 +44,7 @@ def select_rate(
     kind: str, steps: int, seed: int, rates: tuple[float, ...] = RATES, **extra
 ) -> tuple[float, list[dict]]:
     """The rate of `rates` with the lowest validation error after `steps` steps (the test split is not read)."""
-    config = ModelConfig(kind=kind, **{**COLOUR, **extra})
+    config = ModelConfig.from_dict({"kind": kind, **COLOUR, **extra})  # extra: flat keys
     train_part, validation = split_for_selection(data_for_model(DATA, "train", config))
     rows = []
     for lr in rates:
@@ -69,7 +69,7 @@ def select_rate(
 
 
 def run(kind: str, lr: float, steps: int, seed: int, runs: Path, **extra) -> tuple[dict, object]:
-    model_config = ModelConfig(kind=kind, **{**COLOUR, **extra})
+    model_config = ModelConfig.from_dict({"kind": kind, **COLOUR, **extra})
     started = time.perf_counter()
     result = train(
         model_config,

@@ -55,6 +55,7 @@ import torch
 
 from gon.config import ModelConfig, TrainConfig
 from gon.data import Data
+from gon.decoders import ConvOptions
 from gon.errors import Diverged, GONError
 from gon.evaluate import evaluate
 from gon.files import append_jsonl, read_jsonl, write_atomically, write_text
@@ -266,7 +267,7 @@ def model_config(preset: MapPreset, method: str, **fields: Any) -> ModelConfig:
 def takes_norm(preset: MapPreset, method: str, norm: str) -> bool:
     """Whether `method`'s kind can be built with `norm` (an implicit GON has none: it runs at
     the default's name only)."""
-    return norm == ModelConfig().norm or "norm" in kind_spec(preset.kinds[method]).options
+    return norm == ConvOptions().norm or "conv" in kind_spec(preset.kinds[method]).options
 
 
 @dataclass

@@ -60,7 +60,7 @@ def run_row(path: Path, other: str | None = None) -> tuple[dict, object, object]
     fitted = evaluate(model, data_for_run(document, config, split="train"))
     history = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
     last = [r for r in history if "loss" in r][-1]
-    tile = config.tile if config.tile is not None else config.sound.samples
+    tile = config.modulation.tile if config.modulation.tile is not None else config.sound.samples
     latent_values = model.latent_dim
     row = {
         "run": str(path),
@@ -71,9 +71,9 @@ def run_row(path: Path, other: str | None = None) -> tuple[dict, object, object]
         "inner_steps": config.origin.steps,
         "step_sizes": config.origin.step_sizes,
         "hidden_features": config.hidden_features,
-        "num_layers": config.num_layers,
-        "basis_features": config.basis_features,
-        "first_w0": config.first_w0,
+        "num_layers": config.siren.num_layers,
+        "basis_features": config.modulation.basis_features,
+        "first_w0": config.siren.first_w0,
         "lr": document["train"]["lr"],
         "seed": document["train"]["seed"],
         "steps": last["step"],
@@ -226,7 +226,7 @@ def main() -> None:
         index = [test.files.index(name) for name in SHOWN]
         x = test.batch(index)
         train = load_sounds("sounds", "train", test.sample_rate, first.config.sound.clip_seconds).clips
-        tile = first.config.tile or x.shape[-1]
+        tile = first.config.modulation.tile or x.shape[-1]
         pca = pca_reconstruction(train, x, tile, first.config.latent_dim)
         columns = [x, pca] + [model.reconstruct(x) for _, model, _ in shown]
         titles = ["original", f"PCA, {first.config.latent_dim} per {tile}"] + [Path(r["run"]).name for r, _, _ in shown]

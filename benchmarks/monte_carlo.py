@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from gon.config import ModelConfig, TrainConfig
+from gon.config import ModelConfig, MonteCarloOptions, TrainConfig
 from gon.evaluate import evaluate
 from gon.gallery import spread
 from gon.training import data_for_model, fit, prepare_run
@@ -31,7 +31,9 @@ def main() -> None:
     args = parser.parse_args()
     rows, pictures = [], []
     for name, samples in (("full grid", None), (f"{args.samples} random coordinates", args.samples)):
-        config = ModelConfig(kind="implicit", image_size=args.image_size, coordinate_samples=samples)
+        config = ModelConfig(
+            kind="implicit", image_size=args.image_size, monte_carlo=MonteCarloOptions(coordinate_samples=samples)
+        )
         data = data_for_model("mnist5k", "train", config)
         test = data_for_model("mnist5k", "test", config, limit=args.eval_images)
         model, _, train_config = prepare_run(

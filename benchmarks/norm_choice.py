@@ -18,6 +18,7 @@ import statistics
 import time
 
 from gon.config import ModelConfig, TrainConfig
+from gon.decoders import ConvOptions
 from gon.evaluate import evaluate
 from gon.training import data_for_model, fit, prepare_run
 
@@ -33,7 +34,7 @@ def main() -> None:
     for norm in args.norms:
         scores: dict[str, list[float]] = {}
         for seed in args.seeds:
-            config = ModelConfig(kind="conv", norm=norm)
+            config = ModelConfig(kind="conv", conv=ConvOptions(norm=norm))
             data, test = data_for_model("mnist5k", "train", config), data_for_model("mnist5k", "test", config)
             model, _, train_config = prepare_run(config, TrainConfig(steps=args.steps, lr=args.lr, seed=seed), data)
             start = time.perf_counter()

@@ -7,7 +7,7 @@ share (the norm of the batch mean against the norm of the per-dimension spread).
 
 import torch
 
-from gon import ModelConfig, build_model, load_data
+from gon import ConvOptions, ModelConfig, build_model, load_data
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     for norm in ("batch", "group"):
         for seed in range(3):
             torch.manual_seed(seed)
-            model = build_model(ModelConfig(kind="conv", latent_dim=256, norm=norm)).train()
+            model = build_model(ModelConfig(kind="conv", latent_dim=256, conv=ConvOptions(norm=norm))).train()
             z = model.encode(x, create_graph=False)
             mean, spread = z.mean(0).norm().item(), z.std(0).norm().item()
             print(f"| {norm} | {seed} | {mean:.3e} | {spread:.3e} | {mean / spread:.2f} |")

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.tables import ABLATIONS, Method, Preset, ablation, run_table
-from gon import ModelConfig, TrainConfig, build_model, train
+from gon import ClassifierOptions, GLOOptions, ModelConfig, TrainConfig, build_model, train
 from gon.cli import main
 from gon.data import load_data
 from gon.errors import GONError
@@ -28,7 +28,7 @@ def digits():
     "kind, gon_kind", [("ae", "conv"), ("tied-ae", "conv"), ("glo", "conv"), ("vae", "variational")]
 )
 def test_baseline_decoder_is_the_gons(kind, gon_kind):
-    extra = {"train_images": 10} if kind == "glo" else {}
+    extra = {"glo": GLOOptions(train_images=10)} if kind == "glo" else {}
     baseline = build_model(ModelConfig(kind=kind, **SMALL, **extra)).decoder.state_dict()
     gon = build_model(ModelConfig(kind=gon_kind, **SMALL)).decoder.state_dict()
     assert {k: v.shape for k, v in baseline.items()} == {k: v.shape for k, v in gon.items()}
@@ -64,7 +64,7 @@ def test_encoder_baselines_learn_real_digits(kind):
 def test_glo_updates_only_the_codes_of_its_batch_and_encodes_by_optimisation(digits):
     data = load_data("mnist5k", "train", image_size=32, limit=256)
     torch.manual_seed(0)
-    model: GLO = build_model(ModelConfig(kind="glo", train_images=len(data), **SMALL))
+    model: GLO = build_model(ModelConfig(kind="glo", glo=GLOOptions(train_images=len(data)), **SMALL))
     start = model.latents.weight.detach().clone()
     fit(model, data, TrainConfig(steps=1, lr=1e-3, batch_size=64), progress=False)
     moved = (model.latents.weight.detach() != start).any(1)
@@ -83,14 +83,14 @@ def test_glo_updates_only_the_codes_of_its_batch_and_encodes_by_optimisation(dig
 
 def test_glo_run_directory_round_trip(tmp_path, digits):
     run = train(
-        ModelConfig(kind="glo", inference_steps=20, **SMALL),
+        ModelConfig(kind="glo", glo=GLOOptions(inference_steps=20), **SMALL),
         TrainConfig(data="mnist5k", steps=5, limit=128, eval_limit=32),
         tmp_path / "glo",
         progress=False,
     )
-    assert run.model_config.train_images == 128
+    assert run.model_config.glo.train_images == 128
     model, config, _ = load_model(tmp_path / "glo")
-    assert config.train_images == 128 and torch.equal(model.latents.weight, run.model.latents.weight)
+    assert config.glo.train_images == 128 and torch.equal(model.latents.weight, run.model.latents.weight)
     assert torch.allclose(model.encode(digits[:4]), run.model.encode(digits[:4]))
 
 
@@ -100,7 +100,7 @@ def test_baselines_refuse_gradient_origin_options():
     with pytest.raises(GONError, match="needs train_images"):
         build_model(ModelConfig(kind="glo"))
     with pytest.raises(GONError, match="classifiers"):
-        ModelConfig(kind="ae", classes=10)
+        ModelConfig(kind="ae", classifier=ClassifierOptions(classes=10))
 
 
 def test_cli_trains_a_baseline(tmp_path, capsys):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from gon.config import ModelConfig, TrainConfig
+from gon.config import ClassifierOptions, ModelConfig, TrainConfig
 from gon.errors import GONError
 from gon.evaluate import evaluate
 from gon.models import build_model, load_model, save_model
@@ -14,7 +14,7 @@ from gon.training import data_for_model, fit
 def test_classifier_learns_mnist5k(weight, floor):
     # measured (200 steps, f = 8, seed 0): held-out accuracy 0.875 alone, 0.867 jointly with
     # reconstruction at weight 0.01; chance is 0.1
-    config = ModelConfig(kind="conv", hidden_features=8, classes=10, reconstruction_weight=weight)
+    config = ModelConfig(kind="conv", hidden_features=8, classifier=ClassifierOptions(10, reconstruction_weight=weight))
     torch.manual_seed(0)
     model = build_model(config)
     test = data_for_model("mnist5k", "test", config)
@@ -25,7 +25,7 @@ def test_classifier_learns_mnist5k(weight, floor):
 
 
 def test_classifier_saves_and_needs_labels(tmp_path, digits32):
-    config = ModelConfig(kind="conv", hidden_features=4, classes=10)
+    config = ModelConfig(kind="conv", hidden_features=4, classifier=ClassifierOptions(classes=10))
     model = build_model(config).eval()
     save_model(tmp_path, model, config)
     loaded, _, _ = load_model(tmp_path)
@@ -33,6 +33,6 @@ def test_classifier_saves_and_needs_labels(tmp_path, digits32):
     with pytest.raises(GONError, match="labels"):
         model.train().loss(digits32)
     with pytest.raises(GONError, match="classes"):
-        ModelConfig(kind="conv", classes=1)
+        ModelConfig(kind="conv", classifier=ClassifierOptions(classes=1))
     with pytest.raises(GONError, match="variational"):
-        ModelConfig(kind="variational", classes=10)
+        ModelConfig(kind="variational", classifier=ClassifierOptions(classes=10))

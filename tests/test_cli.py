@@ -478,13 +478,14 @@ def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
 
     from gon.cli.parser import build_parser
     from gon.config import NESTED, ModelConfig, TrainConfig, flat_fields
+    from gon.fields import flat_name
 
     train_parser = build_parser()._subparsers._group_actions[0].choices["train"]
     destinations = {action.dest for action in train_parser._actions}
-    # every field, those of the nested configs (the gradient-origin step, each signal's settings)
-    # under their flat names (origin.steps: inner_steps, sound.sample_rate: sample_rate)
+    # every field, those of the nested configs (the groups of options, the gradient-origin step, each
+    # signal's settings) under their flat names (origin.steps: inner_steps, siren.w0: w0)
     fields = [f.name for cls in (ModelConfig, TrainConfig) for f in dataclasses.fields(cls) if f.name not in NESTED]
-    fields += [f.metadata["flat"] for cls in NESTED.values() for f in dataclasses.fields(cls)]
+    fields += [flat_name(f) for cls in NESTED.values() for f in dataclasses.fields(cls)]
     assert sorted(fields) == sorted(flat_fields())
     assert not [name for name in fields if name not in destinations], "config fields without a flag"
     flat = tmp_path / "flat.json"  # one key of every kind, in a flat file (latent_lr was refused)
@@ -504,7 +505,7 @@ def test_every_config_field_has_a_flag_and_a_flat_config_key(tmp_path):
     )
     assert run_cli("train", "--config", flat, "--out", tmp_path / "glo", "--quiet") == 0
     saved = json.loads((tmp_path / "glo" / "config.json").read_text())["model"]
-    assert (saved["latent_lr"], saved["inference_steps"], saved["train_images"]) == (0.05, 5, 64)
+    assert saved["glo"] == {"train_images": 64, "latent_lr": 0.05, "inference_steps": 5}  # written nested
     assert (
         run_cli(
             "train",

@@ -70,7 +70,11 @@ def test_limit_keeps_the_first_images_with_category_labels(emoji_dir: Path) -> N
     # the hash order mixes categories (all but perhaps Component: 5 skin-tone swatches, 1 in the test split)
     assert len(set(first.labels.tolist())) >= 9
     # the labels train a GON classifier
-    model = gon.build_model(gon.ModelConfig(kind="conv", image_size=64, channels=3, classes=len(categories)))
+    model = gon.build_model(
+        gon.ModelConfig(
+            kind="conv", image_size=64, channels=3, classifier=gon.ClassifierOptions(classes=len(categories))
+        )
+    )
     assert torch.isfinite(model.loss(first.batch(slice(0, 8)), first.labels[:8]))
 
 

@@ -5,6 +5,7 @@ import torch
 
 from gon.cli import main
 from gon.config import ModelConfig, TrainConfig
+from gon.decoders import ConvOptions
 from gon.errors import GONError
 from gon.models import build_model
 from gon.training import data_for_model, fit
@@ -73,7 +74,7 @@ def test_sync_batchnorm_needs_batchnorm_and_single_differentiation():
     with pytest.raises(GONError, match="cannot be differentiated twice"):
         _fit(
             TrainConfig(steps=1, batch_size=32, device="cpu", sync_batchnorm=True),
-            model_config=ModelConfig(kind="conv", hidden_features=4, latent_dim=8, norm="batch"),
+            model_config=ModelConfig(kind="conv", hidden_features=4, latent_dim=8, conv=ConvOptions(norm="batch")),
         )
 
 

@@ -5,6 +5,7 @@ import torch
 
 from gon.affine_encoder import AffineEncoder, export_affine_encoder
 from gon.config import ModelConfig
+from gon.decoders import SirenOptions
 from gon.errors import GONError
 from gon.models import build_model
 from gon.origin import OriginStep
@@ -17,9 +18,8 @@ def relative_error(a, b):
 @pytest.mark.parametrize("kind", ["conv", "implicit", "variational"])
 def test_exported_encoder_equals_gradient_encoding(kind, digits32, digits28, tmp_path):
     # num_layers is the SIREN's: an option of implicit models only
-    config = ModelConfig(
-        kind=kind, hidden_features=8 if kind != "implicit" else 32, **({"num_layers": 2} if kind == "implicit" else {})
-    )
+    siren = {"siren": SirenOptions(num_layers=2)} if kind == "implicit" else {}
+    config = ModelConfig(kind=kind, hidden_features=8 if kind != "implicit" else 32, **siren)
     model = build_model(config).eval()
     with torch.no_grad():  # away from the initial weights, so the check is not about a special point
         for p in model.parameters():

@@ -12,6 +12,7 @@ from gon.affine_encoder import export_affine_encoder
 from gon.cli import main
 from gon.config import ModelConfig, TrainConfig
 from gon.data import load_data
+from gon.decoders import SirenOptions
 from gon.errors import GONError
 from gon.export import export_decoder, export_encoder, export_run
 from gon.models import build_model, load_model
@@ -21,7 +22,7 @@ from gon.training import train
 TINY = {
     "conv": dict(hidden_features=8),
     "variational": dict(hidden_features=8),
-    "implicit": dict(hidden_features=32, num_layers=2),
+    "implicit": dict(hidden_features=32, siren=SirenOptions(num_layers=2)),
 }
 
 

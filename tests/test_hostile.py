@@ -498,7 +498,7 @@ def test_a_full_disk_during_the_figures_names_resume_and_keeps_the_model(tmp_pat
 PEAK = """
 import gc, sys, torch
 torch.set_num_threads(1)
-from gon import ModelConfig, build_model
+from gon import ModelConfig, SirenOptions, build_model
 from gon.models.registry import activation_bytes
 
 def status(field):  # bytes
@@ -511,7 +511,7 @@ def reset_peak():  # VmHWM back to the resident size now: earlier peaks (imports
     return status("VmRSS")
 
 mode, size = sys.argv[1], int(sys.argv[2])
-config = ModelConfig(kind="implicit", image_size=size, hidden_features=64, num_layers=3, latent_dim=16)
+config = ModelConfig(kind="implicit", image_size=size, hidden_features=64, siren=SirenOptions(num_layers=3), latent_dim=16)
 model, x = build_model(config), torch.rand(16, 1, size, size)
 if mode == "train":
     model(x[:1]).backward()  # kernels and allocator warmed on one image

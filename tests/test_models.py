@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from gon.config import ModelConfig, TrainConfig
+from gon.config import ModelConfig, MonteCarloOptions, TrainConfig
+from gon.decoders import ConvOptions, SirenOptions
 from gon.evaluate import evaluate
 from gon.models import build_model, load_model, save_model
 from gon.training import data_for_model, fit
@@ -11,7 +12,7 @@ from gon.training import data_for_model, fit
 SMALL = {
     "conv": dict(kind="conv", hidden_features=8),
     "variational": dict(kind="variational", hidden_features=8, latent_dim=16),
-    "implicit": dict(kind="implicit", hidden_features=48, num_layers=3, latent_dim=16),
+    "implicit": dict(kind="implicit", hidden_features=48, siren=SirenOptions(num_layers=3), latent_dim=16),
 }
 
 
@@ -37,7 +38,7 @@ def test_latent_does_not_depend_on_its_batch(kind):
 
 def test_paper_batchnorm_couples_samples(digits32):
     # The paper's train-mode BatchNorm: a latent changes with the rest of its batch.
-    model = build_model(ModelConfig(kind="conv", norm="batch")).train()
+    model = build_model(ModelConfig(kind="conv", conv=ConvOptions(norm="batch"))).train()
     alone = model.encode(digits32[:2], create_graph=False)[:1]
     in_batch = model.encode(digits32[:64], create_graph=False)[:1]
     assert relative_error(in_batch, alone) > 1e-2
@@ -94,7 +95,7 @@ def test_conv_decoder_sizes_and_channels():
 def test_paper_parameter_count():
     # Fig. 8 of the paper: convolutional GONs with 74k parameters (32 px, f = 16, k = 32;
     # 74,097 in the transposed convolutions and 224 in the normalisation layers).
-    model = build_model(ModelConfig(kind="conv", norm="batch"))
+    model = build_model(ModelConfig(kind="conv", conv=ConvOptions(norm="batch")))
     assert sum(p.numel() for p in model.parameters()) == 74_321
 
 
@@ -116,14 +117,14 @@ def test_every_activation_trains_a_step(digits32):
 
 def test_monte_carlo_coordinates(digits28):
     # coordinate_samples >= grid size is the full-grid loss; fewer coordinates train too
-    config = ModelConfig(**SMALL["implicit"], coordinate_samples=28 * 28)
+    config = ModelConfig(**SMALL["implicit"], monte_carlo=MonteCarloOptions(coordinate_samples=28 * 28))
     model = build_model(config).train()
     full = build_model(ModelConfig(**SMALL["implicit"]))
     full.load_state_dict(model.state_dict())
     full.train()
     assert model.loss(digits28).item() == pytest.approx(full.loss(digits28).item(), rel=1e-6)
 
-    config = ModelConfig(**SMALL["implicit"], coordinate_samples=196)
+    config = ModelConfig(**SMALL["implicit"], monte_carlo=MonteCarloOptions(coordinate_samples=196))
     data = data_for_model("mnist5k", "train", config)
     test = data_for_model("mnist5k", "test", config, limit=200)
     torch.manual_seed(0)
@@ -132,6 +133,18 @@ def test_monte_carlo_coordinates(digits28):
     fit(model, data, TrainConfig(steps=200, batch_size=32, log_every=50), progress=False)
     after = evaluate(model, test)["sse_per_image"]  # evaluated on the whole grid
     assert after < 0.5 * before, (before, after)
+
+
+def test_an_implicit_gon_may_give_its_coordinates_a_frequency_of_their_own(digits28):
+    # first_w0, as a sound's implicit GON has: unset, the image model is the one it always was
+    torch.manual_seed(0)
+    plain = build_model(ModelConfig(**SMALL["implicit"]))
+    torch.manual_seed(0)
+    faster = build_model(ModelConfig(**{**SMALL["implicit"], "siren": SirenOptions(num_layers=3, first_w0=60.0)}))
+    assert plain.decoder.coordinate_scale == 1.0 and faster.decoder.coordinate_scale == 2.0
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), faster.parameters()))  # the same draw
+    x = digits28[:8]
+    assert relative_error(faster.decode(faster.encode(x)), plain.decode(plain.encode(x))) > 1e-2
 
 
 def test_time_limit_stops_training_early():

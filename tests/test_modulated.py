@@ -10,6 +10,7 @@ import torch
 from gon import ModelConfig, build_model, gradient_origin
 from gon.cli import main
 from gon.data import load_sounds
+from gon.decoders import ModulationOptions, SirenOptions
 from gon.errors import GONError
 from gon.models import load_model
 from gon.origin import OriginStep
@@ -57,10 +58,9 @@ def test_a_tile_longer_than_an_axis_is_cut_to_it():
         ModelConfig(
             kind="audio-modulated",
             sound=SoundSettings(sample_rate=RATE, clip_seconds=0.01),
-            tile=200,
+            modulation=ModulationOptions(tile=200, basis_features=8),
             latent_dim=8,
             hidden_features=16,
-            basis_features=8,
         )
     )
     assert model.tiling.tile == (80,) and model.tiling.count == 1
@@ -74,10 +74,10 @@ def test_modulated_shared_origin_equals_general_path(clips, detach):
         ModelConfig(
             kind="audio-modulated",
             sound=SoundSettings(RATE, SECONDS),
-            tile=250,
+            modulation=ModulationOptions(tile=250),
             latent_dim=8,
             hidden_features=16,
-            num_layers=2,
+            siren=SirenOptions(num_layers=2),
             origin=OriginStep(detach=detach, inner_scale=1.0),
         )
     ).train()
@@ -107,10 +107,10 @@ def test_tiled_encoding_is_the_step_on_each_tile_alone(clips):
         ModelConfig(
             kind="audio-modulated",
             sound=SoundSettings(RATE, SECONDS),
-            tile=500,
+            modulation=ModulationOptions(tile=500),
             latent_dim=8,
             hidden_features=16,
-            num_layers=2,
+            siren=SirenOptions(num_layers=2),
         )
     ).eval()
     z = model.encode(clips).reshape(len(clips), model.tiling.count, 8)
@@ -126,10 +126,10 @@ def test_render_on_the_training_grid_is_decode_and_renders_any_rate(clips):
         ModelConfig(
             kind="audio-modulated",
             sound=SoundSettings(RATE, SECONDS),
-            tile=200,
+            modulation=ModulationOptions(tile=200),
             latent_dim=8,
             hidden_features=16,
-            num_layers=2,
+            siren=SirenOptions(num_layers=2),
         )
     ).eval()
     z = model.encode(clips)
@@ -145,7 +145,15 @@ def test_render_on_the_training_grid_is_decode_and_renders_any_rate(clips):
 
 
 def test_image_tiles_render_at_any_resolution(digits28):
-    model = build_model(ModelConfig(kind="modulated", tile=7, latent_dim=8, hidden_features=16, num_layers=2)).eval()
+    model = build_model(
+        ModelConfig(
+            kind="modulated",
+            modulation=ModulationOptions(tile=7),
+            latent_dim=8,
+            hidden_features=16,
+            siren=SirenOptions(num_layers=2),
+        )
+    ).eval()
     x = digits28[:4]
     z = model.encode(x)
     assert z.shape == (4, 16 * 8) and model.latent_dim == 128
@@ -158,10 +166,10 @@ def test_learned_step_sizes_train_and_are_saved(clips, tmp_path):
     config = ModelConfig(
         kind="audio-modulated",
         sound=SoundSettings(RATE, SECONDS),
-        tile=200,
+        modulation=ModulationOptions(tile=200),
         latent_dim=8,
         hidden_features=16,
-        num_layers=2,
+        siren=SirenOptions(num_layers=2),
         origin=OriginStep(steps=2),
     )
     model = build_model(config).train()
@@ -251,7 +259,7 @@ def test_modulated_sound_trains_evaluates_and_renders_from_the_command_line(soun
         == 0
     )
     model, config, _ = load_model(out)
-    assert config.tile == 200 and model.latent_dim == 8 * math.ceil(RATE * SECONDS / 200)
+    assert config.modulation.tile == 200 and model.latent_dim == 8 * math.ceil(RATE * SECONDS / 200)
     assert main(["eval", str(out), "--limit", "4", "--json"]) == 0
     assert "psnr_db" in capsys.readouterr().out
     assert main(["render", str(out), "-n", "2", "--sample-rate", str(2 * RATE), "--out", str(tmp_path / "r.png")]) == 0
@@ -272,8 +280,8 @@ def test_cosine_schedule_scales_every_group_and_step_sizes_have_their_own_rate(c
             sound=SoundSettings(RATE, SECONDS),
             latent_dim=8,
             hidden_features=16,
-            num_layers=2,
-            basis_features=16,
+            siren=SirenOptions(num_layers=2),
+            modulation=ModulationOptions(basis_features=16),
         )
     )
     data = SoundData(load_sounds("sounds", "train", RATE, SECONDS).clips[:16], None, "clips", RATE)

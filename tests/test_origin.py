@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gon.config import ModelConfig
+from gon.decoders import ConvOptions, SirenOptions
 from gon.errors import GONError
 from gon.models import build_model
 from gon.origin import OriginStep, gradient_origin
@@ -42,7 +43,7 @@ def test_step_matches_paper_double_backward(kind, images, reduce, request):
     # batch mean, so latents and parameter gradients must agree to float precision.
     x = request.getfixturevalue(images)
     assert x.shape[0] == 64
-    siren = {"num_layers": 3} if kind == "implicit" else {}  # an option of implicit models only
+    siren = {"siren": SirenOptions(num_layers=3)} if kind == "implicit" else {}  # an option of implicit models only
     config = ModelConfig(
         kind=kind, hidden_features=16 if kind == "conv" else 64, origin=OriginStep(inner_scale="paper"), **siren
     )
@@ -227,7 +228,7 @@ def test_shared_origin_is_used_only_where_exact_and_cheaper():
     # the conv Jacobian costs about 2k samples of work: not worth it for small batches
     assert "cost" in path(64, kind="conv") and path(65, kind="conv").startswith("shared")
     assert "BatchNorm" in path(kind="conv", norm="batch")
-    assert build_model(ModelConfig(kind="conv", norm="batch")).eval().origin_path(256).startswith("shared")
+    assert build_model(ModelConfig(kind="conv", conv=ConvOptions("batch"))).eval().origin_path(256).startswith("shared")
     assert path(kind="conv", inner_steps=2).startswith("general")
     assert path(kind="conv", origin_std=0.1).startswith("general")
     assert path(kind="variational").startswith("general")
@@ -238,7 +239,7 @@ def test_shared_origin_is_used_only_where_exact_and_cheaper():
 def test_shared_origin_equals_general_path(kind, images, detach, request):
     x = request.getfixturevalue(images)[:24]
     # latent_dim 8: the conv Jacobian (cost 2k = 16 samples) is used for this batch of 24
-    siren = {"num_layers": 2} if kind == "implicit" else {}  # an option of implicit models only
+    siren = {"siren": SirenOptions(num_layers=2)} if kind == "implicit" else {}  # an option of implicit models only
     model = build_model(
         ModelConfig(
             kind=kind, hidden_features=16, latent_dim=8, origin=OriginStep(detach=detach, inner_scale="paper"), **siren
@@ -265,7 +266,12 @@ def test_shared_origin_on_a_coordinate_subset(digits28):
     from gon.decoders import CoordinateSubset
 
     model = build_model(
-        ModelConfig(kind="implicit", hidden_features=16, num_layers=2, origin=OriginStep(inner_scale="paper"))
+        ModelConfig(
+            kind="implicit",
+            hidden_features=16,
+            siren=SirenOptions(num_layers=2),
+            origin=OriginStep(inner_scale="paper"),
+        )
     ).train()
     index = torch.randperm(28 * 28)[:100]
     subset = CoordinateSubset(model.decoder, model.decoder.grid[index])

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from gon.config import ModelConfig, TrainConfig
+from gon.decoders import SirenOptions
 from gon.errors import GONError
 from gon.models import GON, ImplicitGON, VariationalGON, build_model
 from gon.training import train
@@ -32,7 +33,7 @@ def test_round_trip_gives_identical_encodings_of_real_digits(trained, digits32, 
 
 
 def test_from_pretrained_returns_the_subclass_the_config_names(digits28, tmp_path):
-    model = build_model(ModelConfig(kind="implicit", hidden_features=32, num_layers=2))
+    model = build_model(ModelConfig(kind="implicit", hidden_features=32, siren=SirenOptions(num_layers=2)))
     model.save_pretrained(tmp_path / "siren")
     loaded = GON.from_pretrained(tmp_path / "siren")
     assert isinstance(loaded, ImplicitGON)

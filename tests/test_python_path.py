@@ -6,14 +6,16 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 import gon
-from gon import GONError, ModelConfig, build_model, load_data
+from gon import GLOOptions, GONError, ModelConfig, SirenOptions, build_model, load_data
 
 KINDS = {
     "conv": dict(kind="conv", hidden_features=8),
     "variational": dict(kind="variational", hidden_features=8, latent_dim=16),
-    "implicit": dict(kind="implicit", hidden_features=32, num_layers=2, latent_dim=16, image_size=28),
+    "implicit": dict(
+        kind="implicit", hidden_features=32, siren=SirenOptions(num_layers=2), latent_dim=16, image_size=28
+    ),
     "ae": dict(kind="ae", hidden_features=8),
-    "glo": dict(kind="glo", hidden_features=8, train_images=10, inference_steps=3),
+    "glo": dict(kind="glo", hidden_features=8, glo=GLOOptions(train_images=10, inference_steps=3)),
 }
 
 

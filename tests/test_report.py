@@ -74,7 +74,8 @@ def test_report_shows_the_config_and_the_evaluation(run):
     html = write_report(run, run / "elsewhere" / "page.html").read_text()
     final = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
     assert f"{final['sse_per_image']:.6g}" in html and f"{final['mse_per_pixel']:.6g}" in html
-    for key, value in (("kind", "conv"), ("hidden_features", "8"), ("data", "mnist5k"), ("batch_size", "16")):
+    shown = (("kind", "conv"), ("hidden_features", "8"), ("norm", "group"), ("data", "mnist5k"), ("batch_size", "16"))
+    for key, value in shown:  # nested options (norm: conv.norm) are shown by their flags' names
         assert re.search(rf"<td>{key}</td><td[^>]*>{value}</td>", html), key
     for key in ("w0", "latent_lr", "inference_steps", "coordinate_samples", "likelihood", "reconstruction_weight"):
         assert f"<td>{key}</td>" not in html, f"{key} does not apply to a conv GON"

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from gon.cli import main
 from gon.config import ModelConfig, TrainConfig
+from gon.decoders import SirenOptions
 from gon.evaluate import encode_dataset, latent_statistics
 from gon.models import build_model
 from gon.samplers import GaussianSampler, MixtureSampler, load_sampler, save_sampler
@@ -93,7 +94,7 @@ def test_sample_gmm_and_inspect_commands(tmp_path, capsys):
 def test_render_at_256_downsamples_to_the_28px_reconstruction(digits28):
     # Super-resolution (Fig. 5, App. G): an implicit GON trained at 28x28 rendered at 256x256
     # and averaged back down to 28x28 stays close to its own 28x28 reconstruction.
-    config = ModelConfig(kind="implicit", hidden_features=64, num_layers=3, latent_dim=16)
+    config = ModelConfig(kind="implicit", hidden_features=64, siren=SirenOptions(num_layers=3), latent_dim=16)
     torch.manual_seed(0)
     model = build_model(config)
     fit(

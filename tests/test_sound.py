@@ -14,7 +14,7 @@ import soundfile
 import torch
 from scipy.signal import resample_poly
 
-from gon import ModelConfig, build_model, gradient_origin
+from gon import ModelConfig, MonteCarloOptions, SirenOptions, build_model, gradient_origin
 from gon.cli import main
 from gon.data import SoundData, load_data, load_sounds
 from gon.data.sound import is_test
@@ -270,7 +270,7 @@ def test_shared_origin_equals_general_path_in_every_dimension(dim, detach, clips
             kind="implicit",
             latent_dim=8,
             hidden_features=16,
-            num_layers=2,
+            siren=SirenOptions(num_layers=2),
             origin=OriginStep(detach=detach, inner_scale="paper"),
         )
     )
@@ -343,7 +343,11 @@ def test_sound_models_learn_real_clips(kind, sounds_dir):
         sound=SoundSettings(RATE, SECONDS),
         latent_dim=16,
         hidden_features=16,
-        **({"num_layers": 2, "coordinate_samples": 500} if kind == "audio-implicit" else {}),
+        **(
+            {"siren": SirenOptions(num_layers=2), "monte_carlo": MonteCarloOptions(coordinate_samples=500)}
+            if kind == "audio-implicit"
+            else {}
+        ),
     )
     model = build_model(config)
     x = train.batch(slice(0, 32))

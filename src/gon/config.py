@@ -1,17 +1,24 @@
 """Every knob of a model and of a training run, each declared once.
 
-    config = ModelConfig(kind="conv", latent_dim=256, origin=OriginStep(steps=1))
+    config = ModelConfig(kind="implicit", latent_dim=256, siren=SirenOptions(w0=30), origin=OriginStep(steps=1))
     train = TrainConfig(data="mnist5k", steps=3000)
 
 A field is a dataclass field with its help text, its allowed values and the model kinds it
 means something for in `metadata` (`option` builds it). From that one declaration come
 the `gon train` flags and their help (gon/cli/parser.py), the keys of a flat `--config`
 file, validation (`check_fields`: one typed path for every config) and the fields a run
-report shows (`applicable_fields`). The gradient-origin step's options are its own
-dataclass, `gon.origin.OriginStep`, nested as `ModelConfig.origin`; their flags and flat
-keys keep the names the command line always had (`--inner-steps`, `inner_steps`, ...). So are
-each signal's settings (gon/signals), nested under the signal's name, with their flat keys
-(`--sample-rate`, `sample_rate`, ...): they apply to models of that signal only.
+report shows (`applicable_fields`).
+
+The options of some model kinds only are small dataclasses nested in ModelConfig, a group each,
+declared beside what reads them: the decoders' (`ConvOptions`, `SirenOptions`,
+`ModulationOptions`: gon/decoders.py), the gradient-origin step (`OriginStep`: gon/origin.py),
+and those models read (`VariationalOptions`, `MonteCarloOptions`, `ClassifierOptions`,
+`GLOOptions`: here, below the models). A kind's spec names the groups it takes. Each signal's
+settings (gon/signals) are nested the same way, under the signal's name; they apply to models of
+that signal only. Every nested field keeps the flat key and flag the command line always had
+(`--norm`, `norm`; `--inner-steps`, `inner_steps`; `--sample-rate`, `sample_rate`): flat files,
+the flags and config.json written before the nesting load through them (`ModelConfig.from_dict`),
+and config.json is now written nested (`ModelConfig.to_dict`).
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .data.images import FITS
-from .decoders import ACTIVATIONS, NORMS
+from .decoders import ACTIVATIONS, ConvOptions, ModulationOptions, SirenOptions
 from .errors import GONError
-from .fields import MAX_SEED, check_fields, default_of, option, short
+from .fields import MAX_SEED, changed_fields, check_fields, default_of, flat_name, option, short
 from .kinds import DEFAULT_BATCH_SIZE, kind_spec, kinds
 from .losses import LIKELIHOODS
 from .origin import PAPER, OriginStep
@@ -39,7 +46,6 @@ PAPER_BATCH_SIZE = 64
 MAX_LR = 1e30
 # steps, epochs x steps per epoch, and a checkpoint's step counter stay far below 2^62
 MAX_STEPS = 1 << 40
-MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("fp32", "bf16", "fp16")
 LR_SCHEDULES = ("constant", "cosine")
@@ -94,11 +100,86 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# The groups of options that only some model kinds read, beside those the decoders read
+# (gon/decoders.py: ConvOptions, SirenOptions, ModulationOptions): these are read by models, which
+# sit above this module, so they are declared here.
+@dataclass(frozen=True)
+class VariationalOptions:
+    """The likelihood p(x | z) of a variational model (ModelConfig.variational: the variational GON
+    and the VAE)."""
+
+    likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
+class MonteCarloOptions:
+    """Monte Carlo integration of an implicit GON's losses over its coordinates
+    (ModelConfig.monte_carlo; docs/design.md, "Monte Carlo coordinates")."""
+
+    coordinate_samples: int | None = option(
+        None,
+        "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
+        minimum=1,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+DEFAULT_RECONSTRUCTION_WEIGHT = 0.01
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """A GON classifier (Eq. 13): a linear head on the latent, trained with the reconstruction
+    (ModelConfig.classifier: the kinds that may be one). Unset classes: no classifier."""
+
+    classes: int | None = option(None, "train a GON classifier (Eq. 13) with this many classes", minimum=2)
+    reconstruction_weight: float = option(
+        DEFAULT_RECONSTRUCTION_WEIGHT,
+        "classifier: weight of the reconstruction loss trained with it (0: classifier alone)",
+        minimum=0,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.reconstruction_weight != DEFAULT_RECONSTRUCTION_WEIGHT and self.classes is None:
+            raise GONError("reconstruction_weight applies to classifiers only: give classes as well")
+
+
+@dataclass(frozen=True)
+class GLOOptions:
+    """GLO's code table and how it encodes an image it has no code for (ModelConfig.glo)."""
+
+    train_images: int | None = option(
+        None, "GLO: rows of the code table (default: the number of training images)", minimum=1
+    )
+    latent_lr: float = option(0.1, "GLO: Adam rate of the codes and of encoding", positive=True, maximum=MAX_LR)
+    inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
 @dataclass
 class ModelConfig:
     """Every knob of a model. Names map to the paper's symbols: latent_dim is k (nz in
     its code), hidden_features is f (ngf) for convolutional decoders and the SIREN width
-    for implicit ones, w0 the SIREN frequency, origin the gradient-origin step."""
+    for implicit ones, siren.w0 the SIREN frequency, origin the gradient-origin step.
+
+    The options of some kinds only are nested, a group each (`conv`, `siren`, `variational`,
+    `origin`, `monte_carlo`, `modulation`, `classifier`, `glo`); a kind's spec names the groups
+    it takes, and a group it does not take must keep its defaults:
+
+        ModelConfig(kind="implicit", siren=SirenOptions(num_layers=3), monte_carlo=MonteCarloOptions(1024))
+
+    `from_dict` also takes every nested field under its flat key (`{"kind": "implicit",
+    "num_layers": 3}`), as `--config` files, the flags and config.json written before the
+    groups were nested give them.
+    """
 
     kind: str = option("conv", "model kind", flag="model", choices=lambda: tuple(kinds()))
     signal: str | None = option(
@@ -114,79 +195,57 @@ class ModelConfig:
         None, "latent size k (default 32; 48 for variational; per tile for tiled models)", minimum=1
     )
     hidden_features: int | None = option(None, "base filters (conv) or SIREN width (implicit)", minimum=1)
-    num_layers: int = option(4, "SIREN hidden layers", minimum=1, per_kind=True)
     activation: str | None = option(None, "activation (default elu; sine for implicit)", choices=ACTIVATIONS)
-    # GroupNorm by default: per-sample, so a latent never depends on its batch. "batch" is
-    # the paper's train-mode BatchNorm, which couples samples (docs/design.md, docs/results.md)
-    norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS, per_kind=True)
-    w0: float = option(30.0, "SIREN frequency", positive=True, per_kind=True)
-    first_w0: float | None = option(
-        None,
-        "SIREN frequency of the coordinates in the first layer (default w0; "
-        "3000 for audio-implicit, as SIREN's audio fits; 200 for audio-modulated)",
-        positive=True,
+    # the groups of options of some kinds only (KindSpec.options names those a kind takes)
+    conv: ConvOptions = option(
+        help="the convolutional decoders (their fields have their own flags)", factory=ConvOptions, per_kind=True
+    )
+    siren: SirenOptions = option(
+        help="the SIREN of implicit and modulated models (its fields have their own flags)",
+        factory=SirenOptions,
         per_kind=True,
     )
-    likelihood: str = option("bernoulli", "variational decoder likelihood", choices=LIKELIHOODS, per_kind=True)
+    variational: VariationalOptions = option(
+        help="variational models' likelihood (its field has its own flag)", factory=VariationalOptions, per_kind=True
+    )
     origin: OriginStep = option(
         help="the gradient-origin step (its fields have their own flags)", factory=OriginStep, per_kind=True
     )
-    coordinate_samples: int | None = option(
-        None,
-        "train on N random coordinates per step (Monte Carlo estimate of Eq. 12), not the whole grid",
-        minimum=1,
+    monte_carlo: MonteCarloOptions = option(
+        help="implicit GONs' coordinates per step (its field has its own flag)",
+        factory=MonteCarloOptions,
         per_kind=True,
     )
-    tile: int | None = option(
-        None,
-        "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
-        "latent of latent_dim values each, cut to an axis shorter than it (default: the kind's, 200 for "
-        "audio-modulated; unset, the whole signal is one tile)",
-        minimum=1,
+    modulation: ModulationOptions = option(
+        help="modulated models' tiles and basis (their fields have their own flags)",
+        factory=ModulationOptions,
         per_kind=True,
     )
-    basis_features: int | None = option(
-        None,
-        "modulated: sine functions of the coordinates the latent weights directly, a part linear in the "
-        "latent beside the modulated SIREN (0: none; default 256)",
-        minimum=0,
-        per_kind=True,
+    classifier: ClassifierOptions = option(
+        help="a GON classifier (its fields have their own flags)", factory=ClassifierOptions, per_kind=True
     )
-    classes: int | None = option(
-        None, "train a GON classifier (Eq. 13) with this many classes", minimum=2, per_kind=True
-    )
-    reconstruction_weight: float = option(
-        0.01,
-        "classifier: weight of the reconstruction loss trained with it (0: classifier alone)",
-        minimum=0,
-        per_kind=True,
-    )
-    train_images: int | None = option(
-        None, "GLO: rows of the code table (default: the number of training images)", minimum=1, per_kind=True
-    )
-    latent_lr: float = option(
-        0.1, "GLO: Adam rate of the codes and of encoding", positive=True, maximum=MAX_LR, per_kind=True
-    )
-    inference_steps: int = option(200, "GLO: optimisation steps that encode a new image", minimum=1, per_kind=True)
+    glo: GLOOptions = option(help="GLO's codes (their fields have their own flags)", factory=GLOOptions, per_kind=True)
     # each signal's settings, under its name (gon/signals): they apply to models of that signal
     sound: SoundSettings = option(help="audio clips (their fields have their own flags)", factory=SoundSettings)
     video: VideoSettings = option(help="video clips (their fields have their own flags)", factory=VideoSettings)
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)
+        unknown = [name for name in spec.options if name not in OPTION_GROUPS]
+        if unknown:
+            raise GONError(
+                f"model kind {self.kind!r} takes options of no group named {', '.join(map(repr, unknown))}: "
+                f"a spec names groups of ModelConfig ({', '.join(OPTION_GROUPS)})"
+            )
         given_image_size = self.image_size
         for key, value in spec.defaults.items():
-            if getattr(self, key) is None:
-                setattr(self, key, value)
-        if self.classes is not None and "classes" not in spec.options:
-            bases = " or ".join(k for k, other in kinds().items() if "classes" in other.options)
+            if self.value(key) is None:
+                self._set(key, value)
+        if self.classifier.classes is not None and "classifier" not in spec.options:
+            bases = " or ".join(k for k, other in kinds().items() if "classifier" in other.options)
             raise GONError(f"GON classifiers are built on {bases} models, not {self.kind} ones")
         # the step has its own check below: its options are named by their flags
         check_fields(self, self.kind, spec.options + ("origin",))
-        if self.reconstruction_weight != default_of(_FIELDS["reconstruction_weight"]) and self.classes is None:
-            raise GONError("reconstruction_weight applies to classifiers only: give classes as well")
-        if self.num_layers > MAX_LAYERS:
-            raise GONError(f"num_layers must be at most {MAX_LAYERS}, got {self.num_layers}")
         self._check_signal(spec)
         if not signal_of(self).image_sized:
             # an image side means nothing to another signal's model: refused when given, not recorded
@@ -200,17 +259,13 @@ class ModelConfig:
         if spec.image_sizes is not None and self.image_size not in spec.image_sizes:
             raise GONError(f"a {self.kind} model needs image_size in {spec.image_sizes}, got {self.image_size}")
         if not spec.origin_step:
-            default = OriginStep()
             # inner_scale aside: runs written before the step was nested stored the paper's for every kind
             changed = [
-                f
-                for f in dataclasses.fields(OriginStep)
-                if f.name != "inner_scale" and getattr(self.origin, f.name) != getattr(default, f.name)
+                (flat, value) for flat, value in changed_fields(self.origin, OriginStep()) if flat != "inner_scale"
             ]
             if changed:
                 raise GONError(
-                    f"{changed[0].metadata['flat']} is an option of the gradient-origin step, which a "
-                    f"{self.kind} model does not have"
+                    f"{changed[0][0]} is an option of the gradient-origin step, which a {self.kind} model does not have"
                 )
         else:
             self.origin = self.origin.resolved(spec.step_sizes)
@@ -218,6 +273,26 @@ class ModelConfig:
             self.origin = dataclasses.replace(
                 self.origin, inner_scale=paper_inner_scale(self.kind, signal_of(self).side(self), self.channels)
             )
+
+    def value(self, key: str) -> Any:
+        """The value of the field whose flat key (and flag) is `key`: `value("num_layers")` is
+        `siren.num_layers`, `value("latent_dim")` is `latent_dim`."""
+        if key in NESTED_FLAT:
+            name, inner = NESTED_FLAT[key]
+            return getattr(getattr(self, name), inner)
+        return getattr(self, key)
+
+    def _set(self, key: str, value: Any) -> None:
+        if key in NESTED_FLAT:
+            name, inner = NESTED_FLAT[key]
+            setattr(self, name, dataclasses.replace(getattr(self, name), **{inner: value}))
+        else:
+            setattr(self, key, value)
+
+    def replaced(self, **values: Any) -> ModelConfig:
+        """This config with the fields named by their flat keys changed and checked again:
+        `replaced(train_images=128)` sets `glo.train_images`."""
+        return ModelConfig.from_dict({**self.to_dict(), **values})
 
     @property
     def data_shape(self) -> tuple[int, ...]:
@@ -230,48 +305,29 @@ class ModelConfig:
             raise GONError(f"a {self.kind} model takes {' or '.join(spec.signals)} data, not {self.signal}")
         signal = signal_of(self)
         for name in NESTED_SIGNALS:
-            if name != signal.name and getattr(self, name) != _FIELDS[name].default_factory():
-                changed = [
-                    f.metadata["flat"]
-                    for f in dataclasses.fields(getattr(self, name))
-                    if getattr(getattr(self, name), f.name) != f.default
-                ]
+            changed = changed_fields(getattr(self, name), NESTED[name]())
+            if name != signal.name and changed:
                 hint = f"; give signal={name!r} for a {name} model" if spec.accepts(signal_named(name)) else ""
                 raise GONError(
-                    f"{changed[0]} does not apply to {signal.name} models (a {self.kind} model of "
+                    f"{changed[0][0]} does not apply to {signal.name} models (a {self.kind} model of "
                     f"{signal.name} data){hint}"
                 )
         signal.check_config(self)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], recorded: bool = False) -> ModelConfig:
-        """A config from a dict such as `to_dict`'s or config.json's "model"; the step's options
-        may be nested under "origin" or flat (inner_steps, ...: flat configs and runs written
-        before the step was nested); unknown keys raise GONError, and so do options that do
-        not apply to the kind, unless `recorded`: a run written before they were refused
-        recorded them, and loads with them ignored (one notice)."""
+        """A config from a dict such as `to_dict`'s or config.json's "model"; the fields of each
+        nested config (a group of options, the step, a signal's settings) may be nested under its
+        name or flat, under their flat keys (`num_layers`, `inner_steps`, ...: flat configs, the
+        flags, and runs written before they were nested); unknown keys raise GONError, and so do
+        options that do not apply to the kind, unless `recorded`: a run written before they were
+        refused recorded them, and loads with them ignored (one notice)."""
         if not isinstance(values, dict):
             raise GONError(f"the model config must be a JSON object (key: value pairs), got {type(values).__name__}")
-        values = dict(values)
-        nested = {}
-        for name, settings in NESTED.items():
-            given = values.pop(name, {})
-            if isinstance(given, settings):
-                given = dataclasses.asdict(given)
-            if not isinstance(given, dict):
-                raise GONError(f"the model config's {name} must be a JSON object, got {type(given).__name__}")
-            nested[name] = {
-                **given,
-                **{
-                    inner: values.pop(flat)
-                    for flat, (where, inner) in NESTED_FLAT.items()
-                    if where == name and flat in values
-                },
-            }
+        values, nested = _nested(values)
         config = config_from_dict(cls, values, "model", build=False)
         if recorded:
-            config = _without_inapplicable(config)
-            nested = _without_other_signals(config, nested)
+            nested = _without_inapplicable(config, nested)
             spec = kinds().get(config.get("kind", _FIELDS["kind"].default))
             if spec is not None and spec.origin_step and "descent" not in nested["origin"]:
                 nested["origin"]["descent"] = "plain"  # written before backtracking: the steps it trained with
@@ -288,75 +344,97 @@ class ModelConfig:
         return cls(**config, **built)
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as a JSON-ready dict, defaults resolved (what config.json stores)."""
+        """Every field as a JSON-ready dict, defaults resolved, each nested config under its name
+        (what config.json stores)."""
         return dataclasses.asdict(self)
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(ModelConfig)}
 
 
-def _without_other_signals(values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """`nested` less the settings of signals other than the model's, as runs written before they
-    were refused recorded them (one notice names those that were set)."""
+def _nested(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """A model config dict -> (its other keys, each nested config's fields by name): those given
+    under the nested config's name (a dict, or the dataclass itself) and those given flat, under
+    their flat keys, which win."""
+    values = dict(values)
+    nested = {}
+    for name, settings in NESTED.items():
+        given = values.pop(name, {})
+        if isinstance(given, settings):
+            given = dataclasses.asdict(given)
+        if not isinstance(given, dict):
+            raise GONError(f"the model config's {name} must be a JSON object, got {type(given).__name__}")
+        nested[name] = {
+            **given,
+            **{
+                inner: values.pop(flat)
+                for flat, (where, inner) in NESTED_FLAT.items()
+                if where == name and flat in values
+            },
+        }
+    return values, nested
+
+
+def _applies(name: str, spec: Any, signal: str | None) -> bool:
+    """Whether the nested config `name` means something for a model of kind `spec` (a KindSpec,
+    or None for an unknown kind) and `signal`: a signal's settings for that signal, the step for
+    kinds that have one, a group of options for the kinds that take it."""
+    if name in NESTED_SIGNALS:
+        return name == signal
+    if name == "origin":
+        return spec is not None and spec.origin_step
+    return spec is not None and name in spec.options
+
+
+def _without_inapplicable(values: dict[str, Any], nested: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`nested` less what runs written before it was refused recorded for models it does not
+    apply to: the groups of options the kind does not take, the settings of other signals and a
+    classifier weight without classes (a notice names those that were set)."""
     spec = kinds().get(values.get("kind", _FIELDS["kind"].default))
     if spec is None or (values.get("signal") is not None and values["signal"] not in SIGNALS):
         return nested  # the unknown kind or signal is the error ModelConfig reports
     signal = values.get("signal") or spec.signals[0]
     out = dict(nested)
-    for name in NESTED_SIGNALS:
-        if name == signal:
+    ignored: dict[str | None, list[str]] = {}  # by the signal they belong to (None: by kind)
+    for name, settings in NESTED.items():
+        if name == "origin" or _applies(name, spec, signal):
             continue
-        defaults = dataclasses.asdict(_FIELDS[name].default_factory())
-        ignored = sorted(k for k, v in nested[name].items() if k in defaults and v != defaults[k])
-        if ignored:
-            logger.warning(
-                "this %s run recorded option(s) of %s models, ignored: %s",
-                spec.name,
-                name,
-                ", ".join(f"{key}={nested[name][key]!r}" for key in ignored),
-            )
+        for f in dataclasses.fields(settings):
+            if f.name in nested[name] and nested[name][f.name] != default_of(f):
+                where = name if name in NESTED_SIGNALS else None
+                ignored.setdefault(where, []).append(f"{flat_name(f)}={nested[name][f.name]!r}")
         out[name] = {}
+    classifier = nested["classifier"]
+    if _applies("classifier", spec, signal) and classifier.get("classes") is None:
+        weight = classifier.get("reconstruction_weight", DEFAULT_RECONSTRUCTION_WEIGHT)
+        if weight != DEFAULT_RECONSTRUCTION_WEIGHT:
+            ignored.setdefault(None, []).append(f"reconstruction_weight={weight!r}")
+        out["classifier"] = {k: v for k, v in classifier.items() if k != "reconstruction_weight"}
+    for where, options in ignored.items():
+        if where is None:
+            logger.warning(
+                "this %s run recorded option(s) that do not apply to its kind, ignored: %s",
+                spec.name,
+                ", ".join(sorted(options)),
+            )
+        else:
+            logger.warning(
+                "this %s run recorded option(s) of %s models, ignored: %s", spec.name, where, ", ".join(sorted(options))
+            )
     return out
 
 
-def _without_inapplicable(values: dict[str, Any]) -> dict[str, Any]:
-    """ModelConfig keyword arguments less the per-kind options that do not apply to their
-    kind (a notice names them), as older runs recorded them."""
-    spec = kinds().get(values.get("kind", _FIELDS["kind"].default))
-    if spec is None:
-        return values  # the unknown kind is the error ModelConfig reports
-    ignored = sorted(
-        key
-        for key, value in values.items()
-        if key not in NESTED
-        and _FIELDS[key].metadata.get("per_kind")
-        and key not in spec.options
-        and value != default_of(_FIELDS[key])
-    )
-    if (
-        values.get("classes") is None
-        and "reconstruction_weight" not in ignored
-        and values.get("reconstruction_weight", _FIELDS["reconstruction_weight"].default)
-        != _FIELDS["reconstruction_weight"].default
-    ):
-        ignored.append("reconstruction_weight")
-    if ignored:
-        logger.warning(
-            "this %s run recorded option(s) that do not apply to its kind, ignored: %s",
-            spec.name,
-            ", ".join(f"{key}={values[key]!r}" for key in ignored),
-        )
-    return {key: value for key, value in values.items() if key not in ignored}
-
-
-# the configs nested in ModelConfig (the step, each signal's settings): field name -> dataclass
+# the configs nested in ModelConfig (the groups of options, the step, each signal's settings):
+# field name -> dataclass
 NESTED: dict[str, type] = {
     f.name: f.default_factory for f in dataclasses.fields(ModelConfig) if f.default_factory is not dataclasses.MISSING
 }
+# the groups of options of some kinds only, which a KindSpec names (the step aside: `origin_step`)
+OPTION_GROUPS = tuple(name for name in NESTED if _FIELDS[name].metadata["per_kind"] and name != "origin")
 # those that are a signal's settings, under the signal's name
 NESTED_SIGNALS = tuple(name for name in NESTED if name in SIGNALS and SIGNALS[name].settings is NESTED[name])
 # flat key (and flag) of each nested field -> (the nested config's name in ModelConfig, the field)
-NESTED_FLAT = {f.metadata["flat"]: (name, f.name) for name, cls in NESTED.items() for f in dataclasses.fields(cls)}
+NESTED_FLAT = {flat_name(f): (name, f.name) for name, cls in NESTED.items() for f in dataclasses.fields(cls)}
 # flat key (and flag) of each OriginStep field -> the field
 STEP_FLAT = {flat: inner for flat, (name, inner) in NESTED_FLAT.items() if name == "origin"}
 
@@ -475,12 +553,13 @@ def config_from_dict(cls: type, values: dict[str, Any], what: str, build: bool =
 
 def flat_fields() -> dict[str, tuple[type, dataclasses.Field]]:
     """Every flat config key (and `gon train` flag) -> (the config class, its field): the
-    fields of ModelConfig (less `origin`), OriginStep's under their flat names, and TrainConfig's."""
+    fields of ModelConfig, those of its nested configs (the groups of options, OriginStep, the
+    signals' settings) under their flat names, and TrainConfig's."""
     fields: dict[str, tuple[type, dataclasses.Field]] = {}
     for f in dataclasses.fields(ModelConfig):
         if f.name in NESTED:
             for inner in dataclasses.fields(NESTED[f.name]):
-                fields[inner.metadata["flat"]] = (NESTED[f.name], inner)
+                fields[flat_name(inner)] = (NESTED[f.name], inner)
         else:
             fields[f.name] = (ModelConfig, f)
     for f in dataclasses.fields(TrainConfig):
@@ -499,19 +578,15 @@ def split_flat(values: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
 
 
 def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a ModelConfig dict that mean something for its kind (and, for the
-    classifier weight, for a classifier; for a signal's settings, for its signal): what a
-    report should show. Nested options are shown flat."""
+    """The fields of a ModelConfig dict (nested, or flat as older runs wrote it) that mean
+    something for its kind (and, for the classifier weight, for a classifier; for a signal's
+    settings, for its signal): what a run's report shows. Nested fields are shown flat."""
     spec = kinds().get(values.get("kind"))
-    options = (spec.options + (("origin",) if spec.origin_step else ())) if spec is not None else ()
     signal = values.get("signal") or (spec.signals[0] if spec is not None else None)
     out = {}
     for key, value in values.items():
-        if key in _FIELDS and _FIELDS[key].metadata.get("per_kind") and key not in options:
-            continue
-        if key == "reconstruction_weight" and values.get("classes") is None:
-            continue
-        if key in NESTED_SIGNALS and key != signal:
+        group = key if key in NESTED else NESTED_FLAT.get(key, (None, None))[0]
+        if group is not None and not _applies(group, spec, signal):
             continue
         if key in NESTED and isinstance(value, dict):
             out.update(
@@ -519,4 +594,6 @@ def applicable_fields(values: dict[str, Any]) -> dict[str, Any]:
             )
             continue
         out[key] = value
+    if out.get("classes") is None:
+        out.pop("reconstruction_weight", None)
     return out

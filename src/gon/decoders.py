@@ -13,17 +13,23 @@
   with the latent (Section 3.4, Eq. 12); it renders at any resolution or sample rate.
 - ModulatedImplicitDecoder: a SIREN whose every layer the latent shifts (COIN++, functa), on a
   whole signal's coordinates or a tile's (gon/tiling.py).
+
+The options of a model kind that only these decoders read are declared here, each group once, and
+nested in ModelConfig under its name: `ConvOptions` (`conv`), `SirenOptions` (`siren`),
+`ModulationOptions` (`modulation`); their fields keep their flat keys and flags (`--norm`, `--w0`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.autograd.forward_ad as forward_ad
 from torch import Tensor, nn
 
 from .errors import GONError
+from .fields import check_fields, option
 from .tiling import cell_grid
 
 # activations
@@ -77,6 +83,19 @@ def make_norm(name: str, channels: int, dims: int = 2) -> nn.Module:
 CONV_SIZES = (28, 32, 64, 128)
 # hidden values of one rendering chunk (64 MiB of float32); see ImplicitDecoder.render
 RENDER_CHUNK_VALUES = 1 << 24
+
+
+@dataclass(frozen=True)
+class ConvOptions:
+    """The convolutional decoders' options, and their encoders' (ModelConfig.conv: every kind built on
+    transposed convolutions)."""
+
+    # GroupNorm by default: per-sample, so a latent never depends on its batch. "batch" is
+    # the paper's train-mode BatchNorm, which couples samples (docs/design.md, docs/results.md)
+    norm: str = option("group", "normalisation of the conv decoder (and encoder)", choices=NORMS)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 class TransposedConvDecoder(nn.Module):
@@ -261,6 +280,26 @@ class VariationalDecoder(nn.Module):
 
 # implicit decoder (SIREN)
 
+MAX_LAYERS = 1024  # SIREN layers; the paper's have 3-5 (checked before the model is built: each is a module)
+
+
+@dataclass(frozen=True)
+class SirenOptions:
+    """A SIREN's depth and frequencies (ModelConfig.siren: the implicit and modulated kinds); w0 is
+    the paper's omega_0."""
+
+    num_layers: int = option(4, "SIREN hidden layers", minimum=1, maximum=MAX_LAYERS)
+    w0: float = option(30.0, "SIREN frequency", positive=True)
+    first_w0: float | None = option(
+        None,
+        "SIREN frequency of the coordinates in the first layer (default w0; "
+        "3000 for audio-implicit, as SIREN's audio fits; 200 for audio-modulated)",
+        positive=True,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
 
 def coordinate_grid(
     size: int | tuple[int, ...], device: torch.device | None = None, dtype: torch.dtype = torch.float32
@@ -443,6 +482,29 @@ class CoordinateSubset:
 
 
 # modulated implicit decoder (COIN++, functa)
+
+
+@dataclass(frozen=True)
+class ModulationOptions:
+    """How a modulated model cuts its signal into tiles and what its decoder adds to the modulated
+    SIREN (ModelConfig.modulation: the modulated kinds)."""
+
+    tile: int | None = option(
+        None,
+        "modulated: positions per tile along each axis (samples of a clip, pixels of an image side), one "
+        "latent of latent_dim values each, cut to an axis shorter than it (default: the kind's, 200 for "
+        "audio-modulated; unset, the whole signal is one tile)",
+        minimum=1,
+    )
+    basis_features: int | None = option(
+        None,
+        "modulated: sine functions of the coordinates the latent weights directly, a part linear in the "
+        "latent beside the modulated SIREN (0: none; default 256)",
+        minimum=0,
+    )
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 class ModulatedImplicitDecoder(nn.Module):

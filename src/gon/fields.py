@@ -1,7 +1,7 @@
 """Config fields declared once: a dataclass field carries its help text, flag, allowed
-values and whether it is an option of some model kinds only (each kind's spec,
-gon/kinds.py, lists those it takes), and `check_fields` is the one typed check of every
-config (gon/config.py, gon/origin.py)."""
+values and whether it is a group of options of some model kinds only (each kind's spec,
+gon/kinds.py, names the groups it takes), and `check_fields` is the one typed check of every
+config (gon/config.py, gon/origin.py, the groups of options)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def option(
     """A config field: its default, help text, command-line flag (default: the field's name),
     allowed values (choices, a tuple or a function giving one; minimum, maximum, positive), whether it applies only to the model kinds
     that list it among their options (`per_kind`; otherwise to all), for a field of a
-    nested config its flat key (and flag) in the enclosing one, and for a number that may
-    also be a rule by name, those names (e.g. inner_scale's "calibrated")."""
+    nested config its flat key (and flag) in the enclosing one when that is not its own name
+    (`flat_name`), and for a number that may also be a rule by name, those names (e.g.
+    inner_scale's "calibrated")."""
     metadata = {
         "help": help,
         "flag": flag or flat,
@@ -78,6 +79,21 @@ def default_of(f: dataclasses.Field) -> Any:
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
+def flat_name(f: dataclasses.Field) -> str:
+    """The flat config key (and flag) of a field of a nested config (`OriginStep.steps` is
+    inner_steps); a field of no nested config, or one flat under its own name, is its name."""
+    return f.metadata.get("flat") or f.name
+
+
+def changed_fields(config: Any, default: Any) -> list[tuple[str, Any]]:
+    """(flat key, value) of each field in which a nested config differs from `default`."""
+    return [
+        (flat_name(f), getattr(config, f.name))
+        for f in dataclasses.fields(config)
+        if getattr(config, f.name) != getattr(default, f.name)
+    ]
+
+
 def check_fields(config: Any, model_kind: str | None = None, options: tuple[str, ...] = ()) -> None:
     """GONError unless every field of a config dataclass holds a value of its declared type
     within its metadata's limits (the one place configs are type-checked) and, given the
@@ -88,11 +104,15 @@ def check_fields(config: Any, model_kind: str | None = None, options: tuple[str,
             continue
         value = getattr(config, f.name)
         if model_kind is not None and f.metadata.get("per_kind") and f.name not in options and value != default_of(f):
-            raise GONError(f"{f.name} does not apply to {model_kind} models (got {short(value)})")
+            # a group of options (a nested config) is named by the flag of the first one given
+            name, given = (
+                changed_fields(value, default_of(f))[0] if dataclasses.is_dataclass(value) else (f.name, value)
+            )
+            raise GONError(f"{name} does not apply to {model_kind} models (got {short(given)})")
         kind, optional = field_type(type(config), f.name)
         if value is None and optional:
             continue
-        name = f.metadata.get("flat") or f.name  # a nested field is known by its flag (inner_steps, not steps)
+        name = flat_name(f)  # a nested field is known by its flag (inner_steps, not steps)
         names = f.metadata.get("names")
         if names and isinstance(value, str):
             if value not in names:

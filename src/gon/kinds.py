@@ -3,7 +3,7 @@
     register_kind(KindSpec("conv", build=_conv, lr=1e-3, origin_step=True, ...))
 
 A kind's spec is the one place that says what the kind is: its defaults, Adam's rate,
-whether it has a gradient-origin step (and the paper's inner-loss scale for it), the
+whether it has a gradient-origin step (and the paper's inner-loss scale for it), the groups of
 kind-specific options that apply to it and its builder. `ModelConfig` validates against
 it and `build_model` builds from it, so adding a kind is one module that calls
 `register_kind` (gon/models/gon.py, gon/models/baselines.py) and one import of that
@@ -30,14 +30,16 @@ class KindSpec:
 
     name: the `--model` value; build: `build(config) -> model` (a LatentModel, in
     training mode, without the classifier head, which `build_model` adds); defaults: the
-    values of the fields left None (image_size, latent_dim, hidden_features, activation:
-    the paper's scripts); lr: Adam's default rate; origin_step: whether the model encodes
-    by the gradient-origin step (`ModelConfig.origin` applies); paper_scale:
-    `(image_size, channels) -> inner_scale` that reproduces the paper's gradients at its
-    batch of 64 (gon.config has the rules), for kinds with a step; options: the
-    kind-specific ModelConfig fields (declared with `per_kind=True`) that apply to this
-    kind, every other one is refused (a kind that lists `classes` may be a classifier,
-    Eq. 13); image_sizes: the image sides it can be built for (None: any); sized_by_data: the config field that the training data's size sets (GLO's
+    values of the fields left None, by their flat keys (image_size, latent_dim, hidden_features,
+    activation: the paper's scripts; first_w0, tile, ...); lr: Adam's default rate; origin_step:
+    whether the model encodes by the gradient-origin step (`ModelConfig.origin` applies);
+    paper_scale: `(image_size, channels) -> inner_scale` that reproduces the paper's gradients
+    at its batch of 64 (gon.config has the rules), for kinds with a step; options: the groups
+    of kind-specific options (ModelConfig fields declared with `per_kind=True`: "conv",
+    "siren", "modulation", "monte_carlo", "variational", "classifier", "glo") that apply to
+    this kind, every other one must keep its defaults (a kind that takes "classifier" may be a
+    classifier, Eq. 13); image_sizes: the image sides it can be built for (None: any);
+    sized_by_data: the flat key of the config field that the training data's size sets (GLO's
     code table), None if none; signals: the signals (gon/signals) it takes, the first its
     default; coordinate_dims: it also takes any signal of that many coordinate axes (an implicit
     kind that works on any grid); step_sizes: the default rule of the inner step sizes

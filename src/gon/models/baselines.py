@@ -202,7 +202,7 @@ class GLO(LatentModel):
 
 
 def _encoder(c: ModelConfig) -> ConvEncoder:
-    return ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm)
+    return ConvEncoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.conv.norm)
 
 
 def _autoencoder(c: ModelConfig) -> Autoencoder:
@@ -212,19 +212,20 @@ def _autoencoder(c: ModelConfig) -> Autoencoder:
 
 def _tied_autoencoder(c: ModelConfig) -> Autoencoder:
     decoder = conv_decoder(c)
-    return Autoencoder(TiedConvEncoder(decoder, c.activation, c.norm), decoder, c.latent_dim, config=c)
+    return Autoencoder(TiedConvEncoder(decoder, c.activation, c.conv.norm), decoder, c.latent_dim, config=c)
 
 
 def _vae(c: ModelConfig) -> VAE:
     conv = conv_decoder(c, "logits")
     encoder = _encoder(c)
-    return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.likelihood, config=c)
+    return VAE(encoder, VariationalDecoder(c.latent_dim, conv), c.latent_dim, c.variational.likelihood, config=c)
 
 
 def _glo(c: ModelConfig) -> GLO:
-    if c.train_images is None:
+    glo = c.glo
+    if glo.train_images is None:
         raise GONError("a glo model needs train_images (the number of training images; gon train sets it)")
-    return GLO(conv_decoder(c), c.latent_dim, c.train_images, float(c.latent_lr), c.inference_steps, config=c)
+    return GLO(conv_decoder(c), c.latent_dim, glo.train_images, float(glo.latent_lr), glo.inference_steps, config=c)
 
 
 # A baseline has the defaults and the rate of the GON kind whose decoder it shares, and no
@@ -236,7 +237,7 @@ def _like(gon_kind: str, name: str, build, options: tuple[str, ...], **extra) ->
     )
 
 
-_like("conv", "ae", _autoencoder, ("norm",))
-_like("conv", "tied-ae", _tied_autoencoder, ("norm",))
-_like("conv", "glo", _glo, ("norm", "train_images", "latent_lr", "inference_steps"), sized_by_data="train_images")
-_like("variational", "vae", _vae, ("norm", "likelihood"))
+_like("conv", "ae", _autoencoder, ("conv",))
+_like("conv", "tied-ae", _tied_autoencoder, ("conv",))
+_like("conv", "glo", _glo, ("conv", "glo"), sized_by_data="train_images")
+_like("variational", "vae", _vae, ("conv", "variational"))

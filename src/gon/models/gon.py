@@ -474,7 +474,7 @@ def _forget_calibration(module: GON, incompatible_keys: Any) -> None:
 
 def conv_decoder(c: ModelConfig, output: str = "sigmoid") -> ConvDecoder:
     """The paper's transposed-conv decoder for `c` (shared by conv GONs and their baselines)."""
-    return ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.norm, output)
+    return ConvDecoder(c.latent_dim, c.channels, c.image_size, c.hidden_features, c.activation, c.conv.norm, output)
 
 
 # The GON kinds. Defaults are the paper's scripts'; Adam's rate is the paper's 1e-4 for
@@ -486,29 +486,48 @@ def _conv(c: ModelConfig) -> GON:
 
 def _variational(c: ModelConfig) -> VariationalGON:
     return VariationalGON(
-        VariationalDecoder(c.latent_dim, conv_decoder(c, "logits")), c.latent_dim, c.origin, c.likelihood, config=c
+        VariationalDecoder(c.latent_dim, conv_decoder(c, "logits")),
+        c.latent_dim,
+        c.origin,
+        c.variational.likelihood,
+        config=c,
     )
 
 
 def modulated(c: ModelConfig) -> ModulatedGON:
-    """A ModulatedGON for `c`, of any signal of 1 to 3 coordinate axes: tiles of `c.tile` positions
-    per axis of the data's shape (the whole signal when unset)."""
-    tiling = Tiling.of(c.data_shape[1:], c.tile)
+    """A ModulatedGON for `c`, of any signal of 1 to 3 coordinate axes: tiles of `c.modulation.tile`
+    positions per axis of the data's shape (the whole signal when unset)."""
+    tiling = Tiling.of(c.data_shape[1:], c.modulation.tile)
+    siren = c.siren
     decoder = ModulatedImplicitDecoder(
-        c.latent_dim, c.channels, tiling.tile, c.hidden_features, c.num_layers, c.w0, c.first_w0, c.basis_features
+        c.latent_dim,
+        c.channels,
+        tiling.tile,
+        c.hidden_features,
+        siren.num_layers,
+        siren.w0,
+        siren.first_w0,
+        c.modulation.basis_features,
     )
     return ModulatedGON(decoder, tiling, c.origin, config=c)
 
 
 def _implicit(c: ModelConfig) -> ImplicitGON:
+    siren = c.siren
     decoder = ImplicitDecoder(
-        c.latent_dim, c.channels, c.image_size, c.hidden_features, c.num_layers, c.w0, c.activation
+        c.latent_dim,
+        c.channels,
+        c.image_size,
+        c.hidden_features,
+        siren.num_layers,
+        siren.w0,
+        c.activation,
+        first_w0=siren.first_w0,
     )
-    return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
+    return ImplicitGON(decoder, c.latent_dim, c.origin, c.monte_carlo.coordinate_samples, config=c)
 
 
 CONV_DEFAULTS = dict(image_size=32, latent_dim=32, hidden_features=16, activation="elu")
-CLASSIFIER_OPTIONS = ("classes", "reconstruction_weight")
 register_kind(
     KindSpec(
         "conv",
@@ -517,7 +536,7 @@ register_kind(
         lr=1e-3,
         origin_step=True,
         paper_scale=per_pixel_scale,
-        options=("norm", *CLASSIFIER_OPTIONS),
+        options=("conv", "classifier"),
         image_sizes=CONV_SIZES,
     )
 )
@@ -529,13 +548,13 @@ register_kind(
         lr=1e-3,
         origin_step=True,
         paper_scale=per_sample_scale,
-        options=("norm", "likelihood"),
+        options=("conv", "variational"),
         image_sizes=CONV_SIZES,
     )
 )
 # COIN++'s and functa's recipe: a SIREN every layer of which the latent shifts, with step sizes
 # learned per latent dimension (Meta-SGD) on top of the calibrated scale
-MODULATED_OPTIONS = ("num_layers", "w0", "first_w0", "tile", "basis_features")
+MODULATED_OPTIONS = ("siren", "modulation")
 MODULATED_DEFAULTS = dict(latent_dim=32, hidden_features=64, activation="sine", basis_features=256)
 register_kind(
     KindSpec(
@@ -560,6 +579,6 @@ register_kind(
         lr=1e-4,
         origin_step=True,
         paper_scale=per_channel_scale,
-        options=("num_layers", "w0", "coordinate_samples", *CLASSIFIER_OPTIONS),
+        options=("siren", "monte_carlo", "classifier"),
     )
 )

@@ -4,7 +4,6 @@ their specs beside their builders; this module knows none of them by name."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import os
@@ -28,15 +27,15 @@ def check_model_size(config: ModelConfig) -> int:
     training data will set (`KindSpec.sized_by_data`: GLO's codes) counts one row while
     unset (the data limits bound the rest)."""
     spec = kind_spec(config.kind)
-    if spec.sized_by_data is not None and getattr(config, spec.sized_by_data) is None:
-        config = dataclasses.replace(config, **{spec.sized_by_data: 1})
+    if spec.sized_by_data is not None and config.value(spec.sized_by_data) is None:
+        config = config.replaced(**{spec.sized_by_data: 1})
     try:
         with torch.device("meta"):
             shapes = spec.build(config)
         values = sum(t.numel() for t in itertools.chain(shapes.parameters(), shapes.buffers()))
     except RuntimeError:  # a size that overflows even torch's own count
         values = math.inf
-    values += (config.classes or 0) * (config.latent_dim + 1)
+    values += (config.classifier.classes or 0) * (config.latent_dim + 1)
     if values > MAX_MODEL_VALUES:
         raise GONError(
             f"this {config.kind} model would hold {values:,} values ({values * 4 / 2**30:.1f} GiB); "
@@ -57,11 +56,12 @@ def activation_bytes(config: ModelConfig, images: int, mode: str) -> int:
     evaluation ("eval": encoding and decoding). An example of any signal counts its positions (a
     clip's samples, a video's frames x pixels) as pixels."""
     pixels = math.prod(config.data_shape[1:])
-    if mode == "train" and config.coordinate_samples is not None:
-        pixels = min(pixels, config.coordinate_samples)
-    features = max(config.hidden_features, config.channels) * (config.num_layers + 1)
+    samples = config.monte_carlo.coordinate_samples
+    if mode == "train" and samples is not None:
+        pixels = min(pixels, samples)
+    features = max(config.hidden_features, config.channels) * (config.siren.num_layers + 1)
     # a modulated decoder's basis: its sine features and their weights per channel, at every position
-    features += (config.basis_features or 0) * (config.channels + 1)
+    features += (config.modulation.basis_features or 0) * (config.channels + 1)
     return ACTIVATION_BYTES[mode] * pixels * features * images
 
 
@@ -88,7 +88,7 @@ def images_that_fit(config: ModelConfig, images: int, mode: str) -> int:
             f"available: lower {signal.size_options} or hidden_features"
             + (
                 " (or set coordinate_samples)"
-                if "coordinate_samples" in kind_spec(config.kind).options and mode == "train"
+                if "monte_carlo" in kind_spec(config.kind).options and mode == "train"
                 else ""
             )
         )
@@ -98,11 +98,12 @@ def images_that_fit(config: ModelConfig, images: int, mode: str) -> int:
 def build_model(config: ModelConfig) -> nn.Module:
     """A fresh model for `config` (a LatentModel: gon/models/base.py), initialised as the
     paper's: a GON (kind "conv"), VariationalGON ("variational") or ImplicitGON
-    ("implicit"), with a classifier head when config.classes is set, or the baseline of the
+    ("implicit"), with a classifier head when config.classifier.classes is set, or the baseline of the
     other kinds; in training mode. GONError, before anything is allocated, for a model over
     MAX_MODEL_VALUES."""
     check_model_size(config)
     model = kind_spec(config.kind).build(config)
-    if config.classes is not None:
-        model.add_classifier(config.classes, float(config.reconstruction_weight))
+    classifier = config.classifier
+    if classifier.classes is not None:
+        model.add_classifier(classifier.classes, float(classifier.reconstruction_weight))
     return model

@@ -38,7 +38,7 @@ class ConvEncoder1d(MirroredEncoder):
 
 def conv1d_decoder(c: ModelConfig) -> ConvDecoder1d:
     """The 1-D transposed-conv decoder for `c` (shared by the sound GON and its autoencoder)."""
-    return ConvDecoder1d(c.latent_dim, c.channels, c.sound.samples, c.hidden_features, c.activation, c.norm)
+    return ConvDecoder1d(c.latent_dim, c.channels, c.sound.samples, c.hidden_features, c.activation, c.conv.norm)
 
 
 def _audio_conv(c: ModelConfig) -> GON:
@@ -46,7 +46,7 @@ def _audio_conv(c: ModelConfig) -> GON:
 
 
 def _audio_ae(c: ModelConfig) -> Autoencoder:
-    encoder = ConvEncoder1d(c.latent_dim, c.channels, c.sound.samples, c.hidden_features, c.activation, c.norm)
+    encoder = ConvEncoder1d(c.latent_dim, c.channels, c.sound.samples, c.hidden_features, c.activation, c.conv.norm)
     return Autoencoder(encoder, conv1d_decoder(c), c.latent_dim, config=c)
 
 
@@ -55,13 +55,13 @@ def _audio_implicit(c: ModelConfig) -> ImplicitGON:
         c.latent_dim,
         c.channels,
         hidden_features=c.hidden_features,
-        num_layers=c.num_layers,
-        w0=c.w0,
+        num_layers=c.siren.num_layers,
+        w0=c.siren.w0,
         activation=c.activation,
         grid_shape=(c.sound.samples,),
-        first_w0=c.first_w0,
+        first_w0=c.siren.first_w0,
     )
-    return ImplicitGON(decoder, c.latent_dim, c.origin, c.coordinate_samples, config=c)
+    return ImplicitGON(decoder, c.latent_dim, c.origin, c.monte_carlo.coordinate_samples, config=c)
 
 
 # Each is its image kind's spec on clips: the same rates (1e-4 for SIRENs, 1e-3 for convolutions)
@@ -80,7 +80,7 @@ register_kind(
         lr=1e-4,
         origin_step=True,
         paper_scale=per_channel_scale,
-        options=("num_layers", "w0", "first_w0", "coordinate_samples"),
+        options=("siren", "monte_carlo"),
         signals=SOUND,
     )
 )
@@ -92,11 +92,11 @@ register_kind(
         lr=1e-3,
         origin_step=True,
         paper_scale=per_position_scale,
-        options=("norm",),
+        options=("conv",),
         signals=SOUND,
     )
 )
-register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("norm",), signals=SOUND))
+register_kind(KindSpec("audio-ae", _audio_ae, CONV_SOUND_DEFAULTS, lr=1e-3, options=("conv",), signals=SOUND))
 register_kind(
     KindSpec(
         "audio-modulated",

@@ -91,7 +91,7 @@ class ConvDecoder3d(TransposedConvDecoder):
 def conv3d_decoder(c: ModelConfig) -> ConvDecoder3d:
     """The 3-D transposed-conv decoder for `c` (shared by the video GON and its autoencoder)."""
     v = c.video
-    return ConvDecoder3d(c.latent_dim, c.channels, v.frames, v.size, c.hidden_features, c.activation, c.norm)
+    return ConvDecoder3d(c.latent_dim, c.channels, v.frames, v.size, c.hidden_features, c.activation, c.conv.norm)
 
 
 def _video_conv(c: ModelConfig) -> GON:
@@ -101,7 +101,7 @@ def _video_conv(c: ModelConfig) -> GON:
 def _video_ae(c: ModelConfig) -> Autoencoder:
     decoder = conv3d_decoder(c)  # before the encoder: the order of initialisation is the seed's
     # the encoder's plan, built as the 1-D and 2-D encoders build theirs (its weights are not used)
-    encoder = MirroredEncoder(conv3d_decoder(c), 3, c.activation, c.norm)
+    encoder = MirroredEncoder(conv3d_decoder(c), 3, c.activation, c.conv.norm)
     return Autoencoder(encoder, decoder, c.latent_dim, config=c)
 
 
@@ -118,8 +118,8 @@ register_kind(
         lr=1e-3,
         origin_step=True,
         paper_scale=per_pixel_scale,
-        options=("norm",),
+        options=("conv",),
         signals=VIDEO,
     )
 )
-register_kind(KindSpec("video-ae", _video_ae, CONV_VIDEO_DEFAULTS, lr=1e-3, options=("norm",), signals=VIDEO))
+register_kind(KindSpec("video-ae", _video_ae, CONV_VIDEO_DEFAULTS, lr=1e-3, options=("conv",), signals=VIDEO))

@@ -75,10 +75,10 @@ def sized_for(model_config: ModelConfig, data: ImageData) -> ModelConfig:
     field = kind_spec(model_config.kind).sized_by_data
     if field is None:
         return model_config
-    given = getattr(model_config, field)
+    given = model_config.value(field)
     if given not in (None, len(data)):
         raise GONError(f"{field} is {given}, but {data.name} has {len(data)} training images")
-    return dataclasses.replace(model_config, **{field: len(data)})
+    return model_config.replaced(**{field: len(data)})
 
 
 def prepare_run(
