@@ -29,7 +29,8 @@ with respect to z0[i] is then exactly inner_scale * dL_i/dz0[i], whatever else i
 batch. The scale is a number, or a rule a model resolves: "paper" (1/64 times the paper's
 per-sample normalisation, its training dynamics at batch 64: `gon.config.paper_inner_scale`)
 or "calibrated" (set once, on the first batch a model encodes, by a line search along the
-gradient: the scale of the best encoding the model's own inner steps reach from the origin; gon.models.gon.GON.calibrate). Which default trains best was measured
+gradient: the scale of the best first step from the origin, or with several plain steps of the
+best encoding they reach; gon.models.gon.GON.calibrate). Which default trains best was measured
 (docs/results.md, "The inner-loss scale").
 """
 
@@ -53,7 +54,7 @@ InnerLoss = Callable[[Any, Tensor], Tensor]
 
 LATENT_FORMS = ("negative_gradient", "descent")
 # inner_scale rules by name (a number is a fixed scale): "calibrated" sets the scale once from
-# the first batch a model encodes (a line search: the best encoding its own inner steps reach), "paper" is the
+# the first batch a model encodes (a line search: the best first step from the origin), "paper" is the
 # paper's factor for the model's kind (gon.config.paper_inner_scale)
 CALIBRATED, PAPER = "calibrated", "paper"
 SCALE_RULES = (CALIBRATED, PAPER)
@@ -101,7 +102,7 @@ class OriginStep:
         but the decoder learns how far to go along each direction.
     inner_scale: multiplier of the summed per-sample inner loss (see module doc): a positive
         number, or a rule by name: "calibrated" (the default; a GON sets it from the first batch
-        it encodes, by a line search: the best encoding its own inner steps reach from the origin) or "paper" (the
+        it encodes, by a line search: the best first step from the origin) or "paper" (the
         paper's factor for the model's kind, which ModelConfig resolves to a number). None means the default rule
         for a model (ModelConfig and GON resolve it) and 1 for `gradient_origin` called alone.
     """
@@ -134,7 +135,7 @@ class OriginStep:
     inner_scale: float | str | None = option(
         None,
         f"inner-loss scale: a number, 'calibrated' (a line search on "
-        f"the first batch: the best encoding of the model's inner steps) or 'paper' "
+        f"the first batch: the best first step from the origin) or 'paper' "
         f"(default: {DEFAULT_INNER_SCALE})",
         positive=True,
         names=SCALE_RULES,
