@@ -27,10 +27,13 @@ def _gon(*args: str) -> list[str]:
     return [sys.executable, "-m", "gon", *args]
 
 
+def run_name(kind: str, steps: int, seed: int, args: argparse.Namespace) -> str:
+    size = f"-size{args.step_size:g}" if args.step_size else ""
+    return f"{kind}-k{steps}-{args.descent or 'default'}-s{seed}{size}"
+
+
 def run_one(out: Path, kind: str, steps: int, seed: int, args: argparse.Namespace) -> dict:
-    name = f"{kind}-k{steps}-{args.descent or 'default'}-s{seed}" + (
-        f"-size{args.step_size:g}" if args.step_size else ""
-    )
+    name = run_name(kind, steps, seed, args)
     run_dir = out / name
     train = [
         "train",
@@ -91,12 +94,14 @@ def table(rows: list[dict]) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r["kind"], r["training_steps"], r["inner_steps"], r["seed"])):
         origin = r.get("origin") or {}
+        size = f"{origin['step_size']:g}" if "step_size" in origin else "-"
+        scale = f"{r['inner_scale']:.3g}" if isinstance(r.get("inner_scale"), float) else "-"
         elbo = f"{r['elbo_bits_per_dim']:.4f}" if "elbo_bits_per_dim" in r else "-"
         sse = f"{r['sse_per_image']:.2f}" if r.get("sse_per_image") is not None else r.get("error", "-")
         lines.append(
-            f"| {r['kind']} | {r['inner_steps']} | {origin.get('step_size', '-'):g} | "
-            f"{origin.get('descent') if r['inner_steps'] > 1 else '-'} | {r['seed']} | {r['training_steps']} | "
-            f"{r['inner_scale']:.3g} | {sse} | {elbo} | "
+            f"| {r['kind']} | {r['inner_steps']} | {size} | "
+            f"{origin.get('descent', '-') if r['inner_steps'] > 1 else '-'} | {r['seed']} | {r['training_steps']} | "
+            f"{scale} | {sse} | {elbo} | "
             f"{r['train_seconds']:.0f} |"
         )
     return "\n".join(lines)
@@ -125,9 +130,7 @@ def main() -> int:
     for seed in args.seeds:
         for kind in args.kinds:
             for steps in args.steps_list:
-                name = f"{kind}-k{steps}-{args.descent or 'default'}-s{seed}"
-                name += f"-size{args.step_size:g}" if args.step_size else ""
-                if name in done:
+                if run_name(kind, steps, seed, args) in done:
                     continue
                 row = run_one(args.out, kind, steps, seed, args)
                 print(json.dumps(row), flush=True)

@@ -135,3 +135,27 @@ def test_a_labelled_batch_is_refused_with_the_fix_and_labelled_data_train(digits
     assert digits.labels is not None and fit(model(), digits, TrainConfig(steps=2, batch_size=32), progress=False)
     with pytest.raises(GONError, match="fit takes an ImageData"):
         fit(model(), torch.utils.data.DataLoader(digits, batch_size=32), CONFIG, progress=False)
+
+
+def test_a_gon_of_ones_own_saved_before_backtracking_loads_with_plain_steps(tmp_path):
+    import json
+
+    GON(MLPDecoder(), 8, step=OriginStep(steps=3)).save_pretrained(tmp_path / "mine")
+    assert GON.from_pretrained(tmp_path / "mine", decoder=MLPDecoder()).step.descent == "backtracking"
+    config = tmp_path / "mine" / "config.json"
+    saved = json.loads(config.read_text())
+    step = next(v for k, v in _dataclass_fields(saved) if k == "step")
+    del step["descent"]  # as written before several steps backtracked
+    config.write_text(json.dumps(saved))
+    assert GON.from_pretrained(tmp_path / "mine", decoder=MLPDecoder()).step.descent == "plain"
+
+
+def _dataclass_fields(saved):
+    """(name, fields) of each dataclass a saved GON of one's own recorded, wherever it sits."""
+    stack = [saved]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "dataclasses" in node and isinstance(node["dataclasses"], dict):
+                yield from node["dataclasses"].items()
+            stack.extend(v for v in node.values() if isinstance(v, dict))

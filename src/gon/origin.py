@@ -91,6 +91,15 @@ class OriginStep:
 
     steps: inner gradient steps (the paper's multi-step baseline uses 10).
     step_size: inner step size; 1 for the single-step GON, 0.1 for the paper's 10-step baseline.
+    descent: how several steps move: "backtracking" (the default) takes back, from the second
+        step on, a step that raises a sample's inner loss and halves that sample's step, so the
+        latent never encodes worse than the first step; "plain" is the paper's gradient descent.
+        Its guarantee holds for decoders whose samples are independent and deterministic: with
+        train-mode BatchNorm the samples' losses depend on each other, and a variational
+        decoder in training draws new noise at every evaluation, so the comparison is noisy.
+        A step to a non-finite point is taken back before the decoder sees it; rejected finite
+        steps still pass through the graph with zero weight (at scales far beyond any a
+        calibration picks their second-order terms can overflow).
     detach: cut the latent from the graph, so no second-order terms reach the decoder
         (the paper's "detached" ablation, Table 1 and Fig. 2b).
     origin_std: sigma of the noisy origin z0 ~ N(0, sigma^2 I) (Appendix C, Fig. 11a).

@@ -237,12 +237,14 @@ class GON(LatentModel):
             self.calibrated_scale.fill_(scale)
         self._calibration_known = True
         logger.info(
-            "inner scale calibrated on a batch of %d: %.4g (the best encoding %s from the origin)",
+            "inner scale calibrated on a batch of %d: %.4g (the best encoding %s reach%s from the origin%s)",
             x.shape[0],
             scale,
-            f"{self.step.steps} plain steps"
-            if self._calibrates_every_step()
-            else "one step" + (", which the backtracking steps after it only improve" if self.step.steps > 1 else ""),
+            f"{self.step.steps} plain steps" if self._calibrates_every_step() else "one step",
+            "" if self._calibrates_every_step() else "es",
+            "; the backtracking steps after it only improve it"
+            if self.step.steps > 1 and not self._calibrates_every_step()
+            else "",
         )
         return scale
 
@@ -253,7 +255,12 @@ class GON(LatentModel):
 
     def _calibration_loss(self, x: Tensor, unit: Tensor, scale: float) -> float:
         """The mean inner loss on `x` of its latents at inner scale `scale` (`unit`: those at scale 1)."""
-        z = self.origin_step(x, create_graph=False, scale=scale) if self._calibrates_every_step() else scale * unit
+        if self._calibrates_every_step():
+            z = self.origin_step(x, create_graph=False, scale=scale)
+        elif self.step.origin_std > 0:  # z = z0 - t * grad is not linear in t
+            z = self.origin_step(x, create_graph=False, scale=scale, steps=1)
+        else:
+            z = scale * unit
         with torch.no_grad():
             return float(self.inner_loss(self.decode(z), x).mean())
 

@@ -106,6 +106,9 @@ def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: n
         if name in takes and name not in ("self", "decoder", "latent_dim"):
             kwargs.setdefault(name, value)
     later = {}
+    step = saved.get("dataclasses", {}).get("step")
+    if isinstance(step, dict) and "descent" not in step:
+        step["descent"] = "plain"  # saved before several steps backtracked: the steps it trained with
     for name, fields in saved.get("dataclasses", {}).items():
         default = takes[name].default if name in takes else None
         if dataclasses.is_dataclass(default) and not isinstance(default, type):

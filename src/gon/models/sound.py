@@ -110,7 +110,7 @@ register_kind(
         step_sizes="learned",
         lr_schedule="cosine",
         # 20 tiles a clip at the default 8 kHz, 0.5 s: 16 clips (64,000 coordinates) a step keep
-        # a run of the default length to minutes on a CPU core, as measured (docs/results.md)
+        # a run of the default length to minutes on a CPU core (docs/results.md, "Modulated implicit GONs")
         batch_size=16,
     )
 )

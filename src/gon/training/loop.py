@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..config import TrainConfig
+from ..config import ModelConfig, TrainConfig
 from ..data import Data, ImageData
 from ..errors import Diverged, GONError
 from ..models import LatentModel
@@ -73,8 +73,9 @@ def fit(
     `on_log(record)` receives each record of the history as it is logged. With
     `on_interrupt`, a first Ctrl-C (SIGINT, in the main thread) finishes the current step,
     hands the training state to `on_interrupt` and raises Interrupted; a second stops at once.
-    An unset config.lr means FIT_DEFAULT_LR, an unset config.lr_schedule a constant rate and an
-    unset config.batch_size 64 (`prepare_run` and `train` resolve the three per model kind).
+    An unset config.lr means FIT_DEFAULT_LR and an unset config.lr_schedule a constant rate
+    (`prepare_run` and `train` resolve both per model kind); an unset config.batch_size is the
+    kind's for a library model, else 64.
 
     Any LatentModel trains here, a GON around a decoder of your own included (data: an
     ImageData, e.g. `ImageData(uint8_images, labels_or_None, "mine")`). Checkpoints to a folder
@@ -120,7 +121,8 @@ class _Loop:
                 f"fit takes an ImageData (load_data(...), or ImageData(uint8 images (N, C, H, W), labels "
                 f"or None, name)) or another source's Data, got {type(data).__name__}"
             )
-        config = dataclasses.replace(config, batch_size=config.batch(None))
+        kind = model.config.kind if isinstance(model.config, ModelConfig) else None
+        config = dataclasses.replace(config, batch_size=config.batch(kind))
         if len(data) < config.batch_size:
             raise GONError(f"{data.name}: {len(data)} {data.item}, fewer than one batch of {config.batch_size}")
         if model.classifier is not None and data.labels is None:
