@@ -92,7 +92,17 @@ def table(rows: list[dict]) -> str:
         "| kind | inner steps | step size | descent | seed | training steps | inner scale | held-out SSE per image | ELBO (bits/dim) | s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(rows, key=lambda r: (r["kind"], r["training_steps"], r["inner_steps"], r["seed"])):
+
+    def order(r: dict) -> tuple:
+        return (
+            r["kind"],
+            r["training_steps"],
+            r["inner_steps"],
+            -(r.get("origin") or {}).get("step_size", 1),
+            r["seed"],
+        )
+
+    for r in sorted(rows, key=order):
         origin = r.get("origin") or {}
         size = f"{origin['step_size']:g}" if "step_size" in origin else "-"
         scale = f"{r['inner_scale']:.3g}" if isinstance(r.get("inner_scale"), float) else "-"
