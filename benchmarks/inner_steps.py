@@ -20,8 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-from safetensors.torch import load_file
-
 
 def _gon(*args: str) -> list[str]:
     return [sys.executable, "-m", "gon", *args]
@@ -72,12 +70,10 @@ def run_one(out: Path, kind: str, steps: int, seed: int, args: argparse.Namespac
         return row
     result = json.loads(evaluated.stdout.strip().splitlines()[-1])
     config = json.loads((run_dir / "config.json").read_text())
-    weights = load_file(run_dir / "model.safetensors")
-    scale = [float(v) for k, v in weights.items() if k.endswith("calibrated_scale")]
     row.update(
         eval_command=f"gon eval {run_dir} --json",
         origin=config["model"].get("origin"),
-        inner_scale=scale[0] if scale else config["model"].get("origin", {}).get("inner_scale"),
+        inner_scale=config.get("resolved_step", {}).get("inner_scale"),
         sse_per_image=result.get("sse_per_image"),
         images=result.get("images"),
         **{k: result[k] for k in ("elbo_bits_per_dim",) if k in result},

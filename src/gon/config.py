@@ -34,7 +34,7 @@ from .errors import GONError
 from .fields import MAX_SEED, changed_fields, check_fields, default_of, flat_name, option, short
 from .kinds import DEFAULT_BATCH_SIZE, kind_spec, kinds
 from .losses import LIKELIHOODS
-from .origin import PAPER, OriginStep
+from .origin import PAPER, OriginStep, recorded_step
 from .signals import SIGNALS, signal_named, signal_of
 from .signals.sound import SoundSettings
 from .signals.video import VideoSettings
@@ -329,8 +329,8 @@ class ModelConfig:
         if recorded:
             nested = _without_inapplicable(config, nested)
             spec = kinds().get(config.get("kind", _FIELDS["kind"].default))
-            if spec is not None and spec.origin_step and "descent" not in nested["origin"]:
-                nested["origin"]["descent"] = "plain"  # written before backtracking: the steps it trained with
+            if spec is not None and spec.origin_step:
+                nested["origin"] = recorded_step(nested["origin"])
         built = {}
         for name, settings in NESTED.items():
             what = "origin-step" if name == "origin" else name
@@ -521,10 +521,11 @@ class TrainConfig:
         if self.steps is not None:
             return self.steps
         if self.epochs is not None:
-            steps = max(1, round(self.epochs * (train_size // self.batch(None))))
+            per_epoch = train_size // self.batch(None)
+            steps = max(1, round(self.epochs * per_epoch))
             if steps > MAX_STEPS:
                 raise GONError(
-                    f"{self.epochs:g} epochs of {train_size // self.batch(None)} steps are {steps:.3g} "
+                    f"{self.epochs:g} epochs of {per_epoch} steps are {steps:.3g} "
                     f"steps, over the limit of {MAX_STEPS:,}"
                 )
             return steps

@@ -165,6 +165,12 @@ class OriginStep:
         )
 
 
+def recorded_step(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a step as a file recorded them (a run's config, a saved GON of one's own):
+    one written before several steps backtracked has no `descent`, and its steps were plain."""
+    return fields if "descent" in fields else {**fields, "descent": "plain"}
+
+
 def gradient_origin(
     decoder: Decoder,
     x: Tensor,
@@ -237,7 +243,7 @@ def gradient_origin(
                 # would reach the decoder's gradients through the graph even where not selected
                 finite = torch.isfinite(z.detach()).reshape(len(z), -1).all(1)
                 if not bool(finite.all()):
-                    z = torch.where(finite.reshape(-1, *([1] * (z.dim() - 1))), z, last[0])
+                    z = torch.where(_per_sample(finite, z), z, last[0])
             if not keep_graph:
                 z = z.detach()
         if backtrack:
@@ -311,9 +317,14 @@ def _accept_or_back(
     if not bool(worse.any()):
         return z, losses, grad, rate
     losses = torch.where(worse, last_losses, losses)
-    worse = worse.reshape(-1, *([1] * (z.dim() - 1)))
+    worse = _per_sample(worse, z)
     rate = torch.where(worse, 0.5 * torch.as_tensor(rate, dtype=z.dtype, device=z.device), rate)
     return torch.where(worse, last_z, z), losses, torch.where(worse, last_grad, grad), rate
+
+
+def _per_sample(mask: Tensor, like: Tensor) -> Tensor:
+    """A mask of one value per sample (B,), shaped to broadcast against `like` (B, ...)."""
+    return mask.reshape(-1, *([1] * (like.dim() - 1)))
 
 
 def _step_size(step: OriginStep, step_sizes: Tensor | None, k: int) -> float | Tensor:

@@ -236,16 +236,13 @@ class GON(LatentModel):
         with torch.no_grad():
             self.calibrated_scale.fill_(scale)
         self._calibration_known = True
-        logger.info(
-            "inner scale calibrated on a batch of %d: %.4g (the best encoding %s reach%s from the origin%s)",
-            x.shape[0],
-            scale,
-            f"{self.step.steps} plain steps" if self._calibrates_every_step() else "one step",
-            "" if self._calibrates_every_step() else "es",
-            "; the backtracking steps after it only improve it"
-            if self.step.steps > 1 and not self._calibrates_every_step()
-            else "",
-        )
+        if self._calibrates_every_step():
+            chosen = f"the best encoding {self.step.steps} plain steps reach from the origin"
+        else:
+            chosen = "the best encoding one step reaches from the origin"
+            if self.step.steps > 1:
+                chosen += "; the backtracking steps after it only improve it"
+        logger.info("inner scale calibrated on a batch of %d: %.4g (%s)", x.shape[0], scale, chosen)
         return scale
 
     def _calibrates_every_step(self) -> bool:

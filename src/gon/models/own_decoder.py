@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from .. import losses
 from ..errors import GONError
 from ..files import FORMAT, read_tensors, save_tensors, write_directory_atomically, write_json
+from ..origin import recorded_step
 from .saving import CONFIG_FILE, OWN_DECODER, WEIGHTS_FILE, read_config
 
 # attributes the constructor or nn.Module set, not settings of the model
@@ -106,10 +107,9 @@ def load_own_decoder_gon(cls: type[nn.Module], directory: str | Path, decoder: n
         if name in takes and name not in ("self", "decoder", "latent_dim"):
             kwargs.setdefault(name, value)
     later = {}
-    step = saved.get("dataclasses", {}).get("step")
-    if isinstance(step, dict) and "descent" not in step:
-        step["descent"] = "plain"  # saved before several steps backtracked: the steps it trained with
     for name, fields in saved.get("dataclasses", {}).items():
+        if name == "step" and isinstance(fields, dict):
+            fields = recorded_step(fields)
         default = takes[name].default if name in takes else None
         if dataclasses.is_dataclass(default) and not isinstance(default, type):
             kwargs.setdefault(name, _rebuild(default, fields, f"{directory}: {name}"))
