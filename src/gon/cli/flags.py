@@ -22,7 +22,6 @@ import argparse
 import difflib
 import functools
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -103,20 +102,6 @@ def text(table: dict[str, Any]) -> str:
 @functools.cache
 def load() -> dict[str, Any]:
     return json.loads(TABLE.read_text())
-
-
-def regenerate(parser: argparse.ArgumentParser, check: bool = False) -> int:
-    """Write `parser`'s table to flags.json, or with `check` only say whether it is stale (exit code 1)."""
-    fresh = text(describe(parser))
-    if check:
-        stale = not TABLE.is_file() or TABLE.read_text() != fresh
-        print(f"{TABLE} is stale: run `{REGENERATE}`" if stale else f"{TABLE} is up to date")
-        return int(stale)
-    partial = TABLE.with_name(TABLE.name + ".partial")
-    partial.write_text(fresh)
-    os.replace(partial, TABLE)
-    print(f"wrote {TABLE}")
-    return 0
 
 
 # the check

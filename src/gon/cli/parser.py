@@ -13,8 +13,9 @@ from ..config import flat_fields
 from ..data import known_specs
 from ..data.sources import SOURCES
 from ..fields import choices_of, field_type, number, positive_int, seed_int, thread_count
+from ..files import write_text
 from ..pretrained import available
-from .flags import regenerate
+from .flags import REGENERATE, TABLE, describe, text
 from .front import COMMANDS, top_parser
 
 
@@ -259,5 +260,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def regenerate(check: bool = False) -> int:
+    """Write the parser's flag table to gon/cli/flags.json (atomically, as every file the library
+    writes), or with `check` only say whether it is stale (exit code 1)."""
+    fresh = text(describe(build_parser()))
+    if check:
+        stale = not TABLE.is_file() or TABLE.read_text() != fresh
+        print(f"{TABLE} is stale: run `{REGENERATE}`" if stale else f"{TABLE} is up to date")
+        return int(stale)
+    write_text(TABLE, fresh)
+    print(f"wrote {TABLE}")
+    return 0
+
+
 if __name__ == "__main__":  # the flag table, gon/cli/flags.json: rewrite it, or with --check say if it is stale
-    sys.exit(regenerate(build_parser(), check="--check" in sys.argv[1:]))
+    sys.exit(regenerate(check="--check" in sys.argv[1:]))
